@@ -1,0 +1,17 @@
+"""The ``cnnfilter`` command line: a thin Typer layer over the library.
+
+Each command lives in its own module and registers itself on the shared
+:data:`app`; importing them here builds the full command set.
+"""
+
+from __future__ import annotations
+
+from cnnfilter.cli._app import app
+from cnnfilter.cli import apply as _apply  # noqa: F401  (registers `apply`, `kernels`)
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``cnnfilter`` console script."""
+    app()

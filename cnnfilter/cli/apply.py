@@ -1,0 +1,1 @@
+"""`cnnfilter apply` and `cnnfilter kernels` (being written)."""
