@@ -191,8 +191,11 @@ def kernels(
             console.print("separable: no")
         else:
             col, row = sep
-            nonzero = abs(col[abs(col) > 1e-12])
-            unit = float(nonzero.min()) if nonzero.size else 1.0
+            if abs(col.sum()) > 1e-9 and abs(row.sum()) > 1e-9:
+                unit = float(col.sum())  # column sums to 1, row carries the kernel's sum
+            else:
+                nonzero = abs(col[abs(col) > 1e-12])
+                unit = float(nonzero.min()) if nonzero.size else 1.0  # smallest entry 1
             col, row = col / unit, row * unit
             console.print(
                 "separable: yes, column ["
