@@ -6,15 +6,25 @@ exit code below; any other exception is a bug and keeps its traceback.
 =========================  =========  ===========================================
 class                      exit code  meaning
 =========================  =========  ===========================================
+(none)                     0          success
 :class:`UsageError`        2          a bad option, kernel, file name or layer file
 :class:`ProcessingError`   1          the input could not be processed (corrupt
-                                      image, write failure, ...)
+                                      image, write failure, ...); in a batch: at
+                                      least one input failed
+(Ctrl-C)                   130        interrupted by SIGINT (128 + 2)
+(``kill``)                 143        interrupted by SIGTERM (128 + 15)
 =========================  =========  ===========================================
+
+An interrupted run leaves no half-written output: files are written to a
+temporary name and renamed only when complete.
 """
 
 from __future__ import annotations
 
-__all__ = ["CnnfilterError", "UsageError", "ProcessingError"]
+__all__ = ["CnnfilterError", "UsageError", "ProcessingError", "INTERRUPT_EXIT_CODES"]
+
+#: Exit code of a run stopped by a signal: 128 + the signal number, as shells report it.
+INTERRUPT_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class CnnfilterError(Exception):

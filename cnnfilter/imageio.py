@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +47,12 @@ __all__ = [
     "write_image",
     "write_bytes_atomic",
     "IMAGE_EXTENSIONS",
+    "STDIO",
+    "write_stdout",
 ]
+
+#: The file name that means standard input (reading) or standard output (writing).
+STDIO = "-"
 
 #: Largest image decoded without ``--max-pixels``: 20000 x 20000 (400 MP, 1.2 GB as RGB
 #: uint8); Pillow's own decompression-bomb limit is about 179 MP.
@@ -78,6 +85,7 @@ class LoadedImage:
         mode: the Pillow mode of the file (``"P"``, ``"RGBA"``, ...).
         format: Pillow's format name (``"PNG"``...), or None.
         frames: number of frames in the file (GIF/TIFF may have several).
+        frame: the frame these pixels come from, counted from 0.
     """
 
     pixels: np.ndarray
@@ -86,6 +94,7 @@ class LoadedImage:
     mode: str
     format: str | None
     frames: int = 1
+    frame: int = 0
 
     @property
     def shape_text(self) -> str:
@@ -98,67 +107,140 @@ class LoadedImage:
 def read_image(
     path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame: int = 0
 ) -> LoadedImage:
-    """Read an image file into arrays (see the module table for the modes).
+    """Read an image file, or standard input for ``-``, into arrays.
+
+    The format comes from the file's signature (its first bytes), never from
+    its extension. The width and height are read from the header and checked
+    against ``max_pixels`` before any pixel is decoded, so a decompression
+    bomb costs nothing. See the module table for the modes.
+
+    Args:
+        path: a file, or ``"-"`` for standard input.
+        max_pixels: the largest ``width * height`` decoded (of the frame used).
+        frame: the frame of a multi-frame GIF/TIFF/WebP, counted from 0.
 
     Raises:
-        UsageError: the file does not exist or is a directory.
-        ProcessingError: not an image, truncated or corrupt, above
-            ``max_pixels``, or ``frame`` out of range.
+        UsageError: the file does not exist or is a directory; ``-`` while
+            stdin is a terminal; ``frame`` out of range.
+        ProcessingError: not an image, empty, truncated or corrupt, or above
+            ``max_pixels``.
     """
+    if str(path) == STDIO:
+        return decode_image(_read_stdin(), name="<stdin>", max_pixels=max_pixels, frame=frame)
     p = Path(path)
     if not p.exists():
         raise UsageError(f"input image {str(p)!r} does not exist")
     if p.is_dir():
         raise UsageError(f"input {str(p)!r} is a directory, not an image file")
     try:
-        data = p.read_bytes()
+        fh = open(p, "rb")  # closed below; Pillow reads lazily
     except OSError as exc:
         raise ProcessingError(f"cannot read {str(p)!r}: {exc.strerror or exc}") from None
-    return decode_image(data, name=str(p), max_pixels=max_pixels, frame=frame)
+    with fh:
+        return _decode(fh, name=str(p), max_pixels=max_pixels, frame=frame)
+
+
+def _read_stdin() -> bytes:
+    stream = sys.stdin
+    if stream is None:
+        raise UsageError("'-' reads the image from standard input, but there is none")
+    if stream.isatty():
+        raise UsageError(
+            "'-' reads the image from standard input, which is a terminal; pipe an image in "
+            "(cat photo.png | cnnfilter ... -) or give a file name"
+        )
+    try:
+        return getattr(stream, "buffer", stream).read()
+    except OSError as exc:
+        raise ProcessingError(f"cannot read standard input: {exc.strerror or exc}") from None
 
 
 def decode_image(
     data: bytes, *, name: str = "<stdin>", max_pixels: int = DEFAULT_MAX_PIXELS, frame: int = 0
 ) -> LoadedImage:
-    """Decode image bytes (as :func:`read_image`, for stdin and tests)."""
+    """Decode image bytes (as :func:`read_image`, for stdin and tests).
+
+    Raises:
+        UsageError: ``frame`` out of range.
+        ProcessingError: empty, not an image, corrupt, above ``max_pixels``.
+    """
+    return _decode(io.BytesIO(data), name=name, max_pixels=max_pixels, frame=frame)
+
+
+#: What Pillow's decoders raise on damaged or hostile files (found by tests/test_fuzz.py);
+#: every one becomes "truncated or corrupt". MemoryError is not among them: it is turned
+#: into its own message.
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    OverflowError,
+)
+
+
+def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if not data:
+    if frame < 0:
+        raise UsageError(f"--frame counts from 0, got {frame}")
+    head = fh.read(1)
+    if not head:
         raise ProcessingError(f"{name!r} is empty (0 bytes), not an image")
+    fh.seek(0)
     # Our own pixel limit (checked below from the header, before decoding) replaces
     # Pillow's global decompression-bomb guard, which warns at ~89 MP.
     Image.MAX_IMAGE_PIXELS = None
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            width, height = im.size
-            if width * height > max_pixels:
-                raise ProcessingError(
-                    f"{name!r} is {width}x{height} = {width * height:,} pixels, above the limit "
-                    f"of {max_pixels:,}; raise it with --max-pixels if the file is trusted"
-                )
+        with Image.open(fh) as im:
+            _check_pixels(name, im.size, max_pixels)
             frames = getattr(im, "n_frames", 1)
-            if not 0 <= frame < frames:
+            if frame >= frames:
                 raise UsageError(
                     f"{name!r} has {frames} frame(s); --frame must be between 0 and {frames - 1}"
                 )
             if frame:
                 im.seek(frame)
+                _check_pixels(name, im.size, max_pixels)  # frames of a TIFF differ in size
             im.load()
             fmt = im.format
             mode = im.mode
             im = ImageOps.exif_transpose(im)
-            return _to_arrays(im, mode, fmt, frames)
+            return _to_arrays(im, mode, fmt, frames, frame)
     except UnidentifiedImageError:
         raise ProcessingError(
             f"{name!r} is not an image Pillow can read (PNG, JPEG, TIFF, BMP, WebP, GIF...)"
         ) from None
     except Image.DecompressionBombError as exc:
         raise ProcessingError(f"{name!r}: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ProcessingError(f"{name!r} is truncated or corrupt: {exc}") from None
+    except MemoryError:
+        raise ProcessingError(
+            f"{name!r} needs more memory than is available to decode; is it corrupt?"
+        ) from None
+    except _DECODE_ERRORS as exc:
+        raise ProcessingError(f"{name!r} is truncated or corrupt: {_reason(exc)}") from None
 
 
-def _to_arrays(im, mode: str, fmt: str | None, frames: int) -> LoadedImage:
+def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width * height > max_pixels:
+        raise ProcessingError(
+            f"{name!r} is {width}x{height} = {width * height:,} pixels, above the limit "
+            f"of {max_pixels:,}; raise it with --max-pixels if the file is trusted"
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text[:200] or type(exc).__name__
+
+
+def _to_arrays(im, mode: str, fmt: str | None, frames: int, frame: int) -> LoadedImage:
     alpha = None
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -177,20 +259,24 @@ def _to_arrays(im, mode: str, fmt: str | None, frames: int) -> LoadedImage:
         arr = np.asarray(im)
         alpha = np.ascontiguousarray(arr[..., -1])
         pixels = np.ascontiguousarray(arr[..., 0] if m == "LA" else arr[..., :3])
-        return LoadedImage(pixels, alpha, 255.0, mode, fmt, frames)
+        return LoadedImage(pixels, alpha, 255.0, mode, fmt, frames, frame)
     if m in ("RGB", "L"):
-        return LoadedImage(np.asarray(im).copy(), None, 255.0, mode, fmt, frames)
+        return LoadedImage(np.asarray(im).copy(), None, 255.0, mode, fmt, frames, frame)
     if m.startswith("I;16"):
         arr = np.asarray(im).astype(np.uint16)
-        return LoadedImage(arr, None, 65535.0, mode, fmt, frames)
+        return LoadedImage(arr, None, 65535.0, mode, fmt, frames, frame)
     if m == "I":
         arr = np.asarray(im)
         if arr.size and arr.min() >= 0 and arr.max() <= 65535:
-            return LoadedImage(arr.astype(np.uint16), None, 65535.0, mode, fmt, frames)
-        return LoadedImage(arr.astype(np.float32), None, float(arr.max() or 1), mode, fmt, frames)
+            return LoadedImage(arr.astype(np.uint16), None, 65535.0, mode, fmt, frames, frame)
+        return LoadedImage(
+            arr.astype(np.float32), None, float(arr.max() or 1), mode, fmt, frames, frame
+        )
     if m == "F":
-        return LoadedImage(np.asarray(im, dtype=np.float32).copy(), None, 1.0, mode, fmt, frames)
-    return LoadedImage(np.asarray(im.convert("RGB")).copy(), None, 255.0, mode, fmt, frames)
+        return LoadedImage(
+            np.asarray(im, dtype=np.float32).copy(), None, 1.0, mode, fmt, frames, frame
+        )
+    return LoadedImage(np.asarray(im.convert("RGB")).copy(), None, 255.0, mode, fmt, frames, frame)
 
 
 def output_format(path: str | Path, fmt: str | None = None) -> str:
@@ -209,12 +295,24 @@ def _format_for(path: Path, fmt: str | None) -> str:
     if fmt:
         key = fmt.lower().lstrip(".")
         if key == "npy":
-            return "NPY"
-        ext = "." + key
-        if ext in IMAGE_EXTENSIONS:
-            return IMAGE_EXTENSIONS[ext]
+            chosen = "NPY"
+        elif "." + key in IMAGE_EXTENSIONS:
+            chosen = IMAGE_EXTENSIONS["." + key]
+        else:
+            raise UsageError(
+                f"unknown output format {fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy"
+            )
+        suffix = path.suffix.lower()
+        implied = "NPY" if suffix == ".npy" else IMAGE_EXTENSIONS.get(suffix)
+        if str(path) != STDIO and implied is not None and implied != chosen:
+            raise UsageError(
+                f"--format {fmt} disagrees with the extension of {str(path)!r} ({implied}); "
+                "drop --format or change the file name"
+            )
+        return chosen
+    if str(path) == STDIO:
         raise UsageError(
-            f"unknown output format {fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy"
+            "writing to standard output (-o -) needs --format png|jpg|tiff|bmp|webp|gif|npy"
         )
     suffix = path.suffix.lower()
     if suffix == ".npy":
@@ -321,6 +419,42 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) ->
             os.unlink(tmp_name)
 
 
+def write_stdout(data: bytes) -> None:
+    """Write encoded image bytes to standard output (for ``-o -``).
+
+    Raises:
+        UsageError: standard output is a terminal (binary data would garble it).
+        ProcessingError: the reader went away (broken pipe) or the write failed.
+    """
+    stream = sys.stdout
+    if stream is None:
+        raise ProcessingError("there is no standard output to write the image to")
+    if stream.isatty():
+        raise UsageError(
+            "refusing to write binary image data to a terminal; redirect it (-o - > out.png), "
+            "pipe it into another command, or give an output file name"
+        )
+    out = getattr(stream, "buffer", stream)
+    try:
+        stream.flush()
+        out.write(data)
+        out.flush()
+    except BrokenPipeError:
+        # The reader exited early (e.g. `| head -c 10`). Point stdout at /dev/null so that
+        # Python's own flush at exit does not raise a second time.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+        raise ProcessingError(
+            "standard output was closed before the whole image was written (broken pipe)"
+        ) from None
+    except OSError as exc:
+        raise ProcessingError(f"cannot write to standard output: {exc.strerror or exc}") from None
+
+
 def write_image(
     path: str | Path,
     array: np.ndarray,
@@ -332,11 +466,16 @@ def write_image(
 ) -> str:
     """Encode ``array`` by the extension of ``path`` (or ``fmt``) and write it atomically.
 
-    Returns the format name used. Raises as :func:`encode_image` and
-    :func:`write_bytes_atomic`.
+    ``path`` ``"-"`` writes to standard output; ``fmt`` is required then.
+
+    Returns the format name used. Raises as :func:`encode_image`,
+    :func:`write_bytes_atomic` and :func:`write_stdout`.
     """
     p = Path(path)
     resolved = _format_for(p, fmt)
     data = encode_image(array, resolved, compress_level=compress_level, quality=quality)
-    write_bytes_atomic(p, data, force=force)
+    if str(path) == STDIO:
+        write_stdout(data)
+    else:
+        write_bytes_atomic(p, data, force=force)
     return resolved

@@ -9,15 +9,18 @@ documented in :mod:`cnnfilter.errors` (2 usage, 1 processing failure).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import NoReturn, TypeVar
 
 import typer
 
-from cnnfilter.errors import CnnfilterError
+from cnnfilter.errors import INTERRUPT_EXIT_CODES, CnnfilterError
 
 app = typer.Typer(
     name="cnnfilter",
@@ -34,20 +37,44 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., object])
 
 
+def _colour_off(stream) -> bool:
+    return bool(os.environ.get("NO_COLOR")) or not _isatty(stream)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
+
+
 def stderr_console():
     """A Rich console on stderr; colour off under NO_COLOR or a non-terminal."""
     from rich.console import Console
 
-    no_color = bool(os.environ.get("NO_COLOR")) or not sys.stderr.isatty()
-    return Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+    return Console(stderr=True, no_color=_colour_off(sys.stderr), highlight=False, soft_wrap=True)
 
 
 def stdout_console():
     """A Rich console on stdout; colour off under NO_COLOR or a non-terminal."""
     from rich.console import Console
 
-    no_color = bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
-    return Console(no_color=no_color, highlight=False, soft_wrap=True)
+    return Console(no_color=_colour_off(sys.stdout), highlight=False, soft_wrap=True)
+
+
+def animations_enabled(*, quiet: bool = False) -> bool:
+    """Whether progress bars may animate on stderr.
+
+    Off with ``--quiet``, under ``NO_COLOR``, with ``TERM=dumb``, or when
+    stdout or stderr is not a terminal (a pipe, a file, a CI log).
+    """
+    return not (
+        quiet
+        or os.environ.get("NO_COLOR")
+        or os.environ.get("TERM") == "dumb"
+        or not _isatty(sys.stderr)
+        or not _isatty(sys.stdout)
+    )
 
 
 def note(message: str) -> None:
@@ -61,14 +88,56 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that ``finally`` clauses remove temporary files."""
+
+    signal_name = "SIGTERM"
+
+
+def _raise_terminated(signum, frame) -> NoReturn:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` (a KeyboardInterrupt) inside the block.
+
+    Python's default for SIGTERM ends the process at once, skipping cleanup;
+    this lets the atomic writes delete their temporary files. Only the main
+    thread can install handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_exit(signal_name: str) -> NoReturn:
+    """Exit with 130 (SIGINT) or 143 (SIGTERM) after an interruption."""
+    raise typer.Exit(INTERRUPT_EXIT_CODES.get(signal_name, 130))
+
+
 def guarded(func: F) -> F:
-    """Run a command body, turning :class:`CnnfilterError` into one stderr line."""
+    """Run a command body, turning :class:`CnnfilterError` into one stderr line.
+
+    Also: SIGTERM and Ctrl-C end the command with one line, exit code 143 or
+    130, and no partial output file.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with sigterm_as_interrupt():
+                return func(*args, **kwargs)
         except CnnfilterError as exc:
             fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt as exc:
+            name = getattr(exc, "signal_name", "SIGINT")
+            note(f"Interrupted by {name}; no partial output was left")
+            interrupted_exit(name)
 
     return wrapper  # type: ignore[return-value]

@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded, note, stdout_console
+from cnnfilter.cli._output import check_stdout_use, emit_json, write_output
 from cnnfilter.cli._parse import check_output_path, parse_ints, parse_padding, parse_scale
 from cnnfilter.errors import UsageError
+from cnnfilter.imageio import DEFAULT_MAX_PIXELS
 from cnnfilter.kernels import REGISTRY, Kernel, load_kernel_file, resolve_kernel
 
 
@@ -56,9 +58,22 @@ def scaled(k: Kernel, scale: float | str | None) -> tuple[Kernel, str]:
 @app.command()
 @guarded
 def apply(
-    image: Annotated[Path, typer.Argument(help="Input image (PNG, JPEG, TIFF, BMP, WebP...).")],
+    images: Annotated[
+        list[str],
+        typer.Argument(
+            help="Input images (PNG, JPEG, TIFF, BMP, WebP...), folders, globs, or - for stdin.",
+            show_default=False,
+        ),
+    ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output file; the format follows the extension.")
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file (the format follows the extension), - for stdout (with "
+            "--format), a pattern such as out/{stem}_edges.png ({stem}, {name}, {ext}, "
+            "{parent}) or a folder such as out/.",
+        ),
     ],
     kernel: Annotated[str | None, typer.Option("--kernel", "-k", help=_KERNEL_HELP)] = None,
     kernel_file: Annotated[
@@ -116,18 +131,60 @@ def apply(
         int | None, typer.Option(min=0, max=9, help="PNG zlib level 0-9.")
     ] = None,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Output format: png, jpg, tiff, bmp, webp, gif, npy. Needed for -o -; "
+            "with an output folder it sets the files' extension.",
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print a JSON report on stdout (see docs/pipelines.md).")
+    ] = False,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Search input folders' sub-folders too.")
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-j", min=1, help="Processes for a batch (default: the number of cores)."
+        ),
+    ] = None,
+    skip_existing: Annotated[
+        bool,
+        typer.Option("--skip-existing", help="Batch: keep outputs that exist (resume a run)."),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no per-run line.")
+    ] = False,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Refuse images with more pixels than this (checked before decoding)."
+        ),
+    ] = DEFAULT_MAX_PIXELS,
+    frame: Annotated[
+        int, typer.Option(min=0, help="Frame of a multi-frame GIF/TIFF/WebP, from 0.")
+    ] = 0,
 ) -> None:
     """Filter an image with a kernel (convolution by default) and write the result.
 
     Example: cnnfilter apply samples/astronaut.png --kernel sobel-x -o edges.png
+
+    Batch: cnnfilter apply photos/ --recursive --kernel sobel-x -o out/ --workers 2
     """
     from cnnfilter import imageio
-    from cnnfilter.engine.image_filter import FilterSettings, filter_image
-    from cnnfilter.render import side_by_side as compose
+    from cnnfilter.engine.image_filter import FilterSettings
+    from cnnfilter.jobs import ApplySpec
 
-    check_output_path(output, [image], force=force)
-    out_format = imageio.output_format(output)
-    k, scale_note = scaled(load_kernel(kernel, kernel_file), parse_scale(scale))
+    check_stdout_use(output, json_out=json_out)
+    jobs = _plan(images, output, fmt=fmt, recursive=recursive, force=force)
+    single = jobs is None
+    out_format = imageio.output_format(output if single else "-", fmt) if single or fmt else None
+    original = load_kernel(kernel, kernel_file)
+    parsed_scale = parse_scale(scale)
+    k, scale_note = scaled(original, parsed_scale)
     settings = FilterSettings(
         op=op.value,
         padding=parse_padding(padding),
@@ -140,33 +197,180 @@ def apply(
         range_mode=range_.value,
         raw=out_format == "NPY" or range_ is RangeMode.raw,
     )
-    loaded = imageio.read_image(image)
-    t0 = time.perf_counter()
-    result = filter_image(
-        loaded.pixels, k.weights, settings, alpha=loaded.alpha, max_value=loaded.max_value
+    spec = ApplySpec(
+        weights=k.weights,
+        kernel_name=k.name,
+        settings=settings,
+        scale=_scale_factor(original, parsed_scale),
+        fmt=fmt,
+        side_by_side=side_by_side,
+        quality=quality,
+        max_pixels=max_pixels,
+        frame=frame,
+        **({"compress_level": compress_level} if compress_level is not None else {}),
     )
-    elapsed = time.perf_counter() - t0
-    pixels = result.pixels
-    if side_by_side:
-        if pixels.dtype != loaded.pixels.dtype or pixels.dtype.kind != "u" or pixels.itemsize != 1:
-            raise UsageError(
-                "--side-by-side needs an 8-bit result; drop it for .npy or 16-bit output"
-            )
-        pixels = compose(loaded.pixels, pixels)
-    kwargs = {"quality": quality}
-    if compress_level is not None:
-        kwargs["compress_level"] = compress_level
-    imageio.write_image(output, pixels, force=force, **kwargs)
+    if not single:
+        _run_batch(spec, jobs, force=force, skip_existing=skip_existing, workers=workers,
+                   quiet=quiet, json_out=json_out)  # fmt: skip
+        return
+    from cnnfilter.jobs import render_apply
+
+    rendered = render_apply(spec, images[0], output)
+    start = time.perf_counter()
+    write_output(output, rendered.data, force=force)
+    report = _finish_report(rendered.report, start)
     kh, kw = k.weights.shape[:2]
-    shape_out = " x ".join(str(s) for s in result.response.shape)
-    note(
-        f"{result.operation} of {image} ({loaded.shape_text}, {loaded.pixels.dtype}) with "
-        f"{k.name} ({kh}x{kw}{', ' + scale_note if scale_note else ''}); boundary "
-        f"{settings.boundary}, padding {padding}, stride {stride}, dilation {dilation}"
-        f"{', channels summed' if sum_channels else ''}; response {shape_out} "
-        f"({result.response.dtype}), range {result.range_mode}; {elapsed * 1000:.0f} ms; "
-        f"wrote {output}"
+    inp = report["input"]
+    shape_out = " x ".join(str(s) for s in rendered.response_shape)
+    frame_note = (
+        f"; frame {inp['frame']} of {inp['frames']} (0-based; --frame N picks another)"
+        if inp["frames"] > 1
+        else ""
     )
+    if not quiet:
+        source, target = _shown(images[0], "<stdin>"), _shown(output, "<stdout>")
+        note(
+            f"{report['operation']} of {source} ({' x '.join(map(str, inp['shape']))}, "
+            f"{inp['dtype']}) with {k.name} ({kh}x{kw}{', ' + scale_note if scale_note else ''}"
+            f"); boundary {settings.boundary}, padding {padding}, stride {stride}, dilation "
+            f"{dilation}{', channels summed' if sum_channels else ''}; response {shape_out} "
+            f"({report['response']['dtype']}), range {report['range']}; "
+            f"{report['timings_ms']['filter']:.0f} ms; wrote {target}{frame_note}"
+        )
+    if json_out:
+        emit_json(report)
+
+
+#: Extension written for each format when --format renames files in an output folder.
+_EXTENSIONS = {
+    "PNG": "png",
+    "JPEG": "jpg",
+    "TIFF": "tif",
+    "BMP": "bmp",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "NPY": "npy",
+}
+
+
+def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool, force: bool):
+    """None for the classic one-file run (checked here); else the batch's jobs.
+
+    A batch is several inputs, a folder, a glob, an output pattern or an
+    output folder. Every output name and format is checked before anything
+    runs.
+    """
+    from cnnfilter import batch, imageio
+
+    path = Path(images[0])
+    if (
+        len(images) == 1
+        and (output == imageio.STDIO or not batch.is_batch_output(output))
+        and (images[0] == imageio.STDIO or path.is_file() or not set("*?[") & set(images[0]))
+    ):
+        if output != imageio.STDIO:
+            check_output_path(Path(output), [path], force=force)
+        imageio.output_format(output, fmt)
+        return None
+    folder = None if batch.is_pattern(output) else Path(output)
+    inputs = batch.expand_inputs(images, recursive=recursive, exclude=folder)
+    ext = _EXTENSIONS[imageio.output_format(imageio.STDIO, fmt)] if fmt else None
+    jobs = batch.plan_jobs(inputs, output, ext=ext)
+    for job in jobs:
+        imageio.output_format(job.target, fmt)  # an unknown or conflicting format fails now
+    return jobs
+
+
+def _shown(name: str, stdio: str) -> str:
+    return stdio if name == "-" else name
+
+
+def _scale_factor(original: Kernel, parsed: float | str | None) -> float | None:
+    if parsed is None:
+        return None
+    if parsed == "auto":
+        total = float(original.weights.sum())
+        return None if abs(total) < 1e-12 else 1.0 / total
+    return float(parsed)
+
+
+def _finish_report(report: dict, write_start: float) -> dict:
+    """Add the write and total times (ms) to a job's report."""
+    timings = dict(report["timings_ms"])
+    timings["write"] = round((time.perf_counter() - write_start) * 1000, 3)
+    timings["total"] = round(
+        timings["read"] + timings["filter"] + timings["encode"] + timings["write"], 3
+    )
+    return {**report, "timings_ms": timings}
+
+
+def _write_job(force: bool, job, rendered) -> dict:
+    """Batch ``finish``: write one result (this process owns every output file)."""
+    start = time.perf_counter()
+    write_output(job.target, rendered.data, force=force, make_dirs=True)
+    return _finish_report(rendered.report, start)
+
+
+def _run_batch(spec, jobs, *, force, skip_existing, workers, quiet, json_out) -> None:
+    """Run the planned jobs with a progress bar; summary on stderr, exit 1 if any failed."""
+    import functools
+
+    from cnnfilter import batch
+    from cnnfilter.cli._app import animations_enabled, interrupted_exit
+    from cnnfilter.cli._output import batch_progress
+    from cnnfilter.jobs import render_job
+
+    to_run, skipped = batch.split_existing(jobs, force=force, skip_existing=skip_existing)
+    workers = workers or batch.default_workers()
+    shown = batch_progress(len(to_run), enabled=animations_enabled(quiet=quiet) and len(to_run) > 1)
+
+    def on_outcome(outcome) -> None:
+        shown.advance()
+        if outcome.status == "failed":
+            shown.print(f"failed {outcome.job.source}: {outcome.reason}")
+
+    with shown:
+        result = batch.run_jobs(
+            to_run,
+            functools.partial(render_job, spec),
+            functools.partial(_write_job, force),
+            workers=workers,
+            on_outcome=on_outcome,
+        )
+    result.outcomes = sorted(result.outcomes + skipped, key=lambda o: o.job.index)
+    lines = list(batch.summarize(result))
+    note(
+        f"apply: {lines[0]}"
+        + (f" ({len(jobs)} inputs, {workers} workers)" if len(to_run) > 1 else "")
+    )
+    for line in lines[1:]:
+        note(line)
+    if json_out:
+        emit_json(
+            {
+                "summary": {
+                    "inputs": len(jobs),
+                    "done": result.count("done"),
+                    "skipped": result.count("skipped"),
+                    "failed": result.count("failed"),
+                    "interrupted": result.interrupted,
+                },
+                "files": [
+                    {
+                        "input": str(o.job.source),
+                        "output": str(o.job.target),
+                        "status": o.status,
+                        "reason": o.reason or None,
+                        "report": o.report or None,
+                    }
+                    for o in result.outcomes
+                ],
+            }
+        )
+    if result.interrupted:
+        interrupted_exit(result.interrupted)
+    if result.count("failed"):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -1,0 +1,471 @@
+"""Batch runs: many inputs, one output each, in a process pool.
+
+Three steps, each testable on its own:
+
+1. :func:`expand_inputs` turns command-line arguments (files, globs,
+   directories, with ``recursive``) into an ordered list of
+   :class:`InputFile`.
+2. :func:`plan_jobs` maps each input to its output (an output pattern with
+   ``{stem}``, ``{name}``, ``{ext}``, ``{parent}``, or an output directory)
+   and refuses, before anything runs, two inputs that would write the same
+   output or an output that is an input; :func:`split_existing` sets aside
+   the jobs whose output exists (``--skip-existing``) or refuses them.
+3. :func:`run_jobs` runs ``work(job)`` for each job, serially or in worker
+   processes, and ``finish(job, payload)`` in this process (the write). One
+   failing input is recorded in its :class:`Outcome` and the others go on.
+   Workers only compute; this process owns every output file, so Ctrl-C or
+   SIGTERM (turned into :class:`KeyboardInterrupt`) leaves no half-written
+   output: the atomic write removes its temporary file, and the workers are
+   stopped.
+
+Results do not depend on the number of workers: each job is computed by the
+same function on the same input.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import string
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnfilter.errors import CnnfilterError, UsageError
+from cnnfilter.imageio import IMAGE_EXTENSIONS, STDIO
+
+__all__ = [
+    "PLACEHOLDERS",
+    "InputFile",
+    "Job",
+    "Outcome",
+    "BatchResult",
+    "default_workers",
+    "expand_inputs",
+    "is_batch_output",
+    "is_pattern",
+    "plan_jobs",
+    "split_existing",
+    "run_jobs",
+    "summarize",
+]
+
+#: Placeholders of an output pattern, and what each becomes for ``photos/cat.jpg``.
+PLACEHOLDERS = {
+    "stem": "the input's name without its extension (cat)",
+    "name": "the input's name with its extension (cat.jpg)",
+    "ext": "the input's extension without the dot (jpg)",
+    "parent": "the name of the input's folder (photos)",
+}
+
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input and the folder it was found under (for output directories).
+
+    ``root`` is the directory argument a file was found in (its sub-folders
+    are mirrored under an output directory), or None for a file argument.
+    """
+
+    path: Path
+    root: Path | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and the output it will write, numbered in input order."""
+
+    index: int
+    source: Path
+    target: Path
+
+
+@dataclass
+class Outcome:
+    """What happened to one job: ``done``, ``skipped`` or ``failed`` (with a reason)."""
+
+    job: Job
+    status: str
+    reason: str = ""
+    report: dict = field(default_factory=dict)
+
+
+@dataclass
+class BatchResult:
+    """All outcomes in input order; ``interrupted`` is the signal name if stopped."""
+
+    outcomes: list[Outcome]
+    interrupted: str | None = None
+
+    def count(self, status: str) -> int:
+        """Number of outcomes with ``status``."""
+        return sum(o.status == status for o in self.outcomes)
+
+
+def default_workers() -> int:
+    """The number of cores this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def expand_inputs(
+    args: Sequence[str], *, recursive: bool = False, exclude: Path | None = None
+) -> list[InputFile]:
+    """Expand input arguments into files, in order, each once.
+
+    * a file is taken as is (whatever its extension: a bad file fails alone);
+    * a directory gives its image files (by extension, hidden files skipped),
+      sorted; with ``recursive``, those of every sub-folder too;
+    * an argument that does not exist but contains ``*``, ``?`` or ``[`` is
+      expanded as a glob (``**`` spans folders), for shells that did not;
+    * ``-`` (standard input) must be the only argument.
+
+    ``exclude`` (the output directory) is never descended into, so that a
+    rerun does not pick up the previous run's outputs.
+
+    Raises:
+        UsageError: a missing file, a glob matching nothing, a directory with
+            no images, ``-`` among other inputs, no inputs at all.
+    """
+    if not args:
+        raise UsageError("give at least one input image (a file, a folder or -)")
+    if STDIO in args:
+        if len(args) > 1:
+            raise UsageError("'-' (standard input) must be the only input")
+        return [InputFile(Path(STDIO))]
+    skip = exclude.resolve() if exclude is not None else None
+    found: list[InputFile] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            files = _walk(path, recursive=recursive, skip=skip)
+            if not files:
+                hint = "" if recursive else " (add --recursive to search its sub-folders)"
+                raise UsageError(f"folder {arg!r} holds no image files{hint}")
+            found.extend(InputFile(f, path) for f in files)
+        elif path.exists():
+            found.append(InputFile(path))
+        elif _GLOB_CHARS & set(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            files = [Path(m) for m in matches if Path(m).is_file()]
+            if not files:
+                raise UsageError(f"{arg!r} matches no files")
+            found.extend(InputFile(f) for f in files)
+        else:
+            raise UsageError(f"input image {arg!r} does not exist")
+    unique: list[InputFile] = []
+    seen: set[Path] = set()
+    for item in found:
+        key = item.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    return unique
+
+
+def _walk(folder: Path, *, recursive: bool, skip: Path | None) -> list[Path]:
+    if not recursive:
+        return sorted(p for p in folder.iterdir() if p.is_file() and _is_image_name(p))
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".") and (skip is None or (here / d).resolve() != skip)
+        )
+        files.extend(here / f for f in sorted(filenames) if _is_image_name(here / f))
+    return files
+
+
+def is_batch_output(output: str) -> bool:
+    """True for an output pattern (with ``{...}``) or an output directory.
+
+    An output directory is an existing folder or a name ending in ``/``.
+
+    >>> is_batch_output("out/{stem}.png"), is_batch_output("out/"), is_batch_output("x.png")
+    (True, True, False)
+    """
+    return is_pattern(output) or output.endswith(("/", os.sep)) or Path(output).is_dir()
+
+
+def is_pattern(output: str) -> bool:
+    """True when ``output`` holds a ``{placeholder}``."""
+    return any(name is not None for _, name, _, _ in string.Formatter().parse(output))
+
+
+def _check_pattern(output: str) -> None:
+    try:
+        fields = list(string.Formatter().parse(output))
+    except ValueError as exc:
+        raise UsageError(
+            f"output pattern {output!r} is malformed ({exc}); write placeholders as {{stem}} "
+            "and a literal brace as {{ or }}"
+        ) from None
+    for _, name, spec, conversion in fields:
+        if name is None:
+            continue
+        if name not in PLACEHOLDERS or spec or conversion:
+            raise UsageError(
+                f"output pattern {output!r}: unknown placeholder {{{name}}}; use "
+                + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+            )
+
+
+def _fill(output: str, source: Path) -> Path:
+    return Path(
+        output.format(
+            stem=source.stem,
+            name=source.name,
+            ext=source.suffix.lstrip("."),
+            parent=source.resolve().parent.name,
+        )
+    )
+
+
+def plan_jobs(inputs: Sequence[InputFile], output: str, *, ext: str | None = None) -> list[Job]:
+    """Decide each input's output, refusing collisions before anything runs.
+
+    Args:
+        inputs: from :func:`expand_inputs`.
+        output: a pattern (``out/{stem}_blur.png``), an output directory
+            (``out/``: each input keeps its name, and the sub-folders under a
+            directory argument are mirrored), ``-`` or a plain file name (one
+            input only).
+        ext: replaces the extension of names kept in an output directory
+            (from ``--format``; e.g. ``"png"``), or None to keep it.
+
+    Raises:
+        UsageError: several inputs and a plain output name; an unknown
+            placeholder; two inputs with the same output; an output that is
+            one of the inputs.
+    """
+    if not inputs:
+        raise UsageError("no input images")
+    if output == STDIO or not is_batch_output(output):
+        if len(inputs) > 1:
+            raise UsageError(
+                f"{len(inputs)} inputs need an output pattern such as out/{{stem}}_x.png "
+                f"or an output folder such as out/, not {output!r}"
+            )
+        return [Job(0, inputs[0].path, Path(output))]
+    if any(item.path == Path(STDIO) for item in inputs):
+        raise UsageError("an input read from standard input needs an output file name or -")
+    jobs = []
+    if is_pattern(output):
+        _check_pattern(output)
+        for i, item in enumerate(inputs):
+            jobs.append(Job(i, item.path, _fill(output, item.path)))
+    else:
+        folder = Path(output)
+        for i, item in enumerate(inputs):
+            rel = item.path.parent.relative_to(item.root) if item.root else Path()
+            name = item.path.name if ext is None else f"{item.path.stem}.{ext.lstrip('.')}"
+            jobs.append(Job(i, item.path, folder / rel / name))
+    _check_collisions(jobs)
+    return jobs
+
+
+def _check_collisions(jobs: Sequence[Job]) -> None:
+    sources = {job.source.resolve(): job for job in jobs}
+    targets: dict[Path, Job] = {}
+    for job in jobs:
+        key = job.target.resolve()
+        if key in sources:
+            raise UsageError(
+                f"output {str(job.target)!r} of {str(job.source)!r} is an input image; "
+                "cnnfilter never overwrites its input: choose another output"
+            )
+        if key in targets:
+            first = targets[key]
+            raise UsageError(
+                f"{str(first.source)!r} and {str(job.source)!r} would both write "
+                f"{str(job.target)!r}; nothing was run. Add {{ext}} or {{parent}} to the "
+                "output pattern, or use an output folder"
+            )
+        targets[key] = job
+
+
+def split_existing(
+    jobs: Sequence[Job], *, force: bool, skip_existing: bool
+) -> tuple[list[Job], list[Outcome]]:
+    """Jobs to run, and ``skipped`` outcomes for outputs that exist.
+
+    Raises:
+        UsageError: both flags; an existing output with neither flag (before
+            anything runs, naming the first and the count).
+    """
+    if force and skip_existing:
+        raise UsageError(
+            "--force replaces existing outputs and --skip-existing keeps them; pick one"
+        )
+    existing = [job for job in jobs if str(job.target) != STDIO and job.target.exists()]
+    for job in existing:
+        if job.target.is_dir():
+            raise UsageError(f"output {str(job.target)!r} is a folder; choose another output")
+    if not existing or force:
+        return list(jobs), []
+    if not skip_existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise UsageError(
+            f"output {str(existing[0].target)!r}{more} already exist(s); add --skip-existing "
+            "to keep them or --force to replace them"
+        )
+    keep = {job.index for job in existing}
+    skipped = [Outcome(job, "skipped", "output exists") for job in existing]
+    return [job for job in jobs if job.index not in keep], skipped
+
+
+# -- running ---------------------------------------------------------------------------
+
+_WORK: Callable | None = None
+
+
+def _init_worker(work: Callable) -> None:
+    """Worker start-up: keep ``work``; leave Ctrl-C to the parent, which stops us."""
+    global _WORK
+    _WORK = work
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _attempt(work: Callable, job: Job) -> tuple[str, object]:
+    """Run ``work(job)``; a documented error or exhaustion is a failed file, not a crash."""
+    try:
+        return "ok", work(job)
+    except CnnfilterError as exc:
+        return "failed", str(exc)
+    except MemoryError:
+        return "failed", "out of memory while processing this image"
+
+
+def _in_worker(job: Job) -> tuple[str, object]:
+    if _WORK is None:
+        raise RuntimeError("batch worker used before _init_worker")
+    return _attempt(_WORK, job)
+
+
+def _pool_context():
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    # forkserver/spawn start clean processes: no fork of a process that runs threads
+    # (Rich's progress refresh), and the same behaviour on every platform.
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    work: Callable[[Job], object],
+    finish: Callable[[Job, object], dict],
+    *,
+    workers: int = 1,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> BatchResult:
+    """Run ``work`` on every job and ``finish`` on each result, in this process.
+
+    Args:
+        jobs: from :func:`plan_jobs` (after :func:`split_existing`).
+        work: picklable callable (a module-level function or a
+            ``functools.partial`` of one) doing the heavy part; runs in a
+            worker process when ``workers > 1``.
+        finish: ``finish(job, payload) -> report`` (writes the output) in
+            this process, in the order the results arrive.
+        workers: processes to use; 1 runs everything here, serially.
+        on_outcome: called with each outcome as it is known (progress).
+
+    Returns:
+        A :class:`BatchResult` in input order. On KeyboardInterrupt (Ctrl-C,
+        or SIGTERM turned into one by the CLI) the workers are stopped, the
+        jobs not finished are left out, and ``interrupted`` is set;
+        the exception is not re-raised.
+    """
+    outcomes: dict[int, Outcome] = {}
+
+    def record(job: Job, status: str, payload: object) -> None:
+        if status == "ok":
+            try:
+                report = finish(job, payload)
+            except CnnfilterError as exc:
+                outcome = Outcome(job, "failed", str(exc))
+            else:
+                outcome = Outcome(job, "done", report=report)
+        else:
+            outcome = Outcome(job, "failed", str(payload))
+        outcomes[job.index] = outcome
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    interrupted = None
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                record(job, *_attempt(work, job))
+        else:
+            _run_pool(jobs, work, record, min(workers, len(jobs)))
+    except KeyboardInterrupt as exc:
+        interrupted = getattr(exc, "signal_name", None) or "SIGINT"
+    ordered = [outcomes[i] for i in sorted(outcomes)]
+    return BatchResult(ordered, interrupted)
+
+
+def _run_pool(jobs: Sequence[Job], work: Callable, record: Callable, workers: int) -> None:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_pool_context(),
+        initializer=_init_worker,
+        initargs=(work,),
+    )
+    try:
+        pending = {executor.submit(_in_worker, job): job for job in jobs}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    status, payload = future.result()
+                except BrokenProcessPool:
+                    status, payload = "failed", "a worker process died (out of memory?)"
+                record(job, status, payload)
+    except BaseException:
+        _stop(executor)
+        raise
+    executor.shutdown(wait=True)
+
+
+def _stop(executor) -> None:
+    """Cancel what has not started and end the workers now (they hold no files)."""
+    executor.shutdown(wait=False, cancel_futures=True)
+    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+    else:
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            if process.is_alive():
+                process.terminate()
+    executor.shutdown(wait=True)
+
+
+def summarize(result: BatchResult) -> Iterable[str]:
+    """Lines for people: the counts, then each failure with its reason."""
+    done, skipped, failed = (result.count(s) for s in ("done", "skipped", "failed"))
+    reasons = sorted({o.reason for o in result.outcomes if o.status == "skipped"})
+    head = f"{done} done, {skipped} skipped" + (f" ({', '.join(reasons)})" if reasons else "")
+    head += f", {failed} failed"
+    if result.interrupted:
+        head += f"; interrupted by {result.interrupted}, the other inputs were not run"
+    yield head
+    for outcome in result.outcomes:
+        if outcome.status == "failed":
+            yield f"  failed {outcome.job.source}: {outcome.reason}"

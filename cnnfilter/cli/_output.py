@@ -1,0 +1,170 @@
+"""What commands put on stdout for programs: JSON, and images for ``-o -``.
+
+* :func:`emit_json` prints one JSON document on stdout (2-space indent,
+  keys in the order the command built them, NaN/inf as null) and nothing
+  else: messages and progress go to stderr.
+* :func:`write_output` writes encoded image bytes to a file (atomically) or,
+  for ``-``, to stdout.
+* :func:`check_stdout_use` refuses two results both meant for stdout
+  (``-o -`` with ``--json``).
+* :func:`batch_progress` is the Rich progress bar of batch runs, on stderr,
+  or a no-op when animations are off (see
+  :func:`cnnfilter.cli._app.animations_enabled`).
+
+JSON keys are a stable interface: documented in ``docs/pipelines.md``, they
+may gain new keys but never lose or rename one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from cnnfilter.errors import UsageError
+
+__all__ = ["to_jsonable", "emit_json", "write_output", "check_stdout_use", "batch_progress"]
+
+
+def to_jsonable(value: object) -> object:
+    """Plain JSON types: NumPy scalars and arrays, tuples and paths converted; NaN/inf -> None.
+
+    >>> import numpy as np
+    >>> to_jsonable({"a": np.float32(1.5), "b": (1, 2), "c": float("nan")})
+    {'a': 1.5, 'b': [1, 2], 'c': None}
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return to_jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def emit_json(data: object) -> None:
+    """Print ``data`` as one JSON document on stdout, followed by a newline."""
+    text = json.dumps(to_jsonable(data), indent=2, allow_nan=False, ensure_ascii=False)
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from cnnfilter.errors import ProcessingError
+
+        raise ProcessingError("standard output was closed before the JSON was written") from None
+
+
+def check_stdout_use(output: str | Path | None, *, json_out: bool) -> None:
+    """Refuse ``-o -`` together with ``--json``: both would go to stdout.
+
+    Raises:
+        UsageError: both asked for.
+    """
+    if json_out and output is not None and str(output) == "-":
+        raise UsageError(
+            "-o - writes the image to stdout, so --json cannot use it too; write the image to "
+            "a file, or drop --json"
+        )
+
+
+def write_output(target: str | Path, data: bytes, *, force: bool, make_dirs: bool = False) -> None:
+    """Write encoded bytes to ``target`` atomically, or to stdout for ``-``.
+
+    ``make_dirs`` creates the target's missing folders (batch outputs).
+
+    Raises:
+        UsageError: as :func:`cnnfilter.imageio.write_bytes_atomic` and
+            :func:`cnnfilter.imageio.write_stdout`.
+        ProcessingError: the write failed.
+    """
+    from cnnfilter import imageio
+
+    if str(target) == imageio.STDIO:
+        imageio.write_stdout(data)
+        return
+    path = Path(target)
+    if make_dirs and not path.parent.is_dir():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from cnnfilter.errors import ProcessingError
+
+            raise ProcessingError(
+                f"cannot create folder {str(path.parent)!r}: {exc.strerror or exc}"
+            ) from None
+    imageio.write_bytes_atomic(path, data, force=force)
+
+
+class _NoProgress:
+    """Stands in for a Rich Progress when animations are off."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def advance(self) -> None:
+        return None
+
+    def print(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+
+class _RichProgress:
+    def __init__(self, total: int, description: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        from cnnfilter.cli._app import stderr_console
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files"),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=stderr_console(),
+            transient=True,
+        )
+        self._task = self._progress.add_task(description, total=total, rate="")
+
+    def __enter__(self):
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.__exit__(*exc)
+
+    def advance(self) -> None:
+        self._progress.advance(self._task)
+        task = self._progress.tasks[0]
+        speed = task.speed
+        self._progress.update(self._task, rate=f"{speed:.1f} files/s" if speed else "")
+
+    def print(self, message: str) -> None:
+        self._progress.console.print(message, markup=False, highlight=False)
+
+
+def batch_progress(total: int, *, enabled: bool, description: str = "apply"):
+    """A progress display for ``total`` files: ``advance()``, ``print(line)``; a context manager.
+
+    With ``enabled`` false (not a terminal, ``--quiet``, NO_COLOR), it prints
+    nothing but the lines given to ``print``.
+    """
+    if not enabled:
+        return _NoProgress()
+    return _RichProgress(total, description)
