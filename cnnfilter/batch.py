@@ -199,8 +199,11 @@ def is_batch_output(output: str) -> bool:
 
 
 def is_pattern(output: str) -> bool:
-    """True when ``output`` holds a ``{placeholder}``."""
-    return any(name is not None for _, name, _, _ in string.Formatter().parse(output))
+    """True when ``output`` holds a ``{placeholder}`` (or a stray brace, refused later)."""
+    try:
+        return any(name is not None for _, name, _, _ in string.Formatter().parse(output))
+    except ValueError:
+        return True
 
 
 def _check_pattern(output: str) -> None:

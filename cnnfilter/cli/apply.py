@@ -341,7 +341,11 @@ def _run_batch(spec, jobs, *, force, skip_existing, workers, quiet, json_out) ->
     lines = list(batch.summarize(result))
     note(
         f"apply: {lines[0]}"
-        + (f" ({len(jobs)} inputs, {workers} workers)" if len(to_run) > 1 else "")
+        + (
+            f" ({len(jobs)} inputs, {workers} worker{'s' if workers > 1 else ''})"
+            if len(to_run) > 1
+            else ""
+        )
     )
     for line in lines[1:]:
         note(line)

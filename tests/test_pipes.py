@@ -1,0 +1,313 @@
+"""Shell pipelines: '-' for stdin/stdout, --format, --json, streams, colour and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+from typer.testing import CliRunner
+
+from cnnfilter.cli import app
+from cnnfilter.jobs import APPLY_REPORT_KEYS
+
+runner = CliRunner()
+#: An SGR escape that sets a foreground or background colour (30-49, 90-107).
+COLOUR = re.compile(rb"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
+CLI = [sys.executable, "-m", "cnnfilter"]
+SOBEL_X = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=np.float64)
+
+
+def invoke(*args, input=None, env=None):
+    return runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+
+
+def pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+# -- stdin and stdout ------------------------------------------------------------------
+
+
+def test_identity_from_stdin_to_stdout_returns_the_same_pixels(samples):
+    data = (samples / "camera.png").read_bytes()
+    result = invoke("apply", "-", "-k", "identity", "-o", "-", "--format", "png", input=data)
+    assert result.exit_code == 0, result.stderr
+    assert np.array_equal(pixels(result.stdout_bytes), pixels(data))
+    assert "convolution of <stdin>" in result.stderr and "wrote <stdout>" in result.stderr
+
+
+def test_stdin_format_comes_from_the_signature_not_a_name(samples):
+    # a JPEG on stdin: nothing but its bytes tells what it is
+    data = (samples / "rocket.jpg").read_bytes()
+    result = invoke("apply", "-", "-k", "identity", "-o", "-", "--format", "npy", input=data)
+    assert result.exit_code == 0, result.stderr
+    arr = np.load(io.BytesIO(result.stdout_bytes))
+    assert arr.shape == pixels(data).shape
+    assert np.array_equal(arr, pixels(data).astype(np.float32))
+
+
+def test_piped_result_equals_the_file_result(samples, tmp_path):
+    src = samples / "astronaut.png"
+    via_file = tmp_path / "file.png"
+    assert invoke("apply", src, "-k", "sobel-x", "-o", via_file).exit_code == 0
+    piped = invoke(
+        "apply", "-", "-k", "sobel-x", "-o", "-", "--format", "png", input=src.read_bytes()
+    )
+    assert piped.exit_code == 0
+    assert np.array_equal(pixels(piped.stdout_bytes), np.asarray(Image.open(via_file)))
+
+
+def test_stdout_needs_format(samples):
+    result = invoke("apply", samples / "camera.png", "-k", "sobel-x", "-o", "-")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "Error: writing to standard output (-o -) needs --format png|jpg|tiff|bmp|webp|gif|npy"
+    )
+
+
+def test_format_that_contradicts_the_extension_is_refused(samples, tmp_path):
+    result = invoke(
+        "apply",
+        samples / "camera.png",
+        "-k",
+        "sobel-x",
+        "-o",
+        tmp_path / "x.png",
+        "--format",
+        "jpg",
+    )
+    assert result.exit_code == 2
+    assert "--format jpg disagrees with the extension" in result.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_format_agreeing_with_the_extension_is_fine(samples, tmp_path):
+    out = tmp_path / "x.jpeg"
+    result = invoke("apply", samples / "camera.png", "-k", "box", "-o", out, "--format", "jpg")
+    assert result.exit_code == 0, result.stderr
+    with Image.open(out) as im:
+        assert im.format == "JPEG"
+
+
+def test_empty_stdin_is_a_processing_error():
+    result = invoke("apply", "-", "-k", "sobel-x", "-o", "-", "--format", "png", input=b"")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == "Error: '<stdin>' is empty (0 bytes), not an image"
+
+
+def test_json_and_stdout_image_cannot_share_stdout(samples):
+    result = invoke(
+        "apply", samples / "camera.png", "-k", "sobel-x", "-o", "-", "--format", "png", "--json"
+    )
+    assert result.exit_code == 2
+    assert "--json cannot use it too" in result.stderr
+
+
+# -- --json ----------------------------------------------------------------------------
+
+
+def test_json_report_has_the_documented_keys_and_true_values(samples, tmp_path):
+    out = tmp_path / "edges.png"
+    result = invoke(
+        "apply", samples / "camera.png", "-k", "sobel-x", "--boundary", "symm", "-o", out, "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)  # stdout is exactly one JSON document
+    assert list(report) == list(APPLY_REPORT_KEYS)
+    assert report["input"] == {
+        "path": str(samples / "camera.png"),
+        "shape": [512, 512, 1],
+        "dtype": "uint8",
+        "mode": "L",
+        "format": "PNG",
+        "frame": 0,
+        "frames": 1,
+    }
+    assert report["output"]["path"] == str(out)
+    assert report["output"]["shape"] == [512, 512, 1]
+    assert report["output"]["bytes"] == out.stat().st_size
+    assert report["kernel"] == {"name": "sobel-x", "shape": [3, 3], "sum": 0.0, "scale": None}
+    assert report["operation"] == "convolution"
+    assert report["boundary"] == "symmetric"  # the canonical name of the alias symm
+    assert report["padding"] == {"spec": "same", "pixels": [1, 1, 1, 1]}
+    assert report["stride"] == [1, 1] and report["dilation"] == [1, 1]
+    assert report["channels"] == "separate"
+    assert report["range"] == "abs"
+    assert report["method"] == "direct"
+    assert set(report["timings_ms"]) == {"read", "filter", "encode", "write", "total"}
+    # the response range, against scipy.ndimage (reflect == symmetric)
+    camera = np.asarray(Image.open(samples / "camera.png"), dtype=np.float64)
+    reference = ndimage.convolve(camera, SOBEL_X, mode="reflect")
+    assert report["response"]["shape"] == [512, 512, 1]
+    assert report["response"]["min"] == pytest.approx(reference.min())
+    assert report["response"]["max"] == pytest.approx(reference.max())
+
+
+def test_json_reports_correlation_stride_and_padding_numbers(samples, tmp_path):
+    result = invoke(
+        "apply",
+        samples / "astronaut.png",
+        "-k",
+        "box:4",
+        "--op",
+        "correlate",
+        "--stride",
+        "2,3",
+        "--padding",
+        "1,2",
+        "--scale",
+        "2",
+        "-o",
+        tmp_path / "o.npy",
+        "--json",
+        "-q",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""  # --quiet
+    report = json.loads(result.stdout)
+    assert report["operation"] == "cross-correlation"
+    assert report["padding"] == {"spec": [1, 2], "pixels": [1, 1, 2, 2]}
+    assert report["stride"] == [2, 3]
+    # out = floor((512 + 2 - 4) / 2) + 1 = 256 rows, floor((512 + 4 - 4) / 3) + 1 = 171 cols
+    assert report["output"]["shape"] == [256, 171, 3]
+    assert report["kernel"]["scale"] == 2.0 and report["kernel"]["sum"] == pytest.approx(2.0)
+    assert report["range"] == "raw" and report["output"]["dtype"] == "float32"
+    assert np.load(tmp_path / "o.npy").shape == (256, 171, 3)
+
+
+# -- streams, colour and exit codes as real processes ----------------------------------
+
+
+def test_shell_pipeline_of_two_cnnfilter_processes(samples, tmp_path):
+    out = tmp_path / "small.png"
+    shell = (
+        f"cat {samples / 'astronaut.png'} | {sys.executable} -m cnnfilter apply - -k sobel-x "
+        f"-o - --format png | {sys.executable} -m cnnfilter apply - -k box:2 --stride 2 "
+        f"--padding valid -o {out}"
+    )
+    proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.count("wrote") == 2
+    result = np.asarray(Image.open(out))
+    # a 2x2 mean with stride 2 and no padding halves each side
+    assert result.shape == (256, 256, 3)
+    edges = np.asarray(Image.open(io.BytesIO(_sobel_png(samples))), dtype=np.float64)
+    expected = edges.reshape(256, 2, 256, 2, 3).mean(axis=(1, 3))
+    assert np.abs(result - expected).max() <= 0.5 + 1e-9
+
+
+def _sobel_png(samples) -> bytes:
+    proc = subprocess.run(
+        [*CLI, "apply", str(samples / "astronaut.png"), "-k", "sobel-x", "-o", "-", "--format",
+         "png"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return proc.stdout
+
+
+def test_broken_pipe_is_one_line_and_exit_1(samples):
+    # `true` exits at once, so the image is written into a pipe nobody reads
+    shell = (
+        f"{sys.executable} -m cnnfilter apply {samples / 'astronaut.png'} -k sobel-x -o - "
+        "--format bmp | true; echo ${PIPESTATUS[0]}"
+    )
+    proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
+    assert proc.stdout.strip() == "1"
+    assert proc.stderr.strip() == (
+        "Error: standard output was closed before the whole image was written (broken pipe)"
+    )
+
+
+def _run_on_pty(args: list[str], env: dict[str, str]) -> tuple[int, bytes]:
+    """Run with stdout and stderr on a pseudo-terminal; return (exit code, bytes seen)."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(args, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    return proc.wait(timeout=60), seen
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
+    env["TERM"] = "xterm-256color"
+    env.update(extra)
+    return env
+
+
+def _batch_args(samples, out) -> list[str]:
+    files = [str(samples / n) for n in ("camera.png", "coins.png", "text.png")]
+    return [*CLI, "apply", *files, "-k", "box", "-o", f"{out}/", "-j", "1"]
+
+
+def test_terminal_gets_a_coloured_progress_bar(samples, tmp_path):
+    code, seen = _run_on_pty(_batch_args(samples, tmp_path / "a"), _env())
+    assert code == 0
+    assert b"files" in seen and b"/3" in seen  # "0/3 files", "3/3 files"
+    assert COLOUR.search(seen)
+    assert b"3 done, 0 skipped, 0 failed" in seen
+
+
+@pytest.mark.parametrize(("extra_env", "extra_args"), [({"NO_COLOR": "1"}, []), ({}, ["--quiet"])])
+def test_no_color_and_quiet_turn_colour_and_animation_off(samples, tmp_path, extra_env, extra_args):
+    args = _batch_args(samples, tmp_path / "b") + extra_args
+    code, seen = _run_on_pty(args, _env(**extra_env))
+    assert code == 0
+    assert b"\x1b" not in seen  # not a single escape sequence: no colour, no cursor moves
+    assert seen.strip().decode() == "apply: 3 done, 0 skipped, 0 failed (3 inputs, 1 worker)"
+
+
+def test_pipe_gets_no_escape_codes():
+    proc = subprocess.run([*CLI, "kernels"], capture_output=True, env=_env(), check=True)
+    assert b"\x1b[" not in proc.stdout and b"sobel-x" in proc.stdout
+
+
+def test_binary_image_is_not_written_to_a_terminal(samples):
+    code, seen = _run_on_pty(
+        [*CLI, "apply", str(samples / "camera.png"), "-k", "box", "-o", "-", "--format", "png"],
+        _env(),
+    )
+    assert code == 2
+    assert b"refusing to write binary image data to a terminal" in seen
+    assert b"\x89PNG" not in seen
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["apply", "{camera}", "-k", "box", "-o", "{tmp}/ok.png"], 0),
+        (["apply", "{camera}", "-k", "nope", "-o", "{tmp}/x.png"], 2),  # usage: bad kernel
+        (["apply", "{camera}", "-o", "{tmp}/x.png"], 2),  # usage: no kernel
+        (["apply", "{camera}", "-k", "box", "-o", "{tmp}/x.png", "--bogus"], 2),  # click usage
+        (["apply", "{tmp}/junk.png", "-k", "box", "-o", "{tmp}/x.png"], 1),  # processing
+    ],
+)
+def test_exit_codes_as_documented(samples, tmp_path, args, code):
+    (tmp_path / "junk.png").write_text("not an image")
+    argv = [a.format(camera=samples / "camera.png", tmp=tmp_path) for a in args]
+    proc = subprocess.run([*CLI, *argv], capture_output=True, text=True, check=False)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    if code:
+        assert proc.stderr.strip().splitlines()[-1].startswith(("Error:", "╰", "Try"))
