@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnfilter.errors import ProcessingError, UsageError
+from cnnfilter.errors import CnnfilterError, ProcessingError, UsageError
 
 __all__ = [
     "LoadedImage",
@@ -212,7 +212,16 @@ def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
             mode = im.mode
             im = ImageOps.exif_transpose(im)
             return _to_arrays(im, mode, fmt, frames, frame)
+    except CnnfilterError:
+        raise
     except UnidentifiedImageError:
+        fh.seek(0)
+        kind = _signature(fh.read(16))
+        if kind:
+            raise ProcessingError(
+                f"{name!r} is truncated or corrupt: it starts like a {kind} file, but its "
+                "header cannot be read"
+            ) from None
         raise ProcessingError(
             f"{name!r} is not an image Pillow can read (PNG, JPEG, TIFF, BMP, WebP, GIF...)"
         ) from None
@@ -224,6 +233,29 @@ def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
         ) from None
     except _DECODE_ERRORS as exc:
         raise ProcessingError(f"{name!r} is truncated or corrupt: {_reason(exc)}") from None
+
+
+#: First bytes of the formats cnnfilter reads, to tell "damaged PNG" from "not an image".
+_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"BM": "BMP",
+}
+
+
+def _signature(head: bytes) -> str | None:
+    """The format whose signature ``head`` starts with, or None.
+
+    >>> _signature(b"\x89PNG\r\n\x1a\n\x00"), _signature(b"hello")
+    ('PNG', None)
+    """
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for sig, kind in _SIGNATURES.items() if head.startswith(sig)), None)
 
 
 def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:
