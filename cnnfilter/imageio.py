@@ -24,11 +24,14 @@ target only when complete, so an interrupted run leaves no partial file.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
 import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,29 +170,45 @@ def decode_image(
     return _decode(io.BytesIO(data), name=name, max_pixels=max_pixels, frame=frame)
 
 
-#: What Pillow's decoders raise on damaged or hostile files (found by tests/test_fuzz.py);
-#: every one becomes "truncated or corrupt". MemoryError is not among them: it is turned
-#: into its own message.
-_DECODE_ERRORS = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    struct.error,
-    IndexError,
-    KeyError,
-    TypeError,
-    ZeroDivisionError,
-    OverflowError,
-)
+#: What Pillow's decoders raise on damaged or hostile files, as seen by tests/test_fuzz.py
+#: (struct.error from BMP/ICO headers, TypeError "Missing dimensions" from TIFF, ...); every
+#: one becomes "truncated or corrupt". MemoryError gets its own message.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, TypeError)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(active: bool) -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null inside the block, when ``active``.
+
+    libtiff prints its own diagnostics ("ZIPDecode: Decoding error at
+    scanline 0...") straight to file descriptor 2, around Python; the user
+    gets our one-line error instead.
+    """
+    if not active:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     if frame < 0:
         raise UsageError(f"--frame counts from 0, got {frame}")
-    head = fh.read(1)
+    head = fh.read(16)
     if not head:
         raise ProcessingError(f"{name!r} is empty (0 bytes), not an image")
     fh.seek(0)
@@ -197,26 +216,15 @@ def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
     # Pillow's global decompression-bomb guard, which warns at ~89 MP.
     Image.MAX_IMAGE_PIXELS = None
     try:
-        with Image.open(fh) as im:
-            _check_pixels(name, im.size, max_pixels)
-            frames = getattr(im, "n_frames", 1)
-            if frame >= frames:
-                raise UsageError(
-                    f"{name!r} has {frames} frame(s); --frame must be between 0 and {frames - 1}"
-                )
-            if frame:
-                im.seek(frame)
-                _check_pixels(name, im.size, max_pixels)  # frames of a TIFF differ in size
-            im.load()
-            fmt = im.format
-            mode = im.mode
-            im = ImageOps.exif_transpose(im)
-            return _to_arrays(im, mode, fmt, frames, frame)
+        # Pillow warns (UserWarning) about damaged metadata it then ignores; the pixels are
+        # what matters, and a warning would print a multi-line message on stderr.
+        with warnings.catch_warnings(), _native_stderr_silenced(_signature(head) == "TIFF"):
+            warnings.simplefilter("ignore")
+            return _open_frame(fh, name=name, max_pixels=max_pixels, frame=frame)
     except CnnfilterError:
         raise
     except UnidentifiedImageError:
-        fh.seek(0)
-        kind = _signature(fh.read(16))
+        kind = _signature(head)
         if kind:
             raise ProcessingError(
                 f"{name!r} is truncated or corrupt: it starts like a {kind} file, but its "
@@ -256,6 +264,26 @@ def _signature(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
     return next((kind for sig, kind in _SIGNATURES.items() if head.startswith(sig)), None)
+
+
+def _open_frame(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
+    from PIL import Image, ImageOps
+
+    with Image.open(fh) as im:
+        _check_pixels(name, im.size, max_pixels)
+        frames = getattr(im, "n_frames", 1)
+        if frame >= frames:
+            raise UsageError(
+                f"{name!r} has {frames} frame(s); --frame must be between 0 and {frames - 1}"
+            )
+        if frame:
+            im.seek(frame)
+            _check_pixels(name, im.size, max_pixels)  # frames of a TIFF differ in size
+        im.load()
+        fmt = im.format
+        mode = im.mode
+        im = ImageOps.exif_transpose(im)
+        return _to_arrays(im, mode, fmt, frames, frame)
 
 
 def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import struct
 import zlib
 from pathlib import Path
@@ -363,3 +365,22 @@ def test_stdin_bytes_decode_like_the_file(samples):
     assert np.array_equal(from_bytes.alpha, from_file.alpha)
     assert from_bytes.format == "PNG"
     assert isinstance(io.BytesIO(data).read(4), bytes)
+
+
+def test_libtiff_diagnostics_do_not_reach_the_user(samples, tmp_path):
+    # libtiff writes "ZIPDecode: Decoding error ..." straight to file descriptor 2
+    with Image.open(samples / "coins.png") as im:
+        im.crop((0, 0, 64, 64)).save(tmp_path / "ok.tif", compression="tiff_deflate")
+    data = bytearray((tmp_path / "ok.tif").read_bytes())
+    for i in range(40, 200, 5):
+        data[i] ^= 0x55  # damage the compressed strip
+    (tmp_path / "bad.tif").write_bytes(bytes(data))
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnnfilter", "apply", str(tmp_path / "bad.tif"), "-k", "box",
+         "-o", str(tmp_path / "o.png")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"Error: '{tmp_path / 'bad.tif'}' is truncated or corrupt: decoder error -2"
+    ]

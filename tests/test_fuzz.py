@@ -1,0 +1,205 @@
+"""Fuzzing the parsers of untrusted input: every input succeeds or ends in a documented error.
+
+"Documented error" means :class:`cnnfilter.errors.UsageError` (exit 2) or
+:class:`cnnfilter.errors.ProcessingError` (exit 1); any other exception is a
+bug that would reach the user as a traceback. Each example also runs under a
+watchdog, so a hang fails the test instead of stalling the suite.
+
+The runs are derandomized (the same examples every time) and small, so the
+suite stays fast and reproducible. For a long local fuzz session:
+``CNNFILTER_FUZZ_EXAMPLES=20000 python -m pytest tests/test_fuzz.py``
+(random, not derandomized).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from cnnfilter import imageio
+from cnnfilter.errors import CnnfilterError
+from cnnfilter.kernels import REGISTRY, resolve_kernel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LONG = int(os.environ.get("CNNFILTER_FUZZ_EXAMPLES", "0"))
+
+#: Seconds one example may take before it counts as a hang (a guard, not a speed test).
+WATCHDOG_SECONDS = 20
+
+
+def fuzz_settings(examples: int):
+    return settings(
+        max_examples=LONG or examples,
+        derandomize=not LONG,
+        deadline=None,  # timing on a shared 2-core machine is noise; the watchdog catches hangs
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        database=None,
+    )
+
+
+class Hang(Exception):
+    """An example ran longer than WATCHDOG_SECONDS."""
+
+
+@contextlib.contextmanager
+def watchdog(seconds: int = WATCHDOG_SECONDS) -> Iterator[None]:
+    def expire(signum, frame):
+        raise Hang(f"an example ran longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def succeeds_or_documented_error(func, *args, **kwargs):
+    """Run ``func``; return its result, or None after a documented error."""
+    with watchdog():
+        try:
+            return func(*args, **kwargs)
+        except CnnfilterError as exc:
+            message = str(exc)
+            assert message and "\n" not in message, f"not one clear line: {message!r}"
+            return None
+
+
+# -- the kernel parser -----------------------------------------------------------------------
+
+KERNEL_ALPHABET = "0123456789-+.,;:[]eEnaifx \n#\"'_" + "abcdgilmnoprstuxy"
+names = st.sampled_from(sorted(REGISTRY) + ["sobelx", "laplace", "blur", "reflect"])
+params = st.lists(
+    st.one_of(
+        st.integers(-5, 40).map(str),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.text(KERNEL_ALPHABET, max_size=4),
+    ),
+    max_size=4,
+)
+named_specs = st.builds(lambda n, p: ":".join([n, *p]), names, params)
+numbers = st.one_of(
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.text("0123456789-.e", max_size=3),
+)
+json_like = st.recursive(
+    numbers | st.booleans() | st.none() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=5),
+    max_leaves=40,
+).map(lambda v: __import__("json").dumps(v))
+rows = st.lists(st.lists(numbers.map(str), max_size=6), max_size=6).map(
+    lambda rs: ";".join(",".join(r) for r in rs)
+)
+kernel_specs = st.one_of(named_specs, json_like, rows, st.text(KERNEL_ALPHABET, max_size=40))
+
+
+@fuzz_settings(400)
+@given(kernel_specs)
+def test_kernel_spec_parses_or_is_a_usage_error(spec):
+    kernel = succeeds_or_documented_error(resolve_kernel, spec)
+    if kernel is not None:
+        w = kernel.weights
+        assert w.dtype == np.float64 and w.ndim in (2, 3) and w.size > 0
+        assert np.all(np.isfinite(w))
+
+
+# -- the image reader ------------------------------------------------------------------------
+
+
+def _small_samples() -> list[bytes]:
+    """Small crops of the real sample photos, in every format cnnfilter reads."""
+    out = []
+    with Image.open(os.path.join(ROOT, "samples", "astronaut.png")) as im:
+        rgb = im.convert("RGB").crop((200, 100, 216, 112))
+    with Image.open(os.path.join(ROOT, "samples", "horse.png")) as im:
+        rgba = im.convert("RGBA").crop((100, 100, 112, 110))
+    variants = [
+        (rgb, "PNG", {}),
+        (rgb, "JPEG", {"quality": 80}),
+        (rgb.convert("L"), "BMP", {}),
+        (rgb, "TIFF", {}),
+        (rgb.convert("CMYK"), "TIFF", {"compression": "tiff_deflate"}),
+        (rgba, "WEBP", {"lossless": True}),
+        (rgba, "PNG", {}),
+        (rgb.convert("LA"), "PNG", {}),
+        (rgb.convert("I;16"), "PNG", {}),
+        (rgb.convert("F"), "TIFF", {}),
+        (rgb.convert("P"), "GIF", {"save_all": True, "append_images": [rgb.convert("P")] * 2}),
+        (rgb.convert("1"), "TIFF", {"compression": "group4"}),
+    ]
+    for image, fmt, options in variants:
+        buf = io.BytesIO()
+        image.save(buf, format=fmt, **options)
+        out.append(buf.getvalue())
+    return out
+
+
+SAMPLES = _small_samples()
+
+
+@st.composite
+def mutated(draw) -> bytes:
+    data = bytearray(draw(st.sampled_from(SAMPLES)))
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["flip", "set", "cut", "insert", "delete"]))
+        at = draw(st.integers(0, max(len(data) - 1, 0)))
+        if kind == "flip" and data:
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "set" and data:
+            data[at] = draw(st.sampled_from([0x00, 0xFF, 0x7F, 0x80]))
+        elif kind == "cut":
+            del data[at:]
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=16))
+        elif kind == "delete":
+            del data[at : at + draw(st.integers(1, 16))]
+    return bytes(data)
+
+
+def check_decoded(loaded) -> None:
+    if loaded is None:
+        return
+    h, w = loaded.pixels.shape[:2]
+    assert loaded.pixels.ndim in (2, 3) and h * w <= 10**6
+    if loaded.alpha is not None:
+        assert loaded.alpha.shape == (h, w)
+
+
+@fuzz_settings(600)
+@given(mutated(), st.integers(0, 2))
+def test_mutated_real_images_decode_or_fail_cleanly(data, frame):
+    check_decoded(
+        succeeds_or_documented_error(imageio.decode_image, data, max_pixels=10**6, frame=frame)
+    )
+
+
+@fuzz_settings(200)
+@given(st.binary(max_size=512))
+def test_random_bytes_decode_or_fail_cleanly(data):
+    check_decoded(succeeds_or_documented_error(imageio.decode_image, data, max_pixels=10**6))
+
+
+@fuzz_settings(150)
+@given(
+    st.sampled_from([s[:16] for s in SAMPLES]),  # a real signature and header start
+    st.binary(min_size=0, max_size=300),
+)
+def test_real_signature_with_random_body_fails_cleanly(head, body):
+    check_decoded(succeeds_or_documented_error(imageio.decode_image, head + body, max_pixels=10**6))
+
+
+@pytest.mark.parametrize("index", range(len(SAMPLES)))
+def test_unmutated_samples_decode(index):
+    loaded = imageio.decode_image(SAMPLES[index])
+    assert loaded.pixels.shape[:2] in ((12, 16), (10, 12))
