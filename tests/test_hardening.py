@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 import sys
-import struct
 import zlib
 from pathlib import Path
 
