@@ -6,8 +6,8 @@ Each command lives in its own module and registers itself on the shared
 
 from __future__ import annotations
 
-from cnnfilter.cli._app import app
 from cnnfilter.cli import apply as _apply  # noqa: F401  (registers `apply`, `kernels`)
+from cnnfilter.cli._app import app
 
 __all__ = ["app", "main"]
 

@@ -8,7 +8,6 @@ axis; rows and columns are handled by calling the functions once per axis.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 __all__ = [
@@ -115,7 +114,9 @@ def _pair(padding: tuple[int, int] | int) -> tuple[int, int]:
     return before, after
 
 
-def same_padding(n: int, kernel_size: int, *, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
+def same_padding(
+    n: int, kernel_size: int, *, stride: int = 1, dilation: int = 1
+) -> tuple[int, int]:
     """TensorFlow's ``padding='same'``: ``out = ceil(n / s)``, extra pixel after.
 
     ``total = max((out - 1) s + k_eff - n, 0)``, ``before = total // 2``,
@@ -135,7 +136,9 @@ def same_padding(n: int, kernel_size: int, *, stride: int = 1, dilation: int = 1
     return total // 2, total - total // 2
 
 
-def anchored_same_padding(kernel_size: int, *, dilation: int = 1, flipped: bool = False) -> tuple[int, int]:
+def anchored_same_padding(
+    kernel_size: int, *, dilation: int = 1, flipped: bool = False
+) -> tuple[int, int]:
     """Padding that keeps the input size with scipy.ndimage's anchor rule.
 
     For cross-correlation the kernel's anchor (the tap over the output pixel)
@@ -202,7 +205,9 @@ def resolve_padding(
         elif name == "full":
             before = after = k_eff - 1
         else:
-            raise ValueError(f"padding must be 'same', 'valid', 'full' or an integer, got {padding!r}")
+            raise ValueError(
+                f"padding must be 'same', 'valid', 'full' or an integer, got {padding!r}"
+            )
     else:
         before, after = _pair(padding)
     out = output_size(n, kernel_size, stride=stride, padding=(before, after), dilation=dilation)

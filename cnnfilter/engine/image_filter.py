@@ -1,0 +1,135 @@
+"""Filtering a whole picture: colour, alpha and the output range, on arrays.
+
+This is what ``cnnfilter apply`` runs between reading and writing a file;
+it composes :mod:`cnnfilter.engine.filtering` and
+:mod:`cnnfilter.engine.intensity` and does no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnfilter.engine.filtering import convolve, correlate
+from cnnfilter.engine.intensity import choose_range, premultiply, to_pixels, unpremultiply
+from cnnfilter.errors import UsageError
+
+__all__ = ["FilterSettings", "FilterResult", "filter_image", "OPERATIONS"]
+
+#: ``--op`` values and the name the CLI prints for each.
+OPERATIONS = {"convolve": "convolution", "correlate": "cross-correlation"}
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    """Everything ``apply`` needs besides the arrays."""
+
+    op: str = "convolve"
+    padding: str | int | Sequence[int] = "same"
+    boundary: str = "symmetric"
+    cval: float = 0.0
+    stride: int | Sequence[int] = 1
+    dilation: int | Sequence[int] = 1
+    sum_channels: bool = False
+    offset: float = 0.0
+    range_mode: str = "auto"
+    raw: bool = False
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    """The output pixels and what was done.
+
+    Attributes:
+        pixels: ``(oh, ow)``, ``(oh, ow, C)`` or with alpha appended as the
+            last channel; the input's integer dtype, or float (``raw``).
+        response: the float response before range mapping (no alpha).
+        range_mode: the resolved ``--range`` (``"raw"`` when not mapped).
+        operation: ``"convolution"`` or ``"cross-correlation"``.
+    """
+
+    pixels: np.ndarray
+    response: np.ndarray
+    range_mode: str
+    operation: str
+
+
+def filter_image(
+    pixels: np.ndarray,
+    weights: np.ndarray,
+    settings: FilterSettings,
+    *,
+    alpha: np.ndarray | None = None,
+    max_value: float = 255.0,
+) -> FilterResult:
+    """Filter a picture's colour channels and carry its alpha channel along.
+
+    Alpha (straight alpha in the file) is handled premultiplied: the colour is
+    multiplied by alpha before filtering, so the hidden colour of transparent
+    pixels never bleeds into visible ones, and divided by the output alpha
+    afterwards. The alpha channel itself is kept, not filtered: each output
+    pixel takes the alpha of the input pixel under the kernel's anchor (the
+    same sampling as the colour, including stride and padding).
+
+    Args:
+        pixels: ``(H, W)`` or ``(H, W, C)``; uint8, uint16 or float.
+        weights: ``(kh, kw)`` or ``(kh, kw, C)`` kernel.
+        settings: operation, geometry, boundary and output range.
+        alpha: ``(H, W)`` alpha of the same dtype as ``pixels``, or None.
+        max_value: full white of ``pixels`` (255, 65535 or 1.0).
+
+    Returns:
+        :class:`FilterResult`; integer input keeps its dtype unless
+        ``settings.raw``; float input stays float.
+
+    Raises:
+        UsageError: as :func:`cnnfilter.engine.filtering.correlate`, or an
+            unknown operation or range.
+    """
+    if settings.op not in OPERATIONS:
+        raise UsageError(f"op must be 'convolve' or 'correlate', got {settings.op!r}")
+    run = convolve if settings.op == "convolve" else correlate
+    options = dict(
+        padding=settings.padding,
+        boundary=settings.boundary,
+        cval=settings.cval,
+        stride=settings.stride,
+        dilation=settings.dilation,
+    )
+    channels = "sum" if settings.sum_channels else "separate"
+    source = pixels if alpha is None else premultiply(pixels, alpha, max_value)
+    response = run(source, weights, channels=channels, **options)
+    if settings.offset:
+        response += settings.offset
+    alpha_out = None
+    if alpha is not None:
+        alpha_out = _sample_alpha(alpha, weights.shape[:2], settings, run, options)
+        response = unpremultiply(response, alpha_out, max_value)
+    integer_input = np.issubdtype(pixels.dtype, np.integer)
+    if settings.raw or not integer_input:
+        mode = "raw"
+        out = response
+        if alpha_out is not None:
+            out = _stack(out, alpha_out.astype(out.dtype))
+    else:
+        mode = choose_range(settings.range_mode, float(np.sum(weights)))
+        out = to_pixels(response, mode, max_value=max_value, dtype=pixels.dtype)
+        if alpha_out is not None:
+            out = _stack(out, np.rint(alpha_out).astype(pixels.dtype))
+    return FilterResult(out, response, mode, OPERATIONS[settings.op])
+
+
+def _sample_alpha(alpha, kernel_hw, settings, run, options) -> np.ndarray:
+    """Alpha at each output pixel's anchor: a delta kernel through the same geometry."""
+    kh, kw = kernel_hw
+    delta = np.zeros((kh, kw), dtype=np.float32)
+    delta[kh // 2, kw // 2] = 1.0
+    return run(alpha.astype(np.float32), delta, **options)
+
+
+def _stack(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    if colour.ndim == 2:
+        return np.stack([colour, alpha], axis=-1)
+    return np.concatenate([colour, alpha[..., np.newaxis]], axis=-1)

@@ -1,0 +1,88 @@
+"""Mapping float responses to storable pixel values, and alpha handling.
+
+A filter's response is a float array that may be negative (edge detectors)
+or exceed full white (sharpening). The article's ``astype('uint8')`` wraps
+such values around (-190 becomes 66, 1020 becomes 252); these functions never
+wrap: they clip, take magnitudes or rescale, and round to nearest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnfilter.errors import UsageError
+
+__all__ = ["RANGE_MODES", "choose_range", "to_pixels", "premultiply", "unpremultiply"]
+
+#: ``--range`` choices and what each does.
+RANGE_MODES = {
+    "auto": "abs for kernels that sum to 0 (edge detectors), clip for the others",
+    "clip": "round, then clip to [0, full white]",
+    "abs": "absolute value (edge strength of either sign), then clip",
+    "rescale": "stretch [min, max] of the response to [0, full white]",
+}
+
+
+def choose_range(mode: str, kernel_sum: float, *, atol: float = 1e-9) -> str:
+    """Resolve ``auto``: ``abs`` when ``|kernel_sum| <= atol``, else ``clip``.
+
+    >>> choose_range("auto", 0.0), choose_range("auto", 1.0), choose_range("rescale", 0.0)
+    ('abs', 'clip', 'rescale')
+    """
+    if mode not in RANGE_MODES:
+        raise UsageError(f"range must be one of {', '.join(RANGE_MODES)}, got {mode!r}")
+    if mode != "auto":
+        return mode
+    return "abs" if abs(kernel_sum) <= atol else "clip"
+
+
+def to_pixels(response: np.ndarray, mode: str, *, max_value: float, dtype: np.dtype) -> np.ndarray:
+    """Map a float response to ``dtype`` pixels in ``[0, max_value]``, rounding to nearest.
+
+    Args:
+        response: float array of any shape.
+        mode: ``clip``, ``abs`` or ``rescale`` (see :data:`RANGE_MODES`).
+        max_value: full white (255 for uint8, 65535 for uint16).
+        dtype: integer output dtype.
+
+    ``rescale`` maps the response's minimum to 0 and maximum to ``max_value``
+    over the whole array (all channels together, so colours keep their
+    balance); a constant response maps to 0.
+
+    >>> to_pixels(np.array([-190.0, 12.4, 300.0]), "clip", max_value=255, dtype=np.uint8)
+    array([  0,  12, 255], dtype=uint8)
+    >>> to_pixels(np.array([-190.0, 12.5, 1020.0]), "abs", max_value=255, dtype=np.uint8)
+    array([190,  12, 255], dtype=uint8)
+    """
+    x = np.asarray(response)
+    if mode == "abs":
+        x = np.abs(x)
+    elif mode == "rescale":
+        lo, hi = float(np.min(x)), float(np.max(x))
+        span = hi - lo
+        x = (x - lo) * (max_value / span) if span > 0 else np.zeros_like(x)
+    elif mode != "clip":
+        raise UsageError(f"range must be clip, abs or rescale here, got {mode!r}")
+    out = np.rint(x)
+    np.clip(out, 0, max_value, out=out)
+    return out.astype(dtype)
+
+
+def premultiply(colour: np.ndarray, alpha: np.ndarray, max_value: float) -> np.ndarray:
+    """``colour * alpha / max_value`` as float32: colour of transparent pixels becomes 0.
+
+    ``colour``: ``(H, W)`` or ``(H, W, C)``; ``alpha``: ``(H, W)``.
+    """
+    a = alpha.astype(np.float32) / np.float32(max_value)
+    c = colour.astype(np.float32)
+    return c * (a if c.ndim == 2 else a[..., np.newaxis])
+
+
+def unpremultiply(colour: np.ndarray, alpha: np.ndarray, max_value: float) -> np.ndarray:
+    """Divide a premultiplied colour by ``alpha / max_value``; 0 where alpha is 0."""
+    a = alpha.astype(colour.dtype) / max_value
+    if colour.ndim == 3:
+        a = a[..., np.newaxis]
+    out = np.zeros_like(colour)
+    np.divide(colour, a, out=out, where=np.broadcast_to(a > 0, colour.shape))
+    return out

@@ -1,0 +1,523 @@
+"""The named-kernel registry and the custom-kernel parser.
+
+The registry is the single source of ``cnnfilter kernels``, the ``--kernel``
+help, the README table and the tests. Every kernel is written the way its
+source writes it, for **convolution** (the article's and Wikipedia's
+convention): with ``--op correlate`` a non-symmetric kernel (sobel, prewitt,
+scharr, roberts, emboss, the article's line kernels) gives the opposite sign.
+
+A kernel spec is a registry name, optionally with parameters after colons
+(``gaussian:7:1.5``), inline JSON (``[[0,-1,0],[-1,5,-1],[0,-1,0]]``) or
+rows (``1,0,-1;2,0,-2;1,0,-1``). Files: :func:`load_kernel_file`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnnfilter.errors import UsageError
+
+__all__ = [
+    "Kernel",
+    "KernelEntry",
+    "REGISTRY",
+    "resolve_kernel",
+    "parse_kernel_text",
+    "load_kernel_file",
+    "kernel_from_array",
+    "gaussian_kernel",
+    "log_kernel",
+]
+
+#: Largest kernel side accepted from a spec or a file (a 1025x1025 kernel is
+#: already 1M weights; larger ones are almost certainly a mistake).
+MAX_KERNEL_SIDE = 1025
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A resolved kernel: float64 weights of shape ``(kh, kw)`` or ``(kh, kw, C)``."""
+
+    name: str
+    weights: np.ndarray
+    source: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class KernelEntry:
+    """One registry entry: a fixed matrix or a builder with named parameters."""
+
+    name: str
+    description: str
+    source: str
+    build: Callable[..., np.ndarray]
+    params: tuple[str, ...] = ()
+    defaults: tuple[float, ...] = ()
+
+    @property
+    def usage(self) -> str:
+        """``name`` or ``name:PARAM:PARAM`` as typed on the command line."""
+        return ":".join([self.name, *(p.upper() for p in self.params)])
+
+    def make(self, args: list[str]) -> np.ndarray:
+        """Build the weights from colon-separated arguments (defaults fill the rest)."""
+        if len(args) > len(self.params):
+            raise UsageError(
+                f"kernel {self.name!r} takes at most {len(self.params)} parameter(s) "
+                f"({self.usage}), got {len(args)}"
+            )
+        values: list[float] = []
+        for i, pname in enumerate(self.params):
+            text = args[i] if i < len(args) else None
+            if text is None or text == "":
+                values.append(self.defaults[i])
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                raise UsageError(
+                    f"kernel {self.name!r}: {pname.upper()} must be a number, got {text!r} "
+                    f"(usage: {self.usage})"
+                ) from None
+            if not math.isfinite(value):
+                raise UsageError(f"kernel {self.name!r}: {pname.upper()} must be finite")
+            values.append(value)
+        return self.build(*values)
+
+
+def _fixed(matrix: list[list[float]], scale: float = 1.0) -> Callable[[], np.ndarray]:
+    weights = np.asarray(matrix, dtype=np.float64) * scale
+    weights.setflags(write=False)
+    return lambda: weights.copy()
+
+
+def _size(value: float, name: str = "SIZE") -> int:
+    if value != int(value) or value < 1:
+        raise UsageError(f"{name} must be a positive whole number, got {value:g}")
+    size = int(value)
+    if size > MAX_KERNEL_SIDE:
+        raise UsageError(f"{name} {size} is larger than the limit {MAX_KERNEL_SIDE}")
+    return size
+
+
+def _sigma(value: float, name: str = "SIGMA") -> float:
+    if value <= 0:
+        raise UsageError(f"{name} must be > 0, got {value:g}")
+    return float(value)
+
+
+def gaussian_kernel(size: float, sigma: float) -> np.ndarray:
+    """Sampled 2-D Gaussian, normalised to sum 1, shape ``(size, size)``, float64.
+
+    ``w[y, x] ∝ exp(-(x² + y²) / (2 sigma²))`` with ``x, y`` measured in pixels
+    from the kernel centre (``(size - 1) / 2``; even sizes are centred between
+    pixels). Same as OpenCV's ``getGaussianKernel`` outer product for
+    ``sigma > 0``.
+
+    Raises:
+        UsageError: ``size`` not a positive integer, ``sigma <= 0``.
+
+    >>> float(gaussian_kernel(3, 1.0).sum().round(12))
+    1.0
+    """
+    n = _size(size)
+    s = _sigma(sigma)
+    x = np.arange(n, dtype=np.float64) - (n - 1) / 2
+    g = np.exp(-(x**2) / (2 * s * s))
+    g /= g.sum()
+    return np.outer(g, g)
+
+
+def log_kernel(size: float, sigma: float) -> np.ndarray:
+    """Laplacian of Gaussian, zero-sum, shape ``(size, size)``, float64.
+
+    ``LoG(x, y) = -1/(pi sigma^4) (1 - r²/(2 sigma²)) exp(-r²/(2 sigma²))``
+    (Marr & Hildreth 1980), then shifted to sum to 0 as MATLAB's
+    ``fspecial('log')`` does, so flat regions give exactly 0. Negative centre:
+    bright blobs give negative responses.
+
+    Raises:
+        UsageError: ``size`` not a positive integer, ``sigma <= 0``.
+    """
+    n = _size(size)
+    s = _sigma(sigma)
+    x = np.arange(n, dtype=np.float64) - (n - 1) / 2
+    r2 = x[:, None] ** 2 + x[None, :] ** 2
+    w = -(1.0 / (math.pi * s**4)) * (1 - r2 / (2 * s * s)) * np.exp(-r2 / (2 * s * s))
+    return w - w.mean()
+
+
+def _dog(size: float, sigma1: float, sigma2: float) -> np.ndarray:
+    if _sigma(sigma1, "SIGMA1") == _sigma(sigma2, "SIGMA2"):
+        raise UsageError("dog: SIGMA1 and SIGMA2 must differ (their difference would be 0)")
+    return gaussian_kernel(size, sigma1) - gaussian_kernel(size, sigma2)
+
+
+def _box(size: float) -> np.ndarray:
+    n = _size(size)
+    return np.full((n, n), 1.0 / (n * n))
+
+
+_WIKI = "Wikipedia, 'Kernel (image processing)', table of kernels"
+_GAUSS5 = [
+    [1, 4, 6, 4, 1],
+    [4, 16, 24, 16, 4],
+    [6, 24, 36, 24, 6],
+    [4, 16, 24, 16, 4],
+    [1, 4, 6, 4, 1],
+]
+_UNSHARP5 = [
+    [1, 4, 6, 4, 1],
+    [4, 16, 24, 16, 4],
+    [6, 24, -476, 24, 6],
+    [4, 16, 24, 16, 4],
+    [1, 4, 6, 4, 1],
+]
+
+_ENTRIES = [
+    KernelEntry(
+        "identity", "leaves the image unchanged", _WIKI, _fixed([[0, 0, 0], [0, 1, 0], [0, 0, 0]])
+    ),
+    KernelEntry(
+        "edge-1",
+        "edge detection, diagonal differences (first of three)",
+        _WIKI,
+        _fixed([[1, 0, -1], [0, 0, 0], [-1, 0, 1]]),
+    ),
+    KernelEntry(
+        "edge-2",
+        "edge detection, 4-neighbour Laplacian (second of three)",
+        _WIKI,
+        _fixed([[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
+    ),
+    KernelEntry(
+        "edge-3",
+        "edge detection, 8-neighbour (third of three)",
+        _WIKI,
+        _fixed([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]),
+    ),
+    KernelEntry("sharpen", "sharpen", _WIKI, _fixed([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])),
+    KernelEntry("box-blur", "3x3 box blur (normalised mean)", _WIKI, _fixed([[1] * 3] * 3, 1 / 9)),
+    KernelEntry(
+        "gaussian-3x3",
+        "Gaussian blur 3x3 (binomial approximation)",
+        _WIKI,
+        _fixed([[1, 2, 1], [2, 4, 2], [1, 2, 1]], 1 / 16),
+    ),
+    KernelEntry(
+        "gaussian-5x5",
+        "Gaussian blur 5x5 (binomial approximation)",
+        _WIKI,
+        _fixed(_GAUSS5, 1 / 256),
+    ),
+    KernelEntry(
+        "unsharp-5x5",
+        "unsharp masking 5x5 (Gaussian 5x5, amount 1, threshold 0)",
+        _WIKI,
+        _fixed(_UNSHARP5, -1 / 256),
+    ),
+    KernelEntry(
+        "vertical-lines",
+        "the article's vertical-line kernel",
+        "the article (ARTICLE.md, point 2)",
+        _fixed([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]),
+    ),
+    KernelEntry(
+        "horizontal-lines",
+        "the article's horizontal-line kernel",
+        "the article (ARTICLE.md, point 2)",
+        _fixed([[-1, -1, -1], [0, 0, 0], [1, 1, 1]]),
+    ),
+    KernelEntry(
+        "sobel-x",
+        "Sobel horizontal derivative (responds to vertical edges); positive where brightness "
+        "rises to the right under convolution",
+        "Wikipedia, 'Sobel operator' (Gx)",
+        _fixed([[1, 0, -1], [2, 0, -2], [1, 0, -1]]),
+    ),
+    KernelEntry(
+        "sobel-y",
+        "Sobel vertical derivative (responds to horizontal edges); positive where brightness "
+        "rises downwards under convolution",
+        "Wikipedia, 'Sobel operator' (Gy, rows counted downwards)",
+        _fixed([[1, 2, 1], [0, 0, 0], [-1, -2, -1]]),
+    ),
+    KernelEntry(
+        "prewitt-x",
+        "Prewitt horizontal derivative (vertical edges)",
+        "Wikipedia, 'Prewitt operator' (Gx)",
+        _fixed([[1, 0, -1], [1, 0, -1], [1, 0, -1]]),
+    ),
+    KernelEntry(
+        "prewitt-y",
+        "Prewitt vertical derivative (horizontal edges)",
+        "Wikipedia, 'Prewitt operator' (Gy)",
+        _fixed([[1, 1, 1], [0, 0, 0], [-1, -1, -1]]),
+    ),
+    KernelEntry(
+        "scharr-x",
+        "Scharr horizontal derivative (vertical edges), better rotation symmetry than Sobel",
+        "Wikipedia, 'Sobel operator', Scharr operator (Gx)",
+        _fixed([[3, 0, -3], [10, 0, -10], [3, 0, -3]]),
+    ),
+    KernelEntry(
+        "scharr-y",
+        "Scharr vertical derivative (horizontal edges)",
+        "Wikipedia, 'Sobel operator', Scharr operator (Gy)",
+        _fixed([[3, 10, 3], [0, 0, 0], [-3, -10, -3]]),
+    ),
+    KernelEntry(
+        "roberts",
+        "Roberts cross, main diagonal (2x2: even size, see the anchor rule)",
+        "Roberts 1963; Wikipedia, 'Roberts cross'",
+        _fixed([[1, 0], [0, -1]]),
+    ),
+    KernelEntry(
+        "roberts-anti",
+        "Roberts cross, anti-diagonal (2x2)",
+        "Roberts 1963; Wikipedia, 'Roberts cross'",
+        _fixed([[0, 1], [-1, 0]]),
+    ),
+    KernelEntry(
+        "laplacian",
+        "Laplacian, 4-neighbour",
+        "Wikipedia, 'Discrete Laplace operator'",
+        _fixed([[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
+    ),
+    KernelEntry(
+        "laplacian-8",
+        "Laplacian, 8-neighbour (with diagonals)",
+        "Wikipedia, 'Discrete Laplace operator'",
+        _fixed([[1, 1, 1], [1, -8, 1], [1, 1, 1]]),
+    ),
+    KernelEntry(
+        "emboss",
+        "emboss (relief lit from the top left)",
+        "GIMP documentation, 'Convolution Matrix' (emboss example)",
+        _fixed([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
+    ),
+    KernelEntry(
+        "gaussian",
+        "sampled Gaussian, normalised to sum 1",
+        "Gaussian function sampled at pixel centres (as OpenCV getGaussianKernel)",
+        gaussian_kernel,
+        ("size", "sigma"),
+        (5, 1.0),
+    ),
+    KernelEntry("box", "SIZE x SIZE mean filter", "box filter (normalised)", _box, ("size",), (3,)),
+    KernelEntry(
+        "log",
+        "Laplacian of Gaussian, zero-sum (blob and edge detector)",
+        "Marr & Hildreth 1980; zero-sum as MATLAB fspecial('log')",
+        log_kernel,
+        ("size", "sigma"),
+        (9, 1.4),
+    ),
+    KernelEntry(
+        "dog",
+        "difference of Gaussians G(SIGMA1) - G(SIGMA2), zero-sum",
+        "Marr & Hildreth 1980 (DoG approximation of the LoG)",
+        _dog,
+        ("size", "sigma1", "sigma2"),
+        (9, 1.0, 1.6),
+    ),
+]
+
+#: name -> entry, in display order.
+REGISTRY: dict[str, KernelEntry] = {e.name: e for e in _ENTRIES}
+
+#: Other spellings users type -> registry name.
+ALIASES: dict[str, str] = {
+    "edge1": "edge-1",
+    "edge2": "edge-2",
+    "edge3": "edge-3",
+    "blur": "box-blur",
+    "gaussian3": "gaussian-3x3",
+    "gaussian5": "gaussian-5x5",
+    "unsharp": "unsharp-5x5",
+    "sobelx": "sobel-x",
+    "sobely": "sobel-y",
+    "laplacian-4": "laplacian",
+    "laplace": "laplacian",
+}
+
+
+def _lookup(name: str) -> KernelEntry:
+    key = name.strip().lower().replace("_", "-")
+    key = ALIASES.get(key, key)
+    if key in REGISTRY:
+        return REGISTRY[key]
+    close = difflib.get_close_matches(key, list(REGISTRY) + list(ALIASES), n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UsageError(
+        f"unknown kernel {name!r}{hint}; run 'cnnfilter kernels' for the list, or give a "
+        "matrix such as '[[1,0,-1],[2,0,-2],[1,0,-1]]'"
+    )
+
+
+def kernel_from_array(values: object, *, name: str = "custom", allow_3d: bool = True) -> Kernel:
+    """Validate nested numbers as a kernel: 2-D ``(kh, kw)`` or 3-D ``(kh, kw, C)``.
+
+    Raises:
+        UsageError: ragged rows, non-numbers, NaN/inf, empty, more than 3
+            dimensions, or a side above ``MAX_KERNEL_SIDE``.
+    """
+    try:
+        weights = np.array(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise UsageError(
+            f"kernel {name!r} is not a rectangular matrix of numbers: every row must have the "
+            "same number of numeric entries"
+        ) from None
+    if weights.ndim == 1 and weights.size:
+        weights = weights[np.newaxis, :]
+    if weights.ndim not in ((2, 3) if allow_3d else (2,)) or weights.size == 0:
+        raise UsageError(
+            f"kernel {name!r} must be a non-empty 2-D matrix (kh, kw)"
+            + (" or a 3-D (kh, kw, C) array" if allow_3d else "")
+            + f", got shape {weights.shape}"
+        )
+    if not np.all(np.isfinite(weights)):
+        raise UsageError(f"kernel {name!r} contains NaN or inf; every weight must be finite")
+    if max(weights.shape[:2]) > MAX_KERNEL_SIDE:
+        raise UsageError(
+            f"kernel {name!r} is {weights.shape[0]}x{weights.shape[1]}, above the limit "
+            f"{MAX_KERNEL_SIDE}x{MAX_KERNEL_SIDE}"
+        )
+    return Kernel(name, weights, "custom", "custom kernel")
+
+
+def parse_kernel_text(text: str, *, name: str = "custom") -> Kernel:
+    """Parse inline JSON (``[[..]]``) or rows (``1,0,-1;2,0,-2``, newlines allowed).
+
+    Row separators: ``;`` or newline; column separators: ``,`` or blanks.
+    Lines starting with ``#`` are comments.
+
+    Raises:
+        UsageError: malformed text, ragged rows, non-numbers, NaN/inf.
+
+    >>> parse_kernel_text("1,0,-1;2,0,-2").weights.tolist()
+    [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0]]
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise UsageError(f"kernel {name!r} is empty; give rows such as '1,0,-1;2,0,-2;1,0,-1'")
+    if stripped.startswith("["):
+        try:
+            values = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"kernel {name!r} is not valid JSON ({exc.msg} at character {exc.pos}); "
+                "write it as [[1,0,-1],[2,0,-2],[1,0,-1]]"
+            ) from None
+        _check_json_numbers(values, name)
+        return kernel_from_array(values, name=name)
+    rows: list[list[float]] = []
+    for line in stripped.replace(";", "\n").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        cells = line.replace(",", " ").split()
+        try:
+            rows.append([float(c) for c in cells])
+        except ValueError:
+            bad = next(c for c in cells if not _is_float(c))
+            raise UsageError(
+                f"kernel {name!r}: {bad!r} is not a number; write rows as '1,0,-1;2,0,-2;1,0,-1'"
+            ) from None
+    if not rows:
+        raise UsageError(f"kernel {name!r} has no rows")
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise UsageError(
+            f"kernel {name!r} is ragged: its rows have {sorted(widths)} entries; every row "
+            "needs the same number"
+        )
+    return kernel_from_array(rows, name=name)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_json_numbers(values: object, name: str, depth: int = 0) -> None:
+    if depth > 3:
+        raise UsageError(f"kernel {name!r} is nested deeper than (kh, kw, C)")
+    if isinstance(values, list):
+        for v in values:
+            _check_json_numbers(v, name, depth + 1)
+    elif isinstance(values, bool) or not isinstance(values, int | float):
+        raise UsageError(f"kernel {name!r}: {values!r} is not a number")
+
+
+def load_kernel_file(path: str | Path) -> Kernel:
+    """Read a kernel from ``.txt``/``.csv`` (rows), ``.json`` or ``.npy``.
+
+    Raises:
+        UsageError: missing or unreadable file, unknown extension, malformed
+            contents (as :func:`parse_kernel_text`), a pickled ``.npy``.
+    """
+    p = Path(path)
+    name = p.name
+    suffix = p.suffix.lower()
+    if not p.is_file():
+        raise UsageError(f"kernel file {str(p)!r} does not exist")
+    if suffix == ".npy":
+        try:
+            values = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise UsageError(
+                f"kernel file {str(p)!r} is not a readable .npy array: {exc}"
+            ) from None
+        if values.dtype.kind not in "biuf":
+            raise UsageError(f"kernel file {str(p)!r} holds {values.dtype} values, not numbers")
+        return kernel_from_array(values, name=name)
+    if suffix not in (".txt", ".csv", ".json", ".tsv", ".dat", ""):
+        raise UsageError(
+            f"kernel file {str(p)!r}: unknown extension {suffix!r}; use .txt, .csv, .json or .npy"
+        )
+    if p.stat().st_size > 64 * 1024 * 1024:
+        raise UsageError(f"kernel file {str(p)!r} is larger than 64 MiB")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"kernel file {str(p)!r} cannot be read as text: {exc}") from None
+    return parse_kernel_text(text, name=name)
+
+
+def resolve_kernel(spec: str) -> Kernel:
+    """Resolve a ``--kernel`` value: a registry name (with ``:`` parameters) or a matrix.
+
+    Raises:
+        UsageError: unknown name (with the closest names), bad parameters,
+            malformed matrix.
+
+    >>> resolve_kernel("box:2").weights.tolist()
+    [[0.25, 0.25], [0.25, 0.25]]
+    """
+    text = spec.strip()
+    if (
+        text.startswith("[")
+        or any(ch.isdigit() for ch in text.split(":")[0][:1])
+        or (text[:1] in "-+." and len(text) > 1)
+    ):
+        return parse_kernel_text(text)
+    if ";" in text or "," in text:
+        return parse_kernel_text(text)
+    name, *args = text.split(":")
+    entry = _lookup(name)
+    weights = entry.make(args)
+    label = entry.name if not args else ":".join([entry.name, *args])
+    return Kernel(label, weights, entry.source, entry.description)
