@@ -112,8 +112,9 @@ def layer_cost(step: Step) -> Cost:
     >>> from cnnfilter.arch.shapes import trace
     >>> net = parse_network('''input: [32, 32, 1]
     ... layers: [conv2d: {filters: 5, kernel_size: 3, padding: same, bias: false}]''')
-    >>> layer_cost(trace(net).steps[0])
-    Cost(parameters=45, non_trainable=0, macs=46080, activation_bytes=20480, locally_connected=46080)
+    >>> cost = layer_cost(trace(net).steps[0])
+    >>> cost.parameters, cost.macs, cost.locally_connected
+    (45, 46080, 46080)
     """
     layer, c_in, out = step.layer, step.input.channels, step.output
     positions = out.height * out.width
