@@ -147,6 +147,9 @@ def _compose(text: str, source: str) -> yaml.Node:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None and context_mark.line + 1 != line:
+            problem += f", {context} started on line {context_mark.line + 1}"
         raise UsageError(
             f"{source}:{line}: top level: invalid YAML ({problem}); fix: check the indentation "
             "and brackets on that line"
@@ -399,10 +402,13 @@ def _repeat(node, items, ctx: _Context) -> list[Layer]:
             raise ctx.fail(node, where, f"missing option {key!r}", fix)
     times = _scalar(given["times"], ctx, where)
     start = _scalar(given["start"], ctx, where) if "start" in given else 1
-    for key, value in (("times", times), ("start", start)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < (key == "times"):
+    for key, value, minimum in (("times", times, 1), ("start", start, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ctx.fail(
-                given[key], where, f"{key} {value!r} is not a whole number", f"write {key}: 2"
+                given[key],
+                where,
+                f"{key} {value!r} is not a whole number >= {minimum}",
+                f"write e.g. {key}: 2",
             )
     nodes = _sequence(given["layers"], ctx, where, fix)
     if not nodes:

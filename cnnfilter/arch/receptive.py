@@ -122,6 +122,7 @@ class _Walker:
         self.rows: list[FieldRow] = []
         self.warnings: list[str] = []
         self.exceeded = False
+        self.blocks: list[str] = []  # enclosing residual blocks, innermost last
 
     def steps(self, steps, field: Field, grid: tuple[int, int], depth: int):
         for step in steps:
@@ -153,8 +154,10 @@ class _Walker:
         return field, grid
 
     def residual(self, step: Step, field: Field, grid, depth: int) -> Field:
+        self.blocks.append(step.layer.name)
         body, _ = self.steps(step.body, field, grid, depth + 1)
         short, _ = self.steps(step.shortcut, field, grid, depth + 1)
+        self.blocks.pop()
         axes = []
         for name, a, b in (("rows", body.rows, short.rows), ("columns", body.cols, short.cols)):
             if a.start != b.start or a.jump != b.jump:
@@ -211,7 +214,12 @@ class _Walker:
                 f"layer '{step.layer.name}': {missed[0]} of {step.rows.n} input rows and "
                 f"{missed[1]} of {step.cols.n} input columns reach no output unit (kernel "
                 f"{g.kernel_size}, stride {g.stride}, dilation {g.dilation}, padding "
-                f"{g.pad_before}+{g.pad_after}); what only they see is lost"
+                f"{g.pad_before}+{g.pad_after}); "
+                + (
+                    f"the other branch of residual '{self.blocks[-1]}' may still see them"
+                    if self.blocks
+                    else "what only they carry is lost"
+                )
             )
 
 
