@@ -172,7 +172,7 @@ layers:
     assert (str(s["grouped"].step.output), s["grouped"].cost.parameters) == ("6 x 8 x 6", 42)
     assert s["grouped"].cost.macs == 36 * 48  # weights x output positions
     # depthwise: 6 channels x 2 x 3 x 3 + 12 biases
-    assert (str(s["dw"].step.output), s["dw"].cost.parameters) == ("6 x 8 x 12", 228)
+    assert (str(s["dw"].step.output), s["dw"].cost.parameters) == ("6 x 8 x 12", 120)
     # locally connected: 3 x 4 positions x 2 filters x (12 x 2 x 2) + 3 x 4 x 2 biases
     assert (str(s["lc"].step.output), s["lc"].cost.parameters) == ("3 x 4 x 2", 1176)
     assert s["lc"].cost.macs == 1152
