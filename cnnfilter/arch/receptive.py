@@ -253,7 +253,7 @@ def receptive_fields(trace: Trace) -> ReceptiveFields:
     ...          maxpool2d: {kernel_size: 2}, conv2d: {filters: 4, kernel_size: 3, dilation: 2}]''')
     >>> [(r.field.rows.size, r.field.rows.jump, r.field.rows.padding)
     ...  for r in receptive_fields(trace(net)).rows]
-    [(3, 1, 1), (4, 2, 1), (12, 4, 1)]
+    [(3, 1, 1), (4, 2, 1), (12, 2, 1)]
     """
     walker = _Walker(trace)
     unit = AxisField(1, 1, 0)

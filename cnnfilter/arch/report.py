@@ -76,10 +76,10 @@ def human_count(value: float, unit: str = "") -> str:
 
 
 def human_bytes(value: int) -> str:
-    """Bytes in binary units: ``553430176`` -> ``"527.80 MiB"``.
+    """Bytes in binary units: ``553430176`` -> ``"527.79 MiB"``.
 
     >>> human_bytes(553_430_176), human_bytes(512)
-    ('527.80 MiB', '512 B')
+    ('527.79 MiB', '512 B')
     """
     for factor, prefix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if value >= factor:
