@@ -310,7 +310,7 @@ def test_compare_column_equals_a_real_locally_connected_layer(n, m, c, f, k, s, 
     )
 )
 def test_totals_are_the_sum_of_the_rows(layers):
-    text = "input: [16, 16, 3]\nlayers:\n" + "".join(f"  - {layer}\n" for layer in layers)
+    text = "input: [64, 64, 3]\nlayers:\n" + "".join(f"  - {layer}\n" for layer in layers)
     s = summary_of(text)
     assert s.parameters == sum(r.cost.parameters for r in s.rows)
     assert s.macs == sum(r.cost.macs for r in s.rows)
