@@ -163,7 +163,7 @@ def test_receptive_field_picture(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     assert "layer conv5_3 unit (7, 7): field rows 22..217, columns 22..217" in result.stderr
-    assert "100% inside the image" in result.stderr
+    assert "all inside the image" in result.stderr
     picture = np.asarray(Image.open(out))
     assert picture.shape == (512, 512, 3)  # the field is inside: no padding margin
     corner = run(

@@ -280,7 +280,8 @@ def params_totals(summary: Summary, *, compare: bool = False) -> list[tuple[str,
             (
                 "if locally connected",
                 f"{summary.locally_connected:,} parameters "
-                f"({ratio:,.1f} x) with unshared weights in every conv and depthwise layer "
+                f"({ratio:,.{0 if ratio >= 10 else 1}f} x) with unshared weights in every conv "
+                "and depthwise layer "
                 "(Keras LocallyConnected2D: one kernel and bias per output position)",
             )
         )

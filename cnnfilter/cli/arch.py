@@ -240,6 +240,12 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
     note(
         f"layer {layer} unit ({r}, {c}): field rows {top}..{bottom}, columns {left}..{right} of "
         f"the {net_input.height} x {net_input.width} input ({bottom - top + 1} x "
-        f"{right - left + 1}, {share:.0%} inside the image, the rest is padding); "
+        f"{right - left + 1}, "
+        + (
+            "all inside the image"
+            if share == 1
+            else f"{share:.0%} inside the image, the rest in the padding"
+        )
+        + f"); "
         f"{image} ({h} x {w}) stands for the input; wrote {output}"
     )
