@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -393,3 +394,11 @@ def test_every_sample_parses(samples):
         net = load_network(path)
         assert net.layers, path
         assert re.fullmatch(r"[\w.-]+", net.name)
+
+
+def test_every_layer_type_is_documented():
+    from cnnfilter.arch.layers import LAYER_TYPES
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "arch.md").read_text()
+    missing = [name for name in LAYER_TYPES if f"`{name}`" not in docs]
+    assert missing == []
