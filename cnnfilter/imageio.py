@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnfilter.errors import ProcessingError, UsageError
+from cnnfilter.errors import CnnfilterError, ProcessingError, UsageError
 
 __all__ = [
     "LoadedImage",
@@ -148,6 +148,8 @@ def decode_image(
             mode = im.mode
             im = ImageOps.exif_transpose(im)
             return _to_arrays(im, mode, fmt, frames)
+    except CnnfilterError:
+        raise  # our own messages (pixel limit, --frame), not "corrupt": UsageError is a ValueError
     except UnidentifiedImageError:
         raise ProcessingError(
             f"{name!r} is not an image Pillow can read (PNG, JPEG, TIFF, BMP, WebP, GIF...)"
