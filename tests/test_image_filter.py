@@ -185,3 +185,15 @@ def test_raw_output_with_alpha_appends_float_alpha():
     assert result.pixels.dtype == np.float32 and result.pixels.shape == (3, 3, 2)
     np.testing.assert_allclose(result.pixels[..., 0], 100, rtol=1e-6)
     np.testing.assert_allclose(result.pixels[..., 1], 255)
+
+
+@pytest.mark.parametrize("alpha_value", [255, 128, 51])
+def test_offset_is_not_scaled_by_alpha(alpha_value):
+    """--offset shifts the visible response; it must not be divided by a pixel's alpha."""
+    gray = np.full((5, 5), 80, dtype=np.uint8)
+    alpha = np.full((5, 5), alpha_value, dtype=np.uint8)
+    settings = FilterSettings(offset=128, range_mode="clip")
+    result = filter_image(gray, SOBEL_X, settings, alpha=alpha)
+    # a flat region: sobel gives 0 everywhere, plus the offset
+    assert (result.pixels[..., 0] == 128).all()
+    assert (result.pixels[..., 1] == alpha_value).all()
