@@ -351,3 +351,14 @@ def test_sixteen_bit_result_to_jpeg_is_refused(tmp_path):
     line = run_error(2, "apply", src, "--kernel", "identity", "-o", tmp_path / "o.jpg")
     assert "16-bit output needs a gray image written as .png or .tif" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.png"]
+
+
+def test_output_folder_missing_or_a_directory(samples, tmp_path):
+    line = run_error(2, "apply", samples / "camera.png", "--kernel", "sobel-x",
+                     "-o", tmp_path / "nope" / "o.png")  # fmt: skip
+    assert "output folder" in line and "does not exist" in line
+    (tmp_path / "d.png").mkdir()
+    line = run_error(2, "apply", samples / "camera.png", "--kernel", "sobel-x",
+                     "-o", tmp_path / "d.png", "--force")  # fmt: skip
+    assert "is a directory" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.png"]
