@@ -101,12 +101,12 @@ def filter_image(
     channels = "sum" if settings.sum_channels else "separate"
     source = pixels if alpha is None else premultiply(pixels, alpha, max_value)
     response = run(source, weights, channels=channels, **options)
-    if settings.offset:
-        response += settings.offset
     alpha_out = None
     if alpha is not None:
         alpha_out = _sample_alpha(alpha, weights.shape[:2], settings, run, options)
         response = unpremultiply(response, alpha_out, max_value)
+    if settings.offset:  # after unpremultiplying: the offset is not scaled by alpha
+        response += settings.offset
     integer_input = np.issubdtype(pixels.dtype, np.integer)
     if settings.raw or not integer_input:
         mode = "raw"
