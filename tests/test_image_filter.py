@@ -85,14 +85,32 @@ def test_offset_is_added_to_the_response():
     assert (result.response == 128).all() and (result.pixels == 128).all()
 
 
-def test_raw_keeps_floats_and_float_input_stays_float():
+def test_raw_keeps_floats_and_float_input_maps_to_8_bit():
     image, kernel = spike_image()
     raw = filter_image(image, kernel, FilterSettings(op="correlate", raw=True))
     assert raw.range_mode == "raw" and raw.pixels.dtype == np.float32
     assert raw.pixels.min() == -255 and raw.pixels.max() == 830
     floats = image.astype(np.float64) / 255
-    out = filter_image(floats, kernel, FilterSettings(op="correlate"), max_value=1.0)
-    assert out.pixels.dtype == np.float64 and out.range_mode == "raw"
+    settings = FilterSettings(op="correlate", range_mode="clip")
+    out = filter_image(floats, kernel, settings, max_value=1.0)
+    assert out.pixels.dtype == np.uint8 and out.range_mode == "clip"
+    np.testing.assert_array_equal(out.pixels, filter_image(image, kernel, settings).pixels)
+    kept = filter_image(floats, kernel, FilterSettings(op="correlate", raw=True), max_value=1.0)
+    assert kept.pixels.dtype == np.float64
+    np.testing.assert_allclose(kept.pixels * 255, raw.pixels, atol=1e-9)
+
+
+def test_blur_beside_transparent_pixels_keeps_the_opaque_colour():
+    # left half opaque blue, right half fully transparent (hidden colour red)
+    colour = np.zeros((5, 6, 3), dtype=np.uint8)
+    colour[:, :3] = (0, 0, 255)
+    colour[:, 3:] = (255, 0, 0)
+    alpha = np.zeros((5, 6), dtype=np.uint8)
+    alpha[:, :3] = 255
+    out = filter_image(colour, np.full((3, 3), 1 / 9), FilterSettings(), alpha=alpha)
+    # normalised convolution: the opaque pixels next to the transparent ones stay pure blue
+    np.testing.assert_array_equal(out.pixels[:, :3, :3], colour[:, :3])
+    np.testing.assert_array_equal(out.pixels[..., 3], alpha)
 
 
 def test_sixteen_bit_input_gives_sixteen_bit_output():
