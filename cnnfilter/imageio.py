@@ -418,7 +418,9 @@ def encode_image(
     elif arr.dtype == np.uint16:
         if arr.ndim != 2 or fmt not in ("PNG", "TIFF"):
             raise UsageError("16-bit output needs a gray image written as .png or .tif")
-        im = Image.fromarray(arr, mode="I;16")
+        # Pillow >= 11 refuses fromarray(..., mode="I;16") for uint16 data ("Invalid mode
+        # for data type") but maps little-endian uint16 to I;16 by itself.
+        im = Image.fromarray(arr.astype("<u2", copy=False))
     else:
         arr = arr.astype(np.uint8, copy=False)
         if arr.ndim == 3 and arr.shape[2] == 4 and fmt in ("JPEG", "BMP"):

@@ -508,6 +508,11 @@ def resolve_kernel(spec: str) -> Kernel:
     [[0.25, 0.25], [0.25, 0.25]]
     """
     text = spec.strip()
+    if not text:
+        raise UsageError(
+            "--kernel is empty; give a name such as sobel-x (see 'cnnfilter kernels') or a "
+            "matrix such as '1,0,-1;2,0,-2;1,0,-1'"
+        )
     if (
         text.startswith("[")
         or any(ch.isdigit() for ch in text.split(":")[0][:1])
