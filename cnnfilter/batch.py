@@ -187,15 +187,21 @@ def _walk(folder: Path, *, recursive: bool, skip: Path | None) -> list[Path]:
     return files
 
 
-def is_batch_output(output: str) -> bool:
+def is_batch_output(output: str, *, existing_dir: bool = True) -> bool:
     """True for an output pattern (with ``{...}``) or an output directory.
 
-    An output directory is an existing folder or a name ending in ``/``.
+    An output directory is a name ending in ``/`` or, with ``existing_dir``
+    (several inputs), an existing folder. One input and an existing folder
+    without the ``/`` is refused later as "a directory, not a file name".
 
     >>> is_batch_output("out/{stem}.png"), is_batch_output("out/"), is_batch_output("x.png")
     (True, True, False)
     """
-    return is_pattern(output) or output.endswith(("/", os.sep)) or Path(output).is_dir()
+    return (
+        is_pattern(output)
+        or output.endswith(("/", os.sep))
+        or (existing_dir and Path(output).is_dir())
+    )
 
 
 def is_pattern(output: str) -> bool:

@@ -51,6 +51,7 @@ __all__ = [
     "write_bytes_atomic",
     "IMAGE_EXTENSIONS",
     "STDIO",
+    "check_format_matches",
     "write_stdout",
 ]
 
@@ -256,7 +257,7 @@ _SIGNATURES = {
 
 
 def _signature(head: bytes) -> str | None:
-    """The format whose signature ``head`` starts with, or None.
+    r"""The format whose signature ``head`` starts with, or None.
 
     >>> _signature(b"\x89PNG\r\n\x1a\n\x00"), _signature(b"hello")
     ('PNG', None)
@@ -362,13 +363,6 @@ def _format_for(path: Path, fmt: str | None) -> str:
             raise UsageError(
                 f"unknown output format {fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy"
             )
-        suffix = path.suffix.lower()
-        implied = "NPY" if suffix == ".npy" else IMAGE_EXTENSIONS.get(suffix)
-        if str(path) != STDIO and implied is not None and implied != chosen:
-            raise UsageError(
-                f"--format {fmt} disagrees with the extension of {str(path)!r} ({implied}); "
-                "drop --format or change the file name"
-            )
         return chosen
     if str(path) == STDIO:
         raise UsageError(
@@ -383,6 +377,32 @@ def _format_for(path: Path, fmt: str | None) -> str:
         f"cannot tell the output format of {str(path)!r} from its extension; use .png, .jpg, "
         ".tif, .bmp, .webp or .npy (or --format)"
     )
+
+
+def check_format_matches(path: str | Path, fmt: str | None) -> None:
+    """Refuse a ``--format`` that contradicts the extension of ``path``.
+
+    :func:`output_format` lets ``fmt`` win; on the command line, PNG bytes in
+    ``x.jpg`` are a mistake, so the CLI asks first.
+
+    Raises:
+        UsageError: ``fmt`` and the extension name different formats.
+
+    >>> check_format_matches("x.jpeg", "jpg")
+    >>> check_format_matches("x.png", "jpg")
+    Traceback (most recent call last):
+    cnnfilter.errors.UsageError: --format jpg disagrees with the extension of 'x.png' (PNG); drop --format or change the file name
+    """  # noqa: E501
+    if not fmt or str(path) == STDIO:
+        return
+    suffix = Path(path).suffix.lower()
+    implied = "NPY" if suffix == ".npy" else IMAGE_EXTENSIONS.get(suffix)
+    chosen = _format_for(Path(path), fmt)
+    if implied is not None and implied != chosen:
+        raise UsageError(
+            f"--format {fmt} disagrees with the extension of {str(path)!r} ({implied}); "
+            "drop --format or change the file name"
+        )
 
 
 def encode_image(

@@ -265,19 +265,21 @@ def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool, f
     path = Path(images[0])
     if (
         len(images) == 1
-        and (output == imageio.STDIO or not batch.is_batch_output(output))
+        and (output == imageio.STDIO or not batch.is_batch_output(output, existing_dir=False))
         and (images[0] == imageio.STDIO or path.is_file() or not set("*?[") & set(images[0]))
     ):
         if output != imageio.STDIO:
             check_output_path(Path(output), [path], force=force)
         imageio.output_format(output, fmt)
+        imageio.check_format_matches(output, fmt)
         return None
     folder = None if batch.is_pattern(output) else Path(output)
     inputs = batch.expand_inputs(images, recursive=recursive, exclude=folder)
     ext = _EXTENSIONS[imageio.output_format(imageio.STDIO, fmt)] if fmt else None
     jobs = batch.plan_jobs(inputs, output, ext=ext)
-    for job in jobs:
-        imageio.output_format(job.target, fmt)  # an unknown or conflicting format fails now
+    for job in jobs:  # an unknown or conflicting format fails now, not once per file
+        imageio.output_format(job.target, fmt)
+        imageio.check_format_matches(job.target, fmt)
     return jobs
 
 
