@@ -48,7 +48,7 @@ APPLY_REPORT_KEYS = {
     "dilation": "[rows, cols]",
     "channels": "'separate' or 'sum'",
     "range": "how the response became pixels: clip, abs, rescale or raw",
-    "method": "'direct' or 'fft'",
+    "method": "the method that ran: 'direct', 'fft' (or 'separable' where the engine has it)",
     "response": "shape [H, W, C], dtype, min, max of the float response",
     "timings_ms": "read, filter, encode (and write, total, added by the caller)",
 }
@@ -212,7 +212,8 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         "dilation": [geom.rows.dilation, geom.cols.dilation],
         "channels": "sum" if settings.sum_channels or spec.weights.ndim == 3 else "separate",
         "range": result.range_mode,
-        "method": cost.method,
+        # FilterResult.method ("separable (auto: ...)") where the engine reports it
+        "method": (getattr(result, "method", "") or cost.method).split(" ", 1)[0],
         "response": {
             "shape": shape3(response.shape),
             "dtype": str(response.dtype),

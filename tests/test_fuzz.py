@@ -18,6 +18,7 @@ import io
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,3 +204,90 @@ def test_real_signature_with_random_body_fails_cleanly(head, body):
 def test_unmutated_samples_decode(index):
     loaded = imageio.decode_image(SAMPLES[index])
     assert loaded.pixels.shape[:2] in ((12, 16), (10, 12))
+
+
+# -- the arch.yaml parser and the calculators behind params / receptive-field ---------------
+
+ARCH_DIR = os.path.join(ROOT, "samples", "arch")
+ARCH_SAMPLES = [
+    Path(ARCH_DIR, name).read_text(encoding="utf-8")
+    for name in sorted(os.listdir(ARCH_DIR))
+    if name.endswith(".yaml")
+]
+YAML_ALPHABET = "abcdefghijklmnopqrstuvwxyz_0123456789 -:,[]{}\n#&*!'\".+e"
+LAYER_NAMES = [
+    "conv2d", "conv", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "dense", "linear",
+    "flatten", "relu", "batchnorm2d", "dropout", "residual", "repeat", "locally_connected2d",
+    "globalavgpool2d", "unknown_layer",
+]  # fmt: skip
+OPTIONS = [
+    "filters", "kernel_size", "stride", "padding", "dilation", "units", "bias", "name",
+    "times", "layers", "body", "shortcut", "output_size", "rate", "groups", "ceil_mode",
+    "out_channels", "in_channels",
+]  # fmt: skip
+yaml_values = st.one_of(
+    st.integers(-3, 300).map(str),
+    st.sampled_from(["0", "1e400", "-0", "1.5", "99999999999999999999", "null", "true",
+                     "same", "valid", "full", "'x'", "[3, 3]", "[1, 2, 3, 4]", "[]", "{}",
+                     "!!python/object/apply:os.system ['true']", "*a", "&a 3"]),
+)  # fmt: skip
+
+
+@st.composite
+def generated_arch(draw) -> str:
+    h, w, c = draw(st.tuples(st.integers(0, 300), st.integers(0, 300), st.integers(0, 8)))
+    lines = [f"input: [{h}, {w}, {c}]", "layers:"]
+    for _ in range(draw(st.integers(0, 8))):
+        layer = draw(st.sampled_from(LAYER_NAMES))
+        opts = draw(st.lists(st.tuples(st.sampled_from(OPTIONS), yaml_values), max_size=4))
+        body = ", ".join(f"{k}: {v}" for k, v in opts)
+        lines.append(f"  - {layer}: {{{body}}}" if opts else f"  - {layer}")
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def mutated_arch(draw) -> str:
+    text = draw(st.sampled_from(ARCH_SAMPLES))
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, max(len(text) - 1, 0)))
+        kind = draw(st.sampled_from(["insert", "delete", "replace", "duplicate-line"]))
+        if kind == "insert":
+            text = text[:at] + draw(st.text(YAML_ALPHABET, min_size=1, max_size=8)) + text[at:]
+        elif kind == "delete":
+            text = text[:at] + text[at + draw(st.integers(1, 12)) :]
+        elif kind == "replace":
+            text = text[:at] + draw(st.sampled_from(YAML_ALPHABET)) + text[at + 1 :]
+        else:
+            lines = text.splitlines(keepends=True)
+            if lines:
+                i = draw(st.integers(0, len(lines) - 1))
+                lines.insert(i, lines[i])
+                text = "".join(lines)
+    return text
+
+
+def run_arch_commands(text: str) -> None:
+    """What params and receptive-field compute, JSON documents included."""
+    import json
+
+    from cnnfilter.arch import parse_network, report
+    from cnnfilter.arch.calc import summarize
+    from cnnfilter.arch.receptive import receptive_fields
+    from cnnfilter.arch.shapes import trace
+
+    network = parse_network(text, source="fuzz.yaml")
+    traced = trace(network)
+    json.dumps(report.params_document(summarize(traced), compare=True), allow_nan=False)
+    json.dumps(report.fields_document(receptive_fields(traced)), allow_nan=False)
+
+
+@fuzz_settings(300)
+@given(st.one_of(generated_arch(), mutated_arch()))
+def test_arch_files_parse_and_compute_or_give_a_usage_error(text):
+    succeeds_or_documented_error(run_arch_commands, text)
+
+
+@fuzz_settings(150)
+@given(st.text(YAML_ALPHABET, max_size=200))
+def test_random_yaml_text_gives_a_usage_error(text):
+    succeeds_or_documented_error(run_arch_commands, text)

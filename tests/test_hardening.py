@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import subprocess
 import sys
@@ -384,3 +385,46 @@ def test_libtiff_diagnostics_do_not_reach_the_user(samples, tmp_path):
     assert proc.stderr.splitlines() == [
         f"Error: '{tmp_path / 'bad.tif'}' is truncated or corrupt: decoder error -2"
     ]
+
+
+# -- layer files through the CLI, in a memory-limited process --------------------------------
+
+_BOMB = "\n".join(
+    ["input: [8, 8, 3]", "layers:", "  - &a0 {dropout: {rate: 0.1}}"]
+    + [
+        f"  - &a{i} {{repeat: {{times: 1, layers: [{', '.join([f'*a{i - 1}'] * 10)}]}}}}"
+        for i in range(1, 10)
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_BOMB, "more than"),  # "billion laughs": 10**9 layers in 1 KB
+        ("input: [8, 8, 3]\nlayers: " + "[" * 20000 + "]" * 20000, "nested deeper than 50"),
+        ("input: !!python/object/apply:os.system ['touch pwned']\nlayers: [relu]",
+         "unsafe or unsupported YAML tag"),
+        ("input: [8, 8, 3]\nlayers: [{repeat: {times: 1000000000, layers: [relu]}}]",
+         "more than 20000 layers"),
+    ],
+    ids=["alias-bomb", "deep-nesting", "python-tag", "huge-repeat"],
+)  # fmt: skip
+def test_hostile_layer_files_are_refused_in_bounded_memory(tmp_path, text, message):
+    import resource
+
+    arch = tmp_path / "arch.yaml"
+    arch.write_text(text + "\n")
+
+    def limit_memory():  # 1 GiB of address space: expanding any of these would not fit
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnnfilter", "params", str(arch), "--format", "json"],
+        capture_output=True, text=True, check=False, cwd=tmp_path, preexec_fn=limit_memory,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1 and message in proc.stderr
+    assert not (tmp_path / "pwned").exists()

@@ -311,3 +311,67 @@ def test_exit_codes_as_documented(samples, tmp_path, args, code):
     assert "Traceback" not in proc.stderr
     if code:
         assert proc.stderr.strip().splitlines()[-1].startswith(("Error:", "╰", "Try"))
+
+
+# -- the other commands ----------------------------------------------------------------
+
+
+def test_kernels_json_lists_the_registry():
+    from cnnfilter.kernels import REGISTRY
+
+    result = invoke("kernels", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert [k["usage"] for k in doc["kernels"]] == [e.usage for e in REGISTRY.values()]
+    box = next(k for k in doc["kernels"] if k["name"] == "box")
+    assert box["parameters"] == {"size": 3} and box["shape"] == [3, 3]
+    assert box["sum"] == pytest.approx(1.0) and box["separable"] is True
+
+
+def test_kernels_json_for_one_kernel():
+    doc = json.loads(invoke("kernels", "sobel-x", "--json").stdout)
+    assert doc == {
+        "name": "sobel-x",
+        "shape": [3, 3],
+        "weights": SOBEL_X.tolist(),
+        "sum": 0.0,
+        "separable": True,
+        "factors": {"column": [1.0, 2.0, 1.0], "row": [1.0, 0.0, -1.0]},
+        "description": doc["description"],
+        "source": "Wikipedia, 'Sobel operator' (Gx)",
+        "convention": "convolution",
+    }
+    # the factors multiply back to the kernel
+    factors = doc["factors"]
+    assert np.array_equal(np.outer(factors["column"], factors["row"]), SOBEL_X)
+
+
+def test_params_json_through_jq_from_stdin(samples):
+    # LeNet-5 as in samples/arch/lenet5.yaml: 61,706 parameters (LeCun et al. 1998, the
+    # classic count with full C3 connections as usually re-implemented)
+    arch = samples / "arch" / "lenet5.yaml"
+    shell = (
+        f"cat {arch} | {sys.executable} -m cnnfilter params - --format json "
+        "| jq '.total.parameters'"
+    )
+    proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "61706\n"
+
+
+def test_layer_file_on_a_terminal_stdin_is_refused():
+    leader, follower = pty.openpty()
+    proc = subprocess.run(
+        [*CLI, "params", "-"], stdin=follower, capture_output=True, text=True, check=False
+    )
+    os.close(leader)
+    os.close(follower)
+    assert proc.returncode == 2
+    assert "reads the layer file from standard input, which is a terminal" in proc.stderr
+
+
+def test_max_pixels_help_shows_the_real_default():
+    from cnnfilter.imageio import DEFAULT_MAX_PIXELS
+
+    text = invoke("apply", "--help").stdout.replace("│", " ")  # Rich's box, if any
+    assert f"(default {DEFAULT_MAX_PIXELS:,})" in " ".join(text.split())

@@ -83,17 +83,20 @@ class _Context:
 
 
 def load_network(path: str | Path) -> Network:
-    """Read and parse an ``arch.yaml`` file.
+    """Read and parse an ``arch.yaml`` file (``-``: standard input).
 
     Raises:
         UsageError: the file is missing, too large, not UTF-8, or malformed
-            (see :func:`parse_network`).
+            (see :func:`parse_network`); ``-`` while stdin is a terminal.
     """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the layer file ({exc.strerror})") from None
+    if str(path) == "-":
+        data, path = _read_stdin(), "<stdin>"
+    else:
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read the layer file ({exc.strerror})") from None
     if len(data) > MAX_BYTES:
         raise UsageError(
             f"{path}: the layer file is larger than {MAX_BYTES} bytes; fix: shorten it"
@@ -105,6 +108,18 @@ def load_network(path: str | Path) -> Network:
             f"{path}: the layer file is not UTF-8 text; fix: save it as UTF-8"
         ) from None
     return parse_network(text, source=str(path))
+
+
+def _read_stdin() -> bytes:
+    import sys
+
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError(
+            "'-' reads the layer file from standard input, which is a terminal; pipe it in "
+            "(cat arch.yaml | cnnfilter params -) or give a file name"
+        )
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    return stream.read(MAX_BYTES + 1)  # one byte more than allowed: enough to refuse
 
 
 def parse_network(text: str, *, source: str = "<arch>") -> Network:

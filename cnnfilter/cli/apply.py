@@ -13,7 +13,6 @@ from cnnfilter.cli._app import app, guarded, note, stdout_console
 from cnnfilter.cli._output import check_stdout_use, emit_json, write_output
 from cnnfilter.cli._parse import check_output_path, parse_ints, parse_padding, parse_scale
 from cnnfilter.errors import UsageError
-from cnnfilter.imageio import DEFAULT_MAX_PIXELS
 from cnnfilter.kernels import REGISTRY, Kernel, load_kernel_file, resolve_kernel
 
 
@@ -159,11 +158,14 @@ def apply(
         bool, typer.Option("--quiet", "-q", help="No progress bar and no per-run line.")
     ] = False,
     max_pixels: Annotated[
-        int,
+        int | None,
         typer.Option(
-            min=1, help="Refuse images with more pixels than this (checked before decoding)."
+            min=1,
+            help="Refuse images with more pixels than this, checked before decoding "
+            "(default 400,000,000).",
+            show_default=False,
         ),
-    ] = DEFAULT_MAX_PIXELS,
+    ] = None,
     frame: Annotated[
         int, typer.Option(min=0, help="Frame of a multi-frame GIF/TIFF/WebP, from 0.")
     ] = 0,
@@ -205,7 +207,7 @@ def apply(
         fmt=fmt,
         side_by_side=side_by_side,
         quality=quality,
-        max_pixels=max_pixels,
+        max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS,
         frame=frame,
         **({"compress_level": compress_level} if compress_level is not None else {}),
     )
@@ -385,6 +387,9 @@ def kernels(
     name: Annotated[
         str | None, typer.Argument(help="One kernel (e.g. sobel-x or gaussian:7:1.5).")
     ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON on stdout (see docs/pipelines.md).")
+    ] = False,
 ) -> None:
     """List the named kernels: matrix, sum, separability and source."""
     from rich.table import Table
@@ -392,6 +397,9 @@ def kernels(
     from cnnfilter.engine.separable import separate
     from cnnfilter.render import format_number, kernel_table
 
+    if json_out:
+        emit_json(_kernel_document(resolve_kernel(name)) if name else _registry_document())
+        return
     console = stdout_console()
     if name is not None:
         k = resolve_kernel(name)
@@ -402,13 +410,7 @@ def kernels(
         if sep is None:
             console.print("separable: no")
         else:
-            col, row = sep
-            if abs(col.sum()) > 1e-9 and abs(row.sum()) > 1e-9:
-                unit = float(col.sum())  # column sums to 1, row carries the kernel's sum
-            else:
-                nonzero = abs(col[abs(col) > 1e-12])
-                unit = float(nonzero.min()) if nonzero.size else 1.0  # smallest entry 1
-            col, row = col / unit, row * unit
+            col, row = _readable_factors(*sep)
             console.print(
                 "separable: yes, column ["
                 + ", ".join(format_number(round(v, 6)) for v in col)
@@ -436,3 +438,48 @@ def kernels(
             entry.source,
         )
     console.print(table)
+
+
+def _readable_factors(col, row):
+    """Scale a rank-1 split for reading: the column sums to 1 (or its smallest entry is 1)."""
+    if abs(col.sum()) > 1e-9 and abs(row.sum()) > 1e-9:
+        unit = float(col.sum())  # column sums to 1, row carries the kernel's sum
+    else:
+        nonzero = abs(col[abs(col) > 1e-12])
+        unit = float(nonzero.min()) if nonzero.size else 1.0  # smallest entry 1
+    return col / unit, row * unit
+
+
+def _kernel_document(k: Kernel) -> dict:
+    """``kernels NAME --json``: name, shape, weights, sum, separable, factors, what, source."""
+    from cnnfilter.engine.separable import separate
+
+    w = k.weights
+    sep = separate(w) if w.ndim == 2 else None
+    factors = None
+    if sep is not None:
+        col, row = _readable_factors(*sep)
+        factors = {"column": [round(float(v), 12) + 0.0 for v in col],  # + 0.0: no -0
+                   "row": [round(float(v), 12) + 0.0 for v in row]}  # fmt: skip
+    return {
+        "name": k.name,
+        "shape": list(w.shape),
+        "weights": w.tolist(),
+        "sum": float(w.sum()),
+        "separable": sep is not None,
+        "factors": factors,
+        "description": k.description,
+        "source": k.source,
+        "convention": "convolution",
+    }
+
+
+def _registry_document() -> dict:
+    """``kernels --json``: every named kernel, with its default parameters."""
+    entries = []
+    for entry in REGISTRY.values():
+        doc = _kernel_document(Kernel(entry.name, entry.make([]), entry.source, entry.description))
+        doc["usage"] = entry.usage
+        doc["parameters"] = dict(zip(entry.params, entry.defaults, strict=True))
+        entries.append(doc)
+    return {"kernels": entries}

@@ -30,9 +30,8 @@ class Compare(str, Enum):
 ArchFile = Annotated[
     Path,
     typer.Argument(
-        help="Layer file (arch.yaml); see docs/arch.md and samples/arch/.",
-        exists=True,
-        dir_okay=False,
+        help="Layer file (arch.yaml), or - for stdin; see docs/arch.md and samples/arch/.",
+        dir_okay=False,  # not exists=True: it would refuse '-'; load_network reports a missing file
     ),
 ]
 FormatOption = Annotated[

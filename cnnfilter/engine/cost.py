@@ -41,8 +41,10 @@ class FilterCost:
     """Estimated cost of one filtering call.
 
     Attributes:
-        method: the method that will run (``"direct"`` or ``"fft"``).
-        macs: multiply-adds of the direct method (whichever runs).
+        method: the method that will run (``"direct"``, ``"separable"`` or
+            ``"fft"``).
+        macs: multiply-adds of the sliding-window methods (what direct or
+            separable would run).
         memory_bytes: peak working memory of ``method``, in bytes.
     """
 
@@ -99,13 +101,15 @@ def filter_cost(
     taps = int(np.count_nonzero(np.any(kernel != 0, axis=2) if kernel.ndim == 3 else kernel))
     k_channels = kernel.shape[2] if kernel.ndim == 3 else 1
     oh, ow = geom.out_shape
+    if resolved == "separable":  # two 1-D passes (the perf branch's method)
+        taps = min(taps, kh + kw)
     macs = oh * ow * max(c_out, k_channels) * taps
     b = work_dtype(image_dtype).itemsize
     ph = h + geom.rows.pad_before + geom.rows.pad_after
     pw = w + geom.cols.pad_before + geom.cols.pad_after
     c_work = 1 if (channels == "sum" and kernel.ndim == 2) else c
     base = h * w * c + ph * pw * c_work
-    if resolved == "direct":
+    if resolved != "fft":
         memory = b * (base + 2 * oh * ow * c_out)
     else:
         keh = (kh - 1) * geom.rows.dilation + 1
@@ -145,9 +149,9 @@ def check_filter_cost(
     kh, kw = np.shape(kernel)[:2]
     shape_text = " x ".join(str(s) for s in (*image_shape[:2], *(image_shape[2:] or (1,))))
     what = f"a {kh}x{kw} kernel on a {shape_text} image"
-    if cost.method == "direct" and cost.macs > max_direct_macs:
+    if cost.method != "fft" and cost.macs > max_direct_macs:
         raise UsageError(
-            f"{what} needs about {cost.macs:.2g} multiply-adds with the direct method (the "
+            f"{what} needs about {cost.macs:.2g} multiply-adds with the {cost.method} method (the "
             f"limit is {max_direct_macs:.0e}); use --method fft, a smaller kernel or a smaller "
             "image"
         )
