@@ -49,7 +49,7 @@ APPLY_REPORT_KEYS = {
     "channels": "'separate' or 'sum'",
     "range": "how the response became pixels: clip, abs, rescale or raw",
     "method": "the method that ran: 'direct', 'fft' (or 'separable' where the engine has it)",
-    "response": "shape [H, W, C], dtype, min, max of the float response",
+    "response": "shape [H, W, C], dtype, min, max of the float response (null if not finite)",
     "timings_ms": "read, filter, encode (and write, total, added by the caller)",
 }
 
@@ -170,7 +170,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     t3 = time.perf_counter()
     geom = filter_geometry(loaded.pixels.shape, spec.weights.shape, flipped=flipped, **options)
     response = result.response
-    finite = response[np.isfinite(response)]
+    low, high = float(response.min()), float(response.max())  # no temporary mask
     report = {
         "input": {
             "path": str(source),
@@ -217,8 +217,8 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         "response": {
             "shape": shape3(response.shape),
             "dtype": str(response.dtype),
-            "min": float(finite.min()) if finite.size else None,
-            "max": float(finite.max()) if finite.size else None,
+            "min": low if np.isfinite(low) else None,
+            "max": high if np.isfinite(high) else None,
         },
         "timings_ms": {
             "read": round((t1 - t0) * 1000, 3),
