@@ -12,11 +12,14 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from scipy import ndimage
 from typer.testing import CliRunner
 
 from cnnfilter.cli import app
+from cnnfilter.cli._output import dumps
 from cnnfilter.jobs import APPLY_REPORT_KEYS
 
 runner = CliRunner()
@@ -375,3 +378,20 @@ def test_max_pixels_help_shows_the_real_default():
 
     text = invoke("apply", "--help").stdout.replace("│", " ")  # Rich's box, if any
     assert f"(default {DEFAULT_MAX_PIXELS:,})" in " ".join(text.split())
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(json_values)
+def test_compact_json_text_reads_back_as_the_same_value(value):
+    assert json.loads(dumps(value)) == value

@@ -19,12 +19,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
 from cnnfilter.errors import UsageError
 
-__all__ = ["to_jsonable", "emit_json", "write_output", "check_stdout_use", "batch_progress"]
+__all__ = [
+    "to_jsonable",
+    "dumps",
+    "emit_json",
+    "write_output",
+    "check_stdout_use",
+    "batch_progress",
+]
 
 
 def to_jsonable(value: object) -> object:
@@ -47,9 +55,32 @@ def to_jsonable(value: object) -> object:
     return value
 
 
+#: A JSON list of scalars as ``json.dumps(indent=2)`` spreads it over several lines (JSON
+#: strings hold no raw newline or bracket-free nesting, so this never matches inside one).
+_SCALAR_LIST = re.compile(r"\[\n\s+([^\[\]{}]*?)\n\s*\]")
+
+
+def dumps(data: object) -> str:
+    """JSON text: 2-space indent, lists of numbers or strings kept on one line.
+
+    >>> print(dumps({"shape": [512, 512, 3], "rows": [[1, 0], [0, 1]]}))
+    {
+      "shape": [512, 512, 3],
+      "rows": [
+        [1, 0],
+        [0, 1]
+      ]
+    }
+    """
+    text = json.dumps(to_jsonable(data), indent=2, allow_nan=False, ensure_ascii=False)
+    return _SCALAR_LIST.sub(
+        lambda m: "[" + ", ".join(part.strip() for part in m.group(1).split(",\n")) + "]", text
+    )
+
+
 def emit_json(data: object) -> None:
     """Print ``data`` as one JSON document on stdout, followed by a newline."""
-    text = json.dumps(to_jsonable(data), indent=2, allow_nan=False, ensure_ascii=False)
+    text = dumps(data)
     try:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
