@@ -281,28 +281,28 @@ def winners_picture(
             neighbour) until the shorter side reaches this many pixels.
 
     Returns:
-        ``(picture, factor)``: the input dimmed to a quarter of its
-        brightness in gray, with the winning pixels lit: in yellow for one
-        channel; for several channels, each channel's winners light that
-        colour (red, green, blue), so a pixel that won in all three is
-        white. ``factor`` is the enlargement used.
+        ``(picture, factor)``: the input in gray at a fifth of its brightness,
+        with each winning pixel lit in proportion to its own value (40% to
+        100% brightness): yellow for one channel; for several channels each
+        channel's winners light that colour (red, green, blue; a fourth
+        channel such as alpha is not shown), so a pixel that won in all three
+        is white. ``factor`` is the enlargement used.
     """
     H, W = image.shape[:2]
-    gray = image.astype(np.float32).mean(axis=2)
-    out = np.repeat((gray * 0.25)[:, :, np.newaxis], 3, axis=2)
+    img = image.astype(np.float32)
+    out = np.repeat((img.mean(axis=2) * 0.2)[:, :, np.newaxis], 3, axis=2)
     idx = indices if indices.ndim == 3 else indices[:, :, np.newaxis]
-    colours = (
-        [np.array([255.0, 221.0, 0.0])]
-        if idx.shape[2] == 1
-        else [np.eye(3)[c % 3] * 255.0 for c in range(idx.shape[2])]
-    )
+    single = idx.shape[2] == 1
     lit = np.zeros((H * W, 3), dtype=np.float32)
-    for c in range(idx.shape[2]):
+    for c in range(min(idx.shape[2], 3)):
         flat = idx[:, :, c].ravel()
         flat = flat[(flat >= 0) & (flat < H * W)]
         won = np.zeros(H * W, dtype=bool)
         won[flat] = True
-        lit[won] = np.maximum(lit[won], colours[c])
+        value = img.reshape(-1, 3)[won, 0 if single else c]
+        level = (0.4 + 0.6 * value / 255.0)[:, np.newaxis]
+        colour = np.array([255.0, 221.0, 0.0]) if single else np.eye(3)[c] * 255.0
+        lit[won] = np.maximum(lit[won], level * colour)
     lit = lit.reshape(H, W, 3)
     any_lit = lit.max(axis=2) > 0
     out[any_lit] = lit[any_lit]

@@ -7,6 +7,8 @@ Each command lives in its own module and registers itself on the shared
 from __future__ import annotations
 
 from cnnfilter.cli import apply as _apply  # noqa: F401  (registers `apply`, `kernels`)
+from cnnfilter.cli import detect as _detect  # noqa: F401  (registers `detect`)
+from cnnfilter.cli import pool as _pool  # noqa: F401  (registers `pool`)
 from cnnfilter.cli._app import app
 
 __all__ = ["app", "main"]

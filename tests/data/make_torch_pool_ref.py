@@ -48,8 +48,9 @@ while len(cases) < 80:
     except RuntimeError:
         continue  # output too small: not a case
     i = len(cases)
-    cases.append(dict(op=op, k=[kh, kw], s=[sh, sw], p=[ph, pw], d=[dh, dw], ceil=ceil,
-                      cip=cip, norm=p))
+    cases.append(
+        dict(op=op, k=[kh, kw], s=[sh, sw], p=[ph, pw], d=[dh, dw], ceil=ceil, cip=cip, norm=p)
+    )
     arrays[f"x{i}"] = x[0].transpose(1, 2, 0)
     arrays[f"y{i}"] = y.numpy()[0].transpose(1, 2, 0)
     if op == "max":
