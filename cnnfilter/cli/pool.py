@@ -40,7 +40,12 @@ def _load(path: Path):
     if loaded.alpha is not None:
         colour = pixels if pixels.ndim == 3 else pixels[:, :, np.newaxis]
         pixels = np.concatenate([colour, loaded.alpha[:, :, np.newaxis]], axis=2)
-    return pixels, loaded.max_value, "image", True
+    return (
+        pixels,
+        loaded.max_value,
+        "image with alpha" if loaded.alpha is not None else "image",
+        True,
+    )
 
 
 @app.command()
@@ -230,7 +235,8 @@ def pool(
         console.print(f"  rows: {rows.formula()}")
         console.print(f"  cols: {cols.formula()}")
         console.print(f"output  {_shape_text(result.shape)} ({result.dtype})")
-    note(f"{op.value} pooling of {source} per channel; {elapsed * 1000:.0f} ms")
+    alpha_note = ", alpha pooled as the last channel" if kind == "image with alpha" else ""
+    note(f"{op.value} pooling of {source} per channel{alpha_note}; {elapsed * 1000:.0f} ms")
     if clipped:
         note(
             f"{clipped:,} value(s) above {max_value:g} were clipped in {output}; write .npy to "
