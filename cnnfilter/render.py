@@ -16,6 +16,7 @@ __all__ = [
     "heatmap_scale",
     "colorize",
     "display_rgb",
+    "heat_strength",
     "blend_heatmap",
     "draw_box",
     "mark_peaks",
@@ -188,26 +189,48 @@ def display_rgb(pixels: np.ndarray, max_value: float) -> np.ndarray:
     return _as_rgb(x)
 
 
+def heat_strength(values: np.ndarray, *, cmap: str, lo: float, hi: float) -> np.ndarray:
+    """How far each value is from "no response", 0-1: ``|v| / hi`` for the diverging
+    map (0 is neutral), ``(v - lo) / (hi - lo)`` for the sequential one.
+
+    >>> heat_strength(np.array([-2.0, 0.0, 1.0]), cmap="rdbu", lo=-2.0, hi=2.0).tolist()
+    [1.0, 0.0, 0.5]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if cmap == "rdbu":
+        w = np.abs(v) / hi if hi > 0 else np.zeros(v.shape)
+    else:
+        w = (v - lo) / (hi - lo) if hi > lo else np.zeros(v.shape)
+    return np.clip(w, 0.0, 1.0)
+
+
 def blend_heatmap(
-    photo: np.ndarray, heat: np.ndarray, *, offset: tuple[int, int], opacity: float = 0.55
+    photo: np.ndarray,
+    heat: np.ndarray,
+    strength: np.ndarray,
+    *,
+    offset: tuple[int, int],
+    opacity: float = 0.8,
 ) -> np.ndarray:
-    """Blend a coloured map over a photo.
+    """Blend a coloured map over a photo, strong responses opaque, weak ones clear.
 
     Args:
         photo: ``(H, W, 3)`` uint8.
         heat: ``(h, w, 3)`` uint8, placed with its top-left at photo pixel
             ``offset`` (rows, cols); it must fit inside the photo.
-        opacity: weight of the heat colours, 0-1.
+        strength: ``(h, w)`` in 0-1 (:func:`heat_strength`); each heat pixel
+            is blended with weight ``opacity * strength``.
 
     Returns:
-        ``(H, W, 3)`` uint8; outside the map the photo is shown darkened to
-        half, so that the covered area stands out.
+        ``(H, W, 3)`` uint8; outside the map's footprint the photo is shown
+        darkened to half.
     """
     out = photo.astype(np.float32) * 0.5
     r0, c0 = offset
     h, w = heat.shape[:2]
+    a = (opacity * np.asarray(strength, dtype=np.float32))[:, :, np.newaxis]
     region = photo[r0 : r0 + h, c0 : c0 + w].astype(np.float32)
-    out[r0 : r0 + h, c0 : c0 + w] = region * (1 - opacity) + heat.astype(np.float32) * opacity
+    out[r0 : r0 + h, c0 : c0 + w] = region * (1 - a) + heat.astype(np.float32) * a
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
@@ -258,7 +281,7 @@ def mark_peaks(
     is outlined in yellow, the others in white.
     """
     kh, kw = pattern_hw
-    thickness = max(1, min(canvas.shape[:2]) // 300)
+    thickness = max(2, min(canvas.shape[:2]) // 200)
     for rank, (r, c) in enumerate(peaks):
         h, w = max(kh, min_side), max(kw, min_side)
         top = r + (kh - h) // 2

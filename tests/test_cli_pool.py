@@ -150,5 +150,5 @@ def test_pool_runs_as_a_real_process(samples, tmp_path):
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "output  101 x 128 x 1" in proc.stdout
+    assert "output  101 x 128 (float32)" in proc.stdout
     assert np.asarray(Image.open(out)).shape == (101, 128)

@@ -93,7 +93,10 @@ def detect(
     ] = None,
     overlay: Annotated[
         Path | None,
-        typer.Option(help="Write the photo with the map blended over it and the peaks boxed."),
+        typer.Option(
+            help="Write the photo with the map blended over it (strong responses opaque, "
+            "weak ones clear) and the peaks boxed (best in yellow)."
+        ),
     ] = None,
     raw: Annotated[
         Path | None,
@@ -141,6 +144,8 @@ def detect(
             "template (or a colour image)"
         )
     kh, kw = pattern.shape[:2]
+    import scipy.signal  # noqa: F401  (loaded before the clock starts: the time is the work's)
+
     t0 = time.perf_counter()
     result = response_map(pixels, pattern, method=method.value)
     elapsed = time.perf_counter() - t0
@@ -156,7 +161,8 @@ def detect(
     if overlay is not None:
         photo = render.display_rgb(pixels, loaded.max_value)
         heat = render.colorize(values, cmap=cmap, lo=lo, hi=hi)
-        picture = render.blend_heatmap(photo, heat, offset=(kh // 2, kw // 2))
+        strength = render.heat_strength(values, cmap=cmap, lo=lo, hi=hi)
+        picture = render.blend_heatmap(photo, heat, strength, offset=(kh // 2, kw // 2))
         render.mark_peaks(picture, [(p.row, p.col) for p in peaks], (kh, kw))
         imageio.write_image(overlay, picture, force=force)
         written["overlay"] = str(overlay)

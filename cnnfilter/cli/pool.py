@@ -21,7 +21,7 @@ class PoolOp(str, Enum):
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return " x ".join(str(s) for s in shape) + (" x 1" if len(shape) == 2 else "")
+    return " x ".join(str(s) for s in shape)
 
 
 def _load(path: Path):
