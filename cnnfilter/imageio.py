@@ -53,6 +53,7 @@ __all__ = [
     "STDIO",
     "check_format_matches",
     "write_stdout",
+    "read_array",
 ]
 
 #: The file name that means standard input (reading) or standard output (writing).
@@ -561,3 +562,43 @@ def write_image(
     else:
         write_bytes_atomic(p, data, force=force)
     return resolved
+
+
+def read_array(path: str | Path, *, max_elements: int = DEFAULT_MAX_PIXELS * 4) -> np.ndarray:
+    """Read a NumPy ``.npy`` file (no pickles) holding numbers, e.g. a feature map.
+
+    Returns the stored array as it is (any shape; callers check it).
+
+    Raises:
+        UsageError: the file does not exist or is a directory.
+        ProcessingError: not a readable ``.npy`` file, a pickled (object)
+            array, non-numeric values, or more than ``max_elements`` values.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"input array {str(p)!r} does not exist")
+    if p.is_dir():
+        raise UsageError(f"input {str(p)!r} is a directory, not a .npy file")
+    try:
+        with open(p, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            header = (
+                np.lib.format.read_array_header_1_0(fh)
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0(fh)
+            )
+            shape, _, dtype = header
+            if int(np.prod(shape, dtype=np.int64)) > max_elements:
+                raise ProcessingError(
+                    f"{str(p)!r} holds {int(np.prod(shape)):,} values, above the limit of "
+                    f"{max_elements:,}"
+                )
+            if dtype.kind not in "biuf":
+                raise ProcessingError(
+                    f"{str(p)!r} holds {dtype} values; only numeric arrays are read"
+                )
+        return np.load(p, allow_pickle=False)
+    except ProcessingError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:
+        raise ProcessingError(f"{str(p)!r} is not a readable .npy array: {exc}") from None
