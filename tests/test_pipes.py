@@ -395,3 +395,64 @@ json_values = st.recursive(
 @given(json_values)
 def test_compact_json_text_reads_back_as_the_same_value(value):
     assert json.loads(dumps(value)) == value
+
+
+def test_issue_pipeline_apply_into_pool(samples, tmp_path):
+    out = tmp_path / "small.png"
+    shell = (
+        f"cat {samples / 'astronaut.png'} | {sys.executable} -m cnnfilter apply - --kernel sobel-x"
+        f" -o - --format png | {sys.executable} -m cnnfilter pool - --size 2 -o {out}"
+    )
+    proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    edges = pixels(_sobel_png(samples))
+    expected = edges.reshape(256, 2, 256, 2, 3).max(axis=(1, 3))  # 2x2 max pooling
+    assert np.array_equal(np.asarray(Image.open(out)), expected)
+    assert proc.stdout.startswith("max pooling: kernel 2x2")  # pool's report is its result
+
+
+def test_pool_writes_to_stdout_and_moves_its_report_to_stderr(samples):
+    result = invoke(
+        "pool", samples / "camera.png", "--size", "4", "-o", "-", "--format", "png",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    camera = np.asarray(Image.open(samples / "camera.png"))
+    expected = camera.reshape(128, 4, 128, 4).max(axis=(1, 3))
+    assert np.array_equal(pixels(result.stdout_bytes), expected)
+    assert "max pooling: kernel 4x4" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "-"], "needs --format"),
+        (["-o", "-", "--format", "png", "--json"], "--json cannot use it too"),
+    ],
+)
+def test_pool_stdout_errors(samples, args, message):
+    result = invoke("pool", samples / "camera.png", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stdout == ""
+
+
+def test_pool_json_reports_operation_boundary_method_and_timings(samples):
+    doc = json.loads(invoke("pool", samples / "coins.png", "--op", "avg", "--json").stdout)
+    assert doc["operation"] == "avg pooling"
+    assert doc["boundary"] == "constant 0"
+    assert doc["method"] == "strided views"
+    assert set(doc["timings_ms"]) == {"pool", "total"}
+    assert doc["input_shape"] == [303, 384] and doc["output_shape"] == [151, 192]
+
+
+def test_detect_reads_stdin_and_gives_the_same_peaks(samples, tmp_path):
+    with Image.open(samples / "coins.png") as im:
+        im.crop((100, 50, 124, 74)).save(tmp_path / "patch.png")
+    args = ["--template", tmp_path / "patch.png", "--method", "ncc", "--top", "3", "--json"]
+    from_file = json.loads(invoke("detect", samples / "coins.png", *args).stdout)
+    piped = invoke("detect", "-", *args, input=(samples / "coins.png").read_bytes())
+    assert piped.exit_code == 0, piped.stderr
+    from_stdin = json.loads(piped.stdout)
+    assert from_stdin["peaks"] == from_file["peaks"]
+    assert from_stdin["peaks"][0]["row"] == 50 and from_stdin["peaks"][0]["col"] == 100
+    assert from_stdin["peaks"][0]["score"] == pytest.approx(1.0)
+    assert set(from_stdin["timings_ms"]) == {"response"}

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded, note, stdout_console
+from cnnfilter.cli._output import emit_json
 from cnnfilter.cli._parse import check_output_path
 from cnnfilter.cli.apply import _KERNEL_HELP, load_kernel
 from cnnfilter.errors import UsageError
@@ -192,8 +193,6 @@ def detect(
         note(f"wrote {name} {path}")
 
     if json_:
-        import json
-
         doc = {
             "image": str(image),
             "image_shape": list(pixels.shape),
@@ -218,8 +217,10 @@ def detect(
             "outputs": {name: written.get(name) for name in outputs},
             "flat_template": result.flat_template,
             "flat_windows": result.flat_windows,
+            "implementation": impl,  # how the map was computed: direct or fft
+            "timings_ms": {"response": round(elapsed * 1000, 3)},
         }
-        typer.echo(json.dumps(doc, indent=2))
+        emit_json(doc)  # NaN/inf as null: strict JSON
         return
     from rich.table import Table
 

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from cnnfilter.cli._app import app, guarded, note, stdout_console
+from cnnfilter.cli._app import app, guarded, note, stderr_console, stdout_console
+from cnnfilter.cli._output import check_stdout_use, emit_json
 from cnnfilter.cli._parse import check_output_path, parse_ints
 from cnnfilter.errors import UsageError
 
@@ -111,6 +112,12 @@ def pool(
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace existing output files.")] = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="Format of -o: png, jpg, tiff, bmp, webp, npy. Needed for -o -."
+        ),
+    ] = None,
 ) -> None:
     """Pool an image or feature map per channel, exactly as PyTorch's pooling layers.
 
@@ -138,10 +145,14 @@ def pool(
     )
     if show_winners is not None and op is not PoolOp.max:
         raise UsageError("--show-winners needs --op max (only max pooling has a winner)")
+    check_stdout_use(output, json_out=json_)
     for path in (output, show_winners):
-        if path is not None:
+        if path is not None and str(path) != imageio.STDIO:
             check_output_path(path, [source], force=force)
             imageio.output_format(path)
+    if output is not None:
+        imageio.output_format(output, fmt)  # -o - needs --format
+        imageio.check_format_matches(output, fmt)
     if (
         output is not None
         and show_winners is not None
@@ -149,6 +160,7 @@ def pool(
     ):
         raise UsageError("-o and --show-winners name the same file; give distinct names")
 
+    t_start = time.perf_counter()  # read, pool and write: the JSON "total"
     data, max_value, kind, is_image = _load(source)
     rows, cols = pool_axes(data.shape, spec)
     t0 = time.perf_counter()
@@ -161,12 +173,12 @@ def pool(
     stored = result
     clipped = 0
     if output is not None:
-        fmt = imageio.output_format(output)
+        fmt = imageio.output_format(output, fmt)
         if fmt != "NPY" and is_image and data.dtype.kind in "ui" and result.dtype != data.dtype:
             if op is PoolOp.lp:
                 clipped = int(np.count_nonzero(np.rint(result) > max_value))
             stored = to_pixels(result, "clip", max_value=max_value, dtype=data.dtype)
-        imageio.write_image(output, stored, force=force)
+        imageio.write_image(output, stored, force=force, fmt=fmt)
     if show_winners is not None:
         shown = data if is_image else _gray_for_display(data)
         picture, factor = render.winners_picture(
@@ -186,8 +198,6 @@ def pool(
         "p": spec.p if op is PoolOp.lp else None,
     }
     if json_:
-        import json
-
         axes = {}
         for name, ax in (("rows", rows), ("cols", cols)):
             axes[name] = {
@@ -215,10 +225,18 @@ def pool(
             "written_dtype": str(stored.dtype) if output is not None else None,
             "output": str(output) if output is not None else None,
             "winners": str(show_winners) if show_winners is not None else None,
+            "operation": f"{op.value} pooling",
+            "boundary": "constant -inf" if op is PoolOp.max else "constant 0",
+            "method": "strided views",  # kh*kw strided views of the padded input
+            "timings_ms": {
+                "pool": round(elapsed * 1000, 3),
+                "total": round((time.perf_counter() - t_start) * 1000, 3),
+            },
         }
-        typer.echo(json.dumps(doc, indent=2))
+        emit_json(doc)
     else:
-        console = stdout_console()
+        # the image itself may be on stdout (-o -): the report then goes to stderr
+        console = stderr_console() if str(output) == imageio.STDIO else stdout_console()
         extra = ""
         if op is PoolOp.avg:
             extra = f", count_include_pad {'on' if spec.count_include_pad else 'off'}"
