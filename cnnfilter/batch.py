@@ -324,10 +324,14 @@ def split_existing(
     if not existing or force:
         return list(jobs), []
     if not skip_existing:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        first = str(existing[0].target)
+        what = (
+            f"output {first!r} already exists"
+            if len(existing) == 1
+            else f"{len(existing)} outputs already exist (the first: {first!r})"
+        )
         raise UsageError(
-            f"output {str(existing[0].target)!r}{more} already exist(s); add --skip-existing "
-            "to keep them or --force to replace them"
+            f"{what}; add --skip-existing to keep them or --force to replace them; nothing was run"
         )
     keep = {job.index for job in existing}
     skipped = [Outcome(job, "skipped", "output exists") for job in existing]

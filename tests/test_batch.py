@@ -157,7 +157,7 @@ def test_many_inputs_need_a_pattern_or_folder():
 def test_existing_outputs_are_refused_skipped_or_replaced(tmp_path):
     jobs = [Job(i, Path(f"in{i}.png"), tmp_path / f"out{i}.png") for i in range(3)]
     (tmp_path / "out1.png").write_bytes(b"old")
-    with pytest.raises(UsageError, match="out1.png' already exist"):
+    with pytest.raises(UsageError, match="out1.png' already exists; add --skip-existing"):
         batch.split_existing(jobs, force=False, skip_existing=False)
     run, skipped = batch.split_existing(jobs, force=False, skip_existing=True)
     assert [j.index for j in run] == [0, 2]
@@ -298,8 +298,8 @@ def test_existing_output_without_flags_stops_before_anything_runs(photos, tmp_pa
     result = invoke("apply", photos, "-k", "box", "-o", f"{out}/")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        f"Error: output '{out}/coins.png' already exist(s); add --skip-existing to keep them "
-        "or --force to replace them"
+        f"Error: output '{out}/coins.png' already exists; add --skip-existing to keep them "
+        "or --force to replace them; nothing was run"
     )
     assert sorted(os.listdir(out)) == ["coins.png"]
 

@@ -9,6 +9,7 @@ import pty
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -456,3 +457,24 @@ def test_detect_reads_stdin_and_gives_the_same_peaks(samples, tmp_path):
     assert from_stdin["peaks"][0]["row"] == 50 and from_stdin["peaks"][0]["col"] == 100
     assert from_stdin["peaks"][0]["score"] == pytest.approx(1.0)
     assert set(from_stdin["timings_ms"]) == {"response"}
+
+
+def _pipelines_doc() -> str:
+    """docs/pipelines.md, or the README once the section is folded into it."""
+    root = Path(__file__).resolve().parent.parent
+    doc = root / "docs" / "pipelines.md"
+    return doc.read_text() if doc.exists() else (root / "README.md").read_text()
+
+
+def test_every_apply_json_key_is_documented():
+    doc = _pipelines_doc()
+    for key in APPLY_REPORT_KEYS:
+        assert f"| `{key}` |" in doc, key
+
+
+def test_exit_codes_are_documented():
+    from cnnfilter.errors import INTERRUPT_EXIT_CODES
+
+    doc = _pipelines_doc()
+    for code in (0, 1, 2, *INTERRUPT_EXIT_CODES.values()):
+        assert f"\n| {code} | " in doc, code
