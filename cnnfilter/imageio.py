@@ -280,6 +280,12 @@ def encode_image(
     return buf.getvalue()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
@@ -299,6 +305,9 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) ->
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=folder)
+        # mkstemp creates 0600; give the file the mode a plain open() would (or the
+        # replaced file's mode).
+        os.chmod(tmp_name, p.stat().st_mode & 0o7777 if p.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

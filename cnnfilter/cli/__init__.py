@@ -7,6 +7,7 @@ Each command lives in its own module and registers itself on the shared
 from __future__ import annotations
 
 from cnnfilter.cli import apply as _apply  # noqa: F401  (registers `apply`, `kernels`)
+from cnnfilter.cli import arch as _arch  # noqa: F401  (registers `params`, `receptive-field`)
 from cnnfilter.cli._app import app
 
 __all__ = ["app", "main"]

@@ -25,6 +25,7 @@ class RangeMode(str, Enum):
     clip = "clip"
     abs = "abs"
     rescale = "rescale"
+    raw = "raw"
 
 
 _KERNEL_HELP = (
@@ -101,7 +102,8 @@ def apply(
         typer.Option(
             "--range",
             help="Map the response to pixels: auto (abs for zero-sum kernels, clip otherwise), "
-            "clip, abs, rescale. Never wraps around. Ignored for .npy / float .tif output.",
+            "clip, abs, rescale; raw keeps the float response (.npy, or a gray .tif). Never "
+            "wraps around. .npy output is always raw.",
         ),
     ] = RangeMode.auto,
     side_by_side: Annotated[
@@ -136,7 +138,7 @@ def apply(
         sum_channels=sum_channels,
         offset=offset,
         range_mode=range_.value,
-        raw=out_format == "NPY" or (out_format == "TIFF" and range_ is RangeMode.auto and False),
+        raw=out_format == "NPY" or range_ is RangeMode.raw,
     )
     loaded = imageio.read_image(image)
     t0 = time.perf_counter()
@@ -191,8 +193,11 @@ def kernels(
             console.print("separable: no")
         else:
             col, row = sep
-            nonzero = abs(col[abs(col) > 1e-12])
-            unit = float(nonzero.min()) if nonzero.size else 1.0
+            if abs(col.sum()) > 1e-9 and abs(row.sum()) > 1e-9:
+                unit = float(col.sum())  # column sums to 1, row carries the kernel's sum
+            else:
+                nonzero = abs(col[abs(col) > 1e-12])
+                unit = float(nonzero.min()) if nonzero.size else 1.0  # smallest entry 1
             col, row = col / unit, row * unit
             console.print(
                 "separable: yes, column ["

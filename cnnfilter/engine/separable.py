@@ -45,7 +45,7 @@ def separate(kernel: np.ndarray, *, rtol: float = 1e-6) -> tuple[np.ndarray, np.
         return None
     scale = np.sqrt(s[0])
     col, row = u[:, 0] * scale, vt[0] * scale
-    # Make the larger-magnitude entry of the column positive, for readable output.
-    if col[np.argmax(np.abs(col))] < 0:
+    # Make the first clearly non-zero entry of the column positive, for readable output.
+    if col[np.flatnonzero(np.abs(col) > 1e-9 * np.abs(col).max())[0]] < 0:
         col, row = -col, -row
     return col, row

@@ -1,0 +1,444 @@
+"""Read an ``arch.yaml`` file into a :class:`~cnnfilter.arch.layers.Network`.
+
+The YAML is read with PyYAML's *safe* loader, but as a node tree rather than
+with ``yaml.safe_load`` so that every error can name its line. Only the plain
+YAML tags (str, int, float, bool, null, sequence, mapping) are accepted; any
+other tag (``!!python/object``, ``!custom``, timestamps, merge keys) is
+refused. The walk is bounded: file size, nesting depth, YAML nodes visited
+(aliases re-visit their anchor, so a "billion laughs" file stops early) and
+layers after ``repeat`` expansion.
+
+Every problem raises :class:`~cnnfilter.errors.UsageError` with one line:
+``<file>:<line>: <where>: <problem>; fix: <fix>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cnnfilter.arch.layers import (
+    LAYER_TYPES,
+    Layer,
+    Network,
+    OptionError,
+    Residual,
+    Shape,
+    canonical_type,
+    option_specs,
+)
+from cnnfilter.errors import UsageError
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_LAYERS", "MAX_NODES", "load_network", "parse_network"]
+
+MAX_BYTES = 1_000_000
+"""Largest ``arch.yaml`` accepted, in bytes."""
+MAX_DEPTH = 50
+"""Deepest YAML nesting accepted (collections inside collections)."""
+MAX_NODES = 200_000
+"""Most YAML nodes visited while reading layers (counts every alias use)."""
+MAX_LAYERS = 20_000
+"""Most layers after expanding ``repeat`` blocks."""
+
+_YAML = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null")}
+_STRUCTURAL = {"residual", "repeat"}
+
+
+@dataclass
+class _Context:
+    source: str
+    loader: yaml.SafeLoader
+    nodes: int = 0
+    layers: int = 0
+    nesting: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+    iterations: list[int] = field(default_factory=list)
+
+    def fail(self, node: yaml.Node | int, where: str, problem: str, fix: str) -> UsageError:
+        line = node if isinstance(node, int) else node.start_mark.line + 1
+        return UsageError(f"{self.source}:{line}: {where}: {problem}; fix: {fix}")
+
+    def visit(self, node: yaml.Node, where: str) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.fail(
+                node,
+                where,
+                f"the file expands to more than {MAX_NODES} YAML nodes",
+                "remove the alias chain (an alias bomb?) or use repeat",
+            )
+        if node.tag not in _SCALAR_TAGS | {_YAML + "seq", _YAML + "map"}:
+            raise self.fail(
+                node,
+                where,
+                f"unsafe or unsupported YAML tag {node.tag!r}",
+                "remove the tag: only plain numbers, strings, lists and mappings are read",
+            )
+
+
+def load_network(path: str | Path) -> Network:
+    """Read and parse an ``arch.yaml`` file.
+
+    Raises:
+        UsageError: the file is missing, too large, not UTF-8, or malformed
+            (see :func:`parse_network`).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the layer file ({exc.strerror})") from None
+    if len(data) > MAX_BYTES:
+        raise UsageError(
+            f"{path}: the layer file is larger than {MAX_BYTES} bytes; fix: shorten it"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{path}: the layer file is not UTF-8 text; fix: save it as UTF-8"
+        ) from None
+    return parse_network(text, source=str(path))
+
+
+def parse_network(text: str, *, source: str = "<arch>") -> Network:
+    """Parse ``arch.yaml`` text (see docs/arch.md for the format).
+
+    >>> net = parse_network("input: [32, 32, 1]\\nlayers: [conv2d: {filters: 5, kernel_size: 3}]")
+    >>> net.input, net.layers[0].name, net.layers[0].kernel_size
+    (Shape(height=32, width=32, channels=1, flat=False), 'conv2d_1', (3, 3))
+
+    Raises:
+        UsageError: one line naming ``source``, the line, the layer and the fix.
+    """
+    root = _compose(text, source)
+    loader = yaml.SafeLoader("")
+    try:
+        ctx = _Context(source, loader)
+        return _network(root, ctx)
+    finally:
+        loader.dispose()
+
+
+def _compose(text: str, source: str) -> yaml.Node:
+    # A first pass over the parser's events (iterative, no recursion) bounds
+    # nesting before the recursive composer runs.
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1
+                    raise UsageError(
+                        f"{source}:{line}: top level: YAML nested deeper than {MAX_DEPTH} levels; "
+                        "fix: flatten the file"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None and context_mark.line + 1 != line:
+            problem += f", {context} started on line {context_mark.line + 1}"
+        raise UsageError(
+            f"{source}:{line}: top level: invalid YAML ({problem}); fix: check the indentation "
+            "and brackets on that line"
+        ) from None
+    if node is None:
+        raise UsageError(f"{source}:1: top level: the file is empty; fix: write input: and layers:")
+    return node
+
+
+def _scalar(node: yaml.Node, ctx: _Context, where: str) -> Any:
+    ctx.visit(node, where)
+    if not isinstance(node, yaml.ScalarNode):
+        raise ctx.fail(
+            node, where, "expected a single value", "write a number, a word or true/false"
+        )
+    return ctx.loader.construct_object(node, deep=True)
+
+
+def _value(node: yaml.Node, ctx: _Context, where: str, depth: int = 0) -> Any:
+    """A scalar or a short (possibly nested once) list of scalars."""
+    ctx.visit(node, where)
+    if isinstance(node, yaml.SequenceNode) and depth < 2:
+        if len(node.value) > 8:
+            raise ctx.fail(node, where, f"a list of {len(node.value)} values", "write at most 4")
+        return [_value(item, ctx, where, depth + 1) for item in node.value]
+    return _scalar(node, ctx, where)
+
+
+def _mapping(node: yaml.Node, ctx: _Context, where: str, fix: str) -> list[tuple[str, yaml.Node]]:
+    ctx.visit(node, where)
+    if not isinstance(node, yaml.MappingNode):
+        raise ctx.fail(node, where, "expected a mapping of options", fix)
+    items: list[tuple[str, yaml.Node]] = []
+    seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key = _scalar(key_node, ctx, where)
+        if not isinstance(key, str):
+            raise ctx.fail(
+                key_node, where, f"option name {key!r} is not a word", "write name: value"
+            )
+        if key in seen:
+            raise ctx.fail(
+                key_node, where, f"option {key!r} given twice (also line {seen[key]})", "keep one"
+            )
+        seen[key] = key_node.start_mark.line + 1
+        items.append((key, value_node))
+    return items
+
+
+def _sequence(node: yaml.Node, ctx: _Context, where: str, fix: str) -> list[yaml.Node]:
+    ctx.visit(node, where)
+    if isinstance(node, yaml.ScalarNode) and ctx.loader.construct_object(node) is None:
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        raise ctx.fail(node, where, "expected a list", fix)
+    return list(node.value)
+
+
+def _network(root: yaml.Node, ctx: _Context) -> Network:
+    where = "top level"
+    items = dict(_mapping(root, ctx, where, "write name:, input: and layers: at the top level"))
+    unknown = sorted(set(items) - {"name", "input", "layers"})
+    if unknown:
+        raise ctx.fail(
+            items[unknown[0]],
+            where,
+            f"unknown key {unknown[0]!r}",
+            "use only name, input and layers",
+        )
+    for key in ("input", "layers"):
+        if key not in items:
+            raise ctx.fail(root, where, f"missing {key}:", _TOP_FIX[key])
+    name = _scalar(items["name"], ctx, where) if "name" in items else Path(ctx.source).stem
+    dims = _value(items["input"], ctx, where)
+    if not (
+        isinstance(dims, list)
+        and len(dims) == 3
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
+    ):
+        raise ctx.fail(
+            items["input"],
+            where,
+            f"input {dims!r} is not [height, width, channels]",
+            _TOP_FIX["input"],
+        )
+    nodes = _sequence(items["layers"], ctx, where, _TOP_FIX["layers"])
+    if not nodes:
+        raise ctx.fail(items["layers"], where, "no layers", _TOP_FIX["layers"])
+    layers = tuple(_layers(nodes, ctx))
+    _check_unique_names(layers, ctx)
+    return Network(str(name), Shape(*dims), layers, ctx.source)
+
+
+_TOP_FIX = {
+    "input": "write input: [height, width, channels], e.g. [224, 224, 3]",
+    "layers": "write layers: followed by a list of '- type: {options}' lines",
+}
+
+
+def _layers(nodes: list[yaml.Node], ctx: _Context) -> list[Layer]:
+    layers: list[Layer] = []
+    for node in nodes:
+        layers.extend(_layer(node, ctx))
+    return layers
+
+
+def _layer(node: yaml.Node, ctx: _Context) -> list[Layer]:
+    where = "layer"
+    ctx.visit(node, where)
+    if isinstance(node, yaml.ScalarNode):
+        spelling, options = _scalar(node, ctx, where), None
+    elif isinstance(node, yaml.MappingNode) and len(node.value) == 1:
+        key_node, options = node.value[0]
+        spelling = _scalar(key_node, ctx, where)
+    else:
+        raise ctx.fail(
+            node,
+            where,
+            "a layer must be a type name or a one-key mapping 'type: {options}'",
+            "write e.g. '- conv2d: {filters: 64, kernel_size: 3}' and put name: inside the options",
+        )
+    if not isinstance(spelling, str):
+        raise ctx.fail(node, where, f"layer type {spelling!r} is not a word", "write e.g. - relu")
+    kind = spelling.lower() if spelling.lower() in _STRUCTURAL else canonical_type(spelling)
+    if kind is None:
+        known = [*LAYER_TYPES, *_STRUCTURAL]
+        close = difflib.get_close_matches(spelling.lower(), known, n=1)
+        hint = f"did you mean {close[0]}?" if close else "known types: " + ", ".join(known)
+        raise ctx.fail(node, f"layer '{spelling}'", f"unknown layer type {spelling!r}", hint)
+    ctx.layers += 1
+    if ctx.layers > MAX_LAYERS:
+        raise ctx.fail(
+            node, f"layer '{spelling}'", f"more than {MAX_LAYERS} layers", "lower the repeat counts"
+        )
+    option_items = [] if options is None else _options(options, ctx, kind)
+    if kind == "repeat":
+        return _repeat(node, option_items, ctx)
+    name = _name(kind, option_items, ctx)
+    where = f"layer '{name}' ({kind})"
+    if kind == "residual":
+        return [_residual(node, name, option_items, ctx, where)]
+    return [_build(node, kind, name, option_items, ctx, where)]
+
+
+def _options(node: yaml.Node, ctx: _Context, kind: str) -> list[tuple[str, yaml.Node]]:
+    if isinstance(node, yaml.ScalarNode) and ctx.loader.construct_object(node) is None:
+        return []
+    return _mapping(node, ctx, f"layer '{kind}'", f"write {kind}: {{option: value, ...}}")
+
+
+def _name(kind: str, items: list[tuple[str, yaml.Node]], ctx: _Context) -> str:
+    for key, value in items:
+        if key == "name":
+            name = _scalar(value, ctx, f"layer ({kind})")
+            if not isinstance(name, str | int) or isinstance(name, bool) or str(name) == "":
+                raise ctx.fail(
+                    value, f"layer ({kind})", f"name {name!r} is not text", "write name: some_text"
+                )
+            name = str(name)
+            for i in reversed(ctx.iterations):  # innermost repeat first
+                name = name.replace("{i}", str(i)) if "{i}" in name else f"{name}_{i}"
+            return name
+    ctx.counters[kind] = ctx.counters.get(kind, 0) + 1
+    return f"{kind}_{ctx.counters[kind]}"
+
+
+def _build(node, kind, name, items, ctx: _Context, where: str) -> Layer:
+    cls, fixed = LAYER_TYPES[kind]
+    specs = option_specs(cls)
+    spelling = {alias: opt for opt, f in specs.items() for alias in (opt, *f.metadata["aliases"])}
+    values: dict[str, Any] = {}
+    for key, value_node in items:
+        if key == "name":
+            continue
+        option = spelling.get(key)
+        if option is None:
+            close = difflib.get_close_matches(key, list(spelling), n=1)
+            fix = (
+                f"did you mean {close[0]}?"
+                if close
+                else (
+                    "its options are " + ", ".join(specs) if specs else f"{kind} takes no options"
+                )
+            )
+            raise ctx.fail(value_node, where, f"unknown option {key!r}", fix)
+        if option in values:
+            raise ctx.fail(
+                value_node,
+                where,
+                f"option {option!r} given twice (as {key!r})",
+                "keep one spelling",
+            )
+        try:
+            values[option] = specs[option].metadata["convert"](_value(value_node, ctx, where))
+        except OptionError as exc:
+            raise ctx.fail(value_node, where, f"{key}: {exc.problem}", exc.fix) from None
+    for option, f in specs.items():
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and option not in values:
+            raise ctx.fail(node, where, f"missing option {option!r}", f"add {option}: <value>")
+    return cls(name=name, line=node.start_mark.line + 1, type=kind, **fixed, **values)
+
+
+def _nested(ctx: _Context, node: yaml.Node, where: str) -> None:
+    ctx.nesting += 1
+    if ctx.nesting > MAX_DEPTH:
+        raise ctx.fail(
+            node, where, f"residual/repeat nested deeper than {MAX_DEPTH}", "flatten the structure"
+        )
+
+
+def _residual(node, name: str, items, ctx: _Context, where: str) -> Residual:
+    fix = "write residual: {body: [layers...], shortcut: [layers...]}"
+    given = dict(items)
+    unknown = sorted(set(given) - {"name", "body", "shortcut"})
+    if unknown:
+        raise ctx.fail(given[unknown[0]], where, f"unknown option {unknown[0]!r}", fix)
+    if "body" not in given:
+        raise ctx.fail(node, where, "missing option 'body'", fix)
+    _nested(ctx, node, where)
+    body = _layers(_sequence(given["body"], ctx, where, fix), ctx)
+    shortcut_nodes = _sequence(given["shortcut"], ctx, where, fix) if "shortcut" in given else []
+    shortcut = _layers(shortcut_nodes, ctx)
+    ctx.nesting -= 1
+    if not body:
+        raise ctx.fail(given["body"], where, "empty body", "put at least one layer in body:")
+    return Residual(
+        name=name,
+        line=node.start_mark.line + 1,
+        type="residual",
+        body=tuple(body),
+        shortcut=tuple(shortcut),
+    )
+
+
+def _repeat(node, items, ctx: _Context) -> list[Layer]:
+    where = "repeat"
+    fix = "write repeat: {times: n, layers: [layers...]}"
+    given = dict(items)
+    unknown = sorted(set(given) - {"times", "layers", "start"})
+    if unknown:
+        raise ctx.fail(
+            given[unknown[0]],
+            where,
+            f"unknown option {unknown[0]!r}",
+            fix + " (names go on the repeated layers; {i} is the iteration)",
+        )
+    for key in ("times", "layers"):
+        if key not in given:
+            raise ctx.fail(node, where, f"missing option {key!r}", fix)
+    times = _scalar(given["times"], ctx, where)
+    start = _scalar(given["start"], ctx, where) if "start" in given else 1
+    for key, value, minimum in (("times", times, 1), ("start", start, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ctx.fail(
+                given[key],
+                where,
+                f"{key} {value!r} is not a whole number >= {minimum}",
+                f"write e.g. {key}: 2",
+            )
+    nodes = _sequence(given["layers"], ctx, where, fix)
+    if not nodes:
+        raise ctx.fail(given["layers"], where, "no layers to repeat", fix)
+    _nested(ctx, node, where)
+    layers: list[Layer] = []
+    for i in range(start, start + times):
+        ctx.iterations.append(i)
+        layers.extend(_layers(nodes, ctx))
+        ctx.iterations.pop()
+    ctx.nesting -= 1
+    return layers
+
+
+def _walk(layers: tuple[Layer, ...]):
+    for layer in layers:
+        yield layer
+        if isinstance(layer, Residual):
+            yield from _walk(layer.body)
+            yield from _walk(layer.shortcut)
+
+
+def _check_unique_names(layers: tuple[Layer, ...], ctx: _Context) -> None:
+    seen: dict[str, Layer] = {}
+    for layer in _walk(layers):
+        if layer.name in seen:
+            raise ctx.fail(
+                layer.line,
+                f"layer '{layer.name}' ({layer.type})",
+                f"the name is already used on line {seen[layer.name].line}",
+                "give each layer its own name",
+            )
+        seen[layer.name] = layer
