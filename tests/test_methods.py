@@ -8,8 +8,10 @@ rounding scaled by the size of the terms: ``1e-5 * sum|w| * max|x|``.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +27,9 @@ from cnnfilter.engine.filtering import (
     plan_method,
 )
 from cnnfilter.errors import UsageError
+
+#: This checkout first on the path, whichever one the venv points at.
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
 
 MODES = ["symmetric", "mirror", "edge", "wrap", "constant"]
 
@@ -257,5 +262,7 @@ def test_engine_import_leaves_scipy_until_fft_runs():
         "correlate(np.ones((9, 9)), np.eye(3), method='direct')\n"
         "print('scipy' in sys.modules)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=ENV
+    )
     assert proc.stdout.strip() == "False"

@@ -20,6 +20,13 @@ class Op(str, Enum):
     correlate = "correlate"
 
 
+class Method(str, Enum):
+    auto = "auto"
+    direct = "direct"
+    separable = "separable"
+    fft = "fft"
+
+
 class RangeMode(str, Enum):
     auto = "auto"
     clip = "clip"
@@ -116,6 +123,13 @@ def apply(
         int | None, typer.Option(min=0, max=9, help="PNG zlib level 0-9.")
     ] = None,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    method: Annotated[
+        Method,
+        typer.Option(
+            help="How to compute: auto picks separable for rank-1 kernels, direct for small "
+            "ones, fft for large ones; all give the same result to float32 rounding."
+        ),
+    ] = Method.auto,
 ) -> None:
     """Filter an image with a kernel (convolution by default) and write the result.
 
@@ -139,6 +153,7 @@ def apply(
         offset=offset,
         range_mode=range_.value,
         raw=out_format == "NPY" or range_ is RangeMode.raw,
+        method=method.value,
     )
     loaded = imageio.read_image(image)
     t0 = time.perf_counter()
@@ -164,7 +179,8 @@ def apply(
         f"{k.name} ({kh}x{kw}{', ' + scale_note if scale_note else ''}); boundary "
         f"{settings.boundary}, padding {padding}, stride {stride}, dilation {dilation}"
         f"{', channels summed' if sum_channels else ''}; response {shape_out} "
-        f"({result.response.dtype}), range {result.range_mode}; {elapsed * 1000:.0f} ms; "
+        f"({result.response.dtype}), range {result.range_mode}; method {result.method}; "
+        f"{elapsed * 1000:.0f} ms; "
         f"wrote {output}"
     )
 
