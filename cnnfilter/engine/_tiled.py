@@ -8,12 +8,14 @@ materialised whole:
 * :func:`build_tile` copies rows ``[r0, r1)`` and columns ``[c0, c1)`` of the
   padded image (padded coordinates) into a float buffer, extending the border
   with index maps equal to ``numpy.pad``'s modes;
-* :func:`run_rows` splits the output into row tiles small enough for the
-  per-core L2 cache and runs a tile function on each, on every core
-  (NumPy's ufuncs and BLAS release the GIL);
-* :func:`direct_tile` shifted multiply-adds, one pass per non-zero tap;
-* :func:`separable_tile` a column pass (a banded matrix product through BLAS)
-  then a row pass (shifted multiply-adds);
+* :func:`run_rows` splits the output into row tiles of a few rows and runs
+  a tile function on each, on every core (BLAS, NumPy's ufuncs and scipy.fft
+  release the GIL; each worker's BLAS is kept single-threaded);
+* :class:`StackedDirectTile` one banded matrix product per tile sums every
+  kernel column down the rows, then one shifted add per kernel column;
+* :class:`SeparableTile` a column pass and a row pass, both banded products;
+* :func:`direct_tile` shifted multiply-adds, one pass per non-zero tap (the
+  fallback for tiles holding NaN or inf);
 * :func:`run_fft` overlap-save FFT over square tiles, scipy.fft.
 
 Shapes: a source is ``(H, W)`` or ``(H, W, C)``; a tile has the same number of
@@ -32,11 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from cnnfilter.engine.geometry import AxisGeometry
-
-#: Bytes of input tile per row tile. Measured on the 2-core benchmark machine
-#: (AMD EPYC, 1 MB L2 per core), 3x3 kernel on a 4000x3000x3 float32 image:
-#: 64 KB 52 ms, 192 KB 41 ms, 384 KB 40 ms, 1 MB 47 ms, 4 MB 78 ms.
-ROW_TILE_BYTES = 384 * 1024
 
 #: Worker threads: every core this process may run on.
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -229,16 +226,6 @@ def direct_tile(
         out.fill(0)
 
 
-class DirectTile:
-    """``tile_fn`` for :func:`run_rows`: :func:`direct_tile` with fixed weights."""
-
-    def __init__(self, weights: np.ndarray, steps: tuple[int, int, int, int]):
-        self.weights, self.steps = weights, steps
-
-    def __call__(self, tile: np.ndarray, out: np.ndarray, *, accumulate: bool) -> None:
-        direct_tile(tile, self.weights, self.steps, out, accumulate=accumulate)
-
-
 def _steps_band(weights: np.ndarray, out_rows: int, in_rows: int, stride: int, dilation: int):
     """Stacked banded matrices ``B[j]`` (``(kw, out_rows, in_rows)``), one per kernel column.
 
@@ -287,10 +274,10 @@ class _Banded:
 
 
 class StackedDirectTile(_Banded):
-    #: Output rows per tile. Measured, 3x3 kernel on 4000x3000x3 float32, one
-    #: thread: 4 rows 30 ms, 8 rows 46 ms, 16 rows 61 ms, 32 rows 96 ms (the
-    #: band wastes (rows + kh - 1) / kh multiplies on zeros; BLAS stays
-    #: efficient down to 4).
+    #: Output rows per tile. Measured, product + adds of a 3x3 kernel over a
+    #: 4000x3000x3 float32 image, one thread: 4 rows 17 + 13 ms, 8 rows 34 + 12,
+    #: 16 rows 50 + 11, 32 rows 82 + 12 (the band multiplies
+    #: (rows + kh - 1) / kh times more zeros than taps as the tile grows).
     tile_rows = 4
 
     """Direct correlation as one BLAS product and ``kw`` shifted adds per tile.
@@ -324,15 +311,15 @@ class StackedDirectTile(_Banded):
 
 
 #: Output columns per block of the separable row pass (a Toeplitz block
-#: shared by every block). Measured, 15x15 Gaussian on 4000x3000x3 float32:
-#: 16: 95 ms, 32: 80 ms, 64: 85 ms, 128: 100 ms.
+#: shared by every block); measured with SeparableTile.tile_rows.
 ROW_BLOCK = 16
 
 
 class SeparableTile(_Banded):
     #: Output rows per tile (the row pass multiplies ``chans * rows`` columns
-    #: at once). Measured, 15x15 Gaussian on 4000x3000x3 float32, one thread:
-    #: 8 rows 150 ms, 16 rows 110 ms, 32 rows 100 ms, 64 rows 120 ms.
+    #: at once). Measured with ROW_BLOCK, 15x15 Gaussian on 4000x3000x3
+    #: float32, two threads (rows/block: ms): 16/16 145, 16/32 166, 32/16 108,
+    #: 32/32 119, 32/64 207, 64/16 256, 64/64 204.
     tile_rows = 32
 
     """Two 1-D passes, both BLAS products; no transposing copy of the input.
@@ -398,23 +385,18 @@ def run_rows(
     cval: float,
     *,
     sum_channels: bool = False,
-    tile_bytes: int = ROW_TILE_BYTES,
 ) -> np.ndarray:
     """Row-tiled driver: ``out = sum over planes of tile_fn(plane)``.
 
     Each plane is ``(src, tile_fn)``; ``tile_fn(tile, out_rows, accumulate=)``
-    writes (or adds) its result for the tile into ``out_rows``. With
+    writes (or adds) its result for the tile into ``out_rows``, and
+    ``tile_fn.tile_rows`` is the number of output rows per tile. With
     ``sum_channels`` the ``(H, W, C)`` tile is summed over channels first.
     """
     keff_h = rows.dilation * (rows.kernel_size - 1) + 1
     keff_w = cols.dilation * (cols.kernel_size - 1) + 1
     width = (cols.out - 1) * cols.stride + keff_w
-    per_tile = getattr(planes[0][1], "tile_rows", None)
-    if per_tile is None:
-        src0 = planes[0][0]
-        row_bytes = width * out.dtype.itemsize * (src0.shape[2] if src0.ndim == 3 else 1)
-        per_tile = max(1, (tile_bytes // row_bytes - keff_h) // rows.stride + 1)
-    per_tile = min(per_tile, max(1, -(-rows.out // (4 * WORKERS))))
+    per_tile = min(planes[0][1].tile_rows, max(1, -(-rows.out // (4 * WORKERS))))
 
     def work(o0: int, o1: int) -> None:
         r0, r1 = o0 * rows.stride, (o1 - 1) * rows.stride + keff_h
@@ -436,12 +418,13 @@ def run_rows(
 
 #: FFT tile side for a kernel of effective side ``k`` (the larger side): the
 #: fast length at or above ``FFT_TILE_FACTOR * k``, at least ``FFT_TILE_MIN``
-#: and at most ``FFT_TILE_MAX``. Measured per-channel on 4000x3000x3 float32,
-#: 2 threads: 31x31 tiles 256: 520 ms, 512: 330 ms, 1024: 340 ms; 63x63 tiles
-#: 512: 420 ms, 1024: 390 ms.
-FFT_TILE_FACTOR = 12
-FFT_TILE_MIN = 256
-FFT_TILE_MAX = 1024
+#: and at most ``FFT_TILE_MAX``. Measured per channel on 4000x3000x3 float32,
+#: one thread, tile side 384 / 512 / 640 / 768 / 1024: 31x31 410 / 524 / 665 /
+#: 504 / 820 ms; 63x63 480 / 469 / 474 / 516 / 1197 ms (a 1024 tile of three
+#: channels, 12 MB of spectrum, no longer fits in cache).
+FFT_TILE_FACTOR = 10
+FFT_TILE_MIN = 384
+FFT_TILE_MAX = 640
 
 
 def fft_tile_side(n_needed: int, keff: int) -> int:
@@ -494,14 +477,23 @@ def run_fft(
         c0, c1 = p0 * sw, (p1 - 1) * sw + keff_w
         total = None
         for (src, _), spec in zip(planes, specs, strict=True):
-            tile = scratch("tile", (r1 - r0, c1 - c0) + src.shape[2:], dtype)
-            build_tile(src, rows, cols, r0, r1, c0, c1, mode, cval, tile)
-            if ndim_src == 3:
-                tile = tile.sum(axis=2) if sum_channels else np.moveaxis(tile, 2, 0)
+            if ndim_src == 3 and not sum_channels:
+                # channels first and contiguous: the transforms run on whole planes
+                tile = scratch("tile", (src.shape[2], r1 - r0, c1 - c0), dtype)
+                for c in range(src.shape[2]):
+                    build_tile(src[:, :, c], rows, cols, r0, r1, c0, c1, mode, cval, tile[c])
+            else:
+                tile = scratch("tile", (r1 - r0, c1 - c0) + src.shape[2:], dtype)
+                build_tile(src, rows, cols, r0, r1, c0, c1, mode, cval, tile)
+                if ndim_src == 3:
+                    tile = tile.sum(axis=2)
             x = fft.rfft2(tile, s=(fh, fw), axes=(-2, -1))
             x *= spec
-            total = x if total is None else total + x
-        res = fft.irfft2(total, s=(fh, fw), axes=(-2, -1))
+            if total is None:
+                total = x
+            else:
+                total += x
+        res = fft.irfft2(total, s=(fh, fw), axes=(-2, -1), overwrite_x=True)
         res = res[
             ...,
             keff_h - 1 : keff_h - 1 + (o1 - o0 - 1) * sh + 1 : sh,

@@ -12,6 +12,19 @@ One private function, :func:`_filter`, computes both public operations:
 Dtype rule (:func:`work_dtype`): the result is float32 for inputs of up to 16
 bits (uint8, uint16, int8, int16, bool, float16, float32), float64 for
 float64 and wider integers. Sums never accumulate in an integer type.
+
+Methods (:func:`plan_method` picks one; all agree to floating-point rounding;
+the implementations are in :mod:`cnnfilter.engine._tiled`):
+
+* ``direct``: per row tile, one banded matrix product (BLAS) sums each kernel
+  column's taps down the rows, then one shifted add per kernel column;
+* ``separable``: rank-1 kernels as a column pass and a row pass, both banded
+  matrix products;
+* ``fft``: overlap-save over square tiles with scipy.fft.
+
+Each works on tiles of the border-extended image built on demand from the
+input (no padded copy, no float copy of the whole input, no stride-1 output
+when a stride is asked for), on every core.
 """
 
 from __future__ import annotations
@@ -214,16 +227,18 @@ def _factors(weights: np.ndarray, dtype: np.dtype, rtol: float) -> tuple[np.ndar
     return col.astype(dtype), row.astype(dtype)
 
 
-#: ``method="auto"`` crossovers, measured with benchmarks/run.py on the 2-core
-#: machine (per-channel 'same' filtering of a 4000x3000x3 float32 image):
-#: direct 3x3 ~40 ms, 5x5 ~110 ms, 7x7 ~210 ms, 9x9 ~350 ms, 11x11 ~520 ms;
-#: FFT (tiled overlap-save) 9x9 ~300 ms, 15x15 ~310 ms, 31x31 ~330 ms,
-#: 63x63 ~400 ms. Direct is chosen up to this many non-zero taps.
-DIRECT_MAX_TAPS = 64
+#: ``method="auto"`` crossovers, measured on the 2-core benchmark machine
+#: (per-channel 'same' filtering of a 4000x3000x3 float32 photo, both
+#: threads, best of 2, machine shared with a load average of ~2.5):
+#: random kxk kernels, direct vs FFT: 5x5 185 / 591 ms, 7x7 329 / 499 ms,
+#: 9x9 308 / 446 ms, 11x11 320 / 511 ms, 13x13 331 / 535 ms, 15x15 424 /
+#: 373 ms, 19x19 596 / 393 ms. Direct is chosen up to this many non-zero taps
+#: (between 13x13 = 169 and 15x15 = 225).
+DIRECT_MAX_TAPS = 196
 #: Separable (two 1-D passes) is chosen for rank-1 kernels up to this many
-#: taps in the two passes together (kh + kw): 15x15 Gaussian ~75 ms,
-#: 31x31 ~150 ms, 63x63 ~300 ms against the FFT's 330-400 ms.
-SEPARABLE_MAX_TAPS = 150
+#: taps in the two passes together (kh + kw). Gaussians, separable vs FFT:
+#: 31x31 230 / 550 ms, 63x63 402 / 740 ms, 127x127 848 / 896 ms.
+SEPARABLE_MAX_TAPS = 220
 #: Backwards-compatible name: kernels with more taps than this use the FFT.
 FFT_MIN_TAPS = DIRECT_MAX_TAPS
 
@@ -281,7 +296,7 @@ def plan_method(
     >>> plan_method(np.ones((3, 3))).method, plan_method(np.eye(3)).method
     ('separable', 'direct')
     >>> plan_method(np.ones((31, 31)) + np.eye(31)).describe()
-    'fft (auto: 31x31 kernel: 961 non-zero taps > 64)'
+    'fft (auto: 31x31 kernel: 961 non-zero taps > 196)'
     """
     if method not in ("auto", *METHODS):
         raise UsageError(f"method must be auto, {', '.join(METHODS)}; got {method!r}")
