@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnfilter.errors import ProcessingError, UsageError
+from cnnfilter.errors import CnnfilterError, ProcessingError, UsageError
 
 __all__ = [
     "LoadedImage",
@@ -45,6 +45,7 @@ __all__ = [
     "write_image",
     "write_bytes_atomic",
     "IMAGE_EXTENSIONS",
+    "read_array",
 ]
 
 #: Largest image decoded without ``--max-pixels``: 20000 x 20000 (400 MP, 1.2 GB as RGB
@@ -153,6 +154,8 @@ def decode_image(
             mode = im.mode
             im = ImageOps.exif_transpose(im)
             return _to_arrays(im, mode, fmt, frames)
+    except CnnfilterError:
+        raise  # our own messages (pixel limit, --frame), not "corrupt": UsageError is a ValueError
     except UnidentifiedImageError:
         raise ProcessingError(
             f"{name!r} is not an image Pillow can read (PNG, JPEG, TIFF, BMP, WebP, GIF...)"
@@ -265,7 +268,9 @@ def encode_image(
     elif arr.dtype == np.uint16:
         if arr.ndim != 2 or fmt not in ("PNG", "TIFF"):
             raise UsageError("16-bit output needs a gray image written as .png or .tif")
-        im = Image.fromarray(arr, mode="I;16")
+        # Pillow >= 11 refuses fromarray(..., mode="I;16") for uint16 data ("Invalid mode
+        # for data type") but maps little-endian uint16 to I;16 by itself.
+        im = Image.fromarray(arr.astype("<u2", copy=False))
     else:
         arr = arr.astype(np.uint8, copy=False)
         if arr.ndim == 3 and arr.shape[2] == 4 and fmt in ("JPEG", "BMP"):
@@ -345,3 +350,43 @@ def write_image(
     data = encode_image(array, resolved, compress_level=compress_level, quality=quality)
     write_bytes_atomic(p, data, force=force)
     return resolved
+
+
+def read_array(path: str | Path, *, max_elements: int = DEFAULT_MAX_PIXELS * 4) -> np.ndarray:
+    """Read a NumPy ``.npy`` file (no pickles) holding numbers, e.g. a feature map.
+
+    Returns the stored array as it is (any shape; callers check it).
+
+    Raises:
+        UsageError: the file does not exist or is a directory.
+        ProcessingError: not a readable ``.npy`` file, a pickled (object)
+            array, non-numeric values, or more than ``max_elements`` values.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"input array {str(p)!r} does not exist")
+    if p.is_dir():
+        raise UsageError(f"input {str(p)!r} is a directory, not a .npy file")
+    try:
+        with open(p, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            header = (
+                np.lib.format.read_array_header_1_0(fh)
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0(fh)
+            )
+            shape, _, dtype = header
+            if int(np.prod(shape, dtype=np.int64)) > max_elements:
+                raise ProcessingError(
+                    f"{str(p)!r} holds {int(np.prod(shape)):,} values, above the limit of "
+                    f"{max_elements:,}"
+                )
+            if dtype.kind not in "biuf":
+                raise ProcessingError(
+                    f"{str(p)!r} holds {dtype} values; only numeric arrays are read"
+                )
+        return np.load(p, allow_pickle=False)
+    except ProcessingError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:
+        raise ProcessingError(f"{str(p)!r} is not a readable .npy array: {exc}") from None

@@ -523,6 +523,11 @@ def resolve_kernel(spec: str) -> Kernel:
     [[0.25, 0.25], [0.25, 0.25]]
     """
     text = spec.strip()
+    if not text:
+        raise UsageError(
+            "--kernel is empty; give a name such as sobel-x (see 'cnnfilter kernels') or a "
+            "matrix such as '1,0,-1;2,0,-2;1,0,-1'"
+        )
     if (
         text.startswith("[")
         or any(ch.isdigit() for ch in text.split(":")[0][:1])
@@ -536,3 +541,29 @@ def resolve_kernel(spec: str) -> Kernel:
     weights = entry.make(args)
     label = entry.name if not args else ":".join([entry.name, *args])
     return Kernel(label, weights, entry.source, entry.description)
+
+
+#: The article's curve detector (point 4): 30 along a curve, 0 elsewhere. The article (after
+#: Deshpande's "A Beginner's Guide To Understanding Convolutional Neural Networks") shows the
+#: filter only as a picture; this 7x7 matrix is our drawing of it, with the six taps of 30 that
+#: the article's sum 30*0 + 30*50 + 30*20 + 30*50 + 30*50 + 30*50 = 6600 implies. It is a
+#: pattern for ``detect`` (cross-correlation, applied unflipped).
+CURVE_7X7 = [
+    [0, 0, 0, 0, 0, 30, 0],
+    [0, 0, 0, 0, 30, 0, 0],
+    [0, 0, 0, 30, 0, 0, 0],
+    [0, 0, 0, 30, 0, 0, 0],
+    [0, 0, 0, 30, 0, 0, 0],
+    [0, 0, 0, 30, 0, 0, 0],
+    [0, 0, 0, 0, 0, 0, 0],
+]
+
+_CURVE = KernelEntry(
+    "curve",
+    "the article's 7x7 curve detector (30 along a curve, 0 elsewhere); a pattern for detect",
+    "the article (ARTICLE.md, point 4), after Deshpande, 'A Beginner's Guide To Understanding "
+    "Convolutional Neural Networks'; matrix drawn by cnnfilter (6 taps of 30)",
+    _fixed(CURVE_7X7),
+)
+_ENTRIES.append(_CURVE)
+REGISTRY[_CURVE.name] = _CURVE

@@ -7,7 +7,21 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["format_number", "kernel_table", "side_by_side"]
+__all__ = [
+    "format_number",
+    "kernel_table",
+    "side_by_side",
+    "COLORMAPS",
+    "colormap_lut",
+    "heatmap_scale",
+    "colorize",
+    "display_rgb",
+    "heat_strength",
+    "blend_heatmap",
+    "draw_box",
+    "mark_peaks",
+    "winners_picture",
+]
 
 
 def format_number(value: float) -> str:
@@ -157,3 +171,266 @@ def receptive_field_picture(
 
 
 __all__ += ["receptive_field_picture"]
+
+
+# --- Colour maps, heatmaps, overlays and pooling winners (used by detect and pool) ---------
+
+#: Viridis, the perceptually uniform sequential map of matplotlib (van der Walt & Smith,
+#: 2015, CC0): 17 of its 256 entries (indices 0, 16, ..., 240, 255 of ``_viridis_data`` in
+#: matplotlib's ``_cm_listed.py``), interpolated linearly in between.
+VIRIDIS_STOPS = (
+    (0 / 255, (0.267004, 0.004874, 0.329415)),
+    (16 / 255, (0.282327, 0.094955, 0.417331)),
+    (32 / 255, (0.278826, 0.175490, 0.483397)),
+    (48 / 255, (0.258965, 0.251537, 0.524736)),
+    (64 / 255, (0.229739, 0.322361, 0.545706)),
+    (80 / 255, (0.199430, 0.387607, 0.554642)),
+    (96 / 255, (0.172719, 0.448791, 0.557885)),
+    (112 / 255, (0.149039, 0.508051, 0.557250)),
+    (128 / 255, (0.127568, 0.566949, 0.550556)),
+    (144 / 255, (0.120638, 0.625828, 0.533488)),
+    (160 / 255, (0.157851, 0.683765, 0.501686)),
+    (176 / 255, (0.246070, 0.738910, 0.452024)),
+    (192 / 255, (0.369214, 0.788888, 0.382914)),
+    (208 / 255, (0.515992, 0.831158, 0.294279)),
+    (224 / 255, (0.678489, 0.863742, 0.189503)),
+    (240 / 255, (0.845561, 0.887322, 0.099702)),
+    (255 / 255, (0.993248, 0.906157, 0.143936)),
+)
+
+#: A diverging map for signed responses: ColorBrewer's 11-class RdBu (Cynthia Brewer,
+#: colorbrewer2.org), reversed so that negative is blue, 0 is near-white, positive is red.
+DIVERGING_STOPS = tuple(
+    (i / 10, tuple(int(h[k : k + 2], 16) / 255 for k in (1, 3, 5)))
+    for i, h in enumerate(
+        (
+            "#053061",
+            "#2166ac",
+            "#4393c3",
+            "#92c5de",
+            "#d1e5f0",
+            "#f7f7f7",
+            "#fddbc7",
+            "#f4a582",
+            "#d6604d",
+            "#b2182b",
+            "#67001f",
+        )
+    )
+)
+
+COLORMAPS = {"viridis": VIRIDIS_STOPS, "rdbu": DIVERGING_STOPS}
+
+
+def colormap_lut(name: str) -> np.ndarray:
+    """The 256-entry lookup table of a colour map, ``(256, 3)`` uint8.
+
+    >>> colormap_lut("viridis")[[0, 255]].tolist()
+    [[68, 1, 84], [253, 231, 37]]
+    """
+    stops = COLORMAPS[name]
+    pos = np.array([s[0] for s in stops])
+    rgb = np.array([s[1] for s in stops])
+    x = np.linspace(0.0, 1.0, 256)
+    table = np.stack([np.interp(x, pos, rgb[:, k]) for k in range(3)], axis=1)
+    return np.rint(table * 255).astype(np.uint8)
+
+
+def heatmap_scale(values: np.ndarray) -> tuple[str, float, float]:
+    """Choose the colour map and the value range for a response map.
+
+    A map with both signs gets the diverging map over ``[-m, m]``
+    (``m = max |value|``), so that 0 is the neutral colour; otherwise viridis
+    over ``[min, max]``.
+
+    Returns:
+        ``(colormap name, low, high)``.
+
+    >>> heatmap_scale(np.array([-2.0, 1.0]))
+    ('rdbu', -2.0, 2.0)
+    >>> heatmap_scale(np.array([0.0, 6600.0]))
+    ('viridis', 0.0, 6600.0)
+    """
+    lo, hi = float(np.min(values)), float(np.max(values))
+    if lo < 0 < hi:
+        m = max(-lo, hi)
+        return "rdbu", -m, m
+    return "viridis", lo, hi
+
+
+def colorize(values: np.ndarray, *, cmap: str, lo: float, hi: float) -> np.ndarray:
+    """Map a 2-D float array to colours: ``lo`` -> first entry, ``hi`` -> last.
+
+    Returns ``(h, w, 3)`` uint8. Values outside ``[lo, hi]`` are clipped; a
+    range of zero width maps everything to the middle colour.
+    """
+    lut = colormap_lut(cmap)
+    v = np.asarray(values, dtype=np.float64)
+    if hi > lo:
+        idx = np.rint((v - lo) * (255.0 / (hi - lo)))
+    else:
+        idx = np.full(v.shape, 128.0)
+    np.clip(idx, 0, 255, out=idx)
+    return lut[idx.astype(np.intp)]
+
+
+def display_rgb(pixels: np.ndarray, max_value: float) -> np.ndarray:
+    """A picture for people: ``(H, W, 3)`` uint8 from gray/RGB pixels of any range.
+
+    ``pixels`` with ``max_value`` (full white) are scaled to 0-255 and
+    rounded; gray is repeated over RGB; extra channels (alpha) are dropped.
+    """
+    x = np.asarray(pixels)
+    if x.ndim == 3 and x.shape[2] not in (3,):
+        x = x[:, :, 0] if x.shape[2] < 3 else x[:, :, :3]
+    if x.dtype != np.uint8 or max_value != 255:
+        scaled = x.astype(np.float64) * (255.0 / max_value if max_value else 1.0)
+        x = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return _as_rgb(x)
+
+
+def heat_strength(values: np.ndarray, *, cmap: str, lo: float, hi: float) -> np.ndarray:
+    """How far each value is from "no response", 0-1: ``|v| / hi`` for the diverging
+    map (0 is neutral), ``(v - lo) / (hi - lo)`` for the sequential one.
+
+    >>> heat_strength(np.array([-2.0, 0.0, 1.0]), cmap="rdbu", lo=-2.0, hi=2.0).tolist()
+    [1.0, 0.0, 0.5]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if cmap == "rdbu":
+        w = np.abs(v) / hi if hi > 0 else np.zeros(v.shape)
+    else:
+        w = (v - lo) / (hi - lo) if hi > lo else np.zeros(v.shape)
+    return np.clip(w, 0.0, 1.0)
+
+
+def blend_heatmap(
+    photo: np.ndarray,
+    heat: np.ndarray,
+    strength: np.ndarray,
+    *,
+    offset: tuple[int, int],
+    opacity: float = 0.8,
+) -> np.ndarray:
+    """Blend a coloured map over a photo, strong responses opaque, weak ones clear.
+
+    Args:
+        photo: ``(H, W, 3)`` uint8.
+        heat: ``(h, w, 3)`` uint8, placed with its top-left at photo pixel
+            ``offset`` (rows, cols); it must fit inside the photo.
+        strength: ``(h, w)`` in 0-1 (:func:`heat_strength`); each heat pixel
+            is blended with weight ``opacity * strength``.
+
+    Returns:
+        ``(H, W, 3)`` uint8; outside the map's footprint the photo is shown
+        darkened to half.
+    """
+    out = photo.astype(np.float32) * 0.5
+    r0, c0 = offset
+    h, w = heat.shape[:2]
+    a = (opacity * np.asarray(strength, dtype=np.float32))[:, :, np.newaxis]
+    region = photo[r0 : r0 + h, c0 : c0 + w].astype(np.float32)
+    out[r0 : r0 + h, c0 : c0 + w] = region * (1 - a) + heat.astype(np.float32) * a
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def draw_box(
+    canvas: np.ndarray,
+    top: int,
+    left: int,
+    height: int,
+    width: int,
+    *,
+    color: tuple[int, int, int] = (255, 255, 255),
+    thickness: int = 2,
+) -> None:
+    """Draw a rectangle outline in place on an ``(H, W, 3)`` uint8 canvas (clipped).
+
+    The box covers rows ``top .. top + height - 1`` and columns
+    ``left .. left + width - 1``; the outline is drawn inside it, with a
+    one-pixel black edge outside it for contrast on light backgrounds.
+    """
+    H, W = canvas.shape[:2]
+
+    def fill(r0, r1, c0, c1, col):
+        r0, r1, c0, c1 = max(r0, 0), min(r1, H), max(c0, 0), min(c1, W)
+        if r0 < r1 and c0 < c1:
+            canvas[r0:r1, c0:c1] = col
+
+    b, r, t = top + height, left + width, thickness
+    # black first, one pixel wider on each side, then the colour over its inner part
+    for col, g in (((0, 0, 0), 1), (color, 0)):
+        fill(top - g, top + t + g, left - g, r + g, col)
+        fill(b - t - g, b + g, left - g, r + g, col)
+        fill(top - g, b + g, left - g, left + t + g, col)
+        fill(top - g, b + g, r - t - g, r + g, col)
+
+
+def mark_peaks(
+    canvas: np.ndarray,
+    peaks: list[tuple[int, int]],
+    pattern_hw: tuple[int, int],
+    *,
+    min_side: int = 9,
+) -> None:
+    """Outline each matched window on ``canvas`` in place.
+
+    ``peaks`` are window top-left pixels ``(row, col)``; each box is the
+    pattern's ``kh x kw`` window, grown around its centre to at least
+    ``min_side`` pixels so that small patterns stay visible. The best peak
+    is outlined in yellow, the others in white.
+    """
+    kh, kw = pattern_hw
+    thickness = max(2, min(canvas.shape[:2]) // 200)
+    for rank, (r, c) in enumerate(peaks):
+        h, w = max(kh, min_side), max(kw, min_side)
+        top = r + (kh - h) // 2
+        left = c + (kw - w) // 2
+        color = (255, 221, 0) if rank == 0 else (255, 255, 255)
+        draw_box(canvas, top, left, h, w, color=color, thickness=thickness)
+
+
+def winners_picture(
+    image: np.ndarray, indices: np.ndarray, *, min_side: int = 256
+) -> tuple[np.ndarray, int]:
+    """Show which input pixel won each max-pooling window.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 picture of the input (see :func:`display_rgb`).
+        indices: flat winner indices ``row * W + col``, ``(oh, ow)`` (one
+            channel) or ``(oh, ow, C)``, as
+            :func:`cnnfilter.engine.pooling.max_pool2d_with_indices`.
+        min_side: small inputs are enlarged by a whole factor (nearest
+            neighbour) until the shorter side reaches this many pixels.
+
+    Returns:
+        ``(picture, factor)``: the input in gray at a fifth of its brightness,
+        with each winning pixel lit in proportion to its own value (40% to
+        100% brightness): yellow for one channel; for several channels each
+        channel's winners light that colour (red, green, blue; a fourth
+        channel such as alpha is not shown), so a pixel that won in all three
+        is white. ``factor`` is the enlargement used.
+    """
+    H, W = image.shape[:2]
+    img = image.astype(np.float32)
+    out = np.repeat((img.mean(axis=2) * 0.2)[:, :, np.newaxis], 3, axis=2)
+    idx = indices if indices.ndim == 3 else indices[:, :, np.newaxis]
+    single = idx.shape[2] == 1
+    lit = np.zeros((H * W, 3), dtype=np.float32)
+    for c in range(min(idx.shape[2], 3)):
+        flat = idx[:, :, c].ravel()
+        flat = flat[(flat >= 0) & (flat < H * W)]
+        won = np.zeros(H * W, dtype=bool)
+        won[flat] = True
+        value = img.reshape(-1, 3)[won, 0 if single else c]
+        level = (0.4 + 0.6 * value / 255.0)[:, np.newaxis]
+        colour = np.array([255.0, 221.0, 0.0]) if single else np.eye(3)[c] * 255.0
+        lit[won] = np.maximum(lit[won], level * colour)
+    lit = lit.reshape(H, W, 3)
+    any_lit = lit.max(axis=2) > 0
+    out[any_lit] = lit[any_lit]
+    pic = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    factor = max(1, -(-min_side // min(H, W)))
+    if factor > 1:
+        pic = np.repeat(np.repeat(pic, factor, axis=0), factor, axis=1)
+    return pic, factor

@@ -399,6 +399,6 @@ def test_every_sample_parses(samples):
 def test_every_layer_type_is_documented():
     from cnnfilter.arch.layers import LAYER_TYPES
 
-    docs = (Path(__file__).resolve().parent.parent / "docs" / "arch.md").read_text()
+    docs = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     missing = [name for name in LAYER_TYPES if f"`{name}`" not in docs]
     assert missing == []

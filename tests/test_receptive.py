@@ -162,14 +162,14 @@ def brute_force_layers(n: int, layers: list[dict]) -> list[tuple[int, int, int, 
         else:
             before = after = pad
         span = n + before + after - k_eff
-        if span < 0:
-            return []
         if ceil:  # PyTorch ceil_mode: drop a last window that starts in the right padding
-            out = -(-span // s) + 1
+            out = -(-span // s) + 1  # PyTorch's div_rtn: a window may overhang by < stride
             if (out - 1) * s >= n + before:
                 out -= 1
         else:
-            out = span // s + 1
+            out = span // s + 1 if span >= 0 else 0
+        if out <= 0:
+            return []
         geometry.append((k, s, d, before, out))
         n = out
     return geometry

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from cnnfilter.cli import apply as _apply  # noqa: F401  (registers `apply`, `kernels`)
 from cnnfilter.cli import arch as _arch  # noqa: F401  (registers `params`, `receptive-field`)
+from cnnfilter.cli import detect as _detect  # noqa: F401  (registers `detect`)
+from cnnfilter.cli import pool as _pool  # noqa: F401  (registers `pool`)
 from cnnfilter.cli._app import app
 
 __all__ = ["app", "main"]

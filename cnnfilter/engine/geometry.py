@@ -74,7 +74,8 @@ def output_size(
 
     Returns:
         The output length; 0 when the padded input is shorter than the
-        dilated kernel (callers decide whether an empty output is an error).
+        dilated kernel (in ceil mode: shorter by ``s`` or more), callers
+        decide whether an empty output is an error.
 
     Raises:
         TypeError, ValueError: an argument that is not an integer in range.
@@ -85,15 +86,19 @@ def output_size(
     3
     >>> output_size(7, 3, stride=2, dilation=2)
     2
+    >>> output_size(2, 3, stride=2), output_size(2, 3, stride=2, ceil_mode=True)
+    (0, 1)
     """
     n = _check_positive_int("input size", n)
     s = _check_positive_int("stride", stride)
     k_eff = effective_kernel_size(kernel_size, dilation)
     p_before, p_after = _pair(padding)
     span = n + p_before + p_after - k_eff
-    if span < 0:
+    if span < 0 and not ceil_mode:
         return 0
     if ceil_mode:
+        # Also for span < 0: PyTorch's pooling_output_shape rounds up there too, so a
+        # window up to s - 1 pixels longer than the padded input still gives 1 output.
         out = -(-span // s) + 1
         if (out - 1) * s >= n + p_before:
             out -= 1

@@ -72,10 +72,19 @@ def filter_image(
 
     Alpha (straight alpha in the file) is handled premultiplied: the colour is
     multiplied by alpha before filtering, so the hidden colour of transparent
-    pixels never bleeds into visible ones, and divided by the output alpha
-    afterwards. The alpha channel itself is kept, not filtered: each output
-    pixel takes the alpha of the input pixel under the kernel's anchor (the
-    same sampling as the colour, including stride and padding).
+    pixels never bleeds into visible ones, then divided back:
+
+    * for kernels with no negative weight (blurs, identity), by the filtered
+      alpha normalised by the kernel's sum, the weighted share of opacity
+      under the window ("normalised convolution", Knutsson & Westin 1993):
+      a blur of an opaque pixel beside transparent ones keeps its colour
+      instead of darkening towards black;
+    * for kernels with negative weights (edges, sharpening), whose filtered
+      alpha can vanish or change sign, by the kept alpha below.
+
+    The alpha channel itself is kept, not filtered: each output pixel takes
+    the alpha of the input pixel under the kernel's anchor (the same sampling
+    as the colour, including stride and padding).
 
     Args:
         pixels: ``(H, W)`` or ``(H, W, C)``; uint8, uint16 or float.
@@ -86,7 +95,8 @@ def filter_image(
 
     Returns:
         :class:`FilterResult`; integer input keeps its dtype unless
-        ``settings.raw``; float input stays float.
+        ``settings.raw``; float input (full white ``max_value``) becomes
+        uint8 through the same range mapping unless ``settings.raw``.
 
     Raises:
         UsageError: as :func:`cnnfilter.engine.filtering.correlate`, or an
@@ -106,27 +116,36 @@ def filter_image(
     plan = plan_method(weights, method=settings.method, dtype=work_dtype(pixels.dtype))
     source = pixels if alpha is None else premultiply(pixels, alpha, max_value)
     response = run(source, weights, channels=channels, method=settings.method, **options)
-    if settings.offset:
-        response += settings.offset
     alpha_out = None
     if alpha is not None:
-        alpha_out = _sample_alpha(alpha, weights.shape[:2], settings, run, options)
-        response = unpremultiply(response, alpha_out, max_value)
-    integer_input = np.issubdtype(pixels.dtype, np.integer)
-    if settings.raw or not integer_input:
+        alpha_out = _sample_alpha(alpha, weights.shape[:2], run, options)
+        total = float(np.sum(weights))
+        if weights.ndim == 2 and total > 0 and np.all(weights >= 0):
+            coverage = run(alpha.astype(np.float32), weights / total, **options)
+            response = unpremultiply(response, coverage, max_value)
+        else:
+            response = unpremultiply(response, alpha_out, max_value)
+    if settings.offset:  # after unpremultiplying: the offset is not scaled by alpha
+        response += settings.offset
+    if settings.raw:
         mode = "raw"
         out = response
         if alpha_out is not None:
             out = _stack(out, alpha_out.astype(out.dtype))
-    else:
-        mode = choose_range(settings.range_mode, float(np.sum(weights)))
-        out = to_pixels(response, mode, max_value=max_value, dtype=pixels.dtype)
-        if alpha_out is not None:
-            out = _stack(out, np.rint(alpha_out).astype(pixels.dtype))
+        return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
+    mode = choose_range(settings.range_mode, float(np.sum(weights)))
+    if np.issubdtype(pixels.dtype, np.integer):
+        dtype, white, scaled = pixels.dtype, max_value, response
+    else:  # float pictures (full white = max_value) are written as 8-bit
+        dtype, white = np.dtype(np.uint8), 255.0
+        scaled = response * np.float32(white / max_value)
+    out = to_pixels(scaled, mode, max_value=white, dtype=dtype)
+    if alpha_out is not None:
+        out = _stack(out, np.rint(alpha_out * (white / max_value)).astype(dtype))
     return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
 
 
-def _sample_alpha(alpha, kernel_hw, settings, run, options) -> np.ndarray:
+def _sample_alpha(alpha, kernel_hw, run, options) -> np.ndarray:
     """Alpha at each output pixel's anchor: a delta kernel through the same geometry."""
     kh, kw = kernel_hw
     delta = np.zeros((kh, kw), dtype=np.float32)

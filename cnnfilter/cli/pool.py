@@ -1,0 +1,265 @@
+"""``cnnfilter pool``: max, average and Lp pooling of an image or a .npy feature map."""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cnnfilter.cli._app import app, guarded, note, stdout_console
+from cnnfilter.cli._parse import check_output_path, parse_ints
+from cnnfilter.errors import UsageError
+
+
+class PoolOp(str, Enum):
+    max = "max"
+    avg = "avg"
+    lp = "lp"
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return " x ".join(str(s) for s in shape)
+
+
+def _load(path: Path):
+    """``(array, max_value, label, is_image)``: alpha, if any, becomes the last channel."""
+    import numpy as np
+
+    from cnnfilter import imageio
+
+    if path.suffix.lower() == ".npy":
+        arr = imageio.read_array(path)
+        if arr.ndim not in (2, 3) or arr.size == 0:
+            raise UsageError(f"{str(path)!r} has shape {arr.shape}; pool needs (H, W) or (H, W, C)")
+        return arr, None, "array", False
+    loaded = imageio.read_image(path)
+    pixels = loaded.pixels
+    if loaded.alpha is not None:
+        colour = pixels if pixels.ndim == 3 else pixels[:, :, np.newaxis]
+        pixels = np.concatenate([colour, loaded.alpha[:, :, np.newaxis]], axis=2)
+    return (
+        pixels,
+        loaded.max_value,
+        "image with alpha" if loaded.alpha is not None else "image",
+        True,
+    )
+
+
+@app.command()
+@guarded
+def pool(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT", help="Image (PNG, JPEG, TIFF...) or .npy array (H, W) or (H, W, C)."
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Pooled result: an image file, or .npy for the exact values. Without -o "
+            "only the shapes are reported.",
+        ),
+    ] = None,
+    op: Annotated[
+        PoolOp,
+        typer.Option(
+            help="max (torch MaxPool2d), avg (AvgPool2d) or lp, (sum x^p)^(1/p) (LPPool2d)."
+        ),
+    ] = PoolOp.max,
+    size: Annotated[str, typer.Option("--size", help="Window size: K or KH,KW.")] = "2",
+    stride: Annotated[
+        str | None, typer.Option(help="Step: S or SH,SW (default: the window size).")
+    ] = None,
+    padding: Annotated[
+        str,
+        typer.Option(
+            help="P or PH,PW on both sides, at most half the window; max pads with -inf, "
+            "avg with 0."
+        ),
+    ] = "0",
+    dilation: Annotated[
+        str, typer.Option(help="Spacing of window taps: D or DH,DW (max only).")
+    ] = "1",
+    ceil_mode: Annotated[
+        bool,
+        typer.Option(
+            "--ceil-mode",
+            help="Round the output size up; a last window starting in the padding is dropped.",
+        ),
+    ] = False,
+    count_include_pad: Annotated[
+        bool,
+        typer.Option(
+            "--count-include-pad/--no-count-include-pad",
+            help="avg: count padding cells in the divisor (PyTorch's default).",
+        ),
+    ] = True,
+    p: Annotated[float, typer.Option("--p", help="The power of lp pooling (> 0).")] = 2.0,
+    show_winners: Annotated[
+        Path | None,
+        typer.Option(
+            "--show-winners",
+            help="max only: write a picture of the input with the pixel that won each "
+            "window lit (yellow; per channel red/green/blue for colour).",
+        ),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing output files.")] = False,
+) -> None:
+    """Pool an image or feature map per channel, exactly as PyTorch's pooling layers.
+
+    Prints the input and output shapes and the output-size formula with its
+    numbers. 8-bit images stay 8-bit: max keeps the values, avg is rounded to
+    the nearest integer.
+
+    Example: cnnfilter pool samples/astronaut.png --op max --size 2 -o pooled.png
+    """
+    import numpy as np
+
+    from cnnfilter import imageio, render
+    from cnnfilter.engine.intensity import to_pixels
+    from cnnfilter.engine.pooling import max_pool2d_with_indices, pool2d, pool_axes, pool_spec
+
+    spec = pool_spec(
+        op.value,
+        parse_ints("--size", size),
+        stride=None if stride is None else parse_ints("--stride", stride),
+        padding=parse_ints("--padding", padding, minimum=0),
+        dilation=parse_ints("--dilation", dilation),
+        ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad,
+        p=p,
+    )
+    if show_winners is not None and op is not PoolOp.max:
+        raise UsageError("--show-winners needs --op max (only max pooling has a winner)")
+    for path in (output, show_winners):
+        if path is not None:
+            check_output_path(path, [source], force=force)
+            imageio.output_format(path)
+    if (
+        output is not None
+        and show_winners is not None
+        and output.resolve() == show_winners.resolve()
+    ):
+        raise UsageError("-o and --show-winners name the same file; give distinct names")
+
+    data, max_value, kind, is_image = _load(source)
+    rows, cols = pool_axes(data.shape, spec)
+    t0 = time.perf_counter()
+    if show_winners is not None:
+        result, indices = max_pool2d_with_indices(data, spec)
+    else:
+        result, indices = pool2d(data, spec), None
+    elapsed = time.perf_counter() - t0
+
+    stored = result
+    clipped = 0
+    if output is not None:
+        fmt = imageio.output_format(output)
+        if fmt != "NPY" and is_image and data.dtype.kind in "ui" and result.dtype != data.dtype:
+            if op is PoolOp.lp:
+                clipped = int(np.count_nonzero(np.rint(result) > max_value))
+            stored = to_pixels(result, "clip", max_value=max_value, dtype=data.dtype)
+        imageio.write_image(output, stored, force=force)
+    if show_winners is not None:
+        shown = data if is_image else _gray_for_display(data)
+        picture, factor = render.winners_picture(
+            render.display_rgb(shown, max_value if is_image else 255.0), indices
+        )
+        imageio.write_image(show_winners, picture, force=force)
+
+    pad_text = f"{spec.padding[0]},{spec.padding[1]}"
+    settings = {
+        "op": op.value,
+        "kernel_size": list(spec.kernel_size),
+        "stride": list(spec.stride),
+        "padding": list(spec.padding),
+        "dilation": list(spec.dilation),
+        "ceil_mode": spec.ceil_mode,
+        "count_include_pad": spec.count_include_pad if op is PoolOp.avg else None,
+        "p": spec.p if op is PoolOp.lp else None,
+    }
+    if json_:
+        import json
+
+        axes = {}
+        for name, ax in (("rows", rows), ("cols", cols)):
+            axes[name] = {
+                "n": ax.n,
+                "kernel_size": ax.kernel_size,
+                "stride": ax.stride,
+                "padding": ax.padding,
+                "dilation": ax.dilation,
+                "numerator": ax.numerator,
+                "out": ax.out,
+                "dropped_last_window": ax.dropped,
+                "formula": ax.formula(),
+            }
+        doc = {
+            "input": str(source),
+            "input_kind": kind,
+            "input_shape": list(data.shape),
+            "input_dtype": str(data.dtype),
+            **settings,
+            "formula": "out = rnd((n + 2p - d(k-1) - 1) / s) + 1, rnd = ceil with --ceil-mode "
+            "else floor",
+            "axes": axes,
+            "output_shape": list(result.shape),
+            "output_dtype": str(result.dtype),
+            "written_dtype": str(stored.dtype) if output is not None else None,
+            "output": str(output) if output is not None else None,
+            "winners": str(show_winners) if show_winners is not None else None,
+        }
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        console = stdout_console()
+        extra = ""
+        if op is PoolOp.avg:
+            extra = f", count_include_pad {'on' if spec.count_include_pad else 'off'}"
+        elif op is PoolOp.lp:
+            extra = f", p {spec.p:g}"
+        console.print(
+            f"{op.value} pooling: kernel {spec.kernel_size[0]}x{spec.kernel_size[1]}, stride "
+            f"{spec.stride[0]}x{spec.stride[1]}, padding {pad_text}, dilation "
+            f"{spec.dilation[0]}x{spec.dilation[1]}, {'ceil' if ceil_mode else 'floor'} mode"
+            f"{extra}"
+        )
+        console.print(f"input   {_shape_text(data.shape)} ({data.dtype})")
+        console.print("out = rnd((n + 2p - d(k-1) - 1) / s) + 1")
+        console.print(f"  rows: {rows.formula()}")
+        console.print(f"  cols: {cols.formula()}")
+        console.print(f"output  {_shape_text(result.shape)} ({result.dtype})")
+    alpha_note = ", alpha pooled as the last channel" if kind == "image with alpha" else ""
+    note(f"{op.value} pooling of {source} per channel{alpha_note}; {elapsed * 1000:.0f} ms")
+    if clipped:
+        note(
+            f"{clipped:,} value(s) above {max_value:g} were clipped in {output}; write .npy to "
+            "keep the exact Lp values"
+        )
+    if output is not None:
+        note(f"wrote {output} ({_shape_text(stored.shape)}, {stored.dtype})")
+    if show_winners is not None:
+        note(
+            f"wrote {show_winners}: winning pixels lit"
+            + (f", enlarged {factor}x" if factor > 1 else "")
+        )
+
+
+def _gray_for_display(data):
+    """A .npy array as a gray picture in 0-255 (min to max of the whole array)."""
+    import numpy as np
+
+    from cnnfilter.engine.intensity import to_pixels
+
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim == 3:
+        x = x.mean(axis=2)
+    if not np.all(np.isfinite(x)):
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    return to_pixels(x, "rescale", max_value=255, dtype=np.uint8)

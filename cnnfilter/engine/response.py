@@ -1,0 +1,337 @@
+"""Response maps of a pattern over an image, and their peaks.
+
+A response map says, for every place the pattern fits inside the image, how
+strongly the image there looks like the pattern. Both methods slide the
+pattern over the image without padding (``padding="valid"``), so the map of
+an ``H x W`` image and a ``kh x kw`` pattern is ``(H - kh + 1) x (W - kw + 1)``
+and **map cell** ``(r, c)`` **is the window whose top-left pixel is image
+pixel** ``(r, c)``, the convention of OpenCV's ``matchTemplate`` and of
+scikit-image's ``match_template`` (without ``pad_input``). The window's
+centre is image pixel ``(r + (kh - 1) / 2, c + (kw - 1) / 2)``.
+
+* ``raw``: the cross-correlation a CNN layer computes, the plain sum of
+  products ``sum_ij w[i, j] * I[r + i, c + j]`` over rows, columns and
+  channels (the article's 6600). Computed by
+  :func:`cnnfilter.engine.filtering.correlate`, which switches to the FFT for
+  large patterns.
+* ``ncc``: zero-mean normalised cross-correlation, in ``[-1, 1]``, equal to
+  OpenCV's ``TM_CCOEFF_NORMED`` and scikit-image's ``match_template``::
+
+      ncc(r, c) = sum T'(i, j) I'(r + i, c + j) / sqrt(sum T'^2 * sum I'^2)
+
+  where ``T'`` is the template minus its mean and ``I'`` the window minus
+  its mean. For colour, the means are taken per channel and the sums run
+  over all channels (OpenCV's rule; scikit-image agrees on gray images).
+  The numerator is ``correlate(image, T')`` (``T'`` sums to 0, so the
+  window mean drops out); the window sums ``sum I`` and ``sum I^2`` come
+  from integral images, exact in int64 for integer images.
+
+  **Flat template or flat window.** The correlation coefficient is 0/0
+  there; the map holds **0** ("no evidence either way"), as OpenCV and
+  scikit-image do, never NaN or inf. A window is flat when its values are
+  all equal (integer images), or when its standard deviation is below
+  ``1e-6`` times the value range of the image (float images).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnfilter.engine.filtering import correlate
+from cnnfilter.errors import UsageError
+
+__all__ = [
+    "METHODS",
+    "FLAT_STD_FRACTION",
+    "Peak",
+    "ResponseMap",
+    "response_map",
+    "ncc_map",
+    "raw_map",
+    "find_peaks",
+]
+
+#: ``method`` names and what each computes.
+METHODS = {
+    "raw": "cross-correlation, the sum of products over the window (what a CNN layer computes)",
+    "ncc": "zero-mean normalised cross-correlation in [-1, 1] (OpenCV TM_CCOEFF_NORMED)",
+}
+
+#: A float window is flat when its standard deviation is below this fraction of the
+#: image's value range.
+FLAT_STD_FRACTION = 1e-6
+
+
+@dataclass(frozen=True)
+class ResponseMap:
+    """A response map and what it took to make it.
+
+    Attributes:
+        values: ``(H - kh + 1, W - kw + 1)`` float map; cell ``(r, c)`` is the
+            window with top-left image pixel ``(r, c)``.
+        method: ``"raw"`` or ``"ncc"``.
+        pattern_shape: ``(kh, kw)`` of the pattern.
+        flat_template: ncc only: the template is flat, so the map is all 0.
+        flat_windows: ncc only: number of flat windows (set to 0).
+    """
+
+    values: np.ndarray
+    method: str
+    pattern_shape: tuple[int, int]
+    flat_template: bool = False
+    flat_windows: int = 0
+
+
+def _check(image: np.ndarray, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    image = np.asarray(image)
+    pattern = np.asarray(pattern)
+    if image.ndim not in (2, 3) or image.size == 0:
+        raise UsageError(f"image must have shape (H, W) or (H, W, C), got {image.shape}")
+    if image.dtype.kind not in "biuf":
+        raise UsageError(f"image must hold numbers, got dtype {image.dtype}")
+    if pattern.ndim not in (2, 3) or pattern.size == 0:
+        raise UsageError(f"pattern must have shape (kh, kw) or (kh, kw, C), got {pattern.shape}")
+    if pattern.dtype.kind not in "biuf":
+        raise UsageError(f"pattern must hold numbers, got dtype {pattern.dtype}")
+    if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
+        raise UsageError("image contains NaN or inf; every value must be a finite number")
+    if not np.all(np.isfinite(pattern)):
+        raise UsageError("pattern contains NaN or inf; every value must be a finite number")
+    if pattern.ndim == 3:
+        depth = image.shape[2] if image.ndim == 3 else 1
+        if pattern.shape[2] != depth:
+            raise UsageError(
+                f"the pattern has {pattern.shape[2]} channels but the image has {depth}; give a "
+                "pattern with the image's channels, or a gray (2-D) one"
+            )
+        if image.ndim == 2:
+            pattern = pattern[:, :, 0]
+    kh, kw = pattern.shape[:2]
+    if kh > image.shape[0] or kw > image.shape[1]:
+        raise UsageError(
+            f"the pattern ({kh}x{kw}) is larger than the image "
+            f"({image.shape[0]}x{image.shape[1]}); it must fit inside it"
+        )
+    return image, pattern
+
+
+def raw_map(image: np.ndarray, pattern: np.ndarray, *, method: str = "auto") -> np.ndarray:
+    """Cross-correlation (no flip) of ``image`` with ``pattern``, summed over channels.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)``, numbers.
+        pattern: ``(kh, kw)`` (applied to every channel) or ``(kh, kw, C)``.
+        method: ``"auto"``, ``"direct"`` or ``"fft"``, as the engine's
+            :func:`~cnnfilter.engine.filtering.correlate`.
+
+    Returns:
+        ``(H - kh + 1, W - kw + 1)`` array in ``work_dtype(image.dtype)``.
+
+    Raises:
+        UsageError: bad shapes, NaN/inf, a pattern larger than the image or
+            with another channel count.
+
+    >>> img = np.zeros((3, 4)); img[1, 2] = 50
+    >>> raw_map(img, np.array([[0.0, 30.0], [0.0, 0.0]]))  # the 30 tap meets the 50 at (1, 1)
+    array([[   0.,    0.,    0.],
+           [   0., 1500.,    0.]])
+    """
+    image, pattern = _check(image, pattern)
+    return correlate(image, pattern, padding="valid", channels="sum", method=method)
+
+
+def _window_sums(channel: np.ndarray, kh: int, kw: int) -> tuple[np.ndarray, np.ndarray]:
+    """``sum`` and ``sum of squares`` over every ``kh x kw`` window (integral images).
+
+    Integer channels are summed in int64 (exact); floats in float64. The sums
+    run along one axis and then the other, so the rounding error of a float
+    window sum grows with one side of the image, not with its area.
+    """
+    acc = np.int64 if channel.dtype.kind in "biu" else np.float64
+    out = []
+    for data in (channel.astype(acc, copy=False), None):
+        if data is None:
+            wide = channel.astype(acc, copy=False)
+            data = wide * wide
+        cs = np.zeros((data.shape[0] + 1, data.shape[1]), dtype=acc)
+        np.cumsum(data, axis=0, out=cs[1:])
+        cols = cs[kh:] - cs[:-kh]
+        cs = np.zeros((cols.shape[0], cols.shape[1] + 1), dtype=acc)
+        np.cumsum(cols, axis=1, out=cs[:, 1:])
+        out.append(cs[:, kw:] - cs[:, :-kw])
+    return out[0], out[1]
+
+
+def _centred_variance_sum(channel: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """``sum over the window of (I - window mean)^2``, >= 0, float64, per window."""
+    n = kh * kw
+    s1, s2 = _window_sums(channel, kh, kw)
+    if s1.dtype == np.int64:
+        peak = int(np.abs(channel).max())
+        if n * n * peak * peak < 2**62:
+            # n * S2 - S1^2 is an exact integer: 0 exactly when the window is flat.
+            return (n * s2 - s1 * s1).astype(np.float64) / n
+        var = s2.astype(np.float64) - s1.astype(np.float64) ** 2 / n
+        var[var < 0.25] = 0.0  # an integer window that is not flat has var >= (n - 1) / n
+        return var
+    var = s2 - s1 * s1 / n
+    np.maximum(var, 0.0, out=var)
+    return var
+
+
+def ncc_map(image: np.ndarray, template: np.ndarray, *, method: str = "auto") -> ResponseMap:
+    """Zero-mean normalised cross-correlation (OpenCV ``TM_CCOEFF_NORMED``), valid windows.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)``, numbers.
+        template: ``(kh, kw)`` (used for every channel) or ``(kh, kw, C)``.
+        method: how the numerator's correlation is computed (``"auto"``
+            picks the FFT for templates of more than 100 taps).
+
+    Returns:
+        A :class:`ResponseMap` with float64 values in ``[-1, 1]``; 0 where
+        the template or the window is flat (see the module notes).
+
+    Raises:
+        UsageError: as :func:`raw_map`.
+
+    >>> img = np.array([[0, 0, 0, 0], [0, 9, 1, 0], [0, 0, 0, 0]], dtype=np.uint8)
+    >>> ncc_map(img, img[1:3, 1:3]).values.round(3)  # the copy scores 1 at its top-left (1, 1)
+    array([[-0.382, -0.439, -0.382],
+           [-0.229,  1.   ,  0.994]])
+    """
+    image, template = _check(image, template)
+    kh, kw = template.shape[:2]
+    data = image if image.ndim == 3 else image[:, :, np.newaxis]
+    depth = data.shape[2]
+    tmpl = np.asarray(template, dtype=np.float64)
+    if tmpl.ndim == 2:
+        tmpl = np.repeat(tmpl[:, :, np.newaxis], depth, axis=2)
+    if np.all(np.ptp(tmpl.reshape(-1, depth), axis=0) == 0):
+        shape = (data.shape[0] - kh + 1, data.shape[1] - kw + 1)
+        return ResponseMap(np.zeros(shape), "ncc", (kh, kw), flat_template=True)
+    tz = tmpl - tmpl.mean(axis=(0, 1))
+    tt = float((tz * tz).sum())
+    shape = (data.shape[0] - kh + 1, data.shape[1] - kw + 1)
+    numerator = np.zeros(shape)
+    var = np.zeros(shape)
+    span = 0.0
+    for c in range(depth):
+        channel = data[:, :, c]
+        # The numerator in float64, one contiguous channel at a time; subtracting the
+        # channel's mean does not change it (tz sums to 0 per channel) but keeps the FFT's
+        # rounding error small.
+        centred = channel.astype(np.float64)
+        centred -= centred.mean()
+        numerator += correlate(centred, tz[:, :, c], padding="valid", method=method)
+        if channel.dtype.kind == "f":
+            span = max(span, float(np.ptp(centred)))
+            channel = centred
+        var += _centred_variance_sum(channel, kh, kw)
+    if image.dtype.kind == "f":
+        flat = var <= depth * kh * kw * (FLAT_STD_FRACTION * span) ** 2
+    else:
+        flat = var <= 0
+    denom = np.sqrt(var * tt)
+    out = np.zeros(numerator.shape)
+    np.divide(numerator, denom, out=out, where=~flat)
+    np.clip(out, -1.0, 1.0, out=out)
+    return ResponseMap(out, "ncc", (kh, kw), flat_windows=int(flat.sum()))
+
+
+def response_map(
+    image: np.ndarray, pattern: np.ndarray, *, method: str = "raw", impl: str = "auto"
+) -> ResponseMap:
+    """The response map of ``pattern`` over ``image`` by ``method`` (:data:`METHODS`).
+
+    ``impl`` (``auto``/``direct``/``fft``) chooses how the correlation is
+    computed; every choice gives the same values to float rounding.
+
+    Raises:
+        UsageError: unknown method, or as :func:`raw_map`.
+    """
+    if method == "raw":
+        values = raw_map(image, pattern, method=impl)
+        return ResponseMap(values, "raw", tuple(np.shape(pattern)[:2]))
+    if method == "ncc":
+        return ncc_map(image, pattern, method=impl)
+    raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+
+
+@dataclass(frozen=True)
+class Peak:
+    """One peak of a response map: the map cell ``(row, col)`` and its score."""
+
+    row: int
+    col: int
+    score: float
+
+
+def find_peaks(
+    values: np.ndarray,
+    *,
+    top: int = 10,
+    min_distance: int = 1,
+    threshold: float | None = None,
+) -> list[Peak]:
+    """The ``top`` highest local maxima of a 2-D map, at least ``min_distance`` apart.
+
+    A peak is a cell that is the largest value of the ``(2D + 1) x (2D + 1)``
+    square around it (``D = min_distance``; cells past the border do not
+    count), strictly above the map's minimum (so a flat background is never
+    a peak), and ``>= threshold`` when one is given. Peaks are taken from the
+    highest down (ties: smaller row, then smaller column first); a peak
+    within ``D`` rows **and** ``D`` columns of one already taken is skipped,
+    so no two reported peaks are within Chebyshev distance ``D``. This is
+    scikit-image's ``peak_local_max`` rule.
+
+    Args:
+        values: ``(h, w)`` finite map.
+        top: largest number of peaks returned (>= 1).
+        min_distance: ``D`` >= 1.
+        threshold: smallest score reported, or None.
+
+    Returns:
+        Peaks sorted by score, highest first.
+
+    Raises:
+        UsageError: a map that is not 2-D, ``top`` or ``min_distance`` < 1.
+
+    >>> m = np.zeros((5, 7)); m[1, 1] = 3; m[1, 2] = 2; m[3, 5] = 1
+    >>> [(p.row, p.col, p.score) for p in find_peaks(m, min_distance=1)]
+    [(1, 1, 3.0), (3, 5, 1.0)]
+    """
+    from scipy import ndimage
+
+    values = np.asarray(values)
+    if values.ndim != 2 or values.size == 0:
+        raise UsageError(f"a response map must be 2-D, got shape {values.shape}")
+    if top < 1:
+        raise UsageError(f"top must be >= 1, got {top}")
+    if min_distance < 1:
+        raise UsageError(f"min_distance must be >= 1, got {min_distance}")
+    lowest = values.min()
+    if values.max() == lowest:
+        return []
+    size = 2 * min_distance + 1
+    local_max = ndimage.maximum_filter(values, size=size, mode="constant", cval=-np.inf)
+    candidates = (values == local_max) & (values > lowest)
+    if threshold is not None:
+        candidates &= values >= threshold
+    rows, cols = np.nonzero(candidates)
+    scores = values[rows, cols]
+    order = np.lexsort((cols, rows, -scores))
+    blocked = np.zeros(values.shape, dtype=bool)
+    peaks: list[Peak] = []
+    d = min_distance
+    for k in order:
+        r, c = int(rows[k]), int(cols[k])
+        if blocked[r, c]:
+            continue
+        peaks.append(Peak(r, c, float(scores[k])))
+        if len(peaks) == top:
+            break
+        blocked[max(r - d, 0) : r + d + 1, max(c - d, 0) : c + d + 1] = True
+    return peaks

@@ -1,0 +1,185 @@
+"""``cnnfilter detect`` through the CLI: peaks, JSON, pictures and errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from cnnfilter.cli import app
+
+#: The article's curve drawing (as in test_response.py): the curve filter's six taps of 30
+#: fall on 0, 50, 20, 50, 50, 50.
+ARTICLE_PATCH = np.array(
+    [
+        [0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 50, 50, 50],
+        [0, 0, 0, 20, 0, 0, 0],
+        [0, 0, 0, 50, 0, 0, 0],
+        [0, 0, 0, 50, 0, 0, 0],
+        [0, 0, 0, 50, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+    ],
+    dtype=np.uint8,
+)
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, ["detect", *map(str, args)], catch_exceptions=False)
+
+
+@pytest.fixture
+def drawing(tmp_path):
+    """The article's curve drawn at rows 10-16, columns 20-26 of a blank 8-bit picture."""
+    pixels = np.zeros((40, 50), dtype=np.uint8)
+    pixels[10:17, 20:27] = ARTICLE_PATCH
+    path = tmp_path / "drawing.png"
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_curve_kernel_reproduces_the_articles_6600(drawing):
+    result = run(drawing, "--kernel", "curve", "--method", "raw", "--top", "3", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["peaks"][0] == {"rank": 1, "row": 10, "col": 20, "score": 6600.0}
+    assert doc["map_shape"] == [34, 44]
+    assert doc["map_range"] == [0.0, 6600.0]  # blank parts of the drawing give 0
+    assert doc["coordinates"] == "top-left"
+    assert doc["operation"] == "cross-correlation" and doc["method"] == "raw"
+    assert "cross-correlation (raw sum of products" in result.stderr
+
+
+def test_table_output_names_the_coordinate_convention(drawing):
+    result = run(drawing, "--kernel", "curve", "--top", "1")
+    assert result.exit_code == 0
+    assert "6600" in result.stdout and "top-left corner" in result.stdout
+    assert result.stdout.count("\n") < 12
+
+
+def test_template_from_a_real_photo_is_found_with_ncc_1(samples, tmp_path):
+    photo = np.asarray(Image.open(samples / "coffee.png").convert("RGB"))
+    patch = tmp_path / "patch.png"
+    Image.fromarray(photo[120:152, 200:248]).save(patch)
+    result = run(
+        samples / "coffee.png", "--template", patch, "--method", "ncc", "--top", "2", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    best = doc["peaks"][0]
+    assert (best["row"], best["col"]) == (120, 200)
+    assert best["score"] == pytest.approx(1.0, abs=1e-9)
+    assert doc["pattern"]["shape"] == [32, 48, 3]
+    assert doc["min_distance"] == 16
+
+
+def test_pictures_and_raw_map_are_written(samples, tmp_path):
+    heat, over, raw = tmp_path / "heat.png", tmp_path / "over.png", tmp_path / "resp.npy"
+    result = run(
+        samples / "coins.png", "--kernel", "log:9:2", "--heatmap", heat, "--overlay", over,
+        "--raw", raw, "--top", "5", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    values = np.load(raw)
+    assert values.shape == (303 - 8, 384 - 8) == tuple(doc["map_shape"])
+    assert doc["map_range"] == pytest.approx([values.min(), values.max()])
+    # the LoG response has both signs: the diverging map, centred on 0
+    lo, hi = doc["colormap"]["range"]
+    assert doc["colormap"]["name"] == "rdbu" and lo == -hi
+    assert f"colour map rdbu over [{lo:.6g}, {hi:.6g}]" in result.stderr
+    heat_px = np.asarray(Image.open(heat))
+    assert heat_px.shape == values.shape + (3,)
+    over_px = np.asarray(Image.open(over))
+    assert over_px.shape == (303, 384, 3)
+    best = doc["peaks"][0]
+    assert doc["outputs"] == {"heatmap": str(heat), "overlay": str(over), "raw": str(raw)}
+    # the best peak's box is drawn in yellow around the window centre
+    r, c = best["row"] + 4, best["col"] + 4
+    box = over_px[max(r - 8, 0) : r + 9, max(c - 8, 0) : c + 9].reshape(-1, 3)
+    assert ((box == [255, 221, 0]).all(axis=1)).any()
+
+
+def test_raw_map_as_float_tiff(samples, tmp_path):
+    out = tmp_path / "resp.tif"
+    result = run(samples / "camera.png", "--kernel", "sobel-x", "--raw", out)
+    assert result.exit_code == 0, result.stderr
+    arr = np.asarray(Image.open(out))
+    assert arr.dtype == np.float32 and arr.shape == (510, 510)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "give exactly one pattern"),
+        (["--kernel", "curve", "--kernel-file", "k.txt"], "give exactly one pattern"),
+        (["--kernel", "nope"], "unknown kernel 'nope'"),
+        (["--kernel", "box:3", "--raw", "x.png"], "must end in .npy or .tif"),
+        (["--kernel", "box:3", "--heatmap", "x.npy"], "writes a picture"),
+        (["--kernel", "box:3", "--top", "0"], "Invalid value for '--top'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(samples, extra, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(samples / "camera.png", *extra)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_refuses_to_overwrite_input_or_existing_output(samples, tmp_path):
+    result = run(samples / "camera.png", "--kernel", "box", "--heatmap", samples / "camera.png")
+    assert result.exit_code == 2 and "never overwrites its input" in result.stderr
+    existing = tmp_path / "heat.png"
+    existing.write_bytes(b"keep")
+    result = run(samples / "camera.png", "--kernel", "box", "--heatmap", existing)
+    assert result.exit_code == 2 and "--force" in result.stderr
+    assert existing.read_bytes() == b"keep"
+    result = run(samples / "camera.png", "--kernel", "box", "--heatmap", existing, "--force")
+    assert result.exit_code == 0 and existing.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_template_larger_than_image_or_colour_on_gray(samples, tmp_path):
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((600, 10), dtype=np.uint8)).save(big)
+    result = run(samples / "camera.png", "--template", big)
+    assert result.exit_code == 2 and "larger than the image" in result.stderr
+    colour = tmp_path / "colour.png"
+    Image.fromarray(np.zeros((5, 5, 3), dtype=np.uint8)).save(colour)
+    result = run(samples / "camera.png", "--template", colour)
+    assert result.exit_code == 2 and "use a gray template" in result.stderr
+
+
+def test_corrupt_image_exits_1(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    result = run(bad, "--kernel", "box")
+    assert result.exit_code == 1 and result.stderr.startswith("Error: ")
+
+
+def test_flat_template_is_reported_and_gives_no_peaks(samples, tmp_path):
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.full((6, 6), 9, dtype=np.uint8)).save(flat)
+    result = run(samples / "camera.png", "--template", flat, "--method", "ncc", "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["flat_template"] is True and doc["peaks"] == [] and doc["map_range"] == [0.0, 0.0]
+    assert "the template is flat" in result.stderr
+
+
+def test_detect_runs_as_a_real_process(drawing):
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnnfilter", "detect", str(drawing), "--kernel", "curve", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["peaks"][0]["score"] == 6600.0

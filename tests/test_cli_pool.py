@@ -1,0 +1,154 @@
+"""``cnnfilter pool`` through the CLI: shapes, formula, dtypes, winners and errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from cnnfilter.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, ["pool", *map(str, args)], catch_exceptions=False)
+
+
+def test_max_pool_of_a_photo_keeps_8_bits_and_prints_the_formula(samples, tmp_path):
+    out = tmp_path / "pooled.png"
+    result = run(samples / "astronaut.png", "--op", "max", "--size", "2", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert "input   512 x 512 x 3 (uint8)" in result.stdout
+    assert "rows: floor((512 + 2*0 - 1*(2-1) - 1)/2) + 1 = 256" in result.stdout
+    assert "output  256 x 256 x 3 (uint8)" in result.stdout
+    pooled = np.asarray(Image.open(out))
+    photo = np.asarray(Image.open(samples / "astronaut.png"))
+    assert pooled.dtype == np.uint8
+    np.testing.assert_array_equal(pooled, photo.reshape(256, 2, 256, 2, 3).max(axis=(1, 3)))
+    assert f"wrote {out} (256 x 256 x 3, uint8)" in result.stderr
+
+
+def test_average_of_8_bit_is_rounded_not_truncated(tmp_path):
+    src = tmp_path / "tiny.png"
+    Image.fromarray(np.array([[0, 1, 5, 6], [1, 1, 6, 6]], dtype=np.uint8)).save(src)
+    out = tmp_path / "avg.png"
+    result = run(src, "--op", "avg", "--size", "2", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    # means 0.75 and 5.75: rounded to 1 and 6 (truncation would give 0 and 5)
+    assert np.asarray(Image.open(out)).tolist() == [[1, 6]]
+
+
+def test_npy_feature_map_with_ceil_mode_and_no_count_include_pad(tmp_path):
+    src, out = tmp_path / "features.npy", tmp_path / "out.npy"
+    np.save(src, np.arange(25.0).reshape(5, 5))
+    result = run(
+        src, "--op", "avg", "--size", "2", "--padding", "1", "--ceil-mode",
+        "--no-count-include-pad", "-o", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    np.testing.assert_allclose(
+        np.load(out), [[0.0, 1.5, 3.5], [7.5, 9.0, 11.0], [17.5, 19.0, 21.0]]
+    )
+    assert (
+        "rows: ceil((5 + 2*1 - 1*(2-1) - 1)/2) + 1 = 4, last window starts in the padding: "
+        "dropped -> 3" in result.stdout
+    )
+
+
+def test_json_report_has_stable_keys(samples):
+    result = run(samples / "camera.png", "--op", "max", "--size", "3", "--stride", "2", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["input_shape"] == [512, 512] and doc["output_shape"] == [255, 255]
+    assert doc["kernel_size"] == [3, 3] and doc["stride"] == [2, 2]
+    assert doc["axes"]["rows"]["numerator"] == 509
+    assert doc["axes"]["cols"]["out"] == 255
+    assert doc["output"] is None and doc["count_include_pad"] is None
+
+
+def test_show_winners_marks_one_pixel_per_window(samples, tmp_path):
+    out = tmp_path / "winners.png"
+    result = run(samples / "camera.png", "--size", "3", "--stride", "2", "--show-winners", out)
+    assert result.exit_code == 0, result.stderr
+    pic = np.asarray(Image.open(out))
+    assert pic.shape == (512, 512, 3)
+    lit = pic[:, :, 0] > pic[:, :, 2] + 40  # yellow: red well above blue
+    # 255 x 255 windows of 3x3 with stride 2 overlap, so a pixel can win several windows
+    assert 255 * 255 // 4 < lit.sum() <= 255 * 255
+
+
+def test_show_winners_enlarges_small_inputs(tmp_path):
+    src, out = tmp_path / "f.npy", tmp_path / "w.png"
+    np.save(src, np.array([[1.0, 2.0], [4.0, 3.0]]))
+    result = run(src, "--size", "2", "--show-winners", out)
+    assert result.exit_code == 0, result.stderr
+    pic = np.asarray(Image.open(out))
+    assert pic.shape == (256, 256, 3)
+    assert pic[200, 10, 0] > 200 and pic[10, 10, 0] < 60  # pixel (1, 0) won
+    assert "enlarged 128x" in result.stderr
+
+
+def test_lp_pooling_of_an_image_to_npy_is_exact(tmp_path):
+    src, out = tmp_path / "t.png", tmp_path / "lp.npy"
+    Image.fromarray(np.array([[3, 4], [0, 0]], dtype=np.uint8)).save(src)
+    result = run(src, "--op", "lp", "--p", "2", "--size", "2", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert np.load(out).tolist() == [[5.0]]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--size", "2", "--padding", "2"], "requires padding <= kernel_size // 2 = 1"),
+        (["--op", "avg", "--show-winners", "w.png"], "--show-winners needs --op max"),
+        (["--op", "lp", "--padding", "1"], "Lp pooling takes no padding"),
+        (["--size", "0"], "--size values must be >= 1"),
+        (["--size", "600"], "the output would be empty"),
+        (["--op", "mean"], "Invalid value for '--op'"),
+        (["-o", "out.xyz"], "cannot tell the output format"),
+    ],
+)
+def test_usage_errors_exit_2(samples, tmp_path, monkeypatch, extra, message):
+    monkeypatch.chdir(tmp_path)
+    result = run(samples / "camera.png", *extra)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_npy_inputs(tmp_path):
+    pickled = tmp_path / "obj.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    result = run(pickled)
+    assert result.exit_code == 1 and "only numeric arrays" in result.stderr
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.zeros(5))
+    result = run(flat)
+    assert result.exit_code == 2 and "needs (H, W) or (H, W, C)" in result.stderr
+    result = run(tmp_path / "missing.npy")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_never_overwrites_the_input(tmp_path):
+    src = tmp_path / "in.npy"
+    np.save(src, np.ones((4, 4)))
+    result = run(src, "-o", src, "--force")
+    assert result.exit_code == 2 and "never overwrites its input" in result.stderr
+
+
+def test_pool_runs_as_a_real_process(samples, tmp_path):
+    out = tmp_path / "p.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnnfilter", "pool", str(samples / "coins.png"), "--op", "avg",
+         "--size", "3", "-o", str(out)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "output  101 x 128 (float32)" in proc.stdout
+    assert np.asarray(Image.open(out)).shape == (101, 128)

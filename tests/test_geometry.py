@@ -1,0 +1,231 @@
+"""The one output-size formula and the padding rules of engine/geometry.py.
+
+Reference: PyTorch's Conv2d / MaxPool2d documentation,
+``out = floor((n + 2p - d (k - 1) - 1) / s + 1)`` (``ceil`` with ``ceil_mode``,
+dropping a last window that starts in the right padding), and TensorFlow's
+``padding="SAME"`` rule ``out = ceil(n / s)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnnfilter.engine.geometry import (
+    AxisGeometry,
+    anchored_same_padding,
+    effective_kernel_size,
+    output_size,
+    resolve_padding,
+    same_padding,
+)
+
+
+def torch_output_size(n, k, s, p, d, ceil_mode=False):
+    """PyTorch's documented formula, written out independently (symmetric padding)."""
+    numerator = n + 2 * p - d * (k - 1) - 1
+    if ceil_mode:
+        out = math.ceil(numerator / s) + 1
+        if (out - 1) * s >= n + p:
+            out -= 1
+        return out
+    return math.floor(numerator / s + 1)
+
+
+# ---------------------------------------------------------------- literal values
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "kwargs", "expected"),
+    [
+        (224, 3, dict(padding=1), 224),  # VGG conv: size kept
+        (224, 7, dict(stride=2, padding=3), 112),  # ResNet stem
+        (112, 3, dict(stride=2, padding=1), 56),  # ResNet max pool
+        (227, 11, dict(stride=4), 55),  # AlexNet conv1
+        (55, 3, dict(stride=2), 27),  # AlexNet pool1
+        (32, 5, {}, 28),  # LeNet conv1
+        (28, 2, dict(stride=2), 14),  # LeNet pool
+        (7, 3, dict(stride=2, dilation=2), 2),  # k_eff = 5
+        (5, 3, dict(padding=(0, 2)), 5),  # asymmetric padding
+        (4, 5, {}, 0),  # kernel longer than the input: empty
+        (4, 4, {}, 1),
+        (5, 2, dict(stride=2, padding=1, ceil_mode=True), 3),
+        (6, 3, dict(stride=2, ceil_mode=True), 3),  # ceil(3/2)+1 = 3
+        (6, 3, dict(stride=2), 2),
+        (5, 3, dict(stride=2, padding=1, ceil_mode=True), 3),
+    ],
+)
+def test_output_size_literal_values(n, k, kwargs, expected):
+    assert output_size(n, k, **kwargs) == expected
+
+
+def test_effective_kernel_size_literal_values():
+    assert effective_kernel_size(3, 1) == 3
+    assert effective_kernel_size(3, 2) == 5
+    assert effective_kernel_size(3, 4) == 9
+    assert effective_kernel_size(1, 7) == 1
+    assert effective_kernel_size(2, 3) == 4
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "s", "d", "expected"),
+    [
+        (224, 3, 2, 1, (0, 1)),  # TF SAME: out 112, total 1, extra pixel after
+        (5, 4, 1, 1, (1, 2)),
+        (5, 3, 1, 1, (1, 1)),
+        (10, 3, 3, 1, (1, 1)),  # out 4, total (4-1)*3+3-10 = 2
+        (10, 1, 1, 1, (0, 0)),
+        (9, 3, 1, 2, (2, 2)),  # k_eff 5
+        (3, 1, 2, 1, (0, 0)),  # total would be negative: clamped at 0
+    ],
+)
+def test_same_padding_literal_values(n, k, s, d, expected):
+    assert same_padding(n, k, stride=s, dilation=d) == expected
+
+
+@pytest.mark.parametrize(
+    ("k", "d", "flipped", "expected"),
+    [
+        (3, 1, False, (1, 1)),
+        (3, 1, True, (1, 1)),
+        (4, 1, False, (2, 1)),  # scipy.ndimage.correlate: anchor tap k // 2
+        (4, 1, True, (1, 2)),  # scipy.ndimage.convolve: anchor (k - 1) // 2
+        (2, 1, False, (1, 0)),
+        (2, 1, True, (0, 1)),
+        (1, 1, False, (0, 0)),
+        (3, 2, False, (2, 2)),  # k_eff 5
+        (2, 3, False, (2, 1)),  # k_eff 4
+        (2, 3, True, (1, 2)),
+    ],
+)
+def test_anchored_same_padding_literal_values(k, d, flipped, expected):
+    assert anchored_same_padding(k, dilation=d, flipped=flipped) == expected
+
+
+def test_resolve_padding_named_modes_literal_values():
+    assert resolve_padding(10, 3, "same") == AxisGeometry(10, 3, 1, 1, 1, 1, 10)
+    assert resolve_padding(10, 3, "valid") == AxisGeometry(10, 3, 1, 1, 0, 0, 8)
+    assert resolve_padding(10, 3, "full") == AxisGeometry(10, 3, 1, 1, 2, 2, 12)
+    assert resolve_padding(10, 4, "same") == AxisGeometry(10, 4, 1, 1, 2, 1, 10)
+    assert resolve_padding(10, 4, "same", flipped=True) == AxisGeometry(10, 4, 1, 1, 1, 2, 10)
+    assert resolve_padding(10, 3, "SAME", stride=2).out == 5
+    assert resolve_padding(10, 3, "full", dilation=2) == AxisGeometry(10, 3, 1, 2, 4, 4, 14)
+    assert resolve_padding(10, 3, 2) == AxisGeometry(10, 3, 1, 1, 2, 2, 12)
+    assert resolve_padding(10, 3, (0, 3), stride=3) == AxisGeometry(10, 3, 3, 1, 0, 3, 4)
+    assert resolve_padding(2, 5, "valid").out == 0
+
+
+# ---------------------------------------------------------------- properties
+
+sizes = st.integers(1, 300)
+kernels = st.integers(1, 12)
+strides = st.integers(1, 6)
+dilations = st.integers(1, 4)
+pads = st.integers(0, 8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=sizes, k=kernels, s=strides, p=pads, d=dilations)
+def test_output_size_matches_pytorch_formula(n, k, s, p, d):
+    k_eff = d * (k - 1) + 1
+    got = output_size(n, k, stride=s, padding=p, dilation=d)
+    if n + 2 * p < k_eff:
+        assert got == 0
+    else:
+        assert got == torch_output_size(n, k, s, p, d)
+        # every window fits and the next one would not
+        assert (got - 1) * s + k_eff <= n + 2 * p < got * s + k_eff
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=sizes, k=kernels, s=strides, d=dilations)
+def test_output_size_ceil_mode_matches_pytorch_pooling(n, k, s, d):
+    p = min(k // 2, 3)  # PyTorch requires pad <= kernel_size / 2 for pooling
+    if n + 2 * p < d * (k - 1) + 1:
+        return
+    got = output_size(n, k, stride=s, padding=p, dilation=d, ceil_mode=True)
+    assert got == torch_output_size(n, k, s, p, d, ceil_mode=True)
+    assert got >= output_size(n, k, stride=s, padding=p, dilation=d)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=sizes, k=kernels, s=strides, d=dilations)
+def test_same_padding_gives_ceil_n_over_s(n, k, s, d):
+    before, after = same_padding(n, k, stride=s, dilation=d)
+    assert 0 <= after - before <= 1  # the extra pixel goes after, as in TensorFlow
+    assert output_size(n, k, stride=s, padding=(before, after), dilation=d) == -(-n // s)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=sizes, k=kernels, s=strides, d=dilations, flipped=st.booleans())
+def test_resolve_padding_same_gives_ceil_n_over_s(n, k, s, d, flipped):
+    geom = resolve_padding(n, k, "same", stride=s, dilation=d, flipped=flipped)
+    assert geom.out == math.ceil(n / s)
+    assert geom.pad_before + geom.pad_after == d * (k - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=sizes, k=kernels, s=strides, d=dilations, before=pads, after=pads)
+def test_resolve_padding_integer_pair_uses_the_one_formula(n, k, s, d, before, after):
+    geom = resolve_padding(n, k, (before, after), stride=s, dilation=d)
+    assert (geom.pad_before, geom.pad_after) == (before, after)
+    assert geom.out == output_size(n, k, stride=s, padding=(before, after), dilation=d)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=sizes, k=kernels, s=strides, d=dilations)
+def test_full_and_valid_sizes(n, k, s, d):
+    k_eff = d * (k - 1) + 1
+    full = resolve_padding(n, k, "full", stride=s, dilation=d).out
+    valid = resolve_padding(n, k, "valid", stride=s, dilation=d).out
+    assert full == (n + k_eff - 2) // s + 1
+    assert valid == (0 if n < k_eff else (n - k_eff) // s + 1)
+
+
+# ---------------------------------------------------------------- argument checks
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(n=0, kernel_size=3), ValueError, r"input size must be >= 1, got 0"),
+        (dict(n=5, kernel_size=0), ValueError, r"kernel_size must be >= 1, got 0"),
+        (dict(n=5, kernel_size=3, stride=0), ValueError, r"stride must be >= 1, got 0"),
+        (dict(n=5, kernel_size=3, dilation=0), ValueError, r"dilation must be >= 1, got 0"),
+        (dict(n=5, kernel_size=3, padding=-1), ValueError, r"padding must be >= 0, got -1"),
+        (dict(n=5, kernel_size=3, padding=(1, -2)), ValueError, r"padding must be >= 0, got -2"),
+        (dict(n=5, kernel_size=3, padding=(1, 2, 3)), ValueError, r"\(before, after\)"),
+        (dict(n=5.0, kernel_size=3), TypeError, r"input size must be an integer, got 5\.0"),
+        (dict(n=5, kernel_size=True), TypeError, r"kernel_size must be an integer, got True"),
+        (dict(n=5, kernel_size=3, stride="2"), TypeError, r"stride must be an integer"),
+    ],
+)
+def test_output_size_refuses_bad_arguments(kwargs, error, match):
+    n = kwargs.pop("n")
+    k = kwargs.pop("kernel_size")
+    with pytest.raises(error, match=match):
+        output_size(n, k, **kwargs)
+
+
+def test_same_padding_refuses_bad_arguments():
+    with pytest.raises(ValueError, match=r"stride must be >= 1, got 0"):
+        same_padding(5, 3, stride=0)
+    with pytest.raises(ValueError, match=r"input size must be >= 1, got -3"):
+        same_padding(-3, 3)
+
+
+def test_anchored_same_padding_refuses_bad_arguments():
+    with pytest.raises(ValueError, match=r"dilation must be >= 1, got 0"):
+        anchored_same_padding(3, dilation=0)
+    with pytest.raises(ValueError, match=r"kernel_size must be >= 1, got 0"):
+        anchored_same_padding(0)
+
+
+def test_resolve_padding_refuses_unknown_names_and_negative_padding():
+    with pytest.raises(ValueError, match=r"padding must be 'same', 'valid', 'full'.*'half'"):
+        resolve_padding(10, 3, "half")
+    with pytest.raises(ValueError, match=r"padding must be >= 0, got -1"):
+        resolve_padding(10, 3, -1)

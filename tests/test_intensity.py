@@ -1,0 +1,110 @@
+"""Mapping float responses to pixels (never wrapping) and alpha premultiplication."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnfilter.engine.intensity import (
+    RANGE_MODES,
+    choose_range,
+    premultiply,
+    to_pixels,
+    unpremultiply,
+)
+from cnnfilter.errors import UsageError
+
+#: The article's astype('uint8') gives 66 for -190 and 252 for 1020 (modulo 256).
+ARTICLE = np.array([-190.0, 1020.0])
+
+
+def test_wrap_around_values_of_the_article():
+    assert ((ARTICLE.astype(np.int64) % 256).tolist()) == [66, 252]  # what the article gets
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("clip", [0, 255]), ("abs", [190, 255]), ("rescale", [0, 255])],
+)
+def test_article_values_are_never_wrapped(mode, expected):
+    out = to_pixels(ARTICLE, mode, max_value=255, dtype=np.uint8)
+    assert out.dtype == np.uint8
+    assert out.tolist() == expected
+    assert 66 not in out.tolist() and 252 not in out.tolist()
+
+
+def test_clip_rounds_to_nearest_then_clips():
+    response = np.array([-0.4, 0.49, 0.51, 12.4, 12.6, 254.4, 254.6, 255.0, 300.0])
+    assert to_pixels(response, "clip", max_value=255, dtype=np.uint8).tolist() == [
+        0, 0, 1, 12, 13, 254, 255, 255, 255,
+    ]  # fmt: skip
+
+
+def test_abs_takes_magnitudes():
+    response = np.array([[-3.2, 3.2], [-255.0, -400.0]])
+    assert to_pixels(response, "abs", max_value=255, dtype=np.uint8).tolist() == [
+        [3, 3],
+        [255, 255],
+    ]
+
+
+def test_rescale_stretches_min_max_over_all_channels():
+    response = np.array([[[-190.0, 415.0, 1020.0]]])
+    # (415 + 190) / 1210 * 255 = 127.5 -> 128 (round half to even)
+    assert to_pixels(response, "rescale", max_value=255, dtype=np.uint8).tolist() == [
+        [[0, 128, 255]]
+    ]
+    assert to_pixels(np.full((2, 2), 7.0), "rescale", max_value=255, dtype=np.uint8).tolist() == [
+        [0, 0],
+        [0, 0],
+    ]
+
+
+def test_sixteen_bit_range():
+    response = np.array([-5.0, 1000.4, 70000.0])
+    out = to_pixels(response, "clip", max_value=65535, dtype=np.uint16)
+    assert out.dtype == np.uint16 and out.tolist() == [0, 1000, 65535]
+    out = to_pixels(response, "rescale", max_value=65535, dtype=np.uint16)
+    assert out.tolist() == [0, round(1005.4 / 70005 * 65535), 65535]
+
+
+def test_choose_range():
+    assert choose_range("auto", 0.0) == "abs"
+    assert choose_range("auto", 1e-12) == "abs"
+    assert choose_range("auto", 1.0) == "clip"
+    assert choose_range("auto", -8.0) == "clip"
+    for mode in ("clip", "abs", "rescale"):
+        assert choose_range(mode, 0.0) == mode
+    assert set(RANGE_MODES) == {"auto", "clip", "abs", "rescale"}
+
+
+def test_unknown_range_modes_are_refused():
+    with pytest.raises(
+        UsageError,
+        match=r"range must be one of auto, clip, abs, rescale, got "
+        r"'wrap'",
+    ):
+        choose_range("wrap", 0.0)
+    with pytest.raises(UsageError, match=r"range must be clip, abs or rescale here, got 'auto'"):
+        to_pixels(ARTICLE, "auto", max_value=255, dtype=np.uint8)
+
+
+def test_premultiply_and_back():
+    colour = np.array([[[200, 100, 50], [200, 100, 50], [255, 0, 0]]], dtype=np.uint8)
+    alpha = np.array([[255, 51, 0]], dtype=np.uint8)
+    pre = premultiply(colour, alpha, 255.0)
+    assert pre.dtype == np.float32
+    np.testing.assert_allclose(pre[0, 0], [200, 100, 50])
+    np.testing.assert_allclose(pre[0, 1], [40, 20, 10], rtol=1e-6)
+    assert pre[0, 2].tolist() == [0, 0, 0]  # the hidden red is gone
+    back = unpremultiply(pre, alpha.astype(np.float32), 255.0)
+    np.testing.assert_allclose(back[0, :2], colour[0, :2], rtol=1e-6)
+    assert back[0, 2].tolist() == [0, 0, 0]  # alpha 0: defined as 0, not NaN
+
+
+def test_premultiply_gray():
+    gray = np.array([[100, 100]], dtype=np.uint16)
+    alpha = np.array([[65535, 0]], dtype=np.uint16)
+    pre = premultiply(gray, alpha, 65535.0)
+    assert pre.tolist() == [[100.0, 0.0]]
+    assert unpremultiply(pre, alpha.astype(np.float32), 65535.0).tolist() == [[100.0, 0.0]]
