@@ -223,7 +223,22 @@ def _filter(
 
 
 def _factors(weights: np.ndarray, dtype: np.dtype, rtol: float) -> tuple[np.ndarray, np.ndarray]:
-    col, row = separate(weights, rtol=rtol)
+    """Column and row of a rank-1 kernel, exact for kernels such as Sobel or a box.
+
+    The SVD's factors carry square roots (``sqrt(sigma_1)``), so even an
+    integer kernel gives results like 4199.9995 instead of 4200. Taking the
+    column through the largest weight and the row divided by it reproduces
+    such kernels exactly; the SVD's factors are kept when they fit better.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    i0, j0 = np.unravel_index(np.argmax(np.abs(w)), w.shape)
+    svd_col, svd_row = separate(w, rtol=rtol)
+    col, row = svd_col, svd_row
+    if w[i0, j0] != 0:
+        pivot_col, pivot_row = w[:, j0].copy(), w[i0, :] / w[i0, j0]
+        pivot_err = np.abs(np.outer(pivot_col, pivot_row) - w).max()
+        if pivot_err <= np.abs(np.outer(svd_col, svd_row) - w).max():
+            col, row = pivot_col, pivot_row
     return col.astype(dtype), row.astype(dtype)
 
 
