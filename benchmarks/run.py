@@ -215,11 +215,13 @@ def pooling_rows(img: np.ndarray, floor: float) -> list[list[str]]:
 
 
 def _pool_function(pooling, kind: str):
-    """HOOK: adapt here to the pooling API once cnnfilter.engine.pooling exists."""
-    func = getattr(pooling, "pool2d", None) or getattr(pooling, "pool", None)
-    if func is None:
+    """cnnfilter.engine.pooling's 2x2, stride-2 pooling of ``kind``, or None if missing."""
+    pool2d = getattr(pooling, "pool2d", None)
+    pool_spec = getattr(pooling, "pool_spec", None)
+    if pool2d is None or pool_spec is None:
         return None
-    return lambda img: func(img, 2, stride=2, mode=kind)
+    spec = pool_spec(kind, 2, stride=2)
+    return lambda img: pool2d(img, spec)
 
 
 def wall(cmd: list[str], repeat: int = 1) -> float:
