@@ -48,7 +48,7 @@ APPLY_REPORT_KEYS = {
     "dilation": "[rows, cols]",
     "channels": "'separate' or 'sum'",
     "range": "how the response became pixels: clip, abs, rescale or raw",
-    "method": "the method that ran: 'direct', 'fft' (or 'separable' where the engine has it)",
+    "method": "the method that ran: 'direct', 'separable' or 'fft'",
     "response": "shape [H, W, C], dtype, min, max of the float response (null if not finite)",
     "timings_ms": "read, filter, encode (and write, total, added by the caller)",
 }
@@ -96,13 +96,15 @@ class Rendered:
     """An encoded result and its report (see :data:`APPLY_REPORT_KEYS`).
 
     ``response_shape`` is the float response's own shape, ``(oh, ow)`` or
-    ``(oh, ow, C)``.
+    ``(oh, ow, C)``; ``method_text`` says which method ran and why
+    (:meth:`cnnfilter.engine.filtering.FilterPlan.describe`).
     """
 
     data: bytes
     format: str
     report: dict
     response_shape: tuple[int, ...] = ()
+    method_text: str = ""
 
 
 def shape3(shape: tuple[int, ...]) -> list[int]:
@@ -148,8 +150,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         image_dtype=loaded.pixels.dtype,
         flipped=flipped,
         channels="sum" if settings.sum_channels else "separate",
-        # the perf branch adds FilterSettings.method; "auto" until then
-        method=getattr(settings, "method", "auto"),
+        method=settings.method,
         memory_limit=spec.memory_limit,
         **options,
     )
@@ -212,8 +213,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         "dilation": [geom.rows.dilation, geom.cols.dilation],
         "channels": "sum" if settings.sum_channels or spec.weights.ndim == 3 else "separate",
         "range": result.range_mode,
-        # FilterResult.method ("separable (auto: ...)") where the engine reports it
-        "method": (getattr(result, "method", "") or cost.method).split(" ", 1)[0],
+        "method": (result.method or cost.method).split(" ", 1)[0],  # "separable (auto: ...)"
         "response": {
             "shape": shape3(response.shape),
             "dtype": str(response.dtype),
@@ -226,7 +226,9 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
             "encode": round((t3 - t2) * 1000, 3),
         },
     }
-    return Rendered(data, fmt, report, tuple(int(n) for n in response.shape))
+    return Rendered(
+        data, fmt, report, tuple(int(n) for n in response.shape), result.method or cost.method
+    )
 
 
 def render_job(spec: ApplySpec, job) -> Rendered:

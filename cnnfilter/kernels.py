@@ -19,10 +19,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from cnnfilter.errors import UsageError
+
+if TYPE_CHECKING:  # numpy is imported where it is used: `cnnfilter --help` stays light
+    import numpy as np
 
 __all__ = [
     "Kernel",
@@ -94,9 +96,12 @@ class KernelEntry:
 
 
 def _fixed(matrix: list[list[float]], scale: float = 1.0) -> Callable[[], np.ndarray]:
-    weights = np.asarray(matrix, dtype=np.float64) * scale
-    weights.setflags(write=False)
-    return lambda: weights.copy()
+    def build() -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(matrix, dtype=np.float64) * scale
+
+    return build
 
 
 def _size(value: float, name: str = "SIZE") -> int:
@@ -128,6 +133,8 @@ def gaussian_kernel(size: float, sigma: float) -> np.ndarray:
     >>> float(gaussian_kernel(3, 1.0).sum().round(12))
     1.0
     """
+    import numpy as np
+
     n = _size(size)
     s = _sigma(sigma)
     x = np.arange(n, dtype=np.float64) - (n - 1) / 2
@@ -147,6 +154,8 @@ def log_kernel(size: float, sigma: float) -> np.ndarray:
     Raises:
         UsageError: ``size`` not a positive integer, ``sigma <= 0``.
     """
+    import numpy as np
+
     n = _size(size)
     s = _sigma(sigma)
     x = np.arange(n, dtype=np.float64) - (n - 1) / 2
@@ -162,6 +171,8 @@ def _dog(size: float, sigma1: float, sigma2: float) -> np.ndarray:
 
 
 def _box(size: float) -> np.ndarray:
+    import numpy as np
+
     n = _size(size)
     return np.full((n, n), 1.0 / (n * n))
 
@@ -370,6 +381,8 @@ def kernel_from_array(values: object, *, name: str = "custom", allow_3d: bool = 
         UsageError: ragged rows, non-numbers, NaN/inf, empty, more than 3
             dimensions, or a side above ``MAX_KERNEL_SIDE``.
     """
+    import numpy as np
+
     try:
         weights = np.array(values, dtype=np.float64)
     except (ValueError, TypeError):
@@ -469,6 +482,8 @@ def load_kernel_file(path: str | Path) -> Kernel:
         UsageError: missing or unreadable file, unknown extension, malformed
             contents (as :func:`parse_kernel_text`), a pickled ``.npy``.
     """
+    import numpy as np
+
     p = Path(path)
     name = p.name
     suffix = p.suffix.lower()

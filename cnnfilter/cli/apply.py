@@ -21,6 +21,13 @@ class Op(str, Enum):
     correlate = "correlate"
 
 
+class Method(str, Enum):
+    auto = "auto"
+    direct = "direct"
+    separable = "separable"
+    fft = "fft"
+
+
 class RangeMode(str, Enum):
     auto = "auto"
     clip = "clip"
@@ -169,6 +176,13 @@ def apply(
     frame: Annotated[
         int, typer.Option(min=0, help="Frame of a multi-frame GIF/TIFF/WebP, from 0.")
     ] = 0,
+    method: Annotated[
+        Method,
+        typer.Option(
+            help="How to compute: auto picks separable for rank-1 kernels, direct for small "
+            "ones, fft for large ones; all give the same result to float32 rounding."
+        ),
+    ] = Method.auto,
 ) -> None:
     """Filter an image with a kernel (convolution by default) and write the result.
 
@@ -198,6 +212,7 @@ def apply(
         offset=offset,
         range_mode=range_.value,
         raw=out_format == "NPY" or range_ is RangeMode.raw,
+        method=method.value,
     )
     spec = ApplySpec(
         weights=k.weights,
@@ -236,8 +251,9 @@ def apply(
             f"{inp['dtype']}) with {k.name} ({kh}x{kw}{', ' + scale_note if scale_note else ''}"
             f"); boundary {settings.boundary}, padding {padding}, stride {stride}, dilation "
             f"{dilation}{', channels summed' if sum_channels else ''}; response {shape_out} "
-            f"({report['response']['dtype']}), range {report['range']}; "
-            f"{report['timings_ms']['filter']:.0f} ms; wrote {target}{frame_note}"
+            f"({report['response']['dtype']}), range {report['range']}; method "
+            f"{rendered.method_text}; {report['timings_ms']['filter']:.0f} ms; wrote {target}"
+            f"{frame_note}"
         )
     if json_out:
         emit_json(report)

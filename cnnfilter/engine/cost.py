@@ -3,21 +3,22 @@
 A kernel typed by mistake (``box:1025`` on a 400-megapixel scan, a dilation of
 10000, a padding of a million pixels) should be refused in a millisecond with
 the numbers, not discovered after an hour of swapping. :func:`filter_cost`
-estimates the multiply-adds of the direct method and the peak working memory
-of the method that will run; :func:`check_filter_cost` refuses a call above
-the limits. Both are pure: shapes in, numbers out.
+estimates the multiply-adds of the sliding-window methods and the peak working
+memory of the method that will run; :func:`check_filter_cost` refuses a call
+above the limits. Both are pure: shapes in, numbers out.
 
-Estimates (``C`` channels, ``taps`` the non-zero kernel weights, ``P`` the
-padded image ``(H + pt + pb) x (W + pl + pr)``, ``O`` the output
+Estimates for the tiled engine of :mod:`cnnfilter.engine.filtering` (``C``
+channels, ``taps`` the non-zero kernel weights, ``O`` the output
 ``oh x ow`` from the one output-size formula, ``b`` the bytes of the work
-dtype):
+dtype, ``K`` the dilated kernel ``k_eff_h x k_eff_w``, ``T`` the worker
+threads):
 
-* direct multiply-adds: ``O * C * taps``;
-* direct memory: ``b * C * (H W + P + 2 O)`` (float copy, padded copy, output
-  and one temporary);
-* FFT memory: ``b * C * (H W + P + 3 F)`` plus the dilated kernel, where ``F``
-  is the padded image grown by the effective kernel (the complex spectra take
-  about ``F`` complex values, i.e. ``2 F`` floats, and the full result ``F``).
+* direct multiply-adds: ``O * C * taps`` (separable: ``O * C * (kh + kw)``);
+* direct and separable memory: ``2 b O C`` (the float response and the
+  pixels made from it; tiles are small);
+* FFT memory: ``2 b O C + b K (1 + 2 P + 4 T)``: the dilated kernel, its
+  spectrum per kernel plane ``P`` (complex: 2 floats per value) and, per
+  thread, a tile and its spectrum, each at least the size of ``K``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def filter_cost(
     flipped: bool = True,
     channels: str = "separate",
     method: str = "auto",
+    kernel_aware: bool = False,
+    threads: int = 2,
 ) -> FilterCost:
     """Estimate the multiply-adds and memory of filtering ``image_shape`` with ``kernel``.
 
@@ -76,7 +79,10 @@ def filter_cost(
             :func:`cnnfilter.engine.filtering.filter_geometry`.
         channels: ``"separate"`` or ``"sum"`` (a summed RGB image is filtered
             once).
-        method: ``"auto"``, ``"direct"`` or ``"fft"``.
+        method: ``"auto"``, ``"direct"``, ``"separable"`` or ``"fft"``.
+        kernel_aware: resolve ``"auto"`` from the kernel's values (rank,
+            non-zero taps: an SVD) rather than from its size alone.
+        threads: the engine's worker threads (each holds FFT tiles).
 
     Raises:
         UsageError: bad geometry or method (as the filtering functions).
@@ -87,35 +93,24 @@ def filter_cost(
     """
     kernel = np.asarray(kernel)
     kh, kw = kernel.shape[:2]
-    resolved = choose_method(method, (kh, kw))
+    resolved = choose_method(method, (kh, kw), kernel=kernel if kernel_aware else None)
     geom = filter_geometry(
         image_shape, kernel.shape, padding=padding, stride=stride, dilation=dilation,
         flipped=flipped,
     )  # fmt: skip
-    h, w = image_shape[:2]
     c = image_shape[2] if len(image_shape) == 3 else 1
-    if kernel.ndim == 3 or channels == "sum":
-        c_out = 1
-    else:
-        c_out = c
+    c_out = 1 if (kernel.ndim == 3 or channels == "sum") else c
+    planes = kernel.shape[2] if kernel.ndim == 3 else 1
     taps = int(np.count_nonzero(np.any(kernel != 0, axis=2) if kernel.ndim == 3 else kernel))
-    k_channels = kernel.shape[2] if kernel.ndim == 3 else 1
     oh, ow = geom.out_shape
-    if resolved == "separable":  # two 1-D passes (the perf branch's method)
+    if resolved == "separable":  # two 1-D passes
         taps = min(taps, kh + kw)
-    macs = oh * ow * max(c_out, k_channels) * taps
+    macs = oh * ow * max(c_out, planes) * taps
     b = work_dtype(image_dtype).itemsize
-    ph = h + geom.rows.pad_before + geom.rows.pad_after
-    pw = w + geom.cols.pad_before + geom.cols.pad_after
-    c_work = 1 if (channels == "sum" and kernel.ndim == 2) else c
-    base = h * w * c + ph * pw * c_work
-    if resolved != "fft":
-        memory = b * (base + 2 * oh * ow * c_out)
-    else:
-        keh = (kh - 1) * geom.rows.dilation + 1
-        kew = (kw - 1) * geom.cols.dilation + 1
-        full = (ph + keh - 1) * (pw + kew - 1)
-        memory = b * (base + 3 * full * c_work + keh * kew)
+    memory = 2 * b * oh * ow * c_out
+    if resolved == "fft":
+        keff = ((kh - 1) * geom.rows.dilation + 1) * ((kw - 1) * geom.cols.dilation + 1)
+        memory += b * keff * (1 + 2 * planes + 4 * threads)
     return FilterCost(resolved, int(macs), int(memory))
 
 
@@ -145,7 +140,16 @@ def check_filter_cost(
     Traceback (most recent call last):
     cnnfilter.errors.UsageError: a 11x11 kernel on a 20000 x 20000 x 3 image needs about 1.5e+11 multiply-adds with the direct method (the limit is 5e+10); use --method fft, a smaller kernel or a smaller image
     """  # noqa: E501
+
+    def too_costly(cost: FilterCost) -> bool:
+        slow = cost.method != "fft" and cost.macs > max_direct_macs
+        return slow or cost.memory_bytes > memory_limit
+
     cost = filter_cost(image_shape, kernel, **options)
+    if too_costly(cost) and "kernel_aware" not in options:
+        # the estimate from the size alone is over a limit: ask the kernel's values (an SVD,
+        # so only now) which method auto really runs
+        cost = filter_cost(image_shape, kernel, kernel_aware=True, **options)
     kh, kw = np.shape(kernel)[:2]
     shape_text = " x ".join(str(s) for s in (*image_shape[:2], *(image_shape[2:] or (1,))))
     what = f"a {kh}x{kw} kernel on a {shape_text} image"

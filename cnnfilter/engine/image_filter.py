@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnfilter.engine.filtering import convolve, correlate
+from cnnfilter.engine.filtering import convolve, correlate, plan_method, work_dtype
 from cnnfilter.engine.intensity import choose_range, premultiply, to_pixels, unpremultiply
 from cnnfilter.errors import UsageError
 
@@ -36,6 +36,7 @@ class FilterSettings:
     offset: float = 0.0
     range_mode: str = "auto"
     raw: bool = False
+    method: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,15 @@ class FilterResult:
         response: the float response before range mapping (no alpha).
         range_mode: the resolved ``--range`` (``"raw"`` when not mapped).
         operation: ``"convolution"`` or ``"cross-correlation"``.
+        method: what ran, as :meth:`cnnfilter.engine.filtering.FilterPlan.describe`
+            (``"separable (auto: rank-1 3x3 kernel: 3 + 3 taps instead of 9)"``).
     """
 
     pixels: np.ndarray
     response: np.ndarray
     range_mode: str
     operation: str
+    method: str = ""
 
 
 def filter_image(
@@ -109,8 +113,9 @@ def filter_image(
         dilation=settings.dilation,
     )
     channels = "sum" if settings.sum_channels else "separate"
+    plan = plan_method(weights, method=settings.method, dtype=work_dtype(pixels.dtype))
     source = pixels if alpha is None else premultiply(pixels, alpha, max_value)
-    response = run(source, weights, channels=channels, **options)
+    response = run(source, weights, channels=channels, method=settings.method, **options)
     alpha_out = None
     if alpha is not None:
         alpha_out = _sample_alpha(alpha, weights.shape[:2], run, options)
@@ -127,7 +132,7 @@ def filter_image(
         out = response
         if alpha_out is not None:
             out = _stack(out, alpha_out.astype(out.dtype))
-        return FilterResult(out, response, mode, OPERATIONS[settings.op])
+        return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
     mode = choose_range(settings.range_mode, float(np.sum(weights)))
     if np.issubdtype(pixels.dtype, np.integer):
         dtype, white, scaled = pixels.dtype, max_value, response
@@ -137,7 +142,7 @@ def filter_image(
     out = to_pixels(scaled, mode, max_value=white, dtype=dtype)
     if alpha_out is not None:
         out = _stack(out, np.rint(alpha_out * (white / max_value)).astype(dtype))
-    return FilterResult(out, response, mode, OPERATIONS[settings.op])
+    return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
 
 
 def _sample_alpha(alpha, kernel_hw, run, options) -> np.ndarray:

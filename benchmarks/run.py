@@ -1,0 +1,380 @@
+"""cnnfilter against its peers, measured in one run on this machine.
+
+    python benchmarks/run.py            # about 2-4 minutes on 2 cores
+    python benchmarks/run.py --quick    # skips the slow peers and the end-to-end runs
+
+Prints one table. The test image is 4000 x 3000 x 3 float32 (12 MP RGB)
+resized from samples/astronaut.png; every filter is per-channel 'same'
+cross-correlation with a symmetric border. Times are the best of a few runs
+(the machine is shared: best-of is the least noisy statistic). Peers:
+
+* scipy.signal.convolve2d one channel at a time (the article's method). For
+  large kernels it takes minutes, so it runs on a band of rows and the time
+  is scaled to the full image; those rows are marked ``(extrap.)``.
+* scipy.ndimage.correlate per channel (extrapolated the same way when slow).
+* OpenCV filter2D / sepFilter2D, when ``opencv-python-headless`` is installed
+  (``pip install -e .[bench]``); never a runtime dependency.
+* ImageMagick ``convert-im6.q16`` for the end-to-end run, when installed.
+
+The memory-bandwidth floor is one read and one write of the image, measured
+as a copy between two already-touched arrays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cnnfilter.engine.filtering import correlate, plan_method  # noqa: E402
+from cnnfilter.kernels import gaussian_kernel  # noqa: E402
+
+H, W = 3000, 4000
+#: Slow peers run on this many rows and are scaled to H (marked extrapolated).
+BAND_ROWS = 300
+#: A peer run is extrapolated when its estimated full time exceeds this (s).
+SLOW = 6.0
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def best(func, repeat: int = 3) -> float:
+    """Best wall time of ``repeat`` runs, in seconds."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def photo_12mp() -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(ROOT / "samples" / "astronaut.png") as im:
+        big = im.convert("RGB").resize((W, H), Image.Resampling.LANCZOS)
+    return np.asarray(big)
+
+
+def peer_time(run_band, rows_total: int, estimate_per_row: float) -> tuple[float, bool]:
+    """Full time of a peer, measured or extrapolated from a band of rows."""
+    if estimate_per_row * rows_total <= SLOW:
+        return run_band(rows_total), False
+    return run_band(BAND_ROWS) * rows_total / BAND_ROWS, True
+
+
+def kernels_to_test(rng) -> list[tuple[str, np.ndarray]]:
+    return [
+        ("3x3", rng.standard_normal((3, 3))),
+        ("5x5", rng.standard_normal((5, 5))),
+        ("15x15 Gaussian", gaussian_kernel(15, 2.5)),
+        ("31x31", rng.standard_normal((31, 31))),
+        ("63x63", rng.standard_normal((63, 63))),
+    ]
+
+
+def filter_rows(img: np.ndarray, quick: bool) -> list[list[str]]:
+    from scipy import ndimage, signal
+
+    try:
+        import cv2
+    except ImportError:
+        cv2 = None
+    rng = np.random.default_rng(0)
+    rows = []
+    for label, w in kernels_to_test(rng):
+        w32 = w.astype(np.float32)
+        plan = plan_method(w)
+        ours = best(lambda w=w: correlate(img, w), 3)
+        sep = plan.method == "separable"
+        # convolve2d convolves: flip the kernel to cross-correlate like the others.
+        flipped = w[::-1, ::-1].astype(np.float32)
+
+        def c2d(n, flipped=flipped):
+            band = img[:n]
+            return best(
+                lambda: [
+                    signal.convolve2d(band[..., c], flipped, mode="same", boundary="symm")
+                    for c in range(3)
+                ],
+                1,
+            )
+
+        def nd(n, w32=w32):
+            band = img[:n]
+            return best(
+                lambda: [ndimage.correlate(band[..., c], w32, mode="reflect") for c in range(3)],
+                1,
+            )
+
+        taps = w.size
+        if quick:
+            t_c2d, x_c2d = c2d(BAND_ROWS) * H / BAND_ROWS, True
+            t_nd, x_nd = nd(BAND_ROWS) * H / BAND_ROWS, True
+        else:
+            t_c2d, x_c2d = peer_time(c2d, H, 0.09 * taps / H)
+            t_nd, x_nd = peer_time(nd, H, 0.025 * taps / H)
+        t_cv = t_cvsep = None
+        if cv2 is not None:
+            anchor = (w.shape[1] // 2, w.shape[0] // 2)
+            t_cv = best(
+                lambda w32=w32, anchor=anchor: cv2.filter2D(
+                    img, -1, w32, anchor=anchor, borderType=cv2.BORDER_REFLECT
+                ),
+                3,
+            )
+            if sep:
+                col = w32.sum(axis=1) / np.sqrt(w32.sum())
+                row = w32.sum(axis=0) / np.sqrt(w32.sum())
+                t_cvsep = best(
+                    lambda row=row, col=col: cv2.sepFilter2D(
+                        img, -1, row, col, borderType=cv2.BORDER_REFLECT
+                    ),
+                    3,
+                )
+        rows.append(
+            [
+                f"{label} ({plan.method})",
+                ms(ours),
+                ms(t_c2d, x_c2d),
+                ratio(t_c2d, ours),
+                ms(t_nd, x_nd),
+                ratio(t_nd, ours),
+                ms(t_cv) if t_cv else "-",
+                ratio(t_cv, ours) if t_cv else "-",
+                ms(t_cvsep) if t_cvsep else "-",
+                ratio(t_cvsep, ours) if t_cvsep else "-",
+            ]
+        )
+        print(f"  measured {label}", file=sys.stderr, flush=True)
+    return rows
+
+
+def ms(seconds: float, extrapolated: bool = False) -> str:
+    return f"{seconds * 1000:.0f} ms" + (" (extrap.)" if extrapolated else "")
+
+
+def ratio(peer: float, ours: float) -> str:
+    """``peer / ours``: above 1 means cnnfilter is faster."""
+    return f"{peer / ours:.1f}x"
+
+
+def floor_time(img: np.ndarray) -> float:
+    dst = np.empty_like(img)
+    dst[...] = 0
+    return best(lambda: np.copyto(dst, img), 5)
+
+
+def pooling_rows(img: np.ndarray, floor: float) -> list[list[str]]:
+    """2x2 max and average pooling against NumPy and the floor (read 1, write 1/4)."""
+    pool_floor = floor * (1 + 0.25) / 2
+    phases = [img[i::2, j::2] for i in range(2) for j in range(2)]
+
+    def numpy_max():
+        out = np.maximum(phases[0], phases[1])
+        np.maximum(out, phases[2], out=out)
+        return np.maximum(out, phases[3], out=out)
+
+    t_np = best(numpy_max, 3)
+    t_reshape = best(lambda: img.reshape(H // 2, 2, W // 2, 2, 3).max(axis=(1, 3)), 2)
+    try:
+        from cnnfilter.engine import pooling
+    except ImportError:
+        pooling = None
+    rows = []
+    for kind in ("max", "avg"):
+        ours = "-"
+        note = "cnnfilter.engine.pooling not on this branch yet (hook)"
+        if pooling is not None:
+            func = _pool_function(pooling, kind)
+            if func is not None:
+                t = best(lambda func=func: func(img), 3)
+                ours = ms(t)
+                note = f"{t / pool_floor:.1f}x the floor"
+        rows.append(
+            [
+                f"2x2 {kind} pool",
+                ours,
+                ms(t_np) if kind == "max" else "-",
+                ms(t_reshape) if kind == "max" else "-",
+                ms(pool_floor),
+                note,
+            ]
+        )
+    return rows
+
+
+def _pool_function(pooling, kind: str):
+    """cnnfilter.engine.pooling's 2x2, stride-2 pooling of ``kind``, or None if missing."""
+    pool2d = getattr(pooling, "pool2d", None)
+    pool_spec = getattr(pooling, "pool_spec", None)
+    if pool2d is None or pool_spec is None:
+        return None
+    spec = pool_spec(kind, 2, stride=2)
+    return lambda img: pool2d(img, spec)
+
+
+def wall(cmd: list[str], repeat: int = 1) -> float:
+    def run():
+        subprocess.run(cmd, check=True, capture_output=True, env=ENV)
+
+    return best(run, repeat)
+
+
+def end_to_end_rows(tmp: Path, pixels: np.ndarray) -> list[list[str]]:
+    from PIL import Image
+
+    src = tmp / "photo12mp.png"
+    Image.fromarray(pixels).save(src, compress_level=6)
+    py = [sys.executable, "-m", "cnnfilter", "apply", str(src), "-k", "sobel-x", "--force"]
+    rows = []
+    ours_clip = wall([*py, "--range", "clip", "-o", str(tmp / "ours_clip.png")], 2)
+    size_clip = (tmp / "ours_clip.png").stat().st_size
+    ours_abs = wall([*py, "-o", str(tmp / "ours_abs.png")], 2)
+    size_abs = (tmp / "ours_abs.png").stat().st_size
+    im = shutil.which("convert-im6.q16")
+    if im:
+        t_im = wall([im, str(src), "-morphology", "Convolve", "Sobel", str(tmp / "im.png")], 2)
+        size_im = (tmp / "im.png").stat().st_size
+        same = np.array_equal(
+            np.asarray(Image.open(tmp / "im.png")), np.asarray(Image.open(tmp / "ours_clip.png"))
+        )
+        rows.append(
+            [
+                "ImageMagick convert -morphology Convolve Sobel",
+                f"{t_im:.2f} s",
+                f"{size_im / 1e6:.2f} MB",
+                "",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "cnnfilter apply -k sobel-x --range clip (same pixels as IM: "
+                f"{'yes' if same else 'NO'})",
+                f"{ours_clip:.2f} s",
+                f"{size_clip / 1e6:.2f} MB",
+                f"{t_im / ours_clip:.1f}x faster",
+                f"{size_clip / size_im:.2f}x size",
+            ]
+        )
+        rows.append(
+            [
+                "cnnfilter apply -k sobel-x (default --range abs: both edge signs)",
+                f"{ours_abs:.2f} s",
+                f"{size_abs / 1e6:.2f} MB",
+                f"{t_im / ours_abs:.1f}x faster",
+                f"{size_abs / size_im:.2f}x size",
+            ]
+        )
+    else:
+        rows.append(["ImageMagick not installed (apt-get install imagemagick)", "-", "-", "", ""])
+        rows.append(
+            [
+                "cnnfilter apply -k sobel-x --range clip",
+                f"{ours_clip:.2f} s",
+                f"{size_clip / 1e6:.2f} MB",
+                "",
+                "",
+            ]
+        )
+    return rows
+
+
+def startup_rows() -> list[list[str]]:
+    typer_t = wall([sys.executable, "-c", "import typer"], 7)
+    help_t = wall([sys.executable, "-m", "cnnfilter", "--help"], 7)
+    kernels_t = wall([sys.executable, "-m", "cnnfilter", "kernels"], 5)
+    return [
+        ['python -c "import typer"', ms(typer_t), "1.0x"],
+        ["cnnfilter --help", ms(help_t), f"{help_t / typer_t:.2f}x"],
+        ["cnnfilter kernels (numpy + rich table)", ms(kernels_t), f"{kernels_t / typer_t:.2f}x"],
+    ]
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = [
+        "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+        for r in rows
+    ]
+    return "\n".join([f"\n{title}", line, sep, *body])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="extrapolate every slow peer, skip the end-to-end runs"
+    )
+    args = parser.parse_args()
+    t_start = time.perf_counter()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    pixels = photo_12mp()
+    img = pixels.astype(np.float32)
+    floor = floor_time(img)
+    print(
+        f"# cnnfilter benchmark: {H}x{W}x3 float32 ({img.nbytes / 1e6:.0f} MB) from "
+        f"samples/astronaut.png; {os.cpu_count()} CPUs; load average at start {load:.2f}"
+    )
+    blas_env = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")}
+    if blas_env:
+        print(f"# environment: {blas_env}")
+    print(f"# memory-bandwidth floor (one read + one write of the image): {ms(floor)}")
+    filt = filter_rows(img, args.quick)
+    header = [
+        "kernel (auto method)",
+        "cnnfilter",
+        "convolve2d/ch",
+        "ratio",
+        "ndimage",
+        "ratio",
+        "cv2.filter2D",
+        "ratio",
+        "cv2.sepFilter2D",
+        "ratio",
+    ]
+    print(
+        table(
+            "Filtering, per channel, 'same' (ratio = peer time / cnnfilter time; "
+            "> 1: cnnfilter faster)",
+            header,
+            filt,
+        )
+    )
+    print(
+        table(
+            "Pooling 2x2, stride 2 (floor: read the image once, write a quarter)",
+            ["operation", "cnnfilter", "numpy 4 phases", "numpy reshape-max", "floor", "note"],
+            pooling_rows(img, floor),
+        )
+    )
+    if not args.quick:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(
+                table(
+                    "End to end on a 12 MP PNG (wall time incl. interpreter start)",
+                    ["command", "time", "output", "speed", "size"],
+                    end_to_end_rows(Path(tmp), pixels),
+                )
+            )
+    print(
+        table("CLI start (best of several)", ["command", "time", "vs import typer"], startup_rows())
+    )
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\n# total {time.perf_counter() - t_start:.0f} s; load average at end {load_end:.2f}")
+
+
+if __name__ == "__main__":
+    main()

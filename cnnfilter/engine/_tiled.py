@@ -1,0 +1,511 @@
+"""Tiled implementations behind :mod:`cnnfilter.engine.filtering`.
+
+Nothing here is public. Every method works on tiles of the boundary-extended
+("padded") image that are built on demand from the source array, so the
+padded image, a float copy of the input and the stride-1 response are never
+materialised whole:
+
+* :func:`build_tile` copies rows ``[r0, r1)`` and columns ``[c0, c1)`` of the
+  padded image (padded coordinates) into a float buffer, extending the border
+  with index maps equal to ``numpy.pad``'s modes;
+* :func:`run_rows` splits the output into row tiles of a few rows and runs
+  a tile function on each, on every core (BLAS, NumPy's ufuncs and scipy.fft
+  release the GIL; each worker's BLAS is kept single-threaded);
+* :class:`StackedDirectTile` one banded matrix product per tile sums every
+  kernel column down the rows, then one shifted add per kernel column;
+* :class:`SeparableTile` a column pass and a row pass, both banded products;
+* :func:`direct_tile` shifted multiply-adds, one pass per non-zero tap (the
+  fallback for tiles holding NaN or inf);
+* :func:`run_fft` overlap-save FFT over square tiles, scipy.fft.
+
+Shapes: a source is ``(H, W)`` or ``(H, W, C)``; a tile has the same number of
+dimensions; the output ``(oh, ow)`` or ``(oh, ow, C)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from cnnfilter.engine.geometry import AxisGeometry
+
+#: Worker threads: every core this process may run on.
+WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+_local = threading.local()
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A per-thread reusable buffer (avoids page faults from fresh allocations)."""
+    store = getattr(_local, "store", None)
+    if store is None:
+        store = _local.store = {}
+    size = math.prod(shape)
+    buf = store.get((name, dtype))
+    if buf is None or buf.size < size:
+        buf = store[(name, dtype)] = np.empty(max(size, 1), dtype=dtype)
+    return buf[:size].reshape(shape)
+
+
+def extend_index(positions: np.ndarray, axis: AxisGeometry, mode: str) -> np.ndarray:
+    """Source index of each padded position; -1 outside the image for ``constant``.
+
+    Equal to ``numpy.pad`` of ``arange(n)`` for any padding width (the
+    extension is periodic: period ``2n`` for symmetric, ``2n - 2`` for mirror,
+    ``n`` for wrap).
+    """
+    n = axis.n
+    q = positions - axis.pad_before
+    if mode == "edge":
+        return np.clip(q, 0, n - 1)
+    if mode == "wrap":
+        return q % n
+    if mode == "symmetric":
+        m = q % (2 * n)
+        return np.where(m < n, m, 2 * n - 1 - m)
+    if mode == "mirror":
+        if n == 1:
+            return np.zeros_like(q)
+        m = q % (2 * n - 2)
+        return np.where(m < n, m, 2 * n - 2 - m)
+    return np.where((q >= 0) & (q < n), q, -1)
+
+
+@functools.lru_cache(maxsize=256)
+def _extended_range(lo: int, hi: int, axis: AxisGeometry, mode: str) -> np.ndarray:
+    """:func:`extend_index` of ``arange(lo, hi)``, cached (every row tile asks again)."""
+    idx = extend_index(np.arange(lo, hi), axis, mode)
+    idx.setflags(write=False)
+    return idx
+
+
+def _split(start: int, stop: int, axis: AxisGeometry) -> tuple[int, int]:
+    """``[start, a)`` before the image, ``[a, b)`` inside, ``[b, stop)`` after."""
+    a = min(max(start, axis.pad_before), stop)
+    b = max(min(stop, axis.pad_before + axis.n), a)
+    return a, b
+
+
+def _fill_columns(dst, rows, cols: AxisGeometry, c0, c1, mode, cval) -> None:
+    """``dst[:, k] = extended(rows)[:, c0 + k]`` for a block of source rows."""
+    a, b = _split(c0, c1, cols)
+    pb = cols.pad_before
+    if b > a:
+        dst[:, a - c0 : b - c0] = rows[:, a - pb : b - pb]
+    for lo, hi in ((c0, a), (b, c1)):
+        if hi <= lo:
+            continue
+        if mode == "constant":
+            dst[:, lo - c0 : hi - c0] = cval
+        else:
+            dst[:, lo - c0 : hi - c0] = rows[:, _extended_range(lo, hi, cols, mode)]
+
+
+def build_tile(
+    src: np.ndarray,
+    rows: AxisGeometry,
+    cols: AxisGeometry,
+    r0: int,
+    r1: int,
+    c0: int,
+    c1: int,
+    mode: str,
+    cval: float,
+    out: np.ndarray,
+) -> np.ndarray:
+    """Fill ``out`` with rows ``[r0, r1)``, columns ``[c0, c1)`` of the padded ``src``.
+
+    ``out``: ``(r1 - r0, c1 - c0) + src.shape[2:]`` of the working dtype; the
+    conversion from the source dtype happens in the copy.
+    """
+    a, b = _split(r0, r1, rows)
+    pb = rows.pad_before
+    if b > a:
+        _fill_columns(out[a - r0 : b - r0], src[a - pb : b - pb], cols, c0, c1, mode, cval)
+    for lo, hi in ((r0, a), (b, r1)):
+        if hi <= lo:
+            continue
+        if mode == "constant":
+            out[lo - r0 : hi - r0] = cval
+        else:
+            picked = src[_extended_range(lo, hi, rows, mode)]
+            _fill_columns(out[lo - r0 : hi - r0], picked, cols, c0, c1, mode, cval)
+    return out
+
+
+@functools.cache
+def _blas_thread_setter() -> Callable[[int], int] | None:
+    """OpenBLAS's ``openblas_set_num_threads_local`` from numpy's bundled library, or None.
+
+    Our workers already use every core; if each of their small products also
+    woke OpenBLAS's own (spinning) threads, the cores would be oversubscribed:
+    measured 1180 ms instead of 110 ms for a 3x3 kernel on 12 MP RGB. The
+    setting is per calling thread (OpenBLAS >= 0.3.27), so it touches only
+    our workers and never the caller's BLAS configuration.
+    """
+    import ctypes
+    import glob
+
+    root = os.path.dirname(os.path.dirname(np.__file__))
+    for path in sorted(glob.glob(os.path.join(root, "numpy.libs", "*openblas*"))):
+        try:
+            setter = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+        return setter
+    return None
+
+
+def _single_threaded_blas() -> None:
+    setter = _blas_thread_setter()
+    if setter is not None:
+        setter(1)
+
+
+def parallel(func: Callable[..., None], bounds: Sequence[tuple[int, ...]]) -> None:
+    """Run ``func(*bound)`` for every bound, on :data:`WORKERS` threads when useful."""
+    # Even one worker runs in a pool thread, so that its BLAS calls are
+    # single-threaded without touching the caller's thread.
+    workers = max(1, min(WORKERS or 1, len(bounds)))
+    with ThreadPoolExecutor(max_workers=workers, initializer=_single_threaded_blas) as pool:
+        for future in [pool.submit(func, *bound) for bound in bounds]:
+            future.result()
+
+
+def chunks(n: int, size: int) -> list[tuple[int, int]]:
+    """``[(0, size), (size, 2 size), ..., (.., n)]``."""
+    size = max(1, size)
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+
+def direct_tile(
+    tile: np.ndarray,
+    weights: np.ndarray,
+    steps: tuple[int, int, int, int],
+    out: np.ndarray,
+    *,
+    accumulate: bool,
+) -> None:
+    """``out (+)= correlation of tile with weights``: one pass per non-zero tap.
+
+    ``steps`` = ``(stride_rows, stride_cols, dilation_rows, dilation_cols)``;
+    only the strided outputs are computed. Taps of weight +1/-1 are one
+    add/subtract pass instead of a multiply and an add.
+    """
+    sh, sw, dh, dw = steps
+    oh, ow = out.shape[:2]
+    tmp = None
+    first = not accumulate
+    for i in range(weights.shape[0]):
+        rsl = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+        for j in range(weights.shape[1]):
+            w = weights[i, j]
+            if w == 0:
+                continue
+            view = tile[rsl, j * dw : j * dw + (ow - 1) * sw + 1 : sw]
+            if first:
+                np.multiply(view, w, out=out)
+                first = False
+            elif w == 1:
+                np.add(out, view, out=out)
+            elif w == -1:
+                np.subtract(out, view, out=out)
+            else:
+                if tmp is None:
+                    tmp = scratch("tmp", out.shape, out.dtype)
+                np.multiply(view, w, out=tmp)
+                np.add(out, tmp, out=out)
+    if first:
+        out.fill(0)
+
+
+def _steps_band(weights: np.ndarray, out_rows: int, in_rows: int, stride: int, dilation: int):
+    """Stacked banded matrices ``B[j]`` (``(kw, out_rows, in_rows)``), one per kernel column.
+
+    ``(B[j] @ x)[y] = sum_i weights[i, j] * x[y * stride + i * dilation]``.
+    """
+    kh, kw = weights.shape
+    band = np.zeros((kw, out_rows, in_rows), dtype=weights.dtype)
+    y = np.arange(out_rows)[:, np.newaxis]
+    i = np.arange(kh)[np.newaxis, :]
+    for j in range(kw):
+        band[j, y, y * stride + i * dilation] = weights[np.newaxis, :, j]
+    return band
+
+
+class _Banded:
+    """Shared parts of the BLAS tile functions: cached band matrices, NaN fallback.
+
+    A banded product also multiplies the zeros outside the band; one NaN or
+    inf pixel would spread through them over a whole tile column. So when the
+    source is float and a tile's result is not finite, the tile is recomputed
+    tap by tap (:func:`direct_tile`), which gives non-finite values only where
+    the kernel reaches them.
+    """
+
+    def __init__(self, weights: np.ndarray, steps: tuple[int, int, int, int], check: bool):
+        self.weights, self.steps, self.check = weights, steps, check
+        self._cache: dict[tuple, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, key: tuple, build: Callable[[], np.ndarray]) -> np.ndarray:
+        value = self._cache.get(key)
+        if value is None:
+            value = build()
+            with self._lock:
+                self._cache[key] = value
+        return value
+
+    def fallback(self, tile: np.ndarray, out: np.ndarray, start: np.ndarray | None) -> bool:
+        """Redo the tile tap by tap if its result is not finite; True if redone."""
+        if not self.check or np.isfinite(np.add.reduce(out, axis=None)):
+            return False
+        if start is not None:
+            out[...] = start
+        direct_tile(tile, self.weights, self.steps, out, accumulate=start is not None)
+        return True
+
+
+class StackedDirectTile(_Banded):
+    #: Output rows per tile. Measured, product + adds of a 3x3 kernel over a
+    #: 4000x3000x3 float32 image, one thread: 4 rows 17 + 13 ms, 8 rows 34 + 12,
+    #: 16 rows 50 + 11, 32 rows 82 + 12 (the band multiplies
+    #: (rows + kh - 1) / kh times more zeros than taps as the tile grows).
+    tile_rows = 4
+
+    """Direct correlation as one BLAS product and ``kw`` shifted adds per tile.
+
+    ``Z[j] = B[j] @ tile`` sums every kernel column's taps down the rows
+    (banded matrices of :func:`_steps_band`, stride and dilation built in),
+    then ``out[:, x] = sum_j Z[j][:, x * stride + j * dilation]``. Exact sums
+    of the same products as :func:`direct_tile`, in a different order.
+    """
+
+    def __call__(self, tile: np.ndarray, out: np.ndarray, *, accumulate: bool) -> None:
+        sh, sw, dh, dw = self.steps
+        kw = self.weights.shape[1]
+        oh, ow = out.shape[:2]
+        th = tile.shape[0]
+        band = self.cached(
+            (oh, th), lambda: _steps_band(self.weights, oh, th, sh, dh).reshape(kw * oh, th)
+        )
+        z = scratch("z", (kw, oh) + tile.shape[1:], out.dtype)
+        np.matmul(band, tile.reshape(th, -1), out=z.reshape(kw * oh, -1))
+        start = out.copy() if accumulate and self.check else None
+        first = not accumulate
+        for j in range(kw):
+            view = z[j][:, j * dw : j * dw + (ow - 1) * sw + 1 : sw]
+            if first:
+                np.copyto(out, view)
+                first = False
+            else:
+                np.add(out, view, out=out)
+        self.fallback(tile, out, start)
+
+
+#: Output columns per block of the separable row pass (a Toeplitz block
+#: shared by every block); measured with SeparableTile.tile_rows.
+ROW_BLOCK = 16
+
+
+class SeparableTile(_Banded):
+    #: Output rows per tile (the row pass multiplies ``chans * rows`` columns
+    #: at once). Measured with ROW_BLOCK, 15x15 Gaussian on 4000x3000x3
+    #: float32, two threads (rows/block: ms): 16/16 145, 16/32 166, 32/16 108,
+    #: 32/32 119, 32/64 207, 64/16 256, 64/64 204.
+    tile_rows = 32
+
+    """Two 1-D passes, both BLAS products; no transposing copy of the input.
+
+    Column pass: ``midT = tile2d.T @ B.T``, giving the intermediate with
+    columns first (``(tw, C, oh)``); row pass: one Toeplitz block
+    ``R (ROW_BLOCK, span)`` times overlapping windows of ``midT``
+    (a batched product over blocks of output columns); then one transposing
+    copy into ``out``.
+    """
+
+    def __init__(self, col, row, steps, check: bool):
+        super().__init__(np.outer(col, row).astype(col.dtype), steps, check)
+        self.col, self.row = col, row
+
+    def __call__(self, tile: np.ndarray, out: np.ndarray, *, accumulate: bool) -> None:
+        sh, sw, dh, dw = self.steps
+        oh, ow = out.shape[:2]
+        th, tw = tile.shape[:2]
+        chans = tile.shape[2] if tile.ndim == 3 else 1
+        dtype = out.dtype
+        keff_w = dw * (self.row.size - 1) + 1
+        block = min(ROW_BLOCK, ow)
+        span = (block - 1) * sw + keff_w
+        nb = -(-ow // block)
+        rows_needed = max(tw, (nb - 1) * block * sw + span)
+        band_t = self.cached(
+            ("col", oh, th),
+            lambda: np.ascontiguousarray(_steps_band(self.col[:, None], oh, th, sh, dh)[0].T),
+        )
+        row_band = self.cached(
+            ("row", block), lambda: _steps_band(self.row[:, None], block, span, sw, dw)[0]
+        )
+        mid_t = scratch("midT", (rows_needed, chans * oh), dtype)
+        np.matmul(tile.reshape(th, tw * chans).T, band_t, out=mid_t[:tw].reshape(tw * chans, oh))
+        if rows_needed > tw:
+            mid_t[tw:] = 0
+        item = dtype.itemsize
+        windows = np.lib.stride_tricks.as_strided(
+            mid_t,
+            shape=(nb, span, chans * oh),
+            strides=(block * sw * chans * oh * item, chans * oh * item, item),
+            writeable=False,
+        )
+        res = scratch("res", (nb, block, chans * oh), dtype)
+        np.matmul(row_band, windows, out=res)
+        res = res.reshape(nb * block, chans, oh)[:ow]
+        start = out.copy() if accumulate and self.check else None
+        view = res.transpose(2, 0, 1) if tile.ndim == 3 else res[:, 0, :].T
+        if accumulate:
+            np.add(out, view, out=out)
+        else:
+            np.copyto(out, view)
+        self.fallback(tile, out, start)
+
+
+def run_rows(
+    planes: Sequence[tuple[np.ndarray, Callable]],
+    out: np.ndarray,
+    rows: AxisGeometry,
+    cols: AxisGeometry,
+    mode: str,
+    cval: float,
+    *,
+    sum_channels: bool = False,
+) -> np.ndarray:
+    """Row-tiled driver: ``out = sum over planes of tile_fn(plane)``.
+
+    Each plane is ``(src, tile_fn)``; ``tile_fn(tile, out_rows, accumulate=)``
+    writes (or adds) its result for the tile into ``out_rows``, and
+    ``tile_fn.tile_rows`` is the number of output rows per tile. With
+    ``sum_channels`` the ``(H, W, C)`` tile is summed over channels first.
+    """
+    keff_h = rows.dilation * (rows.kernel_size - 1) + 1
+    keff_w = cols.dilation * (cols.kernel_size - 1) + 1
+    width = (cols.out - 1) * cols.stride + keff_w
+    per_tile = min(planes[0][1].tile_rows, max(1, -(-rows.out // (4 * WORKERS))))
+
+    def work(o0: int, o1: int) -> None:
+        r0, r1 = o0 * rows.stride, (o1 - 1) * rows.stride + keff_h
+        dst = out[o0:o1]
+        for p, (src, tile_fn) in enumerate(planes):
+            tile = scratch("tile", (r1 - r0, width) + src.shape[2:], out.dtype)
+            build_tile(src, rows, cols, r0, r1, 0, width, mode, cval, tile)
+            if sum_channels:
+                summed = scratch("summed", tile.shape[:2], out.dtype)
+                np.copyto(summed, tile[..., 0])
+                for c in range(1, tile.shape[2]):
+                    np.add(summed, tile[..., c], out=summed)
+                tile = summed
+            tile_fn(tile, dst, accumulate=p > 0)
+
+    parallel(work, chunks(rows.out, per_tile))
+    return out
+
+
+#: FFT tile side for a kernel of effective side ``k`` (the larger side): the
+#: fast length at or above ``FFT_TILE_FACTOR * k``, at least ``FFT_TILE_MIN``
+#: and at most ``FFT_TILE_MAX``. Measured per channel on 4000x3000x3 float32,
+#: one thread, tile side 384 / 512 / 640 / 768 / 1024: 31x31 410 / 524 / 665 /
+#: 504 / 820 ms; 63x63 480 / 469 / 474 / 516 / 1197 ms (a 1024 tile of three
+#: channels, 12 MB of spectrum, no longer fits in cache).
+FFT_TILE_FACTOR = 10
+FFT_TILE_MIN = 384
+FFT_TILE_MAX = 640
+
+
+def fft_tile_side(n_needed: int, keff: int) -> int:
+    """FFT length along one axis for overlap-save tiles (see FFT_TILE_FACTOR)."""
+    from scipy import fft
+
+    target = min(max(FFT_TILE_FACTOR * keff, FFT_TILE_MIN), max(FFT_TILE_MAX, 2 * keff))
+    return fft.next_fast_len(min(target, n_needed), real=True)
+
+
+def run_fft(
+    planes: Sequence[tuple[np.ndarray, np.ndarray]],
+    out: np.ndarray,
+    rows: AxisGeometry,
+    cols: AxisGeometry,
+    mode: str,
+    cval: float,
+    *,
+    sum_channels: bool = False,
+) -> np.ndarray:
+    """Overlap-save FFT correlation over 2-D tiles: ``out = sum over planes``.
+
+    Each plane is ``(src, weights)`` with ``src`` ``(H, W)`` or ``(H, W, C)``
+    and 2-D ``weights`` (already in correlation orientation). Channels of a
+    plane are transformed together; the planes of a 3-D kernel are summed in
+    the frequency domain (one inverse transform per tile). Only the strided
+    outputs are kept from each tile.
+    """
+    from scipy import fft
+
+    sh, sw, dh, dw = rows.stride, cols.stride, rows.dilation, cols.dilation
+    keff_h = dh * (rows.kernel_size - 1) + 1
+    keff_w = dw * (cols.kernel_size - 1) + 1
+    need_h = (rows.out - 1) * sh + keff_h
+    need_w = (cols.out - 1) * sw + keff_w
+    fh, fw = fft_tile_side(need_h, keff_h), fft_tile_side(need_w, keff_w)
+    per_h = (fh - keff_h) // sh + 1
+    per_w = (fw - keff_w) // sw + 1
+    specs = []
+    for _, weights in planes:
+        dilated = np.zeros((keff_h, keff_w), dtype=out.dtype)
+        dilated[::dh, ::dw] = weights
+        specs.append(fft.rfft2(dilated[::-1, ::-1], s=(fh, fw)))
+    dtype = out.dtype
+    ndim_src = planes[0][0].ndim
+    channel_out = out.ndim == 3
+
+    def work_tile(o0: int, o1: int, p0: int, p1: int) -> None:
+        r0, r1 = o0 * sh, (o1 - 1) * sh + keff_h
+        c0, c1 = p0 * sw, (p1 - 1) * sw + keff_w
+        total = None
+        for (src, _), spec in zip(planes, specs, strict=True):
+            if ndim_src == 3 and not sum_channels:
+                # channels first and contiguous: the transforms run on whole planes
+                tile = scratch("tile", (src.shape[2], r1 - r0, c1 - c0), dtype)
+                for c in range(src.shape[2]):
+                    build_tile(src[:, :, c], rows, cols, r0, r1, c0, c1, mode, cval, tile[c])
+            else:
+                tile = scratch("tile", (r1 - r0, c1 - c0) + src.shape[2:], dtype)
+                build_tile(src, rows, cols, r0, r1, c0, c1, mode, cval, tile)
+                if ndim_src == 3:
+                    tile = tile.sum(axis=2)
+            x = fft.rfft2(tile, s=(fh, fw), axes=(-2, -1))
+            x *= spec
+            if total is None:
+                total = x
+            else:
+                total += x
+        res = fft.irfft2(total, s=(fh, fw), axes=(-2, -1), overwrite_x=True)
+        res = res[
+            ...,
+            keff_h - 1 : keff_h - 1 + (o1 - o0 - 1) * sh + 1 : sh,
+            keff_w - 1 : keff_w - 1 + (p1 - p0 - 1) * sw + 1 : sw,
+        ]
+        if channel_out:
+            out[o0:o1, p0:p1] = np.moveaxis(res, 0, -1)
+        else:
+            out[o0:o1, p0:p1] = res
+
+    bounds = [
+        (o0, o1, p0, p1) for o0, o1 in chunks(rows.out, per_h) for p0, p1 in chunks(cols.out, per_w)
+    ]
+    parallel(work_tile, bounds)
+    return out
