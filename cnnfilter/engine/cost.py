@@ -15,7 +15,8 @@ threads):
 
 * direct multiply-adds: ``O * C * taps`` (separable: ``O * C * (kh + kw)``);
 * direct and separable memory: ``2 b O C`` (the float response and the
-  pixels made from it; tiles are small);
+  pixels made from it) plus, per thread, a tile of ``64 s + k_eff_h`` rows
+  as wide as the padded image (tiny, unless the dilation is huge);
 * FFT memory: ``2 b O C + b K (1 + 2 P + 4 T)``: the dilated kernel, its
   spectrum per kernel plane ``P`` (complex: 2 floats per value) and, per
   thread, a tile and its spectrum, each at least the size of ``K``.
@@ -32,6 +33,9 @@ from cnnfilter.engine.filtering import choose_method, filter_geometry, work_dtyp
 from cnnfilter.errors import UsageError
 
 __all__ = ["FilterCost", "MAX_DIRECT_MACS", "filter_cost", "check_filter_cost"]
+
+#: Output rows per tile assumed for the sliding-window methods (the engine's are fewer).
+TILE_ROWS = 64
 
 #: Most multiply-adds the direct method may run: about a minute of NumPy on one core.
 MAX_DIRECT_MACS = 5 * 10**10
@@ -108,9 +112,14 @@ def filter_cost(
     macs = oh * ow * max(c_out, planes) * taps
     b = work_dtype(image_dtype).itemsize
     memory = 2 * b * oh * ow * c_out
+    keff_h = (kh - 1) * geom.rows.dilation + 1
+    keff_w = (kw - 1) * geom.cols.dilation + 1
     if resolved == "fft":
-        keff = ((kh - 1) * geom.rows.dilation + 1) * ((kw - 1) * geom.cols.dilation + 1)
-        memory += b * keff * (1 + 2 * planes + 4 * threads)
+        memory += b * keff_h * keff_w * (1 + 2 * planes + 4 * threads)
+    else:  # each thread's tile: a band of rows as wide as the padded image
+        tile_rows = TILE_ROWS * geom.rows.stride + keff_h
+        tile_cols = (ow - 1) * geom.cols.stride + keff_w
+        memory += threads * b * tile_rows * tile_cols * c
     return FilterCost(resolved, int(macs), int(memory))
 
 
