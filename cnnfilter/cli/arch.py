@@ -30,7 +30,8 @@ class Compare(str, Enum):
 ArchFile = Annotated[
     Path,
     typer.Argument(
-        help="Layer file (arch.yaml), or - for stdin; see docs/arch.md and samples/arch/.",
+        help="Layer file (arch.yaml), or - for stdin; format in the README, examples in "
+        "samples/arch/.",
         dir_okay=False,  # not exists=True: it would refuse '-'; load_network reports a missing file
     ),
 ]
@@ -164,11 +165,13 @@ def receptive_field(
     if image is not None and (layer is None or output is None):
         raise UsageError("--image needs --layer NAME and --output PATH (-o)")
     fields = receptive_fields(_trace(arch))
-    for warning in fields.warnings:
-        note(f"Warning: {warning}")
     if image is not None:
         _draw(fields, image, layer, unit, output, force=force)
-    elif format is Format.json:
+    for warning in fields.warnings:  # after the drawing, so that its errors stand alone
+        note(f"Warning: {warning}")
+    if image is not None:
+        return
+    if format is Format.json:
         print(json.dumps(report.fields_document(fields), indent=2))
     elif format is Format.csv:
         print(report.to_csv(report.fields_records(fields)), end="")
