@@ -8,7 +8,7 @@ owns every output file, so an interrupted batch never leaves a half-written
 one).
 
 The report is the JSON object ``apply --json`` prints; its keys are listed in
-:data:`APPLY_REPORT_KEYS` and documented in ``docs/pipelines.md``.
+:data:`APPLY_REPORT_KEYS` and documented in the README's "Pipelines and batch" section.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
   or a no-op when animations are off (see
   :func:`cnnfilter.cli._app.animations_enabled`).
 
-JSON keys are a stable interface: documented in ``docs/pipelines.md``, they
+JSON keys are a stable interface: documented in the README ("Pipelines and batch"), they
 may gain new keys but never lose or rename one.
 """
 
