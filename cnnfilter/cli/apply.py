@@ -146,7 +146,10 @@ def apply(
         ),
     ] = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print a JSON report on stdout (keys: README, "Pipelines and batch").")
+        bool,
+        typer.Option(
+            "--json", help="Print a JSON report on stdout (keys: README, 'Pipelines and batch')."
+        ),
     ] = False,
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", help="Search input folders' sub-folders too.")
@@ -404,7 +407,8 @@ def kernels(
         str | None, typer.Argument(help="One kernel (e.g. sobel-x or gaussian:7:1.5).")
     ] = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON on stdout (keys: README, "Pipelines and batch").")
+        bool,
+        typer.Option("--json", help="Print JSON on stdout (keys: README, 'Pipelines and batch')."),
     ] = False,
 ) -> None:
     """List the named kernels: matrix, sum, separability and source."""
