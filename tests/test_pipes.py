@@ -460,10 +460,8 @@ def test_detect_reads_stdin_and_gives_the_same_peaks(samples, tmp_path):
 
 
 def _pipelines_doc() -> str:
-    """docs/pipelines.md, or the README once the section is folded into it."""
-    root = Path(__file__).resolve().parent.parent
-    doc = root / "docs" / "pipelines.md"
-    return doc.read_text() if doc.exists() else (root / "README.md").read_text()
+    """The README, which holds the "Pipelines and batch" section."""
+    return (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
 def test_every_apply_json_key_is_documented():
