@@ -19,11 +19,59 @@ from collections.abc import Callable, Iterator
 from typing import NoReturn, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from cnnfilter.errors import INTERRUPT_EXIT_CODES, CnnfilterError
 
+
+def _click_class(name: str) -> type:
+    """A Click exception class by name, whether Typer vendors Click or depends on it."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+_UsageError = _click_class("UsageError")
+_ClickException = _click_class("ClickException")
+
+
+class _OneLineErrors(TyperGroup):
+    """Command-line mistakes as one stderr line, like the library's own errors.
+
+    Click prints a usage block, a hint and the error on three lines; batch logs
+    and users read one: ``Error: No such option: --kernal (Possible options:
+    --kernel, --kernel-file); see 'cnnfilter apply --help'``. Exit code 2.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except _UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError" or exc.ctx is None:
+                exc.show()
+            else:
+                where = exc.ctx.command_path
+                message = exc.format_message().rstrip(".")
+                print(f"Error: {message}; see '{where} --help'", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        except _ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            print("Aborted.", file=sys.stderr)
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
     name="cnnfilter",
+    cls=_OneLineErrors,
     help=(
         "Filter and inspect images the way the layers of a convolutional neural network do: "
         "kernels, response maps, pooling, parameters and receptive fields."
@@ -38,6 +86,23 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., object])
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from cnnfilter import __version__
+
+        print(f"cnnfilter {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Filter and inspect images the way the layers of a convolutional neural network do."""
 
 
 def _colour_off(stream) -> bool:
