@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnfilter.engine.filtering import correlate
+from cnnfilter.engine.filtering import correlate, filter_geometry
 from cnnfilter.errors import UsageError
 
 __all__ = [
@@ -209,12 +209,11 @@ def ncc_map(image: np.ndarray, template: np.ndarray, *, method: str = "auto") ->
     tmpl = np.asarray(template, dtype=np.float64)
     if tmpl.ndim == 2:
         tmpl = np.repeat(tmpl[:, :, np.newaxis], depth, axis=2)
+    shape = filter_geometry(data.shape, (kh, kw), padding="valid").out_shape
     if np.all(np.ptp(tmpl.reshape(-1, depth), axis=0) == 0):
-        shape = (data.shape[0] - kh + 1, data.shape[1] - kw + 1)
         return ResponseMap(np.zeros(shape), "ncc", (kh, kw), flat_template=True)
     tz = tmpl - tmpl.mean(axis=(0, 1))
     tt = float((tz * tz).sum())
-    shape = (data.shape[0] - kh + 1, data.shape[1] - kw + 1)
     numerator = np.zeros(shape)
     var = np.zeros(shape)
     span = 0.0
