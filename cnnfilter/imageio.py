@@ -54,6 +54,7 @@ __all__ = [
     "check_format_matches",
     "write_stdout",
     "read_array",
+    "check_input_file",
 ]
 
 #: The file name that means standard input (reading) or standard output (writing).
@@ -123,8 +124,36 @@ class LoadedImage:
         return f"{h} x {w} x {c}"
 
 
+def check_input_file(path: str | Path, *, role: str = "input image") -> Path:
+    """Refuse an input that does not exist or is a folder, naming its ``role``.
+
+    Commands call it before any other check on their outputs, so that a
+    missing input is reported as such (and not as "output already exists").
+    ``-`` (standard input) always passes.
+
+    Raises:
+        UsageError: ``path`` does not exist, or is a directory.
+
+    >>> check_input_file("nothere.png", role="template")
+    Traceback (most recent call last):
+    cnnfilter.errors.UsageError: template 'nothere.png' does not exist
+    """
+    p = Path(path)
+    if str(path) == STDIO:
+        return p
+    if not p.exists():
+        raise UsageError(f"{role} {str(p)!r} does not exist")
+    if p.is_dir():
+        raise UsageError(f"{role} {str(p)!r} is a directory, not a file")
+    return p
+
+
 def read_image(
-    path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame: int = 0
+    path: str | Path,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    frame: int = 0,
+    role: str = "input image",
 ) -> LoadedImage:
     """Read an image file, or standard input for ``-``, into arrays.
 
@@ -137,6 +166,7 @@ def read_image(
         path: a file, or ``"-"`` for standard input.
         max_pixels: the largest ``width * height`` decoded (of the frame used).
         frame: the frame of a multi-frame GIF/TIFF/WebP, counted from 0.
+        role: what the file is, for messages (``input image``, ``template``).
 
     Raises:
         UsageError: the file does not exist or is a directory; ``-`` while
@@ -146,11 +176,7 @@ def read_image(
     """
     if str(path) == STDIO:
         return decode_image(_read_stdin(), name="<stdin>", max_pixels=max_pixels, frame=frame)
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"input image {str(p)!r} does not exist")
-    if p.is_dir():
-        raise UsageError(f"input {str(p)!r} is a directory, not an image file")
+    p = check_input_file(path, role=role)
     try:
         fh = open(p, "rb")  # closed below; Pillow reads lazily
     except OSError as exc:
@@ -589,11 +615,7 @@ def read_array(path: str | Path, *, max_elements: int = DEFAULT_MAX_PIXELS * 4) 
         ProcessingError: not a readable ``.npy`` file, a pickled (object)
             array, non-numeric values, or more than ``max_elements`` values.
     """
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"input array {str(p)!r} does not exist")
-    if p.is_dir():
-        raise UsageError(f"input {str(p)!r} is a directory, not a .npy file")
+    p = check_input_file(path, role="input array")
     try:
         with open(p, "rb") as fh:
             version = np.lib.format.read_magic(fh)

@@ -180,7 +180,7 @@ def test_multi_frame_files_report_frames_and_select_one(tmp_path):
 def test_missing_and_directory_inputs_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match=r"input image '.*nothere\.png' does not exist"):
         read_image(tmp_path / "nothere.png")
-    with pytest.raises(UsageError, match=r"is a directory, not an image file"):
+    with pytest.raises(UsageError, match=r"input image .* is a directory, not a file"):
         read_image(tmp_path)
 
 

@@ -194,23 +194,31 @@ def apply(
     Batch: cnnfilter apply photos/ --recursive --kernel sobel-x -o out/ --workers 2
     """
     from cnnfilter import imageio
+    from cnnfilter.engine.boundary import canonical_boundary
     from cnnfilter.engine.image_filter import FilterSettings
     from cnnfilter.jobs import ApplySpec
 
+    # Order of the checks: inputs, then kernel and options, then outputs (exists, is
+    # the input), so that the first error names the first thing to fix.
     check_stdout_use(output, json_out=json_out)
-    jobs = _plan(images, output, fmt=fmt, recursive=recursive, force=force)
+    jobs = _plan(images, output, fmt=fmt, recursive=recursive)
     single = jobs is None
-    out_format = imageio.output_format(output if single else "-", fmt) if single or fmt else None
     original = load_kernel(kernel, kernel_file)
     parsed_scale = parse_scale(scale)
     k, scale_note = scaled(original, parsed_scale)
+    parsed_padding = parse_padding(padding)
+    canonical_boundary(boundary)  # an unknown mode fails here, before any output check
+    strides, dilations = parse_ints("--stride", stride), parse_ints("--dilation", dilation)
+    out_format = imageio.output_format(output if single else "-", fmt) if single or fmt else None
+    if single and output != imageio.STDIO:
+        check_output_path(Path(output), [Path(images[0])], force=force)
     settings = FilterSettings(
         op=op.value,
-        padding=parse_padding(padding),
+        padding=parsed_padding,
         boundary=boundary,
         cval=cval,
-        stride=parse_ints("--stride", stride),
-        dilation=parse_ints("--dilation", dilation),
+        stride=strides,
+        dilation=dilations,
         sum_channels=sum_channels,
         offset=offset,
         range_mode=range_.value,
@@ -274,12 +282,14 @@ _EXTENSIONS = {
 }
 
 
-def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool, force: bool):
-    """None for the classic one-file run (checked here); else the batch's jobs.
+def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool):
+    """None for the classic one-file run; else the batch's jobs.
 
     A batch is several inputs, a folder, a glob, an output pattern or an
-    output folder. Every output name and format is checked before anything
-    runs.
+    output folder. The inputs must exist and every output name and format is
+    checked here; whether outputs already exist is checked later, by the
+    caller, after the kernel and options (the one-file run) or by
+    :func:`cnnfilter.batch.split_existing` (a batch).
     """
     from cnnfilter import batch, imageio
 
@@ -289,8 +299,7 @@ def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool, f
         and (output == imageio.STDIO or not batch.is_batch_output(output, existing_dir=False))
         and (images[0] == imageio.STDIO or path.is_file() or not set("*?[") & set(images[0]))
     ):
-        if output != imageio.STDIO:
-            check_output_path(Path(output), [path], force=force)
+        imageio.check_input_file(images[0])
         imageio.output_format(output, fmt)
         imageio.check_format_matches(output, fmt)
         return None

@@ -164,6 +164,10 @@ def receptive_field(
         raise UsageError("--layer, --unit and --output draw on a photo: add --image PATH")
     if image is not None and (layer is None or output is None):
         raise UsageError("--image needs --layer NAME and --output PATH (-o)")
+    if image is not None:
+        from cnnfilter import imageio
+
+        imageio.check_input_file(image)
     fields = receptive_fields(_trace(arch))
     if image is not None:
         _draw(fields, image, layer, unit, output, force=force)
@@ -215,7 +219,6 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
         raise UsageError(
             f"--layer: no layer named {layer!r} in {fields.trace.network.source}; " + hint
         )
-    check_output_path(output, [image], force=force)
     step = row.step
     grid_shape = step.input if isinstance(step.layer, Flatten) else step.output
     grid = (1, 1) if grid_shape.flat else (grid_shape.height, grid_shape.width)
@@ -226,6 +229,8 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
             f"{grid[0]} x {grid[1]} grid (rows 0..{grid[0] - 1}, "
             f"columns 0..{grid[1] - 1})"
         )
+    imageio.output_format(output)  # an unknown extension fails before the work
+    check_output_path(output, [image], force=force)
     net_input = fields.trace.network.input
     box = row.field.box(r, c)
     loaded = imageio.read_image(image)

@@ -120,13 +120,16 @@ def detect(
     from cnnfilter.engine.filtering import choose_method
     from cnnfilter.engine.response import find_peaks, response_map
 
+    # Order of the checks: the image and the pattern, then the output names and formats,
+    # then whether an output exists or is an input; then the work.
+    imageio.check_input_file(image)
+    pattern, pattern_name, pattern_source = _read_pattern(kernel, kernel_file, template)
     outputs = {"heatmap": heatmap, "overlay": overlay, "raw": raw}
     inputs = [image] + [p for p in (template, kernel_file) if p is not None]
     seen: set[Path] = set()
     for name, path in outputs.items():
         if path is None:
             continue
-        check_output_path(path, inputs, force=force)
         if path.resolve() in seen:
             raise UsageError(f"--{name} {str(path)!r} is also another output; give distinct names")
         seen.add(path.resolve())
@@ -135,9 +138,11 @@ def detect(
             raise UsageError(f"--raw {str(path)!r} must end in .npy or .tif (a float map)")
         if name != "raw" and fmt == "NPY":
             raise UsageError(f"--{name} writes a picture; use .png or .jpg, not .npy")
+    for path in outputs.values():
+        if path is not None:
+            check_output_path(path, inputs, force=force)
 
     loaded = imageio.read_image(image)
-    pattern, pattern_name, pattern_source = _read_pattern(kernel, kernel_file, template)
     pixels = loaded.pixels
     if pattern.ndim == 3 and pixels.ndim == 2:
         raise UsageError(

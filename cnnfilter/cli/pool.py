@@ -25,13 +25,18 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return " x ".join(str(s) for s in shape)
 
 
+def _is_array(path: Path) -> bool:
+    """A ``.npy`` feature map (read as an array), not an image."""
+    return path.suffix.lower() == ".npy"
+
+
 def _load(path: Path):
     """``(array, max_value, label, is_image)``: alpha, if any, becomes the last channel."""
     import numpy as np
 
     from cnnfilter import imageio
 
-    if path.suffix.lower() == ".npy":
+    if _is_array(path):
         arr = imageio.read_array(path)
         if arr.ndim not in (2, 3) or arr.size == 0:
             raise UsageError(f"{str(path)!r} has shape {arr.shape}; pool needs (H, W) or (H, W, C)")
@@ -146,19 +151,23 @@ def pool(
     if show_winners is not None and op is not PoolOp.max:
         raise UsageError("--show-winners needs --op max (only max pooling has a winner)")
     check_stdout_use(output, json_out=json_)
-    for path in (output, show_winners):
-        if path is not None and str(path) != imageio.STDIO:
-            check_output_path(path, [source], force=force)
-            imageio.output_format(path)
+    # Order of the checks: the input, then the output names and formats, then whether an
+    # output exists or is the input; then the work.
+    imageio.check_input_file(source, role="input array" if _is_array(source) else "input image")
     if output is not None:
         imageio.output_format(output, fmt)  # -o - needs --format
         imageio.check_format_matches(output, fmt)
+    if show_winners is not None:
+        imageio.output_format(show_winners)
     if (
         output is not None
         and show_winners is not None
         and output.resolve() == show_winners.resolve()
     ):
         raise UsageError("-o and --show-winners name the same file; give distinct names")
+    for path in (output, show_winners):
+        if path is not None and str(path) != imageio.STDIO:
+            check_output_path(path, [source], force=force)
 
     t_start = time.perf_counter()  # read, pool and write: the JSON "total"
     data, max_value, kind, is_image = _load(source)
