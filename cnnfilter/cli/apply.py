@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cnnfilter.cli._app import app, guarded, note, stdout_console
+from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.cli._output import check_stdout_use, emit_json, write_output
 from cnnfilter.cli._parse import check_output_path, parse_ints, parse_padding, parse_scale
 from cnnfilter.errors import UsageError
@@ -424,7 +424,7 @@ def kernels(
     from rich.table import Table
 
     from cnnfilter.engine.separable import separate
-    from cnnfilter.render import format_number, kernel_table
+    from cnnfilter.render import format_number, kernel_text
 
     if json_out:
         emit_json(_kernel_document(resolve_kernel(name)) if name else _registry_document())
@@ -433,7 +433,8 @@ def kernels(
     if name is not None:
         k = resolve_kernel(name)
         w = k.weights
-        console.print(kernel_table(w, title=f"{k.name} ({w.shape[0]}x{w.shape[1]})"))
+        console.print(f"{k.name} ({'x'.join(map(str, w.shape))})")
+        console.print(kernel_text(w), markup=False)
         sep = separate(w) if w.ndim == 2 else None
         console.print(f"sum: {format_number(float(w.sum()))}")
         if sep is None:
@@ -455,7 +456,7 @@ def kernels(
         return
     table = Table(title="Named kernels (written for convolution)")
     for col in ("name", "size", "sum", "separable", "what", "source"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col)
     for entry in REGISTRY.values():
         w = entry.make([])
         table.add_row(
@@ -466,7 +467,7 @@ def kernels(
             entry.description,
             entry.source,
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def _readable_factors(col, row):

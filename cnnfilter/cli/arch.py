@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cnnfilter.cli._app import app, guarded, note, stdout_console
+from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.errors import UsageError
 
 
@@ -54,12 +54,10 @@ def _print_table(title: str, headers, rows, footer: list[tuple[str, str]]) -> No
     console = stdout_console()
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
-        table.add_column(header, justify="right" if i in _NUMERIC else "left", no_wrap=True)
+        table.add_column(header, justify="right" if i in _NUMERIC else "left")
     for row in rows:
         table.add_row(*row)
-    if not console.is_terminal:  # a pipe or file: never wrap the cells
-        console.width = 1000  # the table keeps its natural width
-    console.print(table)
+    print_table(console, table)
     for label, text in footer:
         console.print(f"{label}: {text}")
 

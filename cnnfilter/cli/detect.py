@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cnnfilter.cli._app import app, guarded, note, stdout_console
+from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.cli._output import emit_json
 from cnnfilter.cli._parse import check_output_path
 from cnnfilter.cli.apply import _KERNEL_HELP, load_kernel
@@ -240,6 +240,6 @@ def detect(
         table.add_row(str(i + 1), str(p.row), str(p.col), score)
     console = stdout_console()
     if peaks:
-        console.print(table)
+        print_table(console, table)
     else:
         console.print("no peaks (the map is flat, or no value reaches --threshold)")
