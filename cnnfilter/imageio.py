@@ -381,19 +381,26 @@ def _to_arrays(im, mode: str, fmt: str | None, frames: int, frame: int) -> Loade
     return LoadedImage(np.asarray(im.convert("RGB")).copy(), None, 255.0, mode, fmt, frames, frame)
 
 
-def output_format(path: str | Path, fmt: str | None = None) -> str:
+def output_format(path: str | Path, fmt: str | None = None, *, format_option: bool = False) -> str:
     """The format a path (or an explicit ``fmt``) will be written in: Pillow's name or NPY.
 
+    ``format_option`` says that the calling command has a ``--format``
+    option, so that the error messages may offer it as a fix (and accept
+    ``-``, standard output, with it).
+
     Raises:
-        UsageError: unknown extension or format.
+        UsageError: unknown extension or format; ``-`` without ``fmt``.
 
     >>> output_format("edges.png"), output_format("out.npy"), output_format("x", "jpg")
     ('PNG', 'NPY', 'JPEG')
-    """
-    return _format_for(Path(path), fmt)
+    >>> output_format("x.xyz")
+    Traceback (most recent call last):
+    cnnfilter.errors.UsageError: cannot tell the output format of 'x.xyz' from its extension; use .png, .jpg, .tif, .bmp, .webp, .gif or .npy
+    """  # noqa: E501
+    return _format_for(Path(path), fmt, format_option=format_option)
 
 
-def _format_for(path: Path, fmt: str | None) -> str:
+def _format_for(path: Path, fmt: str | None, *, format_option: bool = True) -> str:
     if fmt:
         key = fmt.lower().lstrip(".")
         if key == "npy":
@@ -406,6 +413,8 @@ def _format_for(path: Path, fmt: str | None) -> str:
             )
         return chosen
     if str(path) == STDIO:
+        if not format_option:
+            raise UsageError("this output cannot be standard output ('-'); give a file name")
         raise UsageError(
             "writing to standard output (-o -) needs --format png|jpg|tiff|bmp|webp|gif|npy"
         )
@@ -416,7 +425,7 @@ def _format_for(path: Path, fmt: str | None) -> str:
         return IMAGE_EXTENSIONS[suffix]
     raise UsageError(
         f"cannot tell the output format of {str(path)!r} from its extension; use .png, .jpg, "
-        ".tif, .bmp, .webp or .npy (or --format)"
+        ".tif, .bmp, .webp, .gif or .npy" + (" (or --format)" if format_option else "")
     )
 
 
@@ -472,8 +481,8 @@ def encode_image(
     if arr.dtype.kind == "f":
         if arr.ndim != 2 or fmt != "TIFF":
             raise UsageError(
-                "a float result can be stored only as a single-channel .tif or as .npy; "
-                "use -o result.npy, or a --range that maps it to 8 bits"
+                f"a float array ({' x '.join(map(str, arr.shape))}) can be stored only as .npy "
+                f"or as a single-channel .tif, not as {fmt}; write .npy, or map it to 8 bits first"
             )
         im = Image.fromarray(arr.astype(np.float32), mode="F")
     elif arr.dtype == np.uint16:

@@ -165,6 +165,12 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
                 "--side-by-side needs an 8-bit result; drop it for .npy or 16-bit output"
             )
         pixels = compose(loaded.pixels, pixels)
+    if pixels.dtype.kind == "f" and fmt != "NPY" and not (fmt == "TIFF" and pixels.ndim == 2):
+        raise UsageError(
+            f"--range raw keeps the float response ({' x '.join(map(str, pixels.shape))}), "
+            f"which only .npy or a single-channel .tif can hold, not {fmt}; write .npy, or "
+            "use --range clip, abs or rescale to map it to pixels"
+        )
     data = imageio.encode_image(
         pixels, fmt, compress_level=spec.compress_level, quality=spec.quality
     )

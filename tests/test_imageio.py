@@ -277,8 +277,8 @@ def test_npy_keeps_the_raw_float_response(tmp_path, dtype):
 def test_float_results_need_npy_or_gray_tiff(tmp_path):
     with pytest.raises(
         UsageError,
-        match=r"float result can be stored only as a single-channel "
-        r"\.tif or as \.npy",
+        match=r"^a float array \(2 x 2\) can be stored only as \.npy or as a single-channel "
+        r"\.tif, not as PNG; write \.npy, or map it to 8 bits first$",
     ):
         write_image(tmp_path / "x.png", np.zeros((2, 2), dtype=np.float32))
     with pytest.raises(UsageError, match=r"single-channel \.tif"):

@@ -209,7 +209,11 @@ def apply(
     parsed_padding = parse_padding(padding)
     canonical_boundary(boundary)  # an unknown mode fails here, before any output check
     strides, dilations = parse_ints("--stride", stride), parse_ints("--dilation", dilation)
-    out_format = imageio.output_format(output if single else "-", fmt) if single or fmt else None
+    out_format = (
+        imageio.output_format(output if single else "-", fmt, format_option=True)
+        if single or fmt
+        else None
+    )
     if single and output != imageio.STDIO:
         check_output_path(Path(output), [Path(images[0])], force=force)
     settings = FilterSettings(
@@ -300,15 +304,17 @@ def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool):
         and (images[0] == imageio.STDIO or path.is_file() or not set("*?[") & set(images[0]))
     ):
         imageio.check_input_file(images[0])
-        imageio.output_format(output, fmt)
+        imageio.output_format(output, fmt, format_option=True)
         imageio.check_format_matches(output, fmt)
         return None
     folder = None if batch.is_pattern(output) else Path(output)
     inputs = batch.expand_inputs(images, recursive=recursive, exclude=folder)
-    ext = _EXTENSIONS[imageio.output_format(imageio.STDIO, fmt)] if fmt else None
+    ext = (
+        _EXTENSIONS[imageio.output_format(imageio.STDIO, fmt, format_option=True)] if fmt else None
+    )
     jobs = batch.plan_jobs(inputs, output, ext=ext)
     for job in jobs:  # an unknown or conflicting format fails now, not once per file
-        imageio.output_format(job.target, fmt)
+        imageio.output_format(job.target, fmt, format_option=True)
         imageio.check_format_matches(job.target, fmt)
     return jobs
 
