@@ -55,6 +55,7 @@ __all__ = [
     "write_stdout",
     "read_array",
     "check_input_file",
+    "fit_bit_depth",
 ]
 
 #: The file name that means standard input (reading) or standard output (writing).
@@ -455,6 +456,34 @@ def check_format_matches(path: str | Path, fmt: str | None) -> None:
         )
 
 
+def fit_bit_depth(array: np.ndarray, fmt: str) -> tuple[np.ndarray, str | None]:
+    """16-bit pixels as ``fmt`` can store them, and a note when they had to change.
+
+    The one rule for every command: 16-bit values stay 16-bit where Pillow
+    can write them (a gray ``PNG`` or ``TIFF``; ``NPY`` keeps anything);
+    anywhere else (JPEG, BMP, WebP, GIF, or colour) they become 8-bit by
+    rounding ``x / 257`` to nearest, so that 65535 -> 255 and 257 -> 1
+    (``x / 257`` is never exactly half-way, 257 being odd). Other dtypes are
+    returned unchanged, with no note.
+
+    >>> fit_bit_depth(np.array([[0, 128, 129, 65535]], dtype=np.uint16), "JPEG")[0]
+    array([[  0,   0,   1, 255]], dtype=uint8)
+    >>> fit_bit_depth(np.array([[0, 65535]], dtype=np.uint16), "PNG")[1] is None
+    True
+    """
+    if array.dtype != np.uint16 or fmt == "NPY":
+        return array, None
+    if array.ndim == 2 and fmt in ("PNG", "TIFF"):
+        return array, None
+    narrowed = ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    why = (
+        f"{fmt} holds 8 bits; use .png or .tif to keep 16"
+        if array.ndim == 2
+        else "16-bit colour is written only as gray .png or .tif; use .npy to keep 16"
+    )
+    return narrowed, f"16-bit values written as 8 bits (x / 257, rounded): {why}"
+
+
 def encode_image(
     array: np.ndarray,
     fmt: str,
@@ -465,8 +494,9 @@ def encode_image(
     """Encode ``array`` in a Pillow format name or ``"NPY"``; return the bytes.
 
     ``array``: ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` (RGBA); uint8 for
-    every format, uint16 gray for PNG/TIFF, float32 gray for TIFF; any shape
-    and dtype for NPY.
+    every format, uint16 (kept 16-bit for gray PNG/TIFF, else made 8-bit by
+    :func:`fit_bit_depth`), float32 gray for TIFF; any shape and dtype for
+    NPY.
 
     Raises:
         UsageError: a dtype/shape the format cannot store (with the fix).
@@ -477,7 +507,7 @@ def encode_image(
         buf = io.BytesIO()
         np.save(buf, array, allow_pickle=False)
         return buf.getvalue()
-    arr = np.ascontiguousarray(array)
+    arr, _ = fit_bit_depth(np.ascontiguousarray(array), fmt)  # 16 -> 8 bits where needed
     if arr.dtype.kind == "f":
         if arr.ndim != 2 or fmt != "TIFF":
             raise UsageError(
@@ -485,9 +515,7 @@ def encode_image(
                 f"or as a single-channel .tif, not as {fmt}; write .npy, or map it to 8 bits first"
             )
         im = Image.fromarray(arr.astype(np.float32), mode="F")
-    elif arr.dtype == np.uint16:
-        if arr.ndim != 2 or fmt not in ("PNG", "TIFF"):
-            raise UsageError("16-bit output needs a gray image written as .png or .tif")
+    elif arr.dtype == np.uint16:  # gray, PNG or TIFF
         # Pillow >= 11 refuses fromarray(..., mode="I;16") for uint16 data ("Invalid mode
         # for data type") but maps little-endian uint16 to I;16 by itself.
         im = Image.fromarray(arr.astype("<u2", copy=False))

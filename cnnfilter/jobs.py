@@ -97,7 +97,9 @@ class Rendered:
 
     ``response_shape`` is the float response's own shape, ``(oh, ow)`` or
     ``(oh, ow, C)``; ``method_text`` says which method ran and why
-    (:meth:`cnnfilter.engine.filtering.FilterPlan.describe`).
+    (:meth:`cnnfilter.engine.filtering.FilterPlan.describe`); ``depth_note``
+    says that 16-bit pixels were written as 8 bits
+    (:func:`cnnfilter.imageio.fit_bit_depth`), or is None.
     """
 
     data: bytes
@@ -105,6 +107,7 @@ class Rendered:
     report: dict
     response_shape: tuple[int, ...] = ()
     method_text: str = ""
+    depth_note: str | None = None
 
 
 def shape3(shape: tuple[int, ...]) -> list[int]:
@@ -165,6 +168,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
                 "--side-by-side needs an 8-bit result; drop it for .npy or 16-bit output"
             )
         pixels = compose(loaded.pixels, pixels)
+    pixels, depth_note = imageio.fit_bit_depth(pixels, fmt)
     if pixels.dtype.kind == "f" and fmt != "NPY" and not (fmt == "TIFF" and pixels.ndim == 2):
         raise UsageError(
             f"--range raw keeps the float response ({' x '.join(map(str, pixels.shape))}), "
@@ -233,7 +237,12 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         },
     }
     return Rendered(
-        data, fmt, report, tuple(int(n) for n in response.shape), result.method or cost.method
+        data,
+        fmt,
+        report,
+        tuple(int(n) for n in response.shape),
+        result.method or cost.method,
+        depth_note,
     )
 
 

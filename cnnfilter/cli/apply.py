@@ -270,6 +270,8 @@ def apply(
             f"{rendered.method_text}; {report['timings_ms']['filter']:.0f} ms; wrote {target}"
             f"{frame_note}"
         )
+    if rendered.depth_note:
+        note(f"{_shown(output, '<stdout>')}: {rendered.depth_note}")
     if json_out:
         emit_json(report)
 

@@ -194,6 +194,8 @@ def pool(
             stored, mapping = _as_picture(
                 result, out_fmt, is_image=is_image, max_value=max_value, source_dtype=data.dtype
             )
+            stored, depth_note = imageio.fit_bit_depth(stored, out_fmt)
+            mapping = mapping or depth_note
         imageio.write_image(output, stored, force=force, fmt=out_fmt)
     if show_winners is not None:
         shown = data if is_image else _gray_for_display(data)
