@@ -121,3 +121,42 @@ def test_unknown_extension_offers_format_only_where_it_exists(here, args, with_f
 def test_standard_output_is_refused_by_name_where_there_is_no_format_option(here):
     line = error_line(2, ["detect", "gray.png", "-k", "box", "--heatmap", "-"])
     assert line == "Error: this output cannot be standard output ('-'); give a file name"
+
+
+# ------------------------------------------------- messages name the right thing
+
+
+def test_a_missing_template_is_called_a_template(here):
+    line = error_line(2, ["detect", "gray.png", "--template", "nope.png"])
+    assert line == "Error: template 'nope.png' does not exist"
+    Path("folder").mkdir()
+    line = error_line(2, ["detect", "gray.png", "--template", "folder"])
+    assert line == "Error: template 'folder' is a directory, not a file"
+
+
+def test_a_kernel_file_that_is_a_directory_is_called_one(here):
+    Path("somedir").mkdir()
+    line = error_line(2, ["apply", "gray.png", "--kernel-file", "somedir", "-o", "o.png"])
+    assert line == "Error: kernel file 'somedir' is a directory, not a file"
+
+
+def test_a_kernel_file_error_describes_the_file_format_and_the_line(here):
+    Path("k.txt").write_text("# my kernel\n1 0 -1\n2 x -2\n", encoding="utf-8")
+    line = error_line(2, ["apply", "gray.png", "--kernel-file", "k.txt", "-o", "o.png"])
+    assert line == (
+        "Error: kernel file 'k.txt', line 3: 'x' is not a number; write one row of numbers "
+        "per line, separated by commas or blanks ('#' starts a comment)"
+    )
+    inline = error_line(2, ["apply", "gray.png", "-k", "1,0;2,x", "-o", "o.png"])
+    assert (
+        inline
+        == "Error: kernel 'custom': 'x' is not a number; write rows as '1,0,-1;2,0,-2;1,0,-1'"
+    )
+
+
+def test_a_bad_kernel_parameter_names_the_kernel_and_its_usage(here):
+    line = error_line(2, ["apply", "gray.png", "-k", "gaussian:5:0", "-o", "o.png"])
+    assert (
+        line
+        == "Error: kernel 'gaussian:5:0': SIGMA must be > 0, got 0 (usage: gaussian:SIZE:SIGMA)"
+    )

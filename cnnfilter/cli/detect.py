@@ -42,7 +42,7 @@ def _read_pattern(kernel, kernel_file, template):
     if template is None:
         k = load_kernel(kernel, kernel_file)
         return k.weights, k.name, k.source or "custom"
-    loaded = imageio.read_image(template)
+    loaded = imageio.read_image(template, role="template")
     return np.asarray(loaded.pixels, dtype=np.float64), template.name, str(template)
 
 
