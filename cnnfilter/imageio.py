@@ -100,7 +100,9 @@ class LoadedImage:
     """A decoded image.
 
     Attributes:
-        pixels: ``(H, W)`` or ``(H, W, 3)``; uint8, uint16 or float32.
+        pixels: ``(H, W)`` or ``(H, W, 3)``; uint8, uint16 or float32; a
+            ``.npy`` feature map may have any number of channels ``C`` and be
+            float64.
         alpha: ``(H, W)`` array of the same dtype, or None.
         max_value: the value of full white: 255, 65535 or 1.0.
         mode: the Pillow mode of the file (``"P"``, ``"RGBA"``, ...).
@@ -159,7 +161,9 @@ def read_image(
     """Read an image file, or standard input for ``-``, into arrays.
 
     The format comes from the file's signature (its first bytes), never from
-    its extension. The width and height are read from the header and checked
+    its extension. A NumPy ``.npy`` array ``(H, W)`` or ``(H, W, C)`` is read
+    as a feature map (see :func:`_array_image`), so that one layer's raw
+    output feeds the next. The width and height are read from the header and checked
     against ``max_pixels`` before any pixel is decoded, so a decompression
     bomb costs nothing. See the module table for the modes.
 
@@ -255,6 +259,8 @@ def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
     if not head:
         raise ProcessingError(f"{name!r} is empty (0 bytes), not an image")
     fh.seek(0)
+    if head.startswith(NPY_SIGNATURE):
+        return _array_image(fh, name=name, max_pixels=max_pixels, frame=frame)
     # Our own pixel limit (checked below from the header, before decoding) replaces
     # Pillow's global decompression-bomb guard, which warns at ~89 MP.
     Image.MAX_IMAGE_PIXELS = None
@@ -520,6 +526,11 @@ def encode_image(
         # for data type") but maps little-endian uint16 to I;16 by itself.
         im = Image.fromarray(arr.astype("<u2", copy=False))
     else:
+        if arr.ndim == 3 and arr.shape[2] > 4:
+            raise UsageError(
+                f"an array of {arr.shape[2]} channels cannot be stored as {fmt}: a picture "
+                "holds 1, 3 or 4; write .npy"
+            )
         arr = arr.astype(np.uint8, copy=False)
         if arr.ndim == 3 and arr.shape[2] == 4 and fmt in ("JPEG", "BMP"):
             arr = arr[..., :3]  # these formats have no alpha channel
@@ -654,25 +665,70 @@ def read_array(path: str | Path, *, max_elements: int = DEFAULT_MAX_PIXELS * 4) 
     """
     p = check_input_file(path, role="input array")
     try:
-        with open(p, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            header = (
-                np.lib.format.read_array_header_1_0(fh)
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0(fh)
+        fh = open(p, "rb")
+    except OSError as exc:
+        raise ProcessingError(f"cannot read {str(p)!r}: {exc.strerror or exc}") from None
+    with fh:
+        return _load_npy(fh, name=str(p), max_elements=max_elements)
+
+
+#: The first bytes of every ``.npy`` file (NumPy's format, version 1, 2 or 3).
+NPY_SIGNATURE = b"\x93NUMPY"
+
+
+def _load_npy(fh, *, name: str, max_elements: int, max_pixels: int | None = None) -> np.ndarray:
+    """An ``.npy`` array from an open binary file, its header checked before the data.
+
+    ``max_pixels`` (optional) bounds ``H * W`` of an image-like array, as for images.
+    """
+    try:
+        version = np.lib.format.read_magic(fh)
+        header = (
+            np.lib.format.read_array_header_1_0(fh)
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0(fh)
+        )
+        shape, _, dtype = header
+        if int(np.prod(shape, dtype=np.int64)) > max_elements:
+            raise ProcessingError(
+                f"{name!r} holds {int(np.prod(shape)):,} values, above the limit of "
+                f"{max_elements:,}"
             )
-            shape, _, dtype = header
-            if int(np.prod(shape, dtype=np.int64)) > max_elements:
-                raise ProcessingError(
-                    f"{str(p)!r} holds {int(np.prod(shape)):,} values, above the limit of "
-                    f"{max_elements:,}"
-                )
-            if dtype.kind not in "biuf":
-                raise ProcessingError(
-                    f"{str(p)!r} holds {dtype} values; only numeric arrays are read"
-                )
-        return np.load(p, allow_pickle=False)
+        if dtype.kind not in "biuf":
+            raise ProcessingError(f"{name!r} holds {dtype} values; only numeric arrays are read")
+        if max_pixels is not None and len(shape) >= 2:
+            _check_pixels(name, (shape[1], shape[0]), max_pixels)
+        fh.seek(0)
+        return np.load(fh, allow_pickle=False)
     except ProcessingError:
         raise
     except (ValueError, OSError, EOFError) as exc:
-        raise ProcessingError(f"{str(p)!r} is not a readable .npy array: {exc}") from None
+        raise ProcessingError(f"{name!r} is not a readable .npy array: {exc}") from None
+
+
+def _array_image(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
+    """A ``.npy`` feature map ``(H, W)`` or ``(H, W, C)`` as a :class:`LoadedImage`.
+
+    uint8 and uint16 arrays are pixels of full white 255 and 65535; float32
+    and float64 arrays are kept as they are, with full white 1.0 like a float
+    TIFF; other numbers (bool, other integers, float16) become float64.
+    ``(H, W, 1)`` becomes ``(H, W)``. No channel is taken for alpha.
+    """
+    arr = _load_npy(fh, name=name, max_elements=DEFAULT_MAX_PIXELS * 4, max_pixels=max_pixels)
+    if arr.ndim not in (2, 3) or arr.size == 0:
+        raise UsageError(
+            f"{name!r} holds an array of shape {arr.shape}; an image or feature map must be "
+            "(H, W) or (H, W, C)"
+        )
+    if frame:
+        raise UsageError(f"{name!r} is a .npy array, which has one frame; --frame must be 0")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.dtype == np.uint8 or arr.dtype == np.uint16:
+        white = 255.0 if arr.dtype == np.uint8 else 65535.0
+    else:
+        white = 1.0
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float64)
+    pixels = np.ascontiguousarray(arr)
+    return LoadedImage(pixels, None, white, "array", "NPY", 1, 0)

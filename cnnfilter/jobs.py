@@ -145,6 +145,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     t0 = time.perf_counter()
     loaded = imageio.read_image(source, max_pixels=spec.max_pixels, frame=spec.frame)
     t1 = time.perf_counter()
+    _check_picture_channels(loaded, spec, fmt)
     flipped = settings.op == "convolve"
     options = dict(padding=settings.padding, stride=settings.stride, dilation=settings.dilation)
     cost = check_filter_cost(
@@ -244,6 +245,21 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         result.method or cost.method,
         depth_note,
     )
+
+
+def _check_picture_channels(loaded, spec: ApplySpec, fmt: str) -> None:
+    """Refuse, before filtering, a result of more channels than a picture holds.
+
+    Only a ``.npy`` feature map can have other than 1 or 3 colour channels.
+    """
+    pixels = loaded.pixels
+    summed = spec.settings.sum_channels or spec.weights.ndim == 3
+    channels = 1 if pixels.ndim == 2 or summed else pixels.shape[2]
+    if fmt != "NPY" and loaded.alpha is None and channels not in (1, 3, 4):
+        raise UsageError(
+            f"the response would have {channels} channels, but a picture holds 1, 3 or 4; "
+            "write .npy to keep them, or add --sum-channels to sum them into one map"
+        )
 
 
 def render_job(spec: ApplySpec, job) -> Rendered:

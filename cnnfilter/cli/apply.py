@@ -67,7 +67,8 @@ def apply(
     images: Annotated[
         list[str],
         typer.Argument(
-            help="Input images (PNG, JPEG, TIFF, BMP, WebP...), folders, globs, or - for stdin.",
+            help="Input images (PNG, JPEG, TIFF, BMP, WebP...) or .npy feature maps (H, W) "
+            "or (H, W, C), folders, globs, or - for stdin.",
             show_default=False,
         ),
     ],

@@ -49,7 +49,12 @@ def _read_pattern(kernel, kernel_file, template):
 @app.command()
 @guarded
 def detect(
-    image: Annotated[Path, typer.Argument(help="Input image (PNG, JPEG, TIFF, BMP, WebP...).")],
+    image: Annotated[
+        Path,
+        typer.Argument(
+            help="Input image (PNG, JPEG, TIFF, BMP, WebP...) or .npy feature map (H, W[, C])."
+        ),
+    ],
     kernel: Annotated[str | None, typer.Option("--kernel", "-k", help=_KERNEL_HELP)] = None,
     kernel_file: Annotated[
         Path | None,
