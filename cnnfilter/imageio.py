@@ -339,7 +339,7 @@ def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:
     width, height = size
     if width * height > max_pixels:
         raise ProcessingError(
-            f"{name!r} is {width}x{height} = {width * height:,} pixels, above the limit "
+            f"{name!r} is {height} x {width} = {width * height:,} pixels, above the limit "
             f"of {max_pixels:,}; raise it with --max-pixels if the file is trusted"
         )
 

@@ -160,3 +160,38 @@ def test_a_bad_kernel_parameter_names_the_kernel_and_its_usage(here):
         line
         == "Error: kernel 'gaussian:5:0': SIGMA must be > 0, got 0 (usage: gaussian:SIZE:SIGMA)"
     )
+
+
+# ------------------------------------------------- one notation in human text
+
+
+def test_apply_note_gives_the_canonical_boundary_the_alias_and_h_x_w_x_c(here):
+    result = invoke(["apply", "gray.png", "-k", "sobel-x", "--boundary", "symm", "-o", "a.png"])
+    assert result.exit_code == 0, result.stderr
+    assert "boundary symmetric (symm), padding same" in result.stderr
+    assert "response 48 x 40 x 1 (float32)" in result.stderr
+    plain = invoke(["apply", "gray.png", "-k", "sobel-x", "--json", "-o", "b.png"])
+    assert "; boundary symmetric, padding same" in plain.stderr
+    assert '"boundary": "symmetric"' in plain.stdout
+
+
+def test_a_3d_kernel_is_reported_with_its_three_sides(samples, tmp_path):
+    cube = "[" + ",".join(["[[1,1,1],[1,1,1],[1,1,1]]"] * 3) + "]"
+    out = tmp_path / "c.png"
+    result = invoke(["apply", samples / "coffee.png", "-k", cube, "--scale", "auto", "-o", out])
+    assert result.exit_code == 0, result.stderr
+    assert "with custom (3x3x3, scale 1/27); boundary symmetric" in result.stderr
+    assert "response 400 x 600 x 1 (float32)" in result.stderr
+
+
+def test_pool_and_receptive_field_print_h_x_w_x_c(here):
+    np.save("f.npy", np.arange(25.0).reshape(5, 5))
+    result = invoke(["pool", "f.npy", "--op", "avg", "--size", "2", "-o", "o.npy"])
+    assert result.exit_code == 0, result.stderr
+    assert "input   5 x 5 x 1 (float64)" in result.stdout
+    assert "output  2 x 2 x 1 (float64)" in result.stdout
+    assert "wrote o.npy (2 x 2 x 1, float64)" in result.stderr
+    args = ["receptive-field", ARCH, "--image", "gray.png", "--layer", "conv5_3", "-o", "rf.png"]
+    result = invoke(args)
+    assert result.exit_code == 0, result.stderr
+    assert "gray.png (48 x 40 x 1) stands for the input; wrote rf.png" in result.stderr

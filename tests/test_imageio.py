@@ -202,7 +202,7 @@ def test_corrupt_inputs_are_processing_errors(tmp_path, rgb):
 def test_pixel_limit_is_checked_before_decoding(rgb):
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG")
-    with pytest.raises(ProcessingError, match=r"is 9x6 = 54 pixels, above the limit of 50"):
+    with pytest.raises(ProcessingError, match=r"is 6 x 9 = 54 pixels, above the limit of 50"):
         decode_image(buf.getvalue(), max_pixels=50)
     assert decode_image(buf.getvalue(), max_pixels=54).pixels.shape == (6, 9, 3)
 

@@ -246,15 +246,19 @@ def apply(
         _run_batch(spec, jobs, force=force, skip_existing=skip_existing, workers=workers,
                    quiet=quiet, json_out=json_out)  # fmt: skip
         return
-    from cnnfilter.jobs import render_apply
+    from cnnfilter.jobs import render_apply, shape3
 
     rendered = render_apply(spec, images[0], output)
     start = time.perf_counter()
     write_output(output, rendered.data, force=force)
     report = _finish_report(rendered.report, start)
-    kh, kw = k.weights.shape[:2]
+    kernel_size = "x".join(str(n) for n in k.weights.shape)  # 3x3, or 3x3x3 for a 3-D kernel
+    canonical = report["boundary"]
+    boundary_text = (
+        canonical if canonical == boundary.strip().lower() else f"{canonical} ({boundary})"
+    )
     inp = report["input"]
-    shape_out = " x ".join(str(s) for s in rendered.response_shape)
+    shape_out = " x ".join(str(s) for s in shape3(rendered.response_shape))
     frame_note = (
         f"; frame {inp['frame']} of {inp['frames']} (0-based; --frame N picks another)"
         if inp["frames"] > 1
@@ -264,8 +268,9 @@ def apply(
         source, target = _shown(images[0], "<stdin>"), _shown(output, "<stdout>")
         note(
             f"{report['operation']} of {source} ({' x '.join(map(str, inp['shape']))}, "
-            f"{inp['dtype']}) with {k.name} ({kh}x{kw}{', ' + scale_note if scale_note else ''}"
-            f"); boundary {settings.boundary}, padding {padding}, stride {stride}, dilation "
+            f"{inp['dtype']}) with {k.name} ({kernel_size}"
+            f"{', ' + scale_note if scale_note else ''}); boundary {boundary_text}, padding "
+            f"{padding}, stride {stride}, dilation "
             f"{dilation}{', channels summed' if sum_channels else ''}; response {shape_out} "
             f"({report['response']['dtype']}), range {report['range']}; method "
             f"{rendered.method_text}; {report['timings_ms']['filter']:.0f} ms; wrote {target}"

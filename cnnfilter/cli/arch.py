@@ -241,7 +241,6 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
         0, min(right, net_input.width - 1) - max(left, 0) + 1
     )
     share = inside / ((bottom - top + 1) * (right - left + 1))
-    h, w = loaded.pixels.shape[:2]
     note(
         f"layer {layer} unit ({r}, {c}): field rows {top}..{bottom}, columns {left}..{right} of "
         f"the {net_input.height} x {net_input.width} input ({bottom - top + 1} x "
@@ -252,5 +251,5 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
             else f"{share:.0%} inside the image, the rest in the padding"
         )
         + f"); "
-        f"{image} ({h} x {w}) stands for the input; wrote {output}"
+        f"{image} ({loaded.shape_text}) stands for the input; wrote {output}"
     )

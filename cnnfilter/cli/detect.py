@@ -234,8 +234,12 @@ def detect(
         return
     from rich.table import Table
 
+    found = len(peaks)
+    title = f"top {found} peaks" if found > 1 else "1 peak"
+    if found < top:  # fewer local maxima than asked for: say so
+        title = f"{found} peak{'s' if found != 1 else ''} ({found} of the {top} asked for)"
     table = Table(
-        title=f"top {len(peaks)} peak(s) of {pattern_name} ({method.value})",
+        title=f"{title} of {pattern_name} ({method.value})",
         caption="row, col: image pixel under the pattern's top-left corner",
     )
     for col in ("rank", "row", "col", "score"):

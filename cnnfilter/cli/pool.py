@@ -22,7 +22,8 @@ class PoolOp(str, Enum):
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return " x ".join(str(s) for s in shape)
+    """``H x W x C``, with C = 1 for a 2-D array: ``(5, 5)`` -> ``5 x 5 x 1``."""
+    return " x ".join(str(s) for s in (shape if len(shape) != 2 else (*shape, 1)))
 
 
 def _is_array(path: Path) -> bool:
