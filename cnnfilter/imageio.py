@@ -54,6 +54,8 @@ __all__ = [
     "check_format_matches",
     "write_stdout",
     "read_array",
+    "check_input_file",
+    "fit_bit_depth",
 ]
 
 #: The file name that means standard input (reading) or standard output (writing).
@@ -98,7 +100,9 @@ class LoadedImage:
     """A decoded image.
 
     Attributes:
-        pixels: ``(H, W)`` or ``(H, W, 3)``; uint8, uint16 or float32.
+        pixels: ``(H, W)`` or ``(H, W, 3)``; uint8, uint16 or float32; a
+            ``.npy`` feature map may have any number of channels ``C`` and be
+            float64.
         alpha: ``(H, W)`` array of the same dtype, or None.
         max_value: the value of full white: 255, 65535 or 1.0.
         mode: the Pillow mode of the file (``"P"``, ``"RGBA"``, ...).
@@ -123,13 +127,43 @@ class LoadedImage:
         return f"{h} x {w} x {c}"
 
 
+def check_input_file(path: str | Path, *, role: str = "input image") -> Path:
+    """Refuse an input that does not exist or is a folder, naming its ``role``.
+
+    Commands call it before any other check on their outputs, so that a
+    missing input is reported as such (and not as "output already exists").
+    ``-`` (standard input) always passes.
+
+    Raises:
+        UsageError: ``path`` does not exist, or is a directory.
+
+    >>> check_input_file("nothere.png", role="template")
+    Traceback (most recent call last):
+    cnnfilter.errors.UsageError: template 'nothere.png' does not exist
+    """
+    p = Path(path)
+    if str(path) == STDIO:
+        return p
+    if not p.exists():
+        raise UsageError(f"{role} {str(p)!r} does not exist")
+    if p.is_dir():
+        raise UsageError(f"{role} {str(p)!r} is a directory, not a file")
+    return p
+
+
 def read_image(
-    path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame: int = 0
+    path: str | Path,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    frame: int = 0,
+    role: str = "input image",
 ) -> LoadedImage:
     """Read an image file, or standard input for ``-``, into arrays.
 
     The format comes from the file's signature (its first bytes), never from
-    its extension. The width and height are read from the header and checked
+    its extension. A NumPy ``.npy`` array ``(H, W)`` or ``(H, W, C)`` is read
+    as a feature map (see :func:`_array_image`), so that one layer's raw
+    output feeds the next. The width and height are read from the header and checked
     against ``max_pixels`` before any pixel is decoded, so a decompression
     bomb costs nothing. See the module table for the modes.
 
@@ -137,6 +171,7 @@ def read_image(
         path: a file, or ``"-"`` for standard input.
         max_pixels: the largest ``width * height`` decoded (of the frame used).
         frame: the frame of a multi-frame GIF/TIFF/WebP, counted from 0.
+        role: what the file is, for messages (``input image``, ``template``).
 
     Raises:
         UsageError: the file does not exist or is a directory; ``-`` while
@@ -146,11 +181,7 @@ def read_image(
     """
     if str(path) == STDIO:
         return decode_image(_read_stdin(), name="<stdin>", max_pixels=max_pixels, frame=frame)
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"input image {str(p)!r} does not exist")
-    if p.is_dir():
-        raise UsageError(f"input {str(p)!r} is a directory, not an image file")
+    p = check_input_file(path, role=role)
     try:
         fh = open(p, "rb")  # closed below; Pillow reads lazily
     except OSError as exc:
@@ -228,6 +259,8 @@ def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
     if not head:
         raise ProcessingError(f"{name!r} is empty (0 bytes), not an image")
     fh.seek(0)
+    if head.startswith(NPY_SIGNATURE):
+        return _array_image(fh, name=name, max_pixels=max_pixels, frame=frame)
     # Our own pixel limit (checked below from the header, before decoding) replaces
     # Pillow's global decompression-bomb guard, which warns at ~89 MP.
     Image.MAX_IMAGE_PIXELS = None
@@ -306,7 +339,7 @@ def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:
     width, height = size
     if width * height > max_pixels:
         raise ProcessingError(
-            f"{name!r} is {width}x{height} = {width * height:,} pixels, above the limit "
+            f"{name!r} is {height} x {width} = {width * height:,} pixels, above the limit "
             f"of {max_pixels:,}; raise it with --max-pixels if the file is trusted"
         )
 
@@ -355,19 +388,26 @@ def _to_arrays(im, mode: str, fmt: str | None, frames: int, frame: int) -> Loade
     return LoadedImage(np.asarray(im.convert("RGB")).copy(), None, 255.0, mode, fmt, frames, frame)
 
 
-def output_format(path: str | Path, fmt: str | None = None) -> str:
+def output_format(path: str | Path, fmt: str | None = None, *, format_option: bool = False) -> str:
     """The format a path (or an explicit ``fmt``) will be written in: Pillow's name or NPY.
 
+    ``format_option`` says that the calling command has a ``--format``
+    option, so that the error messages may offer it as a fix (and accept
+    ``-``, standard output, with it).
+
     Raises:
-        UsageError: unknown extension or format.
+        UsageError: unknown extension or format; ``-`` without ``fmt``.
 
     >>> output_format("edges.png"), output_format("out.npy"), output_format("x", "jpg")
     ('PNG', 'NPY', 'JPEG')
-    """
-    return _format_for(Path(path), fmt)
+    >>> output_format("x.xyz")
+    Traceback (most recent call last):
+    cnnfilter.errors.UsageError: cannot tell the output format of 'x.xyz' from its extension; use .png, .jpg, .tif, .bmp, .webp, .gif or .npy
+    """  # noqa: E501
+    return _format_for(Path(path), fmt, format_option=format_option)
 
 
-def _format_for(path: Path, fmt: str | None) -> str:
+def _format_for(path: Path, fmt: str | None, *, format_option: bool = True) -> str:
     if fmt:
         key = fmt.lower().lstrip(".")
         if key == "npy":
@@ -380,6 +420,8 @@ def _format_for(path: Path, fmt: str | None) -> str:
             )
         return chosen
     if str(path) == STDIO:
+        if not format_option:
+            raise UsageError("this output cannot be standard output ('-'); give a file name")
         raise UsageError(
             "writing to standard output (-o -) needs --format png|jpg|tiff|bmp|webp|gif|npy"
         )
@@ -390,7 +432,7 @@ def _format_for(path: Path, fmt: str | None) -> str:
         return IMAGE_EXTENSIONS[suffix]
     raise UsageError(
         f"cannot tell the output format of {str(path)!r} from its extension; use .png, .jpg, "
-        ".tif, .bmp, .webp or .npy (or --format)"
+        ".tif, .bmp, .webp, .gif or .npy" + (" (or --format)" if format_option else "")
     )
 
 
@@ -420,6 +462,34 @@ def check_format_matches(path: str | Path, fmt: str | None) -> None:
         )
 
 
+def fit_bit_depth(array: np.ndarray, fmt: str) -> tuple[np.ndarray, str | None]:
+    """16-bit pixels as ``fmt`` can store them, and a note when they had to change.
+
+    The one rule for every command: 16-bit values stay 16-bit where Pillow
+    can write them (a gray ``PNG`` or ``TIFF``; ``NPY`` keeps anything);
+    anywhere else (JPEG, BMP, WebP, GIF, or colour) they become 8-bit by
+    rounding ``x / 257`` to nearest, so that 65535 -> 255 and 257 -> 1
+    (``x / 257`` is never exactly half-way, 257 being odd). Other dtypes are
+    returned unchanged, with no note.
+
+    >>> fit_bit_depth(np.array([[0, 128, 129, 65535]], dtype=np.uint16), "JPEG")[0]
+    array([[  0,   0,   1, 255]], dtype=uint8)
+    >>> fit_bit_depth(np.array([[0, 65535]], dtype=np.uint16), "PNG")[1] is None
+    True
+    """
+    if array.dtype != np.uint16 or fmt == "NPY":
+        return array, None
+    if array.ndim == 2 and fmt in ("PNG", "TIFF"):
+        return array, None
+    narrowed = ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    why = (
+        f"{fmt} holds 8 bits; use .png or .tif to keep 16"
+        if array.ndim == 2
+        else "16-bit colour is written only as gray .png or .tif; use .npy to keep 16"
+    )
+    return narrowed, f"16-bit values written as 8 bits (x / 257, rounded): {why}"
+
+
 def encode_image(
     array: np.ndarray,
     fmt: str,
@@ -430,8 +500,9 @@ def encode_image(
     """Encode ``array`` in a Pillow format name or ``"NPY"``; return the bytes.
 
     ``array``: ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` (RGBA); uint8 for
-    every format, uint16 gray for PNG/TIFF, float32 gray for TIFF; any shape
-    and dtype for NPY.
+    every format, uint16 (kept 16-bit for gray PNG/TIFF, else made 8-bit by
+    :func:`fit_bit_depth`), float32 gray for TIFF; any shape and dtype for
+    NPY.
 
     Raises:
         UsageError: a dtype/shape the format cannot store (with the fix).
@@ -442,21 +513,24 @@ def encode_image(
         buf = io.BytesIO()
         np.save(buf, array, allow_pickle=False)
         return buf.getvalue()
-    arr = np.ascontiguousarray(array)
+    arr, _ = fit_bit_depth(np.ascontiguousarray(array), fmt)  # 16 -> 8 bits where needed
     if arr.dtype.kind == "f":
         if arr.ndim != 2 or fmt != "TIFF":
             raise UsageError(
-                "a float result can be stored only as a single-channel .tif or as .npy; "
-                "use -o result.npy, or a --range that maps it to 8 bits"
+                f"a float array ({' x '.join(map(str, arr.shape))}) can be stored only as .npy "
+                f"or as a single-channel .tif, not as {fmt}; write .npy, or map it to 8 bits first"
             )
         im = Image.fromarray(arr.astype(np.float32), mode="F")
-    elif arr.dtype == np.uint16:
-        if arr.ndim != 2 or fmt not in ("PNG", "TIFF"):
-            raise UsageError("16-bit output needs a gray image written as .png or .tif")
+    elif arr.dtype == np.uint16:  # gray, PNG or TIFF
         # Pillow >= 11 refuses fromarray(..., mode="I;16") for uint16 data ("Invalid mode
         # for data type") but maps little-endian uint16 to I;16 by itself.
         im = Image.fromarray(arr.astype("<u2", copy=False))
     else:
+        if arr.ndim == 3 and arr.shape[2] > 4:
+            raise UsageError(
+                f"an array of {arr.shape[2]} channels cannot be stored as {fmt}: a picture "
+                "holds 1, 3 or 4; write .npy"
+            )
         arr = arr.astype(np.uint8, copy=False)
         if arr.ndim == 3 and arr.shape[2] == 4 and fmt in ("JPEG", "BMP"):
             arr = arr[..., :3]  # these formats have no alpha channel
@@ -589,31 +663,72 @@ def read_array(path: str | Path, *, max_elements: int = DEFAULT_MAX_PIXELS * 4) 
         ProcessingError: not a readable ``.npy`` file, a pickled (object)
             array, non-numeric values, or more than ``max_elements`` values.
     """
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"input array {str(p)!r} does not exist")
-    if p.is_dir():
-        raise UsageError(f"input {str(p)!r} is a directory, not a .npy file")
+    p = check_input_file(path, role="input array")
     try:
-        with open(p, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            header = (
-                np.lib.format.read_array_header_1_0(fh)
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0(fh)
+        fh = open(p, "rb")
+    except OSError as exc:
+        raise ProcessingError(f"cannot read {str(p)!r}: {exc.strerror or exc}") from None
+    with fh:
+        return _load_npy(fh, name=str(p), max_elements=max_elements)
+
+
+#: The first bytes of every ``.npy`` file (NumPy's format, version 1, 2 or 3).
+NPY_SIGNATURE = b"\x93NUMPY"
+
+
+def _load_npy(fh, *, name: str, max_elements: int, max_pixels: int | None = None) -> np.ndarray:
+    """An ``.npy`` array from an open binary file, its header checked before the data.
+
+    ``max_pixels`` (optional) bounds ``H * W`` of an image-like array, as for images.
+    """
+    try:
+        version = np.lib.format.read_magic(fh)
+        header = (
+            np.lib.format.read_array_header_1_0(fh)
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0(fh)
+        )
+        shape, _, dtype = header
+        if int(np.prod(shape, dtype=np.int64)) > max_elements:
+            raise ProcessingError(
+                f"{name!r} holds {int(np.prod(shape)):,} values, above the limit of "
+                f"{max_elements:,}"
             )
-            shape, _, dtype = header
-            if int(np.prod(shape, dtype=np.int64)) > max_elements:
-                raise ProcessingError(
-                    f"{str(p)!r} holds {int(np.prod(shape)):,} values, above the limit of "
-                    f"{max_elements:,}"
-                )
-            if dtype.kind not in "biuf":
-                raise ProcessingError(
-                    f"{str(p)!r} holds {dtype} values; only numeric arrays are read"
-                )
-        return np.load(p, allow_pickle=False)
+        if dtype.kind not in "biuf":
+            raise ProcessingError(f"{name!r} holds {dtype} values; only numeric arrays are read")
+        if max_pixels is not None and len(shape) >= 2:
+            _check_pixels(name, (shape[1], shape[0]), max_pixels)
+        fh.seek(0)
+        return np.load(fh, allow_pickle=False)
     except ProcessingError:
         raise
     except (ValueError, OSError, EOFError) as exc:
-        raise ProcessingError(f"{str(p)!r} is not a readable .npy array: {exc}") from None
+        raise ProcessingError(f"{name!r} is not a readable .npy array: {exc}") from None
+
+
+def _array_image(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
+    """A ``.npy`` feature map ``(H, W)`` or ``(H, W, C)`` as a :class:`LoadedImage`.
+
+    uint8 and uint16 arrays are pixels of full white 255 and 65535; float32
+    and float64 arrays are kept as they are, with full white 1.0 like a float
+    TIFF; other numbers (bool, other integers, float16) become float64.
+    ``(H, W, 1)`` becomes ``(H, W)``. No channel is taken for alpha.
+    """
+    arr = _load_npy(fh, name=name, max_elements=DEFAULT_MAX_PIXELS * 4, max_pixels=max_pixels)
+    if arr.ndim not in (2, 3) or arr.size == 0:
+        raise UsageError(
+            f"{name!r} holds an array of shape {arr.shape}; an image or feature map must be "
+            "(H, W) or (H, W, C)"
+        )
+    if frame:
+        raise UsageError(f"{name!r} is a .npy array, which has one frame; --frame must be 0")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.dtype == np.uint8 or arr.dtype == np.uint16:
+        white = 255.0 if arr.dtype == np.uint8 else 65535.0
+    else:
+        white = 1.0
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float64)
+    pixels = np.ascontiguousarray(arr)
+    return LoadedImage(pixels, None, white, "array", "NPY", 1, 0)

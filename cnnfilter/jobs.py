@@ -97,7 +97,9 @@ class Rendered:
 
     ``response_shape`` is the float response's own shape, ``(oh, ow)`` or
     ``(oh, ow, C)``; ``method_text`` says which method ran and why
-    (:meth:`cnnfilter.engine.filtering.FilterPlan.describe`).
+    (:meth:`cnnfilter.engine.filtering.FilterPlan.describe`); ``depth_note``
+    says that 16-bit pixels were written as 8 bits
+    (:func:`cnnfilter.imageio.fit_bit_depth`), or is None.
     """
 
     data: bytes
@@ -105,6 +107,7 @@ class Rendered:
     report: dict
     response_shape: tuple[int, ...] = ()
     method_text: str = ""
+    depth_note: str | None = None
 
 
 def shape3(shape: tuple[int, ...]) -> list[int]:
@@ -142,6 +145,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     t0 = time.perf_counter()
     loaded = imageio.read_image(source, max_pixels=spec.max_pixels, frame=spec.frame)
     t1 = time.perf_counter()
+    _check_picture_channels(loaded, spec, fmt)
     flipped = settings.op == "convolve"
     options = dict(padding=settings.padding, stride=settings.stride, dilation=settings.dilation)
     cost = check_filter_cost(
@@ -165,6 +169,13 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
                 "--side-by-side needs an 8-bit result; drop it for .npy or 16-bit output"
             )
         pixels = compose(loaded.pixels, pixels)
+    pixels, depth_note = imageio.fit_bit_depth(pixels, fmt)
+    if pixels.dtype.kind == "f" and fmt != "NPY" and not (fmt == "TIFF" and pixels.ndim == 2):
+        raise UsageError(
+            f"--range raw keeps the float response ({' x '.join(map(str, pixels.shape))}), "
+            f"which only .npy or a single-channel .tif can hold, not {fmt}; write .npy, or "
+            "use --range clip, abs or rescale to map it to pixels"
+        )
     data = imageio.encode_image(
         pixels, fmt, compress_level=spec.compress_level, quality=spec.quality
     )
@@ -227,8 +238,28 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         },
     }
     return Rendered(
-        data, fmt, report, tuple(int(n) for n in response.shape), result.method or cost.method
+        data,
+        fmt,
+        report,
+        tuple(int(n) for n in response.shape),
+        result.method or cost.method,
+        depth_note,
     )
+
+
+def _check_picture_channels(loaded, spec: ApplySpec, fmt: str) -> None:
+    """Refuse, before filtering, a result of more channels than a picture holds.
+
+    Only a ``.npy`` feature map can have other than 1 or 3 colour channels.
+    """
+    pixels = loaded.pixels
+    summed = spec.settings.sum_channels or spec.weights.ndim == 3
+    channels = 1 if pixels.ndim == 2 or summed else pixels.shape[2]
+    if fmt != "NPY" and loaded.alpha is None and channels not in (1, 3, 4):
+        raise UsageError(
+            f"the response would have {channels} channels, but a picture holds 1, 3 or 4; "
+            "write .npy to keep them, or add --sum-channels to sum them into one map"
+        )
 
 
 def render_job(spec: ApplySpec, job) -> Rendered:

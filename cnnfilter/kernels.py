@@ -92,7 +92,11 @@ class KernelEntry:
             if not math.isfinite(value):
                 raise UsageError(f"kernel {self.name!r}: {pname.upper()} must be finite")
             values.append(value)
-        return self.build(*values)
+        try:
+            return self.build(*values)
+        except UsageError as exc:  # name the kernel as typed, and its usage
+            spec = ":".join([self.name, *args])
+            raise UsageError(f"kernel {spec!r}: {exc} (usage: {self.usage})") from None
 
 
 def _fixed(matrix: list[list[float]], scale: float = 1.0) -> Callable[[], np.ndarray]:
@@ -166,7 +170,7 @@ def log_kernel(size: float, sigma: float) -> np.ndarray:
 
 def _dog(size: float, sigma1: float, sigma2: float) -> np.ndarray:
     if _sigma(sigma1, "SIGMA1") == _sigma(sigma2, "SIGMA2"):
-        raise UsageError("dog: SIGMA1 and SIGMA2 must differ (their difference would be 0)")
+        raise UsageError("SIGMA1 and SIGMA2 must differ, or the difference is 0 everywhere")
     return gaussian_kernel(size, sigma1) - gaussian_kernel(size, sigma2)
 
 
@@ -408,50 +412,68 @@ def kernel_from_array(values: object, *, name: str = "custom", allow_3d: bool = 
     return Kernel(name, weights, "custom", "custom kernel")
 
 
-def parse_kernel_text(text: str, *, name: str = "custom") -> Kernel:
+#: How a kernel file is written, for the fixes of its error messages.
+FILE_FORMAT = (
+    "write one row of numbers per line, separated by commas or blanks ('#' starts a comment)"
+)
+
+
+def parse_kernel_text(text: str, *, name: str = "custom", path: str | None = None) -> Kernel:
     """Parse inline JSON (``[[..]]``) or rows (``1,0,-1;2,0,-2``, newlines allowed).
 
     Row separators: ``;`` or newline; column separators: ``,`` or blanks.
-    Lines starting with ``#`` are comments.
+    Lines starting with ``#`` are comments. ``path``: the kernel file the
+    text comes from; its messages then name the file and its line, and
+    describe the file format instead of the inline syntax.
 
     Raises:
         UsageError: malformed text, ragged rows, non-numbers, NaN/inf.
 
     >>> parse_kernel_text("1,0,-1;2,0,-2").weights.tolist()
     [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0]]
-    """
+    >>> parse_kernel_text("1 0\\n2 x", path="k.txt")
+    Traceback (most recent call last):
+    cnnfilter.errors.UsageError: kernel file 'k.txt', line 2: 'x' is not a number; write one row of numbers per line, separated by commas or blanks ('#' starts a comment)
+    """  # noqa: E501
+    what = f"kernel {name!r}" if path is None else f"kernel file {path!r}"
     stripped = text.strip()
     if not stripped:
-        raise UsageError(f"kernel {name!r} is empty; give rows such as '1,0,-1;2,0,-2;1,0,-1'")
+        fix = "give rows such as '1,0,-1;2,0,-2;1,0,-1'" if path is None else FILE_FORMAT
+        raise UsageError(f"{what} is empty; {fix}")
     if stripped.startswith("["):
         try:
             values = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise UsageError(
-                f"kernel {name!r} is not valid JSON ({exc.msg} at character {exc.pos}); "
+                f"{what} is not valid JSON ({exc.msg} at character {exc.pos}); "
                 "write it as [[1,0,-1],[2,0,-2],[1,0,-1]]"
             ) from None
         _check_json_numbers(values, name)
         return kernel_from_array(values, name=name)
     rows: list[list[float]] = []
-    for line in stripped.replace(";", "\n").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        cells = line.replace(",", " ").split()
-        try:
-            rows.append([float(c) for c in cells])
-        except ValueError:
-            bad = next(c for c in cells if not _is_float(c))
-            raise UsageError(
-                f"kernel {name!r}: {bad!r} is not a number; write rows as '1,0,-1;2,0,-2;1,0,-1'"
-            ) from None
+    for number, text_line in enumerate(text.splitlines(), start=1):
+        for line in text_line.split(";"):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            cells = line.replace(",", " ").split()
+            try:
+                rows.append([float(c) for c in cells])
+            except ValueError:
+                bad = next(c for c in cells if not _is_float(c))
+                if path is None:
+                    raise UsageError(
+                        f"{what}: {bad!r} is not a number; write rows as '1,0,-1;2,0,-2;1,0,-1'"
+                    ) from None
+                raise UsageError(
+                    f"{what}, line {number}: {bad!r} is not a number; {FILE_FORMAT}"
+                ) from None
     if not rows:
-        raise UsageError(f"kernel {name!r} has no rows")
+        raise UsageError(f"{what} has no rows" + ("" if path is None else f"; {FILE_FORMAT}"))
     widths = {len(r) for r in rows}
     if len(widths) != 1:
         raise UsageError(
-            f"kernel {name!r} is ragged: its rows have {sorted(widths)} entries; every row "
+            f"{what} is ragged: its rows have {sorted(widths)} entries; every row "
             "needs the same number"
         )
     return kernel_from_array(rows, name=name)
@@ -487,6 +509,8 @@ def load_kernel_file(path: str | Path) -> Kernel:
     p = Path(path)
     name = p.name
     suffix = p.suffix.lower()
+    if p.is_dir():
+        raise UsageError(f"kernel file {str(p)!r} is a directory, not a file")
     if not p.is_file():
         raise UsageError(f"kernel file {str(p)!r} does not exist")
     if suffix == ".npy":
@@ -509,7 +533,7 @@ def load_kernel_file(path: str | Path) -> Kernel:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"kernel file {str(p)!r} cannot be read as text: {exc}") from None
-    return parse_kernel_text(text, name=name)
+    return parse_kernel_text(text, name=name, path=str(p))
 
 
 def resolve_kernel(spec: str) -> Kernel:

@@ -1,4 +1,4 @@
-"""Rendering for people: kernel matrices as Rich tables, side-by-side pictures.
+"""Rendering for people: kernel matrices as text, side-by-side pictures.
 
 Arrays in, arrays (or Rich renderables) out; no file I/O.
 """
@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = [
     "format_number",
-    "kernel_table",
+    "kernel_text",
     "side_by_side",
     "COLORMAPS",
     "colormap_lut",
@@ -31,16 +31,27 @@ def format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def kernel_table(weights: np.ndarray, title: str | None = None):
-    """A Rich table showing a 2-D kernel, rows top to bottom."""
-    from rich.table import Table
+def kernel_text(weights: np.ndarray) -> str:
+    """A kernel as plain text: one line per row, columns right-aligned, two spaces apart.
 
-    table = Table(title=title, show_header=False, box=None, pad_edge=False)
-    for _ in range(weights.shape[1]):
-        table.add_column(justify="right")
-    for row in weights:
-        table.add_row(*(format_number(v) for v in row))
-    return table
+    Plain text rather than a table, so that no width (a pipe, a narrow
+    terminal) ever cuts a value. A 3-D kernel ``(kh, kw, C)`` is shown one
+    channel slice after another, each headed ``[:, :, c]``.
+
+    >>> print(kernel_text(np.array([[1.0, 0, -1], [2, 0, -2], [0.125, 0, -10]])))
+        1  0   -1
+        2  0   -2
+    0.125  0  -10
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim == 3:
+        return "\n".join(f"[:, :, {c}]\n{kernel_text(w[:, :, c])}" for c in range(w.shape[2]))
+    cells = [[format_number(v) for v in row] for row in w]
+    widths = [max(len(row[j]) for row in cells) for j in range(w.shape[1])]
+    return "\n".join(
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
+        for row in cells
+    )
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

@@ -345,12 +345,22 @@ def test_unknown_output_extension(samples, tmp_path):
     assert "cannot tell the output format" in line
 
 
-def test_sixteen_bit_result_to_jpeg_is_refused(tmp_path):
+@pytest.mark.parametrize("ext", ["bmp", "jpg"])
+def test_sixteen_bit_result_to_an_8_bit_format_is_rounded_x_over_257(tmp_path, ext):
     src = tmp_path / "deep.png"
-    Image.fromarray(np.full((4, 4), 1000, dtype=np.uint16)).save(src)
-    line = run_error(2, "apply", src, "--kernel", "identity", "-o", tmp_path / "o.jpg")
-    assert "16-bit output needs a gray image written as .png or .tif" in line
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.png"]
+    values = (np.arange(16, dtype=np.uint32).reshape(4, 4) * 4369).astype(np.uint16)  # 0..65535
+    Image.fromarray(values).save(src)
+    out = tmp_path / f"o.{ext}"
+    result = run_ok("apply", src, "--kernel", "identity", "-o", out, "--json")
+    assert result.stderr.splitlines()[1] == (
+        f"{out}: 16-bit values written as 8 bits (x / 257, rounded): "
+        f"{'BMP' if ext == 'bmp' else 'JPEG'} holds 8 bits; use .png or .tif to keep 16"
+    )
+    assert '"dtype": "uint8"' in result.stdout.split('"output"')[1].split("}")[0]
+    if ext == "bmp":  # lossless: exactly round(x / 257) = 17 * i
+        np.testing.assert_array_equal(
+            np.asarray(Image.open(out)), np.rint(values / 257).astype(np.uint8)
+        )
 
 
 def test_output_folder_missing_or_a_directory(samples, tmp_path):

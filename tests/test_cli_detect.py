@@ -183,3 +183,18 @@ def test_detect_runs_as_a_real_process(drawing):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["peaks"][0]["score"] == 6600.0
+
+
+def test_fewer_peaks_than_asked_for_says_how_many_of_how_many(drawing):
+    result = run(drawing, "--kernel", "curve", "--method", "raw", "--top", "3")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "1 peak (1 of the 3 asked for) of curve (raw)"
+    assert "│    1 │  10 │  20 │  6600 │" in result.stdout
+    one = run(drawing, "--kernel", "curve", "--method", "raw", "--top", "1")
+    assert one.stdout.splitlines()[0] == "1 peak of curve (raw)"
+
+
+def test_all_peaks_found_is_titled_top_k(samples):
+    result = run(samples / "coins.png", "--kernel", "laplacian", "--top", "4")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "top 4 peaks of laplacian (raw)"

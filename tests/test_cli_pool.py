@@ -150,5 +150,21 @@ def test_pool_runs_as_a_real_process(samples, tmp_path):
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "output  101 x 128 (float32)" in proc.stdout
+    assert "output  101 x 128 x 1 (float32)" in proc.stdout
     assert np.asarray(Image.open(out)).shape == (101, 128)
+
+
+def test_16_bit_image_pooled_to_jpeg_or_bmp_is_rounded_x_over_257(tmp_path):
+    values = (np.arange(64, dtype=np.uint32).reshape(8, 8) * 1000 + 7).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "g16.png")
+    out = tmp_path / "g16p.bmp"
+    result = run(tmp_path / "g16.png", "--size", "2", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    pooled = values.reshape(4, 2, 4, 2).max(axis=(1, 3))
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), np.rint(pooled / 257))
+    assert f"{out}: 16-bit values written as 8 bits (x / 257, rounded): BMP holds 8 bits" in (
+        result.stderr
+    )
+    assert f"wrote {out} (4 x 4 x 1, uint8)" in result.stderr
+    jpeg = run(tmp_path / "g16.png", "--size", "2", "-o", tmp_path / "g16p.jpg")
+    assert jpeg.exit_code == 0 and "JPEG holds 8 bits" in jpeg.stderr

@@ -103,7 +103,7 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path, monkeypatch):
     with pytest.raises(ProcessingError) as info:
         imageio.read_image(bomb, max_pixels=10**8)
     assert str(info.value) == (
-        f"'{bomb}' is 30000x30000 = 900,000,000 pixels, above the limit of 100,000,000; "
+        f"'{bomb}' is 30000 x 30000 = 900,000,000 pixels, above the limit of 100,000,000; "
         "raise it with --max-pixels if the file is trusted"
     )
 
@@ -129,7 +129,7 @@ def test_pixel_limit_applies_to_stdin(samples):
         input=(samples / "coins.png").read_bytes(),
     )
     assert result.exit_code == 1
-    assert "'<stdin>' is 384x303 = 116,352 pixels, above the limit of 1,000" in result.stderr
+    assert "'<stdin>' is 303 x 384 = 116,352 pixels, above the limit of 1,000" in result.stderr
 
 
 # -- frames and modes ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from cnnfilter.errors import ProcessingError, UsageError
 from cnnfilter.imageio import (
     decode_image,
     encode_image,
+    fit_bit_depth,
     output_format,
     read_image,
     write_bytes_atomic,
@@ -180,7 +181,7 @@ def test_multi_frame_files_report_frames_and_select_one(tmp_path):
 def test_missing_and_directory_inputs_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match=r"input image '.*nothere\.png' does not exist"):
         read_image(tmp_path / "nothere.png")
-    with pytest.raises(UsageError, match=r"is a directory, not an image file"):
+    with pytest.raises(UsageError, match=r"input image .* is a directory, not a file"):
         read_image(tmp_path)
 
 
@@ -201,7 +202,7 @@ def test_corrupt_inputs_are_processing_errors(tmp_path, rgb):
 def test_pixel_limit_is_checked_before_decoding(rgb):
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG")
-    with pytest.raises(ProcessingError, match=r"is 9x6 = 54 pixels, above the limit of 50"):
+    with pytest.raises(ProcessingError, match=r"is 6 x 9 = 54 pixels, above the limit of 50"):
         decode_image(buf.getvalue(), max_pixels=50)
     assert decode_image(buf.getvalue(), max_pixels=54).pixels.shape == (6, 9, 3)
 
@@ -277,19 +278,32 @@ def test_npy_keeps_the_raw_float_response(tmp_path, dtype):
 def test_float_results_need_npy_or_gray_tiff(tmp_path):
     with pytest.raises(
         UsageError,
-        match=r"float result can be stored only as a single-channel "
-        r"\.tif or as \.npy",
+        match=r"^a float array \(2 x 2\) can be stored only as \.npy or as a single-channel "
+        r"\.tif, not as PNG; write \.npy, or map it to 8 bits first$",
     ):
         write_image(tmp_path / "x.png", np.zeros((2, 2), dtype=np.float32))
     with pytest.raises(UsageError, match=r"single-channel \.tif"):
         write_image(tmp_path / "x.tif", np.zeros((2, 2, 3), dtype=np.float32))
-    with pytest.raises(
-        UsageError,
-        match=r"16-bit output needs a gray image written as \.png or "
-        r"\.tif",
-    ):
-        write_image(tmp_path / "x.jpg", np.zeros((2, 2), dtype=np.uint16))
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("fmt", ["bmp", "gif", "png"])
+def test_16_bit_values_become_8_bit_by_rounding_x_over_257_where_16_cannot_be_held(tmp_path, fmt):
+    values = np.array([[0, 128, 129, 385, 386], [257, 32896, 65406, 65408, 65535]], np.uint16)
+    # round(x / 257) by hand: 128/257 = 0.498 -> 0, 129/257 = 0.502 -> 1, 385 -> 1.498 -> 1,
+    # 65406/257 = 254.498 -> 254, 65408/257 = 254.506 -> 255
+    expected = np.array([[0, 0, 1, 1, 2], [1, 128, 254, 255, 255]], np.uint8)
+    colour = np.stack([values] * 3, axis=2)
+    write_image(tmp_path / f"x.{fmt}", colour if fmt == "png" else values)
+    with Image.open(tmp_path / f"x.{fmt}") as im:
+        back = np.asarray(im.convert("RGB"))[..., 0]
+    np.testing.assert_array_equal(back, expected)
+    kept, note = fit_bit_depth(values, "PNG")
+    assert kept is values and note is None
+    assert fit_bit_depth(values, "JPEG")[1] == (
+        "16-bit values written as 8 bits (x / 257, rounded): JPEG holds 8 bits; use .png or "
+        ".tif to keep 16"
+    )
 
 
 def test_output_format_names():

@@ -254,19 +254,29 @@ def test_dog_is_zero_sum_difference_of_gaussians(spec):
     [
         ("gaussian:0", r"SIZE must be a positive whole number, got 0"),
         ("gaussian:2.5", r"SIZE must be a positive whole number, got 2\.5"),
-        ("gaussian:5:0", r"SIGMA must be > 0, got 0"),
+        (
+            "gaussian:5:0",
+            r"^kernel 'gaussian:5:0': SIGMA must be > 0, got 0 \(usage: gaussian:SIZE:SIGMA\)$",
+        ),
         ("gaussian:5:-1", r"SIGMA must be > 0, got -1"),
         ("gaussian:5:x", r"SIGMA must be a number, got 'x' \(usage: gaussian:SIZE:SIGMA\)"),
         ("gaussian:5:nan", r"SIGMA must be finite"),
         ("gaussian:5:1:2", r"takes at most 2 parameter\(s\) \(gaussian:SIZE:SIGMA\), got 3"),
         ("gaussian:2000:3", r"SIZE 2000 is larger than the limit 1025"),
-        ("box:-3", r"SIZE must be a positive whole number"),
-        ("dog:9:1:1", r"SIGMA1 and SIGMA2 must differ"),
+        (
+            "box:-3",
+            r"^kernel 'box:-3': SIZE must be a positive whole number, got -3 \(usage: box:SIZE\)$",
+        ),
+        (
+            "dog:9:1:1",
+            r"^kernel 'dog:9:1:1': SIGMA1 and SIGMA2 must differ, or the difference is 0 "
+            r"everywhere \(usage: dog:SIZE:SIGMA1:SIGMA2\)$",
+        ),
         ("dog:9:0:1", r"SIGMA1 must be > 0"),
         ("identity:3", r"'identity' takes at most 0 parameter"),
     ],
 )
-def test_bad_parameters_are_refused(spec, match):
+def test_bad_parameters_are_refused(spec, match):  # the message names the kernel as typed
     with pytest.raises(UsageError, match=match):
         resolve_kernel(spec)
 
@@ -422,16 +432,20 @@ def test_kernel_file_errors(tmp_path):
     with pytest.raises(UsageError, match=r"unknown extension '\.xlsx'; use \.txt, \.csv"):
         load_kernel_file(tmp_path / "k.xlsx")
     (tmp_path / "ragged.csv").write_text("1,2,3\n4,5\n", encoding="utf-8")
-    with pytest.raises(UsageError, match=r"'ragged\.csv' is ragged"):
+    with pytest.raises(UsageError, match=r"kernel file '.*ragged\.csv' is ragged"):
         load_kernel_file(tmp_path / "ragged.csv")
     (tmp_path / "words.txt").write_text("one two\n", encoding="utf-8")
-    with pytest.raises(UsageError, match=r"'one' is not a number"):
+    with pytest.raises(
+        UsageError,
+        match=r"^kernel file '.*words\.txt', line 1: 'one' is not a number; write one row of "
+        r"numbers per line, separated by commas or blanks \('#' starts a comment\)$",
+    ):
         load_kernel_file(tmp_path / "words.txt")
     (tmp_path / "nan.csv").write_text("1,nan\n", encoding="utf-8")
     with pytest.raises(UsageError, match=r"contains NaN or inf"):
         load_kernel_file(tmp_path / "nan.csv")
     (tmp_path / "comments.txt").write_text("# nothing but a comment\n", encoding="utf-8")
-    with pytest.raises(UsageError, match=r"'comments\.txt' has no rows"):
+    with pytest.raises(UsageError, match=r"'.*comments\.txt' has no rows; write one row"):
         load_kernel_file(tmp_path / "comments.txt")
     (tmp_path / "empty.txt").write_text("", encoding="utf-8")
     with pytest.raises(UsageError, match=r"is empty"):
@@ -451,5 +465,5 @@ def test_kernel_file_errors(tmp_path):
     (tmp_path / "latin.txt").write_bytes(b"1,\xff\n")
     with pytest.raises(UsageError, match=r"cannot be read as text"):
         load_kernel_file(tmp_path / "latin.txt")
-    with pytest.raises(UsageError, match=r"does not exist"):
+    with pytest.raises(UsageError, match=r"^kernel file '.*' is a directory, not a file$"):
         load_kernel_file(tmp_path)  # a directory is not a kernel file

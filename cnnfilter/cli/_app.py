@@ -130,6 +130,26 @@ def stdout_console():
     return Console(no_color=_colour_off(sys.stdout), highlight=False, soft_wrap=True)
 
 
+def print_table(console, table) -> None:
+    """Print a Rich table on ``console`` without ever eliding or cropping a value.
+
+    To a pipe or a file the console is widened to the table's natural width,
+    whatever ``COLUMNS`` says, so that every row stays on one line for
+    ``grep``, ``awk`` and ``cut``. In a terminal too narrow for the table, the
+    cells fold onto further lines (Rich's default would cut ``0.000322`` to
+    ``0.00032…``); the widest columns, the text ones, give way first.
+    """
+    from rich.measure import Measurement
+
+    for column in table.columns:
+        column.no_wrap = False
+        column.overflow = "fold"
+    if not console.is_terminal:
+        natural = Measurement.get(console, console.options.update_width(100_000), table).maximum
+        console.width = max(natural, console.width)
+    console.print(table)
+
+
 def animations_enabled(*, quiet: bool = False) -> bool:
     """Whether progress bars may animate on stderr.
 

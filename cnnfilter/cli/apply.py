@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cnnfilter.cli._app import app, guarded, note, stdout_console
+from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.cli._output import check_stdout_use, emit_json, write_output
 from cnnfilter.cli._parse import check_output_path, parse_ints, parse_padding, parse_scale
 from cnnfilter.errors import UsageError
@@ -67,7 +67,8 @@ def apply(
     images: Annotated[
         list[str],
         typer.Argument(
-            help="Input images (PNG, JPEG, TIFF, BMP, WebP...), folders, globs, or - for stdin.",
+            help="Input images (PNG, JPEG, TIFF, BMP, WebP...) or .npy feature maps (H, W) "
+            "or (H, W, C), folders, globs, or - for stdin.",
             show_default=False,
         ),
     ],
@@ -194,23 +195,35 @@ def apply(
     Batch: cnnfilter apply photos/ --recursive --kernel sobel-x -o out/ --workers 2
     """
     from cnnfilter import imageio
+    from cnnfilter.engine.boundary import canonical_boundary
     from cnnfilter.engine.image_filter import FilterSettings
     from cnnfilter.jobs import ApplySpec
 
+    # Order of the checks: inputs, then kernel and options, then outputs (exists, is
+    # the input), so that the first error names the first thing to fix.
     check_stdout_use(output, json_out=json_out)
-    jobs = _plan(images, output, fmt=fmt, recursive=recursive, force=force)
+    jobs = _plan(images, output, fmt=fmt, recursive=recursive)
     single = jobs is None
-    out_format = imageio.output_format(output if single else "-", fmt) if single or fmt else None
     original = load_kernel(kernel, kernel_file)
     parsed_scale = parse_scale(scale)
     k, scale_note = scaled(original, parsed_scale)
+    parsed_padding = parse_padding(padding)
+    canonical_boundary(boundary)  # an unknown mode fails here, before any output check
+    strides, dilations = parse_ints("--stride", stride), parse_ints("--dilation", dilation)
+    out_format = (
+        imageio.output_format(output if single else "-", fmt, format_option=True)
+        if single or fmt
+        else None
+    )
+    if single and output != imageio.STDIO:
+        check_output_path(Path(output), [Path(images[0])], force=force)
     settings = FilterSettings(
         op=op.value,
-        padding=parse_padding(padding),
+        padding=parsed_padding,
         boundary=boundary,
         cval=cval,
-        stride=parse_ints("--stride", stride),
-        dilation=parse_ints("--dilation", dilation),
+        stride=strides,
+        dilation=dilations,
         sum_channels=sum_channels,
         offset=offset,
         range_mode=range_.value,
@@ -233,15 +246,19 @@ def apply(
         _run_batch(spec, jobs, force=force, skip_existing=skip_existing, workers=workers,
                    quiet=quiet, json_out=json_out)  # fmt: skip
         return
-    from cnnfilter.jobs import render_apply
+    from cnnfilter.jobs import render_apply, shape3
 
     rendered = render_apply(spec, images[0], output)
     start = time.perf_counter()
     write_output(output, rendered.data, force=force)
     report = _finish_report(rendered.report, start)
-    kh, kw = k.weights.shape[:2]
+    kernel_size = "x".join(str(n) for n in k.weights.shape)  # 3x3, or 3x3x3 for a 3-D kernel
+    canonical = report["boundary"]
+    boundary_text = (
+        canonical if canonical == boundary.strip().lower() else f"{canonical} ({boundary})"
+    )
     inp = report["input"]
-    shape_out = " x ".join(str(s) for s in rendered.response_shape)
+    shape_out = " x ".join(str(s) for s in shape3(rendered.response_shape))
     frame_note = (
         f"; frame {inp['frame']} of {inp['frames']} (0-based; --frame N picks another)"
         if inp["frames"] > 1
@@ -251,13 +268,16 @@ def apply(
         source, target = _shown(images[0], "<stdin>"), _shown(output, "<stdout>")
         note(
             f"{report['operation']} of {source} ({' x '.join(map(str, inp['shape']))}, "
-            f"{inp['dtype']}) with {k.name} ({kh}x{kw}{', ' + scale_note if scale_note else ''}"
-            f"); boundary {settings.boundary}, padding {padding}, stride {stride}, dilation "
+            f"{inp['dtype']}) with {k.name} ({kernel_size}"
+            f"{', ' + scale_note if scale_note else ''}); boundary {boundary_text}, padding "
+            f"{padding}, stride {stride}, dilation "
             f"{dilation}{', channels summed' if sum_channels else ''}; response {shape_out} "
             f"({report['response']['dtype']}), range {report['range']}; method "
             f"{rendered.method_text}; {report['timings_ms']['filter']:.0f} ms; wrote {target}"
             f"{frame_note}"
         )
+    if rendered.depth_note:
+        note(f"{_shown(output, '<stdout>')}: {rendered.depth_note}")
     if json_out:
         emit_json(report)
 
@@ -274,12 +294,14 @@ _EXTENSIONS = {
 }
 
 
-def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool, force: bool):
-    """None for the classic one-file run (checked here); else the batch's jobs.
+def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool):
+    """None for the classic one-file run; else the batch's jobs.
 
     A batch is several inputs, a folder, a glob, an output pattern or an
-    output folder. Every output name and format is checked before anything
-    runs.
+    output folder. The inputs must exist and every output name and format is
+    checked here; whether outputs already exist is checked later, by the
+    caller, after the kernel and options (the one-file run) or by
+    :func:`cnnfilter.batch.split_existing` (a batch).
     """
     from cnnfilter import batch, imageio
 
@@ -289,17 +311,18 @@ def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool, f
         and (output == imageio.STDIO or not batch.is_batch_output(output, existing_dir=False))
         and (images[0] == imageio.STDIO or path.is_file() or not set("*?[") & set(images[0]))
     ):
-        if output != imageio.STDIO:
-            check_output_path(Path(output), [path], force=force)
-        imageio.output_format(output, fmt)
+        imageio.check_input_file(images[0])
+        imageio.output_format(output, fmt, format_option=True)
         imageio.check_format_matches(output, fmt)
         return None
     folder = None if batch.is_pattern(output) else Path(output)
     inputs = batch.expand_inputs(images, recursive=recursive, exclude=folder)
-    ext = _EXTENSIONS[imageio.output_format(imageio.STDIO, fmt)] if fmt else None
+    ext = (
+        _EXTENSIONS[imageio.output_format(imageio.STDIO, fmt, format_option=True)] if fmt else None
+    )
     jobs = batch.plan_jobs(inputs, output, ext=ext)
     for job in jobs:  # an unknown or conflicting format fails now, not once per file
-        imageio.output_format(job.target, fmt)
+        imageio.output_format(job.target, fmt, format_option=True)
         imageio.check_format_matches(job.target, fmt)
     return jobs
 
@@ -415,7 +438,7 @@ def kernels(
     from rich.table import Table
 
     from cnnfilter.engine.separable import separate
-    from cnnfilter.render import format_number, kernel_table
+    from cnnfilter.render import format_number, kernel_text
 
     if json_out:
         emit_json(_kernel_document(resolve_kernel(name)) if name else _registry_document())
@@ -424,7 +447,8 @@ def kernels(
     if name is not None:
         k = resolve_kernel(name)
         w = k.weights
-        console.print(kernel_table(w, title=f"{k.name} ({w.shape[0]}x{w.shape[1]})"))
+        console.print(f"{k.name} ({'x'.join(map(str, w.shape))})")
+        console.print(kernel_text(w), markup=False)
         sep = separate(w) if w.ndim == 2 else None
         console.print(f"sum: {format_number(float(w.sum()))}")
         if sep is None:
@@ -446,7 +470,7 @@ def kernels(
         return
     table = Table(title="Named kernels (written for convolution)")
     for col in ("name", "size", "sum", "separable", "what", "source"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col)
     for entry in REGISTRY.values():
         w = entry.make([])
         table.add_row(
@@ -457,7 +481,7 @@ def kernels(
             entry.description,
             entry.source,
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def _readable_factors(col, row):

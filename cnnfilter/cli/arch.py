@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cnnfilter.cli._app import app, guarded, note, stdout_console
+from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.errors import UsageError
 
 
@@ -54,12 +54,10 @@ def _print_table(title: str, headers, rows, footer: list[tuple[str, str]]) -> No
     console = stdout_console()
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
-        table.add_column(header, justify="right" if i in _NUMERIC else "left", no_wrap=True)
+        table.add_column(header, justify="right" if i in _NUMERIC else "left")
     for row in rows:
         table.add_row(*row)
-    if not console.is_terminal:  # a pipe or file: never wrap the cells
-        console.width = 1000  # the table keeps its natural width
-    console.print(table)
+    print_table(console, table)
     for label, text in footer:
         console.print(f"{label}: {text}")
 
@@ -164,6 +162,10 @@ def receptive_field(
         raise UsageError("--layer, --unit and --output draw on a photo: add --image PATH")
     if image is not None and (layer is None or output is None):
         raise UsageError("--image needs --layer NAME and --output PATH (-o)")
+    if image is not None:
+        from cnnfilter import imageio
+
+        imageio.check_input_file(image)
     fields = receptive_fields(_trace(arch))
     if image is not None:
         _draw(fields, image, layer, unit, output, force=force)
@@ -215,7 +217,6 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
         raise UsageError(
             f"--layer: no layer named {layer!r} in {fields.trace.network.source}; " + hint
         )
-    check_output_path(output, [image], force=force)
     step = row.step
     grid_shape = step.input if isinstance(step.layer, Flatten) else step.output
     grid = (1, 1) if grid_shape.flat else (grid_shape.height, grid_shape.width)
@@ -226,6 +227,8 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
             f"{grid[0]} x {grid[1]} grid (rows 0..{grid[0] - 1}, "
             f"columns 0..{grid[1] - 1})"
         )
+    imageio.output_format(output)  # an unknown extension fails before the work
+    check_output_path(output, [image], force=force)
     net_input = fields.trace.network.input
     box = row.field.box(r, c)
     loaded = imageio.read_image(image)
@@ -238,7 +241,6 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
         0, min(right, net_input.width - 1) - max(left, 0) + 1
     )
     share = inside / ((bottom - top + 1) * (right - left + 1))
-    h, w = loaded.pixels.shape[:2]
     note(
         f"layer {layer} unit ({r}, {c}): field rows {top}..{bottom}, columns {left}..{right} of "
         f"the {net_input.height} x {net_input.width} input ({bottom - top + 1} x "
@@ -249,5 +251,5 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
             else f"{share:.0%} inside the image, the rest in the padding"
         )
         + f"); "
-        f"{image} ({h} x {w}) stands for the input; wrote {output}"
+        f"{image} ({loaded.shape_text}) stands for the input; wrote {output}"
     )

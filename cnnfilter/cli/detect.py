@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cnnfilter.cli._app import app, guarded, note, stdout_console
+from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.cli._output import emit_json
 from cnnfilter.cli._parse import check_output_path
 from cnnfilter.cli.apply import _KERNEL_HELP, load_kernel
@@ -42,14 +42,19 @@ def _read_pattern(kernel, kernel_file, template):
     if template is None:
         k = load_kernel(kernel, kernel_file)
         return k.weights, k.name, k.source or "custom"
-    loaded = imageio.read_image(template)
+    loaded = imageio.read_image(template, role="template")
     return np.asarray(loaded.pixels, dtype=np.float64), template.name, str(template)
 
 
 @app.command()
 @guarded
 def detect(
-    image: Annotated[Path, typer.Argument(help="Input image (PNG, JPEG, TIFF, BMP, WebP...).")],
+    image: Annotated[
+        Path,
+        typer.Argument(
+            help="Input image (PNG, JPEG, TIFF, BMP, WebP...) or .npy feature map (H, W[, C])."
+        ),
+    ],
     kernel: Annotated[str | None, typer.Option("--kernel", "-k", help=_KERNEL_HELP)] = None,
     kernel_file: Annotated[
         Path | None,
@@ -120,13 +125,16 @@ def detect(
     from cnnfilter.engine.filtering import choose_method
     from cnnfilter.engine.response import find_peaks, response_map
 
+    # Order of the checks: the image and the pattern, then the output names and formats,
+    # then whether an output exists or is an input; then the work.
+    imageio.check_input_file(image)
+    pattern, pattern_name, pattern_source = _read_pattern(kernel, kernel_file, template)
     outputs = {"heatmap": heatmap, "overlay": overlay, "raw": raw}
     inputs = [image] + [p for p in (template, kernel_file) if p is not None]
     seen: set[Path] = set()
     for name, path in outputs.items():
         if path is None:
             continue
-        check_output_path(path, inputs, force=force)
         if path.resolve() in seen:
             raise UsageError(f"--{name} {str(path)!r} is also another output; give distinct names")
         seen.add(path.resolve())
@@ -135,9 +143,11 @@ def detect(
             raise UsageError(f"--raw {str(path)!r} must end in .npy or .tif (a float map)")
         if name != "raw" and fmt == "NPY":
             raise UsageError(f"--{name} writes a picture; use .png or .jpg, not .npy")
+    for path in outputs.values():
+        if path is not None:
+            check_output_path(path, inputs, force=force)
 
     loaded = imageio.read_image(image)
-    pattern, pattern_name, pattern_source = _read_pattern(kernel, kernel_file, template)
     pixels = loaded.pixels
     if pattern.ndim == 3 and pixels.ndim == 2:
         raise UsageError(
@@ -224,8 +234,12 @@ def detect(
         return
     from rich.table import Table
 
+    found = len(peaks)
+    title = f"top {found} peaks" if found > 1 else "1 peak"
+    if found < top:  # fewer local maxima than asked for: say so
+        title = f"{found} peak{'s' if found != 1 else ''} ({found} of the {top} asked for)"
     table = Table(
-        title=f"top {len(peaks)} peak(s) of {pattern_name} ({method.value})",
+        title=f"{title} of {pattern_name} ({method.value})",
         caption="row, col: image pixel under the pattern's top-left corner",
     )
     for col in ("rank", "row", "col", "score"):
@@ -235,6 +249,6 @@ def detect(
         table.add_row(str(i + 1), str(p.row), str(p.col), score)
     console = stdout_console()
     if peaks:
-        console.print(table)
+        print_table(console, table)
     else:
         console.print("no peaks (the map is flat, or no value reaches --threshold)")

@@ -22,7 +22,13 @@ class PoolOp(str, Enum):
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return " x ".join(str(s) for s in shape)
+    """``H x W x C``, with C = 1 for a 2-D array: ``(5, 5)`` -> ``5 x 5 x 1``."""
+    return " x ".join(str(s) for s in (shape if len(shape) != 2 else (*shape, 1)))
+
+
+def _is_array(path: Path) -> bool:
+    """A ``.npy`` feature map (read as an array), not an image."""
+    return path.suffix.lower() == ".npy"
 
 
 def _load(path: Path):
@@ -31,7 +37,7 @@ def _load(path: Path):
 
     from cnnfilter import imageio
 
-    if path.suffix.lower() == ".npy":
+    if _is_array(path):
         arr = imageio.read_array(path)
         if arr.ndim not in (2, 3) or arr.size == 0:
             raise UsageError(f"{str(path)!r} has shape {arr.shape}; pool needs (H, W) or (H, W, C)")
@@ -130,7 +136,6 @@ def pool(
     import numpy as np
 
     from cnnfilter import imageio, render
-    from cnnfilter.engine.intensity import to_pixels
     from cnnfilter.engine.pooling import max_pool2d_with_indices, pool2d, pool_axes, pool_spec
 
     spec = pool_spec(
@@ -146,22 +151,33 @@ def pool(
     if show_winners is not None and op is not PoolOp.max:
         raise UsageError("--show-winners needs --op max (only max pooling has a winner)")
     check_stdout_use(output, json_out=json_)
-    for path in (output, show_winners):
-        if path is not None and str(path) != imageio.STDIO:
-            check_output_path(path, [source], force=force)
-            imageio.output_format(path)
+    # Order of the checks: the input, then the output names and formats, then whether an
+    # output exists or is the input; then the work.
+    imageio.check_input_file(source, role="input array" if _is_array(source) else "input image")
     if output is not None:
-        imageio.output_format(output, fmt)  # -o - needs --format
+        imageio.output_format(output, fmt, format_option=True)  # -o - needs --format
         imageio.check_format_matches(output, fmt)
+    if show_winners is not None:
+        imageio.output_format(show_winners)
     if (
         output is not None
         and show_winners is not None
         and output.resolve() == show_winners.resolve()
     ):
         raise UsageError("-o and --show-winners name the same file; give distinct names")
+    for path in (output, show_winners):
+        if path is not None and str(path) != imageio.STDIO:
+            check_output_path(path, [source], force=force)
 
     t_start = time.perf_counter()  # read, pool and write: the JSON "total"
     data, max_value, kind, is_image = _load(source)
+    out_fmt = None if output is None else imageio.output_format(output, fmt, format_option=True)
+    channels = 1 if data.ndim == 2 else data.shape[2]
+    if out_fmt not in (None, "NPY") and channels not in (1, 3, 4):
+        raise UsageError(
+            f"{source} has {channels} channels, but a picture holds 1, 3 or 4; write the "
+            "result as .npy (-o out.npy) to keep them all"
+        )
     rows, cols = pool_axes(data.shape, spec)
     t0 = time.perf_counter()
     if show_winners is not None:
@@ -170,15 +186,18 @@ def pool(
         result, indices = pool2d(data, spec), None
     elapsed = time.perf_counter() - t0
 
-    stored = result
+    stored, mapping = result, None
     clipped = 0
     if output is not None:
-        fmt = imageio.output_format(output, fmt)
-        if fmt != "NPY" and is_image and data.dtype.kind in "ui" and result.dtype != data.dtype:
-            if op is PoolOp.lp:
+        if out_fmt != "NPY":
+            if op is PoolOp.lp and is_image and data.dtype.kind in "ui":
                 clipped = int(np.count_nonzero(np.rint(result) > max_value))
-            stored = to_pixels(result, "clip", max_value=max_value, dtype=data.dtype)
-        imageio.write_image(output, stored, force=force, fmt=fmt)
+            stored, mapping = _as_picture(
+                result, out_fmt, is_image=is_image, max_value=max_value, source_dtype=data.dtype
+            )
+            stored, depth_note = imageio.fit_bit_depth(stored, out_fmt)
+            mapping = mapping or depth_note
+        imageio.write_image(output, stored, force=force, fmt=out_fmt)
     if show_winners is not None:
         shown = data if is_image else _gray_for_display(data)
         picture, factor = render.winners_picture(
@@ -260,6 +279,8 @@ def pool(
             f"{clipped:,} value(s) above {max_value:g} were clipped in {output}; write .npy to "
             "keep the exact Lp values"
         )
+    if mapping:
+        note(f"{output}: {mapping}")
     if output is not None:
         note(f"wrote {output} ({_shape_text(stored.shape)}, {stored.dtype})")
     if show_winners is not None:
@@ -267,6 +288,47 @@ def pool(
             f"wrote {show_winners}: winning pixels lit"
             + (f", enlarged {factor}x" if factor > 1 else "")
         )
+
+
+def _as_picture(result, fmt: str, *, is_image: bool, max_value, source_dtype):
+    """The pooled values as the picture format ``fmt`` stores them, and how (or None).
+
+    * An 8- or 16-bit image keeps its dtype: max keeps the values, avg is
+      rounded to nearest, lp is clipped to full white.
+    * A uint8 ``.npy`` array is written as it is.
+    * Float values go unchanged into a single-channel ``.tif`` (32-bit float).
+    * Other values are mapped to 8 bits: a float image (32-bit TIFF) by its
+      full white (``0..max_value`` -> ``0..255``, clipped, as ``apply`` does),
+      a ``.npy`` feature map by stretching its ``[min, max]`` to ``0..255``
+      (all channels together; NaN and inf become 0), said on stderr.
+    """
+    import numpy as np
+
+    from cnnfilter.engine.intensity import to_pixels
+
+    if is_image and source_dtype.kind in "ui":
+        if result.dtype == source_dtype:
+            return result, None
+        return to_pixels(result, "clip", max_value=max_value, dtype=source_dtype), None
+    if result.dtype == np.uint8:
+        return result, None
+    values = result[..., 0] if result.ndim == 3 and result.shape[2] == 1 else result
+    if fmt == "TIFF" and values.ndim == 2 and values.dtype.kind == "f":
+        return values.astype(np.float32), None
+    if is_image:
+        scaled = values * (255.0 / float(max_value))
+        return (
+            to_pixels(scaled, "clip", max_value=255, dtype=np.uint8),
+            f"float values mapped to 8 bits (0..{float(max_value):g} -> 0..255, clipped); "
+            "write .npy to keep them",
+        )
+    finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(finite.min()), float(finite.max())
+    return (
+        to_pixels(finite, "rescale", max_value=255, dtype=np.uint8),
+        f"{values.dtype} values [{low:.6g}, {high:.6g}] rescaled to 0..255 (8 bits); write "
+        ".npy to keep them",
+    )
 
 
 def _gray_for_display(data):
