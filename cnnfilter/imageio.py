@@ -531,7 +531,8 @@ def encode_image(
                 f"an array of {arr.shape[2]} channels cannot be stored as {fmt}: a picture "
                 "holds 1, 3 or 4; write .npy"
             )
-        arr = arr.astype(np.uint8, copy=False)
+        if arr.dtype != np.uint8:  # other integers are clipped, never wrapped around
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
         if arr.ndim == 3 and arr.shape[2] == 4 and fmt in ("JPEG", "BMP"):
             arr = arr[..., :3]  # these formats have no alpha channel
         if arr.ndim == 3 and arr.shape[2] == 2 and fmt in ("JPEG", "BMP"):

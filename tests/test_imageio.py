@@ -386,3 +386,14 @@ def test_encode_image_png_compress_level_changes_size_not_pixels(rng):
     small = encode_image(array, "PNG", compress_level=9)
     assert len(small) < len(fast)
     np.testing.assert_array_equal(decode_image(fast).pixels, decode_image(small).pixels)
+
+
+def test_other_integer_arrays_are_clipped_not_wrapped_when_encoded():
+    import io
+
+    from PIL import Image
+
+    from cnnfilter.imageio import encode_image
+
+    data = encode_image(np.array([[-5, 300, 7]], dtype=np.int32), "PNG")
+    assert np.asarray(Image.open(io.BytesIO(data))).tolist() == [[0, 255, 7]]
