@@ -458,13 +458,18 @@ def _run_pool(jobs: Sequence[Job], work: Callable, record: Callable, workers: in
 
 
 def _stop(executor) -> None:
-    """Cancel what has not started and end the workers now (they hold no files)."""
-    executor.shutdown(wait=False, cancel_futures=True)
+    """Cancel what has not started and end the workers now (they hold no files).
+
+    Before Python 3.14 ``shutdown(wait=False)`` forgets the worker processes
+    (``_processes = None``), so they are collected first and terminated after.
+    """
     terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
+    workers = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
     if terminate is not None:
         terminate()
     else:
-        for process in list((getattr(executor, "_processes", None) or {}).values()):
+        for process in workers:
             if process.is_alive():
                 process.terminate()
     executor.shutdown(wait=True)

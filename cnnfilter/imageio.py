@@ -610,8 +610,18 @@ def write_stdout(data: bytes) -> None:
     out = getattr(stream, "buffer", stream)
     try:
         stream.flush()
-        out.write(data)
         out.flush()
+        try:
+            fd = out.fileno()
+        except (AttributeError, OSError, ValueError):  # not a real file (tests, wrappers)
+            out.write(data)
+            out.flush()
+        else:
+            # os.write reports how much went through; a buffered write may return a
+            # short count without raising when the reader has gone.
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
     except BrokenPipeError:
         # The reader exited early (e.g. `| head -c 10`). Point stdout at /dev/null so that
         # Python's own flush at exit does not raise a second time.

@@ -402,14 +402,36 @@ def kernel_from_array(values: object, *, name: str = "custom", allow_3d: bool = 
             + (" or a 3-D (kh, kw, C) array" if allow_3d else "")
             + f", got shape {weights.shape}"
         )
-    if not np.all(np.isfinite(weights)):
-        raise UsageError(f"kernel {name!r} contains NaN or inf; every weight must be finite")
+    check_weights(weights, name)
     if max(weights.shape[:2]) > MAX_KERNEL_SIDE:
         raise UsageError(
             f"kernel {name!r} is {weights.shape[0]}x{weights.shape[1]}, above the limit "
             f"{MAX_KERNEL_SIDE}x{MAX_KERNEL_SIDE}"
         )
     return Kernel(name, weights, "custom", "custom kernel")
+
+
+#: Largest weight magnitude accepted: sums of up to 1M taps over 16-bit pixels then stay
+#: far inside float32's range (3.4e38), the engine's working precision.
+MAX_WEIGHT = 1e20
+
+
+def check_weights(weights, name: str = "custom") -> None:
+    """Refuse NaN, inf and weights beyond ``±MAX_WEIGHT``.
+
+    Raises:
+        UsageError: naming the kernel and the rule.
+    """
+    import numpy as np
+
+    if not np.all(np.isfinite(weights)):
+        raise UsageError(f"kernel {name!r} contains NaN or inf; every weight must be finite")
+    largest = float(np.max(np.abs(weights))) if np.size(weights) else 0.0
+    if largest > MAX_WEIGHT:
+        raise UsageError(
+            f"kernel {name!r} has a weight of magnitude {largest:.3g}; weights (after --scale) "
+            f"must lie within ±{MAX_WEIGHT:.0e} so that sums stay within float32"
+        )
 
 
 #: How a kernel file is written, for the fixes of its error messages.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from enum import Enum
 from pathlib import Path
@@ -13,7 +14,13 @@ from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.cli._output import check_stdout_use, emit_json, write_output
 from cnnfilter.cli._parse import check_output_path, parse_ints, parse_padding, parse_scale
 from cnnfilter.errors import UsageError
-from cnnfilter.kernels import REGISTRY, Kernel, load_kernel_file, resolve_kernel
+from cnnfilter.kernels import (
+    REGISTRY,
+    Kernel,
+    check_weights,
+    load_kernel_file,
+    resolve_kernel,
+)
 
 
 class Op(str, Enum):
@@ -58,7 +65,15 @@ def scaled(k: Kernel, scale: float | str | None) -> tuple[Kernel, str]:
         if abs(total) < 1e-12:
             return k, "scale auto: the kernel sums to 0, left unscaled"
         return Kernel(k.name, k.weights / total, k.source, k.description), f"scale 1/{total:g}"
-    return Kernel(k.name, k.weights * scale, k.source, k.description), f"scale {scale:g}"
+    weights = k.weights * scale
+    check_weights(weights, k.name)
+    return Kernel(k.name, weights, k.source, k.description), f"scale {scale:g}"
+
+
+def check_magnitude(option: str, value: float, limit: float = 1e20) -> None:
+    """Refuse a NaN, infinite or float32-overflowing ``--offset``/``--cval``."""
+    if not math.isfinite(value) or abs(value) > limit:
+        raise UsageError(f"{option} must be a finite number within ±{limit:.0e}, got {value:g}")
 
 
 @app.command()
@@ -209,6 +224,8 @@ def apply(
     k, scale_note = scaled(original, parsed_scale)
     parsed_padding = parse_padding(padding)
     canonical_boundary(boundary)  # an unknown mode fails here, before any output check
+    check_magnitude("--offset", offset)
+    check_magnitude("--cval", cval)
     strides, dilations = parse_ints("--stride", stride), parse_ints("--dilation", dilation)
     out_format = (
         imageio.output_format(output if single else "-", fmt, format_option=True)
