@@ -192,7 +192,8 @@ def test_three_d_kernel_sums_each_channels_response(photo, rng, method, stride):
 
 
 def test_separable_three_d_kernel_when_every_slice_is_rank_one(photo):
-    kernel = np.stack([np.outer([1.0, 2, 1], [1.0, 3, -1]) * s for s in (1, -2, 0.5)], axis=-1)
+    col, row = [1.0, 2, 3, 4, 3, 2, 1], [1.0, 3, -1, 2, 1, 1, 2]
+    kernel = np.stack([np.outer(col, row) * s for s in (1, -2, 0.5)], axis=-1)
     assert plan_method(kernel).method == "separable"
     assert_close(correlate(photo, kernel), reference(photo, kernel), photo, kernel)
 
@@ -246,8 +247,14 @@ def test_auto_picks_separable_direct_and_fft_as_documented():
 
 
 def test_plan_describes_what_ran_and_refuses_separable_for_full_rank():
-    plan = plan_method(np.outer([1.0, 2, 1], [1.0, 2, 1]))
-    assert plan.describe() == "separable (auto: rank-1 3x3 kernel: 3 + 3 taps instead of 9)"
+    plan = plan_method(np.outer([1.0, 2, 3, 4, 3, 2, 1], [1.0, 2, 1, 1, 1, 2, 1]))
+    assert plan.describe() == "separable (auto: rank-1 7x7 kernel: 7 + 7 taps instead of 49)"
+    # small rank-1 kernels run direct: faster than two passes (SEPARABLE_MIN_TAPS)
+    assert plan_method(np.outer([1.0, 2, 1], [1.0, 2, 1])).describe() == (
+        "direct (auto: 3x3 kernel: 9 non-zero taps)"
+    )
+    assert plan_method(np.outer([1.0, 4, 6, 4, 1], [1.0, 4, 6, 4, 1])).method == "direct"
+    assert plan_method(np.outer([1.0, 4, 6, 4, 1, 1], [1.0, 4, 6, 4, 1])).method == "separable"
     assert plan_method(np.eye(3), method="fft").describe() == "fft (3x3 kernel)"
     with pytest.raises(UsageError, match="rank-1"):
         plan_method(np.eye(3), method="separable")
