@@ -14,7 +14,6 @@ rows (``1,0,-1;2,0,-2;1,0,-1``). Files: :func:`load_kernel_file`.
 from __future__ import annotations
 
 import difflib
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -463,6 +462,8 @@ def parse_kernel_text(text: str, *, name: str = "custom", path: str | None = Non
         fix = "give rows such as '1,0,-1;2,0,-2;1,0,-1'" if path is None else FILE_FORMAT
         raise UsageError(f"{what} is empty; {fix}")
     if stripped.startswith("["):
+        import json  # here, not at the top: the CLI's start does not need it
+
         try:
             values = json.loads(stripped)
         except json.JSONDecodeError as exc:

@@ -192,7 +192,8 @@ def test_three_d_kernel_sums_each_channels_response(photo, rng, method, stride):
 
 
 def test_separable_three_d_kernel_when_every_slice_is_rank_one(photo):
-    kernel = np.stack([np.outer([1.0, 2, 1], [1.0, 3, -1]) * s for s in (1, -2, 0.5)], axis=-1)
+    col, row = [1.0, 2, 3, 4, 3, 2, 1], [1.0, 3, -1, 2, 1, 1, 2]
+    kernel = np.stack([np.outer(col, row) * s for s in (1, -2, 0.5)], axis=-1)
     assert plan_method(kernel).method == "separable"
     assert_close(correlate(photo, kernel), reference(photo, kernel), photo, kernel)
 
@@ -246,8 +247,14 @@ def test_auto_picks_separable_direct_and_fft_as_documented():
 
 
 def test_plan_describes_what_ran_and_refuses_separable_for_full_rank():
-    plan = plan_method(np.outer([1.0, 2, 1], [1.0, 2, 1]))
-    assert plan.describe() == "separable (auto: rank-1 3x3 kernel: 3 + 3 taps instead of 9)"
+    plan = plan_method(np.outer([1.0, 2, 3, 4, 3, 2, 1], [1.0, 2, 1, 1, 1, 2, 1]))
+    assert plan.describe() == "separable (auto: rank-1 7x7 kernel: 7 + 7 taps instead of 49)"
+    # small rank-1 kernels run direct: faster than two passes (SEPARABLE_MIN_TAPS)
+    assert plan_method(np.outer([1.0, 2, 1], [1.0, 2, 1])).describe() == (
+        "direct (auto: 3x3 kernel: 9 non-zero taps)"
+    )
+    assert plan_method(np.outer([1.0, 4, 6, 4, 1], [1.0, 4, 6, 4, 1])).method == "direct"
+    assert plan_method(np.outer([1.0, 4, 6, 4, 1, 1], [1.0, 4, 6, 4, 1])).method == "separable"
     assert plan_method(np.eye(3), method="fft").describe() == "fft (3x3 kernel)"
     with pytest.raises(UsageError, match="rank-1"):
         plan_method(np.eye(3), method="separable")
@@ -266,3 +273,83 @@ def test_engine_import_leaves_scipy_until_fft_runs():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=ENV
     )
     assert proc.stdout.strip() == "False"
+
+
+# The source fast path of run_rows: a C-contiguous image already in the working dtype
+# (float32 here) is read in place by the direct method, the border columns computed
+# apart. The photo above is uint8, so it always takes the tile-copy path.
+
+
+@pytest.fixture
+def float_photo(photo):
+    return np.ascontiguousarray(photo, dtype=np.float32) / 255.0
+
+
+@pytest.mark.parametrize("name", ["odd 3x3", "even 4x4", "rect 2x5", "rect 5x2", "row 1x7"])
+@pytest.mark.parametrize("mode", MODES)
+def test_direct_on_float_source_matches_reference(float_photo, name, mode):
+    kernel = KERNELS[name]
+    got = correlate(float_photo, kernel, boundary=mode, cval=0.3, method="direct")
+    assert_close(got, reference(float_photo, kernel, boundary=mode, cval=0.3), float_photo, kernel)
+    gray = np.ascontiguousarray(float_photo[..., 0])
+    got = convolve(gray, kernel, boundary=mode, cval=0.3, method="direct")
+    want = reference(gray, kernel, boundary=mode, cval=0.3, flip=True)
+    assert_close(got, want, gray, kernel)
+
+
+@pytest.mark.parametrize("stride", [1, 2, (3, 2)])
+@pytest.mark.parametrize("dilation", [1, 2, (1, 3)])
+@pytest.mark.parametrize("padding", ["same", "valid", "full", (1, 0, 3, 2)])
+def test_direct_on_float_source_with_stride_dilation_and_padding(
+    float_photo, stride, dilation, padding
+):
+    kernel = KERNELS["odd 3x3"]
+    kw = dict(padding=padding, stride=stride, dilation=dilation, boundary="symmetric")
+    got = correlate(float_photo, kernel, method="direct", **kw)
+    assert_close(got, reference(float_photo, kernel, **kw), float_photo, kernel)
+
+
+@pytest.mark.parametrize("tile_rows", [1, 2, 3, 7])
+@pytest.mark.parametrize("shape", [(5, 5), (6, 4), (12, 3), (3, 12), (1, 9)])
+def test_direct_on_float_source_at_tile_and_image_borders(monkeypatch, rng, tile_rows, shape):
+    """Narrow and short images: few or no windows wholly inside, in rows or columns."""
+    monkeypatch.setattr(_tiled.StackedDirectTile, "tile_rows", tile_rows)
+    image = rng.standard_normal(shape + (2,)).astype(np.float32)
+    kernel = rng.standard_normal((3, 5))
+    for mode in ("wrap", "mirror"):
+        got = correlate(image, kernel, boundary=mode, method="direct")
+        assert_close(got, reference(image, kernel, boundary=mode), image, kernel)
+
+
+@pytest.mark.parametrize("method", ["direct", "separable"])
+def test_nan_and_inf_on_float_source_spread_only_where_the_kernel_reaches(rng, method):
+    image = rng.random((40, 30)).astype(np.float32)
+    image[20, 15] = np.nan  # inside: read from the source
+    image[3, 0] = np.inf  # in a border strip
+    kernel = np.outer([1.0, 2, 0.5], [0.25, 1, 3])  # no zero: inf * 0 is NaN
+    got = correlate(image, kernel, method=method)
+    want = reference(image, kernel)
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = np.isfinite(want)
+    np.testing.assert_allclose(got[ok], want[ok], atol=1e-5 * 10)
+
+
+def test_direct_on_float_source_does_not_write_the_source(rng):
+    image = rng.standard_normal((20, 17, 3)).astype(np.float32)
+    before = image.copy()
+    correlate(image, KERNELS["odd 3x3"], method="direct")
+    np.testing.assert_array_equal(image, before)
+
+
+def test_parallel_runs_every_bound_and_reraises_the_first_error():
+    seen = []
+    _tiled.parallel(lambda a, b: seen.append((a, b)), [(i, i + 1) for i in range(50)])
+    assert sorted(seen) == [(i, i + 1) for i in range(50)]
+
+    def fail(a):
+        if a == 7:
+            raise ValueError("tile 7")
+
+    with pytest.raises(ValueError, match="tile 7"):
+        _tiled.parallel(fail, [(i,) for i in range(20)])

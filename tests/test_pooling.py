@@ -362,3 +362,27 @@ def test_formula_text_shows_the_dropped_window():
     assert rows.dropped and rows.numerator == 5
     rows, _ = pool_axes((512, 512), pool_spec("max", 3, stride=2))
     assert rows.formula() == "floor((512 + 2*0 - 1*(3-1) - 1)/2) + 1 = 255"
+
+
+@pytest.mark.parametrize("op", ["max", "avg"])
+@pytest.mark.parametrize("stride,dilation", [(1, 1), (2, 1), ((3, 2), (1, 2))])
+def test_blocks_of_a_few_rows_on_threads_equal_the_hand_loop(
+    monkeypatch, rng, op, stride, dilation
+):
+    """Tiny row blocks: rows combined first, then columns, across many blocks and threads."""
+    from cnnfilter.engine import pooling
+
+    monkeypatch.setattr(pooling, "_BLOCK_BYTES", 64)
+    x = rng.integers(0, 50, size=(23, 17)).astype(np.float64)
+    d = dilation if op == "max" else 1
+    spec = pool_spec(op, (3, 2), stride=stride, padding=1, dilation=d, ceil_mode=True)
+    s2 = stride if isinstance(stride, tuple) else (stride, stride)
+    d2 = d if isinstance(d, tuple) else (d, d)
+    want = reference_pool(x, op, (3, 2), s2, (1, 1), d2, True, True, 1.0)
+    np.testing.assert_allclose(pool2d(x, spec), want, rtol=1e-12, atol=1e-12)
+    flags = rng.random((23, 17)) > 0.7
+    if op == "max":
+        got = pool2d(flags, spec)
+        assert got.dtype == np.bool_
+        want = reference_pool(flags.astype(float), op, (3, 2), s2, (1, 1), d2, True, True, 1.0)
+        np.testing.assert_array_equal(got, want > 0)

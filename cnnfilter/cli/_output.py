@@ -17,7 +17,6 @@ may gain new keys but never lose or rename one.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
@@ -72,6 +71,8 @@ def dumps(data: object) -> str:
       ]
     }
     """
+    import json  # here, not at the top: the CLI's start does not need it
+
     text = json.dumps(to_jsonable(data), indent=2, allow_nan=False, ensure_ascii=False)
     return _SCALAR_LIST.sub(
         lambda m: "[" + ", ".join(part.strip() for part in m.group(1).split(",\n")) + "]", text

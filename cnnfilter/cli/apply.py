@@ -198,8 +198,8 @@ def apply(
     method: Annotated[
         Method,
         typer.Option(
-            help="How to compute: auto picks separable for rank-1 kernels, direct for small "
-            "ones, fft for large ones; all give the same result to float32 rounding."
+            help="How to compute: auto picks separable for rank-1 kernels above 5x5, direct for "
+            "other small ones, fft for large ones; all give the same result to float32 rounding."
         ),
     ] = Method.auto,
 ) -> None:

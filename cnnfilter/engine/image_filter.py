@@ -50,7 +50,7 @@ class FilterResult:
         range_mode: the resolved ``--range`` (``"raw"`` when not mapped).
         operation: ``"convolution"`` or ``"cross-correlation"``.
         method: what ran, as :meth:`cnnfilter.engine.filtering.FilterPlan.describe`
-            (``"separable (auto: rank-1 3x3 kernel: 3 + 3 taps instead of 9)"``).
+            (``"separable (auto: rank-1 7x7 kernel: 7 + 7 taps instead of 49)"``).
     """
 
     pixels: np.ndarray
