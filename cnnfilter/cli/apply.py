@@ -12,7 +12,15 @@ import typer
 
 from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.cli._output import check_stdout_use, emit_json, write_output
-from cnnfilter.cli._parse import check_output_path, parse_ints, parse_padding, parse_scale
+from cnnfilter.cli._parse import (
+    FrameOption,
+    MaxPixelsOption,
+    check_output_path,
+    frame_note,
+    parse_ints,
+    parse_padding,
+    parse_scale,
+)
 from cnnfilter.errors import UsageError
 from cnnfilter.kernels import (
     REGISTRY,
@@ -183,18 +191,8 @@ def apply(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no per-run line.")
     ] = False,
-    max_pixels: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Refuse images with more pixels than this, checked before decoding "
-            "(default 400,000,000).",
-            show_default=False,
-        ),
-    ] = None,
-    frame: Annotated[
-        int, typer.Option(min=0, help="Frame of a multi-frame GIF/TIFF/WebP, from 0.")
-    ] = 0,
+    max_pixels: MaxPixelsOption = None,
+    frame: FrameOption = 0,
     method: Annotated[
         Method,
         typer.Option(
@@ -276,11 +274,6 @@ def apply(
     )
     inp = report["input"]
     shape_out = " x ".join(str(s) for s in shape3(rendered.response_shape))
-    frame_note = (
-        f"; frame {inp['frame']} of {inp['frames']} (0-based; --frame N picks another)"
-        if inp["frames"] > 1
-        else ""
-    )
     if not quiet:
         source, target = _shown(images[0], "<stdin>"), _shown(output, "<stdout>")
         note(
@@ -291,7 +284,7 @@ def apply(
             f"{dilation}{', channels summed' if sum_channels else ''}; response {shape_out} "
             f"({report['response']['dtype']}), range {report['range']}; method "
             f"{rendered.method_text}; {report['timings_ms']['filter']:.0f} ms; wrote {target}"
-            f"{frame_note}"
+            f"{frame_note(inp['frame'], inp['frames'])}"
         )
     if rendered.depth_note:
         note(f"{_shown(output, '<stdout>')}: {rendered.depth_note}")

@@ -11,7 +11,7 @@ import typer
 
 from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.cli._output import emit_json
-from cnnfilter.cli._parse import check_output_path
+from cnnfilter.cli._parse import FrameOption, MaxPixelsOption, check_output_path, frame_note
 from cnnfilter.cli.apply import _KERNEL_HELP, load_kernel
 from cnnfilter.errors import UsageError
 
@@ -109,6 +109,8 @@ def detect(
         typer.Option("--raw", help="Write the float response map as .npy or float .tif."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace existing output files.")] = False,
+    max_pixels: MaxPixelsOption = None,
+    frame: FrameOption = 0,
 ) -> None:
     """Show where a pattern responds in an image: response map, peaks and pictures.
 
@@ -147,7 +149,9 @@ def detect(
         if path is not None:
             check_output_path(path, inputs, force=force)
 
-    loaded = imageio.read_image(image)
+    loaded = imageio.read_image(
+        image, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS, frame=frame
+    )
     pixels = loaded.pixels
     if pattern.ndim == 3 and pixels.ndim == 2:
         raise UsageError(
@@ -192,6 +196,7 @@ def detect(
         f"{', channels summed' if channels > 1 else ''}; response map "
         f"{values.shape[0]} x {values.shape[1]}, range [{float(values.min()):.6g}, "
         f"{float(values.max()):.6g}]; {elapsed * 1000:.0f} ms"
+        f"{frame_note(loaded.frame, loaded.frames)}"
     )
     if result.flat_template:
         note("the template is flat (all values equal): ncc is 0 everywhere")

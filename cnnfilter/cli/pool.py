@@ -11,7 +11,13 @@ import typer
 
 from cnnfilter.cli._app import app, guarded, note, stderr_console, stdout_console
 from cnnfilter.cli._output import check_stdout_use, emit_json
-from cnnfilter.cli._parse import check_output_path, parse_ints
+from cnnfilter.cli._parse import (
+    FrameOption,
+    MaxPixelsOption,
+    check_output_path,
+    frame_note,
+    parse_ints,
+)
 from cnnfilter.errors import UsageError
 
 
@@ -31,8 +37,8 @@ def _is_array(path: Path) -> bool:
     return path.suffix.lower() == ".npy"
 
 
-def _load(path: Path):
-    """``(array, max_value, label, is_image)``: alpha, if any, becomes the last channel."""
+def _load(path: Path, *, max_pixels: int, frame: int):
+    """``(array, max_value, label, is_image, frames_note)``: alpha becomes the last channel."""
     import numpy as np
 
     from cnnfilter import imageio
@@ -41,8 +47,8 @@ def _load(path: Path):
         arr = imageio.read_array(path)
         if arr.ndim not in (2, 3) or arr.size == 0:
             raise UsageError(f"{str(path)!r} has shape {arr.shape}; pool needs (H, W) or (H, W, C)")
-        return arr, None, "array", False
-    loaded = imageio.read_image(path)
+        return arr, None, "array", False, ""
+    loaded = imageio.read_image(path, max_pixels=max_pixels, frame=frame)
     pixels = loaded.pixels
     if loaded.alpha is not None:
         colour = pixels if pixels.ndim == 3 else pixels[:, :, np.newaxis]
@@ -52,6 +58,7 @@ def _load(path: Path):
         loaded.max_value,
         "image with alpha" if loaded.alpha is not None else "image",
         True,
+        frame_note(loaded.frame, loaded.frames),
     )
 
 
@@ -124,6 +131,8 @@ def pool(
             "--format", help="Format of -o: png, jpg, tiff, bmp, webp, npy. Needed for -o -."
         ),
     ] = None,
+    max_pixels: MaxPixelsOption = None,
+    frame: FrameOption = 0,
 ) -> None:
     """Pool an image or feature map per channel, exactly as PyTorch's pooling layers.
 
@@ -170,7 +179,9 @@ def pool(
             check_output_path(path, [source], force=force)
 
     t_start = time.perf_counter()  # read, pool and write: the JSON "total"
-    data, max_value, kind, is_image = _load(source)
+    data, max_value, kind, is_image, frames_text = _load(
+        source, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS, frame=frame
+    )
     out_fmt = None if output is None else imageio.output_format(output, fmt, format_option=True)
     channels = 1 if data.ndim == 2 else data.shape[2]
     if out_fmt not in (None, "NPY") and channels not in (1, 3, 4):
@@ -273,7 +284,10 @@ def pool(
         console.print(f"  cols: {cols.formula()}")
         console.print(f"output  {_shape_text(result.shape)} ({result.dtype})")
     alpha_note = ", alpha pooled as the last channel" if kind == "image with alpha" else ""
-    note(f"{op.value} pooling of {source} per channel{alpha_note}; {elapsed * 1000:.0f} ms")
+    note(
+        f"{op.value} pooling of {source} per channel{alpha_note}; {elapsed * 1000:.0f} ms"
+        f"{frames_text}"
+    )
     if clipped:
         note(
             f"{clipped:,} value(s) above {max_value:g} were clipped in {output}; write .npy to "

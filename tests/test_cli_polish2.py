@@ -1,0 +1,84 @@
+"""Tester's polish items: options shared by pool/detect/receptive-field, messages, JSON shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from cnnfilter.cli import app
+
+runner = CliRunner()
+COLOURS = [(200, 0, 0), (0, 150, 0), (0, 0, 100)]
+ARCH = Path(__file__).resolve().parents[1] / "samples" / "arch" / "vgg16.yaml"
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_error_line(result) -> str:
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+@pytest.fixture
+def three_frames(tmp_path) -> Path:
+    frames = [Image.new("RGB", (6, 5), c) for c in COLOURS]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    return path
+
+
+# -- 1. --max-pixels and --frame on pool, detect and receptive-field ----------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["pool", "{img}", "--size", "2"],
+        ["detect", "{img}", "-k", "box"],
+        ["receptive-field", str(ARCH), "--image", "{img}", "--layer", "conv1_1", "-o", "{out}"],
+    ],
+)
+def test_max_pixels_refuses_then_allows(command, samples, tmp_path):
+    camera = samples / "camera.png"  # 512 x 512 = 262,144 pixels
+    args = [a.format(img=camera, out=tmp_path / "rf.png") for a in command]
+    refused = invoke(*args, "--max-pixels", 262143)
+    assert refused.exit_code == 1
+    assert "raise it with --max-pixels" in one_error_line(refused)
+    allowed = invoke(*args, "--max-pixels", 262144)
+    assert allowed.exit_code == 0, allowed.stderr
+
+
+def test_pool_frame_picks_a_frame_and_the_note_says_so(three_frames, tmp_path):
+    first = invoke("pool", three_frames, "-o", tmp_path / "a.png")
+    assert first.exit_code == 0, first.stderr
+    assert "frame 0 of 3 (0-based; --frame N picks another)" in first.stderr
+    assert "frame" not in first.stdout
+    third = invoke("pool", three_frames, "-o", tmp_path / "c.png", "--frame", 2)
+    assert third.exit_code == 0, third.stderr
+    assert "frame 2 of 3" in third.stderr
+    with Image.open(tmp_path / "c.png") as im:
+        assert np.all(np.asarray(im.convert("RGB")) == COLOURS[2])
+
+
+def test_detect_frame_picks_a_frame_and_the_note_says_so(three_frames):
+    result = invoke("detect", three_frames, "-k", "identity", "--frame", 1, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "frame 1 of 3 (0-based; --frame N picks another)" in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["map_range"] == [150.0, 150.0]  # green frame: 0 + 150 + 0 under the centre tap
+
+
+def test_frame_out_of_range_in_pool(three_frames):
+    result = invoke("pool", three_frames, "--frame", 3)
+    assert result.exit_code == 2
+    assert one_error_line(result).endswith("--frame must be between 0 and 2")
