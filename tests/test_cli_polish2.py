@@ -82,3 +82,26 @@ def test_frame_out_of_range_in_pool(three_frames):
     result = invoke("pool", three_frames, "--frame", 3)
     assert result.exit_code == 2
     assert one_error_line(result).endswith("--frame must be between 0 and 2")
+
+
+# -- 2. a folder input with a one-file output ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("wout", "(-o {d}/wout/) or a pattern such as '{d}/wout/{{stem}}.png'"),
+        ("one.png", "(-o {d}/one/) or a pattern such as '{d}/one/{{stem}}.png'"),
+    ],
+)
+def test_folder_input_with_a_file_output_says_how_to_name_outputs(tmp_path, output, expected):
+    folder = tmp_path / "photos" / "2024"
+    folder.mkdir(parents=True)
+    Image.new("L", (4, 4)).save(folder / "a.png")
+    result = invoke("apply", folder, "-k", "box", "-o", tmp_path / output)
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        f"Error: {str(folder)!r} is a folder, which gives several inputs: give an output folder "
+        "ending in '/' " + expected.format(d=tmp_path.as_posix())
+    )
+    assert not (tmp_path / output).exists()

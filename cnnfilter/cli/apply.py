@@ -321,6 +321,8 @@ def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool):
         and (output == imageio.STDIO or not batch.is_batch_output(output, existing_dir=False))
         and (images[0] == imageio.STDIO or path.is_file() or not set("*?[") & set(images[0]))
     ):
+        if images[0] != imageio.STDIO and path.is_dir():
+            _refuse_folder_to_one_output(images[0], output)
         imageio.check_input_file(images[0])
         imageio.output_format(output, fmt, format_option=True)
         imageio.check_format_matches(output, fmt)
@@ -335,6 +337,17 @@ def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool):
         imageio.output_format(job.target, fmt, format_option=True)
         imageio.check_format_matches(job.target, fmt)
     return jobs
+
+
+def _refuse_folder_to_one_output(folder: str, output: str) -> None:
+    """A folder input gives several results: one output file cannot hold them."""
+    out = Path("out" if output == "-" else output)
+    stem = out.with_suffix("") if out.suffix else out
+    ext = out.suffix or ".png"
+    raise UsageError(
+        f"{folder!r} is a folder, which gives several inputs: give an output folder ending in "
+        f"'/' (-o {stem.as_posix()}/) or a pattern such as '{stem.as_posix()}/{{stem}}{ext}'"
+    )
 
 
 def _shown(name: str, stdio: str) -> str:
