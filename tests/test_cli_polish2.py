@@ -105,3 +105,27 @@ def test_folder_input_with_a_file_output_says_how_to_name_outputs(tmp_path, outp
         "ending in '/' " + expected.format(d=tmp_path.as_posix())
     )
     assert not (tmp_path / output).exists()
+
+
+# -- 3. numpy overflow warnings become one line --------------------------------------------------
+
+
+def test_lp_pool_overflow_is_refused_in_one_line(samples, tmp_path):
+    out = tmp_path / "lp.npy"
+    result = invoke("pool", samples / "camera.png", "--op", "lp", "--p", 1000, "-o", out)
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        "Error: Lp pooling with p = 1000 overflows: p is too large for values up to 255 (x^p or "
+        "its window sums exceed float32's 3.4e+38); use a smaller p, or scale the input down"
+    )
+    assert not out.exists()
+
+
+def test_lp_pool_just_below_overflow_still_works(tmp_path):
+    src = tmp_path / "x.npy"
+    np.save(src, np.full((2, 2), 255.0, dtype=np.float32))
+    # 255^15 = 1.26e36 and 4 of them sum to 5e36 < 3.4e38: no overflow
+    result = invoke("pool", src, "--op", "lp", "--p", 15, "-o", tmp_path / "o.npy")
+    assert result.exit_code == 0, result.stderr
+    assert "Warning" not in result.stderr
+    assert np.load(tmp_path / "o.npy")[0, 0] == pytest.approx(255.0 * 4 ** (1 / 15), rel=1e-5)
