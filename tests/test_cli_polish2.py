@@ -129,3 +129,27 @@ def test_lp_pool_just_below_overflow_still_works(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "Warning" not in result.stderr
     assert np.load(tmp_path / "o.npy")[0, 0] == pytest.approx(255.0 * 4 ** (1 / 15), rel=1e-5)
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_apply_overflow_is_one_line_without_numpy_warnings(tmp_path, method):
+    src = tmp_path / "big.npy"
+    np.save(src, np.full((16, 16), 3e38, dtype=np.float32))
+    out = tmp_path / "o.npy"
+    result = invoke("apply", src, "-k", "box", "--scale", "1e19", "--method", method, "-o", out)
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        "Error: the response overflows float32 (largest 3.4e+38): input values up to 3e+38 "
+        "times the kernel weights are too large; scale the kernel down (a smaller --scale) or "
+        "the input"
+    )
+    assert not out.exists()
+
+
+def test_apply_on_huge_finite_values_without_overflow_is_silent(tmp_path):
+    src = tmp_path / "big.npy"
+    np.save(src, np.full((16, 16), 3e38, dtype=np.float32))
+    result = invoke("apply", src, "-k", "box", "-o", tmp_path / "o.npy")
+    assert result.exit_code == 0, result.stderr
+    assert "Warning" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert np.allclose(np.load(tmp_path / "o.npy"), 3e38, rtol=1e-5)
