@@ -153,3 +153,39 @@ def test_apply_on_huge_finite_values_without_overflow_is_silent(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "Warning" not in result.stderr and len(result.stderr.splitlines()) == 1
     assert np.allclose(np.load(tmp_path / "o.npy"), 3e38, rtol=1e-5)
+
+
+# -- 4. consistency with apply: H, W, C shapes, <stdin>/<stdout>, workers used -------------------
+
+
+def test_pool_and_detect_json_shapes_are_h_w_c(samples):
+    camera = samples / "camera.png"
+    pooled = json.loads(invoke("pool", camera, "--json").stdout)
+    assert pooled["input_shape"] == [512, 512, 1] and pooled["output_shape"] == [256, 256, 1]
+    found = json.loads(invoke("detect", camera, "-k", "box", "--json").stdout)
+    assert found["image_shape"] == [512, 512, 1] and found["map_shape"] == [510, 510, 1]
+    colour = json.loads(invoke("pool", samples / "astronaut.png", "--json").stdout)
+    assert colour["input_shape"] == [512, 512, 3]
+
+
+def test_pool_and_detect_name_stdin_and_stdout_as_apply_does(samples):
+    data = (samples / "coins.png").read_bytes()
+    pooled = runner.invoke(app, ["pool", "-", "-o", "-", "--format", "png"], input=data)
+    assert pooled.exit_code == 0, pooled.stderr
+    assert "max pooling of <stdin> per channel" in pooled.stderr
+    assert "wrote <stdout> (151 x 192 x 1, uint8)" in pooled.stderr
+    assert pooled.stdout_bytes.startswith(b"\x89PNG")
+    found = runner.invoke(app, ["detect", "-", "-k", "box"], input=data)
+    assert found.exit_code == 0, found.stderr
+    assert "(raw sum of products, direct) of <stdin> (303 x 384" in found.stderr
+    assert "<stdin>" not in found.stdout
+
+
+def test_batch_reports_the_workers_it_used(tmp_path):
+    for name in "abc":
+        Image.new("L", (4, 4)).save(tmp_path / f"{name}.png")
+    result = invoke("apply", tmp_path, "-k", "box", "-o", f"{tmp_path / 'out'}/", "-j", 64, "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "(3 inputs, 3 workers)" in result.stderr
+    assert "64" not in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]

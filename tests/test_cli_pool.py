@@ -65,7 +65,7 @@ def test_json_report_has_stable_keys(samples):
     result = run(samples / "camera.png", "--op", "max", "--size", "3", "--stride", "2", "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["input_shape"] == [512, 512] and doc["output_shape"] == [255, 255]
+    assert doc["input_shape"] == [512, 512, 1] and doc["output_shape"] == [255, 255, 1]
     assert doc["kernel_size"] == [3, 3] and doc["stride"] == [2, 2]
     assert doc["axes"]["rows"]["numerator"] == 509
     assert doc["axes"]["cols"]["out"] == 255

@@ -390,7 +390,7 @@ def _run_batch(spec, jobs, *, force, skip_existing, workers, quiet, json_out) ->
     from cnnfilter.jobs import render_job
 
     to_run, skipped = batch.split_existing(jobs, force=force, skip_existing=skip_existing)
-    workers = workers or batch.default_workers()
+    workers = max(1, min(workers or batch.default_workers(), len(to_run)))  # as many as used
     shown = batch_progress(len(to_run), enabled=animations_enabled(quiet=quiet) and len(to_run) > 1)
 
     def on_outcome(outcome) -> None:

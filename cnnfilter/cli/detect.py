@@ -190,7 +190,8 @@ def detect(
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     what = "raw sum of products" if method is Method.raw else "zero-mean normalised (ncc)"
     note(
-        f"cross-correlation ({what}, {impl}) of {image} ({loaded.shape_text}"
+        f"cross-correlation ({what}, {impl}) of {'<stdin>' if str(image) == '-' else image} "
+        f"({loaded.shape_text}"
         f"{', alpha ignored' if loaded.alpha is not None else ''}) with {pattern_name} "
         f"({kh}x{kw}{'x' + str(pattern.shape[2]) if pattern.ndim == 3 else ''})"
         f"{', channels summed' if channels > 1 else ''}; response map "
@@ -210,7 +211,7 @@ def detect(
     if json_:
         doc = {
             "image": str(image),
-            "image_shape": list(pixels.shape),
+            "image_shape": list(pixels.shape) if pixels.ndim == 3 else [*pixels.shape, 1],
             "pattern": {
                 "name": pattern_name,
                 "source": pattern_source,
@@ -218,7 +219,7 @@ def detect(
             },
             "operation": "cross-correlation",
             "method": method.value,
-            "map_shape": list(values.shape),
+            "map_shape": [*values.shape, 1],
             "map_range": [float(values.min()), float(values.max())],
             "coordinates": "top-left",
             "coordinates_note": COORDINATES,

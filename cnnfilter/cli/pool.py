@@ -32,6 +32,16 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return " x ".join(str(s) for s in (shape if len(shape) != 2 else (*shape, 1)))
 
 
+def _hwc(shape: tuple[int, ...]) -> list[int]:
+    """``[H, W, C]`` as apply's JSON gives it: ``(5, 5)`` -> ``[5, 5, 1]``."""
+    return list(shape) if len(shape) != 2 else [*shape, 1]
+
+
+def _shown(path: Path | None, stdio: str) -> str:
+    """``-`` named as apply names it (``<stdin>``, ``<stdout>``) in the notes."""
+    return stdio if str(path) == "-" else str(path)
+
+
 def _is_array(path: Path) -> bool:
     """A ``.npy`` feature map (read as an array), not an image."""
     return path.suffix.lower() == ".npy"
@@ -244,13 +254,13 @@ def pool(
         doc = {
             "input": str(source),
             "input_kind": kind,
-            "input_shape": list(data.shape),
+            "input_shape": _hwc(data.shape),
             "input_dtype": str(data.dtype),
             **settings,
             "formula": "out = rnd((n + 2p - d(k-1) - 1) / s) + 1, rnd = ceil with --ceil-mode "
             "else floor",
             "axes": axes,
-            "output_shape": list(result.shape),
+            "output_shape": _hwc(result.shape),
             "output_dtype": str(result.dtype),
             "written_dtype": str(stored.dtype) if output is not None else None,
             "output": str(output) if output is not None else None,
@@ -285,18 +295,19 @@ def pool(
         console.print(f"output  {_shape_text(result.shape)} ({result.dtype})")
     alpha_note = ", alpha pooled as the last channel" if kind == "image with alpha" else ""
     note(
-        f"{op.value} pooling of {source} per channel{alpha_note}; {elapsed * 1000:.0f} ms"
-        f"{frames_text}"
+        f"{op.value} pooling of {_shown(source, '<stdin>')} per channel{alpha_note}; "
+        f"{elapsed * 1000:.0f} ms{frames_text}"
     )
+    target = _shown(output, "<stdout>")
     if clipped:
         note(
-            f"{clipped:,} value(s) above {max_value:g} were clipped in {output}; write .npy to "
+            f"{clipped:,} value(s) above {max_value:g} were clipped in {target}; write .npy to "
             "keep the exact Lp values"
         )
     if mapping:
-        note(f"{output}: {mapping}")
+        note(f"{target}: {mapping}")
     if output is not None:
-        note(f"wrote {output} ({_shape_text(stored.shape)}, {stored.dtype})")
+        note(f"wrote {target} ({_shape_text(stored.shape)}, {stored.dtype})")
     if show_winners is not None:
         note(
             f"wrote {show_winners}: winning pixels lit"
