@@ -189,3 +189,74 @@ def test_batch_reports_the_workers_it_used(tmp_path):
     assert "(3 inputs, 3 workers)" in result.stderr
     assert "64" not in result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]
+
+
+# -- 5. help and message items ------------------------------------------------------------------
+
+
+def plain_help(*args) -> str:
+    result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0
+    return " ".join(result.stdout.replace("│", " ").split())
+
+
+def test_op_help_names_convolution_and_cross_correlation():
+    text = plain_help("apply")
+    assert "convolve: convolution, the kernel flipped" in text
+    assert "correlate: cross-correlation, no flip" in text
+
+
+def test_pool_format_lists_and_accepts_gif(samples):
+    assert "png, jpg, tiff, bmp, webp, gif, npy" in plain_help("pool")
+    result = runner.invoke(app, ["pool", str(samples / "coins.png"), "-o", "-", "--format", "gif"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes.startswith(b"GIF8")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["apply", "{img}", "-k", "box", "-o", "{out}", "--padding", "-1"], "must be >= 0, got -1"),
+        (["pool", "{img}", "--padding", "-1"], "must be >= 0, got -1"),
+        (["apply", "{img}", "-k", "box", "-o", "{out}", "--padding", "1,-1"],
+         "values must all be >= 0, got 1,-1"),
+    ],
+)  # fmt: skip
+def test_negative_padding_is_named(samples, tmp_path, args, expected):
+    out = tmp_path / "o.png"
+    result = invoke(*[a.format(img=samples / "coins.png", out=out) for a in args])
+    assert result.exit_code == 2
+    assert one_error_line(result) == f"Error: --padding {expected}"
+    assert not out.exists()
+
+
+def test_unknown_layer_lists_the_closest_names(samples, tmp_path):
+    args = ["receptive-field", ARCH, "--image", samples / "coins.png", "-o", tmp_path / "rf.png"]
+    result = invoke(*args, "--layer", "nosuch")
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert line.startswith(f"Error: --layer: no layer named 'nosuch' in {ARCH}; did you mean ")
+    assert len(line.split("did you mean ")[1].rstrip("?").split(", ")) == 3
+    assert "see the table" not in line
+    near = one_error_line(invoke(*args, "--layer", "conv5"))
+    assert near.endswith("did you mean conv5_3, conv5_2, conv5_1?")
+
+
+def test_detect_says_registry_kernels_run_unflipped(samples):
+    assert "antisymmetric ones (sobel-x, prewitt...) give the opposite sign" in plain_help("detect")
+    sobel = invoke("detect", samples / "coins.png", "-k", "sobel-x", "--json")
+    assert sobel.exit_code == 0, sobel.stderr
+    assert (
+        "sobel-x is written for convolution; detect applies it unflipped (cross-correlation), "
+        "which gives the opposite sign of apply's default; apply --op correlate matches detect"
+    ) in sobel.stderr
+    assert "unflipped" not in sobel.stdout
+    box = invoke("detect", samples / "coins.png", "-k", "box")
+    assert "unflipped" not in box.stderr  # symmetric: flipping changes nothing
+    custom = invoke("detect", samples / "coins.png", "-k", "1,0,-1")
+    assert "unflipped" not in custom.stderr  # a matrix typed in is taken as given
+
+
+def test_gitignore_lists_the_readme_output():
+    root = Path(__file__).resolve().parents[1]
+    assert "/edges.png" in (root / ".gitignore").read_text().splitlines()

@@ -108,7 +108,7 @@ def test_lp_pooling_of_an_image_to_npy_is_exact(tmp_path):
         (["--size", "2", "--padding", "2"], "requires padding <= kernel_size // 2 = 1"),
         (["--op", "avg", "--show-winners", "w.png"], "--show-winners needs --op max"),
         (["--op", "lp", "--padding", "1"], "Lp pooling takes no padding"),
-        (["--size", "0"], "--size values must be >= 1"),
+        (["--size", "0"], "--size must be >= 1, got 0"),
         (["--size", "600"], "the output would be empty"),
         (["--op", "mean"], "Invalid value for '--op'"),
         (["-o", "out.xyz"], "cannot tell the output format"),

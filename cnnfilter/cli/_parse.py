@@ -59,7 +59,8 @@ def parse_ints(option: str, text: str, *, counts: tuple[int, ...] = (1, 2), mini
     if len(values) not in counts:
         raise UsageError(f"{option} takes {' or '.join(map(str, counts))} value(s), got {text!r}")
     if any(v < minimum for v in values):
-        raise UsageError(f"{option} values must be >= {minimum}, got {text!r}")
+        what = f"{option} must be" if len(values) == 1 else f"{option} values must all be"
+        raise UsageError(f"{what} >= {minimum}, got {str(text).strip()}")
     return values[0] if len(values) == 1 else tuple(values)
 
 
@@ -68,13 +69,13 @@ def parse_padding(text: str):
     key = str(text).strip().lower()
     if key in ("same", "valid", "full"):
         return key
-    try:
-        return parse_ints("--padding", key, counts=(1, 2, 4), minimum=0)
-    except UsageError:
-        raise UsageError(
-            "--padding must be same, valid, full, an integer P, PH,PW or TOP,BOTTOM,LEFT,RIGHT; "
-            f"got {text!r}"
-        ) from None
+    parts = key.replace("x", ",").split(",")
+    if len(parts) in (1, 2, 4) and all(p.strip().lstrip("+-").isdigit() for p in parts):
+        return parse_ints("--padding", key, counts=(1, 2, 4), minimum=0)  # says if negative
+    raise UsageError(
+        "--padding must be same, valid, full, an integer P, PH,PW or TOP,BOTTOM,LEFT,RIGHT; "
+        f"got {text!r}"
+    )
 
 
 def parse_scale(text: str | None) -> float | str | None:

@@ -113,8 +113,8 @@ def apply(
     op: Annotated[
         Op,
         typer.Option(
-            help="convolve flips the kernel (scipy.signal.convolve2d, the article); correlate "
-            "does not (a CNN layer, OpenCV filter2D)."
+            help="convolve: convolution, the kernel flipped (scipy.signal.convolve2d, the "
+            "article); correlate: cross-correlation, no flip (a CNN layer, OpenCV filter2D)."
         ),
     ] = Op.convolve,
     boundary: Annotated[

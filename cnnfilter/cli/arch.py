@@ -223,8 +223,10 @@ def _draw(
     row = fields.find(layer)
     if row is None:
         names = [r.step.layer.name for r in fields.rows]
-        close = difflib.get_close_matches(layer, names, n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else "see the table for the names"
+        close = difflib.get_close_matches(layer, names, n=3) or difflib.get_close_matches(
+            layer, names, n=3, cutoff=0
+        )
+        hint = f"did you mean {', '.join(close)}?"
         raise UsageError(
             f"--layer: no layer named {layer!r} in {fields.trace.network.source}; " + hint
         )

@@ -46,6 +46,26 @@ def _read_pattern(kernel, kernel_file, template):
     return np.asarray(loaded.pixels, dtype=np.float64), template.name, str(template)
 
 
+def _unflipped_note(kernel, pattern, source: str, name: str) -> str:
+    """For a registry kernel that its 180-degree flip changes: how detect's map differs."""
+    import numpy as np
+
+    if kernel is None or source == "custom" or pattern.ndim != 2:
+        return ""
+    flipped = pattern[::-1, ::-1]
+    if np.array_equal(flipped, pattern):
+        return ""
+    effect = (
+        "gives the opposite sign of apply's default"
+        if np.array_equal(flipped, -pattern)
+        else "differs from apply's default (as if the kernel were rotated 180 degrees)"
+    )
+    return (
+        f"{name} is written for convolution; detect applies it unflipped (cross-correlation), "
+        f"which {effect}; apply --op correlate matches detect"
+    )
+
+
 @app.command()
 @guarded
 def detect(
@@ -116,8 +136,11 @@ def detect(
 
     The response is the cross-correlation of the image with the pattern (a
     kernel or a template patch), summed over colour channels, at every place
-    the pattern fits inside the image. A peak at (row, col) means the
-    pattern's top-left corner lies on image pixel (row, col).
+    the pattern fits inside the image. Registry kernels, written for
+    convolution, are applied unflipped (cross-correlation): antisymmetric
+    ones (sobel-x, prewitt...) give the opposite sign of apply's default.
+    A peak at (row, col) means the pattern's top-left corner lies on image
+    pixel (row, col).
 
     Example: cnnfilter detect samples/coins.png --kernel laplacian --top 10
     """
@@ -199,6 +222,9 @@ def detect(
         f"{float(values.max()):.6g}]; {elapsed * 1000:.0f} ms"
         f"{frame_note(loaded.frame, loaded.frames)}"
     )
+    unflipped = _unflipped_note(kernel, pattern, pattern_source, pattern_name)
+    if unflipped:
+        note(unflipped)
     if result.flat_template:
         note("the template is flat (all values equal): ncc is 0 everywhere")
     elif result.flat_windows:

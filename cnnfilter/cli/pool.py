@@ -138,7 +138,7 @@ def pool(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", help="Format of -o: png, jpg, tiff, bmp, webp, npy. Needed for -o -."
+            "--format", help="Format of -o: png, jpg, tiff, bmp, webp, gif, npy. Needed for -o -."
         ),
     ] = None,
     max_pixels: MaxPixelsOption = None,
