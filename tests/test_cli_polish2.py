@@ -260,3 +260,23 @@ def test_detect_says_registry_kernels_run_unflipped(samples):
 def test_gitignore_lists_the_readme_output():
     root = Path(__file__).resolve().parents[1]
     assert "/edges.png" in (root / ".gitignore").read_text().splitlines()
+
+
+def test_overflow_messages_in_a_real_process(samples, tmp_path):
+    """No numpy RuntimeWarning reaches a real stderr: one Error line, exit 2."""
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.npy"
+    np.save(big, np.full((64, 64), 3e38, dtype=np.float32))
+    for args in (
+        ["pool", str(samples / "camera.png"), "--op", "lp", "--p", "1000"],
+        ["apply", str(big), "-k", "sobel-x", "--scale", "1e19", "-o", str(tmp_path / "o.npy")],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "cnnfilter", *args], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2
+        assert done.stdout == ""
+        assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: ")
+        assert "overflows" in done.stderr and "RuntimeWarning" not in done.stderr
