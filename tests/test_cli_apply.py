@@ -315,7 +315,7 @@ def test_ambiguous_reflect_boundary(samples, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--stride", "0"], "--stride values must be >= 1"),
+        (["--stride", "0"], "--stride must be >= 1, got 0"),
         (["--stride", "two"], "--stride must be an integer"),
         (["--dilation", "1,2,3"], "--dilation takes 1 or 2 value(s)"),
         (["--padding", "half"], "--padding must be same, valid, full"),

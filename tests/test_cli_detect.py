@@ -50,7 +50,7 @@ def test_curve_kernel_reproduces_the_articles_6600(drawing):
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["peaks"][0] == {"rank": 1, "row": 10, "col": 20, "score": 6600.0}
-    assert doc["map_shape"] == [34, 44]
+    assert doc["map_shape"] == [34, 44, 1]
     assert doc["map_range"] == [0.0, 6600.0]  # blank parts of the drawing give 0
     assert doc["coordinates"] == "top-left"
     assert doc["operation"] == "cross-correlation" and doc["method"] == "raw"
@@ -89,7 +89,7 @@ def test_pictures_and_raw_map_are_written(samples, tmp_path):
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     values = np.load(raw)
-    assert values.shape == (303 - 8, 384 - 8) == tuple(doc["map_shape"])
+    assert (*values.shape, 1) == (303 - 8, 384 - 8, 1) == tuple(doc["map_shape"])
     assert doc["map_range"] == pytest.approx([values.min(), values.max()])
     # the LoG response has both signs: the diverging map, centred on 0
     lo, hi = doc["colormap"]["range"]

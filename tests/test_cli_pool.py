@@ -65,7 +65,7 @@ def test_json_report_has_stable_keys(samples):
     result = run(samples / "camera.png", "--op", "max", "--size", "3", "--stride", "2", "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["input_shape"] == [512, 512] and doc["output_shape"] == [255, 255]
+    assert doc["input_shape"] == [512, 512, 1] and doc["output_shape"] == [255, 255, 1]
     assert doc["kernel_size"] == [3, 3] and doc["stride"] == [2, 2]
     assert doc["axes"]["rows"]["numerator"] == 509
     assert doc["axes"]["cols"]["out"] == 255
@@ -108,7 +108,7 @@ def test_lp_pooling_of_an_image_to_npy_is_exact(tmp_path):
         (["--size", "2", "--padding", "2"], "requires padding <= kernel_size // 2 = 1"),
         (["--op", "avg", "--show-winners", "w.png"], "--show-winners needs --op max"),
         (["--op", "lp", "--padding", "1"], "Lp pooling takes no padding"),
-        (["--size", "0"], "--size values must be >= 1"),
+        (["--size", "0"], "--size must be >= 1, got 0"),
         (["--size", "600"], "the output would be empty"),
         (["--op", "mean"], "Invalid value for '--op'"),
         (["-o", "out.xyz"], "cannot tell the output format"),

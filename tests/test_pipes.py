@@ -442,7 +442,7 @@ def test_pool_json_reports_operation_boundary_method_and_timings(samples):
     assert doc["boundary"] == "constant 0"
     assert doc["method"] == "strided views"
     assert set(doc["timings_ms"]) == {"pool", "total"}
-    assert doc["input_shape"] == [303, 384] and doc["output_shape"] == [151, 192]
+    assert doc["input_shape"] == [303, 384, 1] and doc["output_shape"] == [151, 192, 1]
 
 
 def test_detect_reads_stdin_and_gives_the_same_peaks(samples, tmp_path):

@@ -3,10 +3,48 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from cnnfilter.errors import UsageError
 
-__all__ = ["parse_ints", "parse_padding", "parse_scale", "check_output_path"]
+__all__ = [
+    "parse_ints",
+    "parse_padding",
+    "parse_scale",
+    "check_output_path",
+    "MaxPixelsOption",
+    "FrameOption",
+    "frame_note",
+]
+
+#: ``--max-pixels``, shared by every command that decodes an image.
+MaxPixelsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Refuse images with more pixels than this, checked before decoding "
+        "(default 400,000,000).",
+        show_default=False,
+    ),
+]
+
+#: ``--frame``, shared by every command that decodes an image.
+FrameOption = Annotated[
+    int, typer.Option(min=0, help="Frame of a multi-frame GIF/TIFF/WebP, from 0.")
+]
+
+
+def frame_note(frame: int, frames: int) -> str:
+    """``"; frame 0 of 3 (...)"`` for a multi-frame input, else ``""``.
+
+    >>> frame_note(0, 3)
+    '; frame 0 of 3 (0-based; --frame N picks another)'
+    >>> frame_note(0, 1)
+    ''
+    """
+    return f"; frame {frame} of {frames} (0-based; --frame N picks another)" if frames > 1 else ""
 
 
 def parse_ints(option: str, text: str, *, counts: tuple[int, ...] = (1, 2), minimum: int = 1):
@@ -21,7 +59,8 @@ def parse_ints(option: str, text: str, *, counts: tuple[int, ...] = (1, 2), mini
     if len(values) not in counts:
         raise UsageError(f"{option} takes {' or '.join(map(str, counts))} value(s), got {text!r}")
     if any(v < minimum for v in values):
-        raise UsageError(f"{option} values must be >= {minimum}, got {text!r}")
+        what = f"{option} must be" if len(values) == 1 else f"{option} values must all be"
+        raise UsageError(f"{what} >= {minimum}, got {str(text).strip()}")
     return values[0] if len(values) == 1 else tuple(values)
 
 
@@ -30,13 +69,13 @@ def parse_padding(text: str):
     key = str(text).strip().lower()
     if key in ("same", "valid", "full"):
         return key
-    try:
-        return parse_ints("--padding", key, counts=(1, 2, 4), minimum=0)
-    except UsageError:
-        raise UsageError(
-            "--padding must be same, valid, full, an integer P, PH,PW or TOP,BOTTOM,LEFT,RIGHT; "
-            f"got {text!r}"
-        ) from None
+    parts = key.replace("x", ",").split(",")
+    if len(parts) in (1, 2, 4) and all(p.strip().lstrip("+-").isdigit() for p in parts):
+        return parse_ints("--padding", key, counts=(1, 2, 4), minimum=0)  # says if negative
+    raise UsageError(
+        "--padding must be same, valid, full, an integer P, PH,PW or TOP,BOTTOM,LEFT,RIGHT; "
+        f"got {text!r}"
+    )
 
 
 def parse_scale(text: str | None) -> float | str | None:

@@ -12,7 +12,15 @@ import typer
 
 from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.cli._output import check_stdout_use, emit_json, write_output
-from cnnfilter.cli._parse import check_output_path, parse_ints, parse_padding, parse_scale
+from cnnfilter.cli._parse import (
+    FrameOption,
+    MaxPixelsOption,
+    check_output_path,
+    frame_note,
+    parse_ints,
+    parse_padding,
+    parse_scale,
+)
 from cnnfilter.errors import UsageError
 from cnnfilter.kernels import (
     REGISTRY,
@@ -105,8 +113,8 @@ def apply(
     op: Annotated[
         Op,
         typer.Option(
-            help="convolve flips the kernel (scipy.signal.convolve2d, the article); correlate "
-            "does not (a CNN layer, OpenCV filter2D)."
+            help="convolve: convolution, the kernel flipped (scipy.signal.convolve2d, the "
+            "article); correlate: cross-correlation, no flip (a CNN layer, OpenCV filter2D)."
         ),
     ] = Op.convolve,
     boundary: Annotated[
@@ -183,18 +191,8 @@ def apply(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no per-run line.")
     ] = False,
-    max_pixels: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Refuse images with more pixels than this, checked before decoding "
-            "(default 400,000,000).",
-            show_default=False,
-        ),
-    ] = None,
-    frame: Annotated[
-        int, typer.Option(min=0, help="Frame of a multi-frame GIF/TIFF/WebP, from 0.")
-    ] = 0,
+    max_pixels: MaxPixelsOption = None,
+    frame: FrameOption = 0,
     method: Annotated[
         Method,
         typer.Option(
@@ -276,11 +274,6 @@ def apply(
     )
     inp = report["input"]
     shape_out = " x ".join(str(s) for s in shape3(rendered.response_shape))
-    frame_note = (
-        f"; frame {inp['frame']} of {inp['frames']} (0-based; --frame N picks another)"
-        if inp["frames"] > 1
-        else ""
-    )
     if not quiet:
         source, target = _shown(images[0], "<stdin>"), _shown(output, "<stdout>")
         note(
@@ -291,7 +284,7 @@ def apply(
             f"{dilation}{', channels summed' if sum_channels else ''}; response {shape_out} "
             f"({report['response']['dtype']}), range {report['range']}; method "
             f"{rendered.method_text}; {report['timings_ms']['filter']:.0f} ms; wrote {target}"
-            f"{frame_note}"
+            f"{frame_note(inp['frame'], inp['frames'])}"
         )
     if rendered.depth_note:
         note(f"{_shown(output, '<stdout>')}: {rendered.depth_note}")
@@ -328,6 +321,8 @@ def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool):
         and (output == imageio.STDIO or not batch.is_batch_output(output, existing_dir=False))
         and (images[0] == imageio.STDIO or path.is_file() or not set("*?[") & set(images[0]))
     ):
+        if images[0] != imageio.STDIO and path.is_dir():
+            _refuse_folder_to_one_output(images[0], output)
         imageio.check_input_file(images[0])
         imageio.output_format(output, fmt, format_option=True)
         imageio.check_format_matches(output, fmt)
@@ -342,6 +337,17 @@ def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool):
         imageio.output_format(job.target, fmt, format_option=True)
         imageio.check_format_matches(job.target, fmt)
     return jobs
+
+
+def _refuse_folder_to_one_output(folder: str, output: str) -> None:
+    """A folder input gives several results: one output file cannot hold them."""
+    out = Path("out" if output == "-" else output)
+    stem = out.with_suffix("") if out.suffix else out
+    ext = out.suffix or ".png"
+    raise UsageError(
+        f"{folder!r} is a folder, which gives several inputs: give an output folder ending in "
+        f"'/' (-o {stem.as_posix()}/) or a pattern such as '{stem.as_posix()}/{{stem}}{ext}'"
+    )
 
 
 def _shown(name: str, stdio: str) -> str:
@@ -384,7 +390,7 @@ def _run_batch(spec, jobs, *, force, skip_existing, workers, quiet, json_out) ->
     from cnnfilter.jobs import render_job
 
     to_run, skipped = batch.split_existing(jobs, force=force, skip_existing=skip_existing)
-    workers = workers or batch.default_workers()
+    workers = max(1, min(workers or batch.default_workers(), len(to_run)))  # as many as used
     shown = batch_progress(len(to_run), enabled=animations_enabled(quiet=quiet) and len(to_run) > 1)
 
     def on_outcome(outcome) -> None:

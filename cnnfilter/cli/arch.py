@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
+from cnnfilter.cli._parse import MaxPixelsOption
 from cnnfilter.errors import UsageError
 
 
@@ -143,6 +144,7 @@ def receptive_field(
         Path | None, typer.Option("--output", "-o", help="Picture to write (PNG, JPEG...).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output.")] = False,
+    max_pixels: MaxPixelsOption = None,
 ) -> None:
     """Receptive field size, jump, start and effective padding of every layer.
 
@@ -168,7 +170,7 @@ def receptive_field(
         imageio.check_input_file(image)
     fields = receptive_fields(_trace(arch))
     if image is not None:
-        _draw(fields, image, layer, unit, output, force=force)
+        _draw(fields, image, layer, unit, output, force=force, max_pixels=max_pixels)
     for warning in fields.warnings:  # after the drawing, so that its errors stand alone
         note(f"Warning: {warning}")
     if image is not None:
@@ -201,7 +203,16 @@ def receptive_field(
             _print_table(title, headers, rows, footer)
 
 
-def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, force: bool):
+def _draw(
+    fields,
+    image: Path,
+    layer: str,
+    unit: str | None,
+    output: Path,
+    *,
+    force: bool,
+    max_pixels: int | None,
+):
     import difflib
 
     from cnnfilter import imageio
@@ -212,8 +223,10 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
     row = fields.find(layer)
     if row is None:
         names = [r.step.layer.name for r in fields.rows]
-        close = difflib.get_close_matches(layer, names, n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else "see the table for the names"
+        close = difflib.get_close_matches(layer, names, n=3) or difflib.get_close_matches(
+            layer, names, n=3, cutoff=0
+        )
+        hint = f"did you mean {', '.join(close)}?"
         raise UsageError(
             f"--layer: no layer named {layer!r} in {fields.trace.network.source}; " + hint
         )
@@ -231,7 +244,7 @@ def _draw(fields, image: Path, layer: str, unit: str | None, output: Path, *, fo
     check_output_path(output, [image], force=force)
     net_input = fields.trace.network.input
     box = row.field.box(r, c)
-    loaded = imageio.read_image(image)
+    loaded = imageio.read_image(image, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS)
     picture = receptive_field_picture(
         loaded.pixels, box, (net_input.height, net_input.width), max_value=loaded.max_value
     )

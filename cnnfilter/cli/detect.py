@@ -11,7 +11,7 @@ import typer
 
 from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
 from cnnfilter.cli._output import emit_json
-from cnnfilter.cli._parse import check_output_path
+from cnnfilter.cli._parse import FrameOption, MaxPixelsOption, check_output_path, frame_note
 from cnnfilter.cli.apply import _KERNEL_HELP, load_kernel
 from cnnfilter.errors import UsageError
 
@@ -44,6 +44,26 @@ def _read_pattern(kernel, kernel_file, template):
         return k.weights, k.name, k.source or "custom"
     loaded = imageio.read_image(template, role="template")
     return np.asarray(loaded.pixels, dtype=np.float64), template.name, str(template)
+
+
+def _unflipped_note(kernel, pattern, source: str, name: str) -> str:
+    """For a registry kernel that its 180-degree flip changes: how detect's map differs."""
+    import numpy as np
+
+    if kernel is None or source == "custom" or pattern.ndim != 2:
+        return ""
+    flipped = pattern[::-1, ::-1]
+    if np.array_equal(flipped, pattern):
+        return ""
+    effect = (
+        "gives the opposite sign of apply's default"
+        if np.array_equal(flipped, -pattern)
+        else "differs from apply's default (as if the kernel were rotated 180 degrees)"
+    )
+    return (
+        f"{name} is written for convolution; detect applies it unflipped (cross-correlation), "
+        f"which {effect}; apply --op correlate matches detect"
+    )
 
 
 @app.command()
@@ -109,13 +129,18 @@ def detect(
         typer.Option("--raw", help="Write the float response map as .npy or float .tif."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace existing output files.")] = False,
+    max_pixels: MaxPixelsOption = None,
+    frame: FrameOption = 0,
 ) -> None:
     """Show where a pattern responds in an image: response map, peaks and pictures.
 
     The response is the cross-correlation of the image with the pattern (a
     kernel or a template patch), summed over colour channels, at every place
-    the pattern fits inside the image. A peak at (row, col) means the
-    pattern's top-left corner lies on image pixel (row, col).
+    the pattern fits inside the image. Registry kernels, written for
+    convolution, are applied unflipped (cross-correlation): antisymmetric
+    ones (sobel-x, prewitt...) give the opposite sign of apply's default.
+    A peak at (row, col) means the pattern's top-left corner lies on image
+    pixel (row, col).
 
     Example: cnnfilter detect samples/coins.png --kernel laplacian --top 10
     """
@@ -147,7 +172,9 @@ def detect(
         if path is not None:
             check_output_path(path, inputs, force=force)
 
-    loaded = imageio.read_image(image)
+    loaded = imageio.read_image(
+        image, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS, frame=frame
+    )
     pixels = loaded.pixels
     if pattern.ndim == 3 and pixels.ndim == 2:
         raise UsageError(
@@ -186,13 +213,18 @@ def detect(
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     what = "raw sum of products" if method is Method.raw else "zero-mean normalised (ncc)"
     note(
-        f"cross-correlation ({what}, {impl}) of {image} ({loaded.shape_text}"
+        f"cross-correlation ({what}, {impl}) of {'<stdin>' if str(image) == '-' else image} "
+        f"({loaded.shape_text}"
         f"{', alpha ignored' if loaded.alpha is not None else ''}) with {pattern_name} "
         f"({kh}x{kw}{'x' + str(pattern.shape[2]) if pattern.ndim == 3 else ''})"
         f"{', channels summed' if channels > 1 else ''}; response map "
         f"{values.shape[0]} x {values.shape[1]}, range [{float(values.min()):.6g}, "
         f"{float(values.max()):.6g}]; {elapsed * 1000:.0f} ms"
+        f"{frame_note(loaded.frame, loaded.frames)}"
     )
+    unflipped = _unflipped_note(kernel, pattern, pattern_source, pattern_name)
+    if unflipped:
+        note(unflipped)
     if result.flat_template:
         note("the template is flat (all values equal): ncc is 0 everywhere")
     elif result.flat_windows:
@@ -205,7 +237,7 @@ def detect(
     if json_:
         doc = {
             "image": str(image),
-            "image_shape": list(pixels.shape),
+            "image_shape": list(pixels.shape) if pixels.ndim == 3 else [*pixels.shape, 1],
             "pattern": {
                 "name": pattern_name,
                 "source": pattern_source,
@@ -213,7 +245,7 @@ def detect(
             },
             "operation": "cross-correlation",
             "method": method.value,
-            "map_shape": list(values.shape),
+            "map_shape": [*values.shape, 1],
             "map_range": [float(values.min()), float(values.max())],
             "coordinates": "top-left",
             "coordinates_note": COORDINATES,

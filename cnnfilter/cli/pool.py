@@ -11,7 +11,13 @@ import typer
 
 from cnnfilter.cli._app import app, guarded, note, stderr_console, stdout_console
 from cnnfilter.cli._output import check_stdout_use, emit_json
-from cnnfilter.cli._parse import check_output_path, parse_ints
+from cnnfilter.cli._parse import (
+    FrameOption,
+    MaxPixelsOption,
+    check_output_path,
+    frame_note,
+    parse_ints,
+)
 from cnnfilter.errors import UsageError
 
 
@@ -26,13 +32,23 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return " x ".join(str(s) for s in (shape if len(shape) != 2 else (*shape, 1)))
 
 
+def _hwc(shape: tuple[int, ...]) -> list[int]:
+    """``[H, W, C]`` as apply's JSON gives it: ``(5, 5)`` -> ``[5, 5, 1]``."""
+    return list(shape) if len(shape) != 2 else [*shape, 1]
+
+
+def _shown(path: Path | None, stdio: str) -> str:
+    """``-`` named as apply names it (``<stdin>``, ``<stdout>``) in the notes."""
+    return stdio if str(path) == "-" else str(path)
+
+
 def _is_array(path: Path) -> bool:
     """A ``.npy`` feature map (read as an array), not an image."""
     return path.suffix.lower() == ".npy"
 
 
-def _load(path: Path):
-    """``(array, max_value, label, is_image)``: alpha, if any, becomes the last channel."""
+def _load(path: Path, *, max_pixels: int, frame: int):
+    """``(array, max_value, label, is_image, frames_note)``: alpha becomes the last channel."""
     import numpy as np
 
     from cnnfilter import imageio
@@ -41,8 +57,8 @@ def _load(path: Path):
         arr = imageio.read_array(path)
         if arr.ndim not in (2, 3) or arr.size == 0:
             raise UsageError(f"{str(path)!r} has shape {arr.shape}; pool needs (H, W) or (H, W, C)")
-        return arr, None, "array", False
-    loaded = imageio.read_image(path)
+        return arr, None, "array", False, ""
+    loaded = imageio.read_image(path, max_pixels=max_pixels, frame=frame)
     pixels = loaded.pixels
     if loaded.alpha is not None:
         colour = pixels if pixels.ndim == 3 else pixels[:, :, np.newaxis]
@@ -52,6 +68,7 @@ def _load(path: Path):
         loaded.max_value,
         "image with alpha" if loaded.alpha is not None else "image",
         True,
+        frame_note(loaded.frame, loaded.frames),
     )
 
 
@@ -121,9 +138,11 @@ def pool(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", help="Format of -o: png, jpg, tiff, bmp, webp, npy. Needed for -o -."
+            "--format", help="Format of -o: png, jpg, tiff, bmp, webp, gif, npy. Needed for -o -."
         ),
     ] = None,
+    max_pixels: MaxPixelsOption = None,
+    frame: FrameOption = 0,
 ) -> None:
     """Pool an image or feature map per channel, exactly as PyTorch's pooling layers.
 
@@ -170,7 +189,9 @@ def pool(
             check_output_path(path, [source], force=force)
 
     t_start = time.perf_counter()  # read, pool and write: the JSON "total"
-    data, max_value, kind, is_image = _load(source)
+    data, max_value, kind, is_image, frames_text = _load(
+        source, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS, frame=frame
+    )
     out_fmt = None if output is None else imageio.output_format(output, fmt, format_option=True)
     channels = 1 if data.ndim == 2 else data.shape[2]
     if out_fmt not in (None, "NPY") and channels not in (1, 3, 4):
@@ -233,13 +254,13 @@ def pool(
         doc = {
             "input": str(source),
             "input_kind": kind,
-            "input_shape": list(data.shape),
+            "input_shape": _hwc(data.shape),
             "input_dtype": str(data.dtype),
             **settings,
             "formula": "out = rnd((n + 2p - d(k-1) - 1) / s) + 1, rnd = ceil with --ceil-mode "
             "else floor",
             "axes": axes,
-            "output_shape": list(result.shape),
+            "output_shape": _hwc(result.shape),
             "output_dtype": str(result.dtype),
             "written_dtype": str(stored.dtype) if output is not None else None,
             "output": str(output) if output is not None else None,
@@ -273,16 +294,20 @@ def pool(
         console.print(f"  cols: {cols.formula()}")
         console.print(f"output  {_shape_text(result.shape)} ({result.dtype})")
     alpha_note = ", alpha pooled as the last channel" if kind == "image with alpha" else ""
-    note(f"{op.value} pooling of {source} per channel{alpha_note}; {elapsed * 1000:.0f} ms")
+    note(
+        f"{op.value} pooling of {_shown(source, '<stdin>')} per channel{alpha_note}; "
+        f"{elapsed * 1000:.0f} ms{frames_text}"
+    )
+    target = _shown(output, "<stdout>")
     if clipped:
         note(
-            f"{clipped:,} value(s) above {max_value:g} were clipped in {output}; write .npy to "
+            f"{clipped:,} value(s) above {max_value:g} were clipped in {target}; write .npy to "
             "keep the exact Lp values"
         )
     if mapping:
-        note(f"{output}: {mapping}")
+        note(f"{target}: {mapping}")
     if output is not None:
-        note(f"wrote {output} ({_shape_text(stored.shape)}, {stored.dtype})")
+        note(f"wrote {target} ({_shape_text(stored.shape)}, {stored.dtype})")
     if show_winners is not None:
         note(
             f"wrote {show_winners}: winning pixels lit"

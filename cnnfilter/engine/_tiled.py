@@ -184,16 +184,18 @@ def parallel(func: Callable[..., None], bounds: Sequence[tuple[int, ...]]) -> No
     counter = itertools.count()
     lock = threading.Lock()
     errors: list[BaseException] = []
+    state = np.geterr()  # threads start with numpy's default: carry the caller's errstate
 
     def loop() -> None:
         _single_threaded_blas()
         try:
-            while not errors:
-                with lock:
-                    i = next(counter)
-                if i >= len(bounds):
-                    return
-                func(*bounds[i])
+            with np.errstate(**state):
+                while not errors:
+                    with lock:
+                        i = next(counter)
+                    if i >= len(bounds):
+                        return
+                    func(*bounds[i])
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
 
@@ -308,12 +310,13 @@ def _all_finite(values: np.ndarray) -> bool:
     ``np.add.reduce``. A false alarm (values above 1e19 in float32) only
     sends the tile to the slower tap-by-tap path, which gives the same result.
     """
-    if values.flags.c_contiguous:
-        flat = values.reshape(-1)
-        return bool(np.isfinite(np.dot(flat, flat)))
-    if values.ndim >= 2 and values[0].flags.c_contiguous:  # a block of columns: row by row
-        return all(np.isfinite(np.dot(r, r)) for r in values.reshape(values.shape[0], -1))
-    return bool(np.isfinite(np.add.reduce(values, axis=None)))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow here is the answer
+        if values.flags.c_contiguous:
+            flat = values.reshape(-1)
+            return bool(np.isfinite(np.dot(flat, flat)))
+        if values.ndim >= 2 and values[0].flags.c_contiguous:  # a block of columns: by row
+            return all(np.isfinite(np.dot(r, r)) for r in values.reshape(values.shape[0], -1))
+        return bool(np.isfinite(np.add.reduce(values, axis=None)))
 
 
 class StackedDirectTile(_Banded):

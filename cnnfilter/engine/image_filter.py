@@ -99,9 +99,29 @@ def filter_image(
         uint8 through the same range mapping unless ``settings.raw``.
 
     Raises:
-        UsageError: as :func:`cnnfilter.engine.filtering.correlate`, or an
-            unknown operation or range.
+        UsageError: as :func:`cnnfilter.engine.filtering.correlate`, an
+            unknown operation or range, or a response that overflows its
+            float dtype (inf or NaN from a finite input; numpy's overflow
+            warnings are silenced, this one error says it instead).
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _filter_image(pixels, weights, settings, alpha=alpha, max_value=max_value)
+
+
+def _check_finite(response: np.ndarray, pixels: np.ndarray) -> None:
+    """Refuse an inf/NaN response computed from a finite input (float overflow)."""
+    if np.isfinite(response).all() or (pixels.dtype.kind == "f" and not np.isfinite(pixels).all()):
+        return
+    largest = float(np.max(np.abs(pixels))) if pixels.size else 0.0
+    top = float(np.finfo(response.dtype).max)
+    raise UsageError(
+        f"the response overflows {response.dtype.name} (largest {top:.3g}): input values up "
+        f"to {largest:.3g} times the kernel weights are too large; scale the kernel down "
+        "(a smaller --scale) or the input"
+    )
+
+
+def _filter_image(pixels, weights, settings, *, alpha, max_value) -> FilterResult:
     if settings.op not in OPERATIONS:
         raise UsageError(f"op must be 'convolve' or 'correlate', got {settings.op!r}")
     run = convolve if settings.op == "convolve" else correlate
@@ -127,6 +147,7 @@ def filter_image(
             response = unpremultiply(response, alpha_out, max_value)
     if settings.offset:  # after unpremultiplying: the offset is not scaled by alpha
         response += settings.offset
+    _check_finite(response, pixels)
     if settings.raw:
         mode = "raw"
         out = response

@@ -391,20 +391,39 @@ def pool2d(x: np.ndarray, spec: PoolSpec) -> np.ndarray:
         return out
     wd = work_dtype(x.dtype)
     if spec.op == "avg":
-        data = x
-    else:
-        data = np.power(x.astype(wd, copy=False), wd.type(spec.p))
-    ext = _extended(data, rows, cols, 0)
-    out = np.empty((rows.out, cols.out) + x.shape[2:], dtype=wd)
-    _combine_taps(ext, rows, cols, out, np.add)
-    if spec.op == "avg":
+        ext = _extended(x, rows, cols, 0)
+        out = np.empty((rows.out, cols.out) + x.shape[2:], dtype=wd)
+        _combine_taps(ext, rows, cols, out, np.add)
         _divide(out, rows, cols, spec.count_include_pad)
         return out
-    # Lp: PyTorch's avg_pool2d(x^p, padding=0, count_include_pad=True) * kh * kw.
-    _divide(out, rows, cols, True)
-    out *= wd.type(spec.kernel_size[0] * spec.kernel_size[1])
-    with np.errstate(invalid="ignore"):
+    return _lp_pool(x, rows, cols, spec, wd)
+
+
+def _lp_pool(x: np.ndarray, rows, cols, spec: PoolSpec, wd: np.dtype) -> np.ndarray:
+    """Lp pooling, ``(sum of x^p)^(1/p)``; refuses results that overflow or are undefined.
+
+    Raises:
+        UsageError: ``x^p`` or its window sums overflow ``wd`` (p too large for
+            the values), or negative values with a p that makes them undefined.
+    """
+    input_inf = bool(np.isinf(x).any()) if x.dtype.kind == "f" else False
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        data = np.power(x.astype(wd, copy=False), wd.type(spec.p))
+        ext = _extended(data, rows, cols, 0)
+        out = np.empty((rows.out, cols.out) + x.shape[2:], dtype=wd)
+        _combine_taps(ext, rows, cols, out, np.add)
+        # PyTorch's avg_pool2d(x^p, padding=0, count_include_pad=True) * kh * kw.
+        _divide(out, rows, cols, True)
+        out *= wd.type(spec.kernel_size[0] * spec.kernel_size[1])
+        overflow = not input_inf and bool(np.isinf(data).any() or np.isinf(out).any())
         out = np.power(out, wd.type(1.0 / spec.p))
+    if overflow:
+        largest = float(np.nanmax(np.abs(x))) if x.size else 0.0
+        raise UsageError(
+            f"Lp pooling with p = {spec.p:g} overflows: p is too large for values up to "
+            f"{largest:g} (x^p or its window sums exceed {wd.name}'s "
+            f"{float(np.finfo(wd).max):.3g}); use a smaller p, or scale the input down"
+        )
     if np.isnan(out).any() and not np.isnan(x).any():
         raise UsageError(
             f"Lp pooling with p = {spec.p:g} is undefined here: the input has negative values "
