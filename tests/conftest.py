@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+#: tests/data holds a generator script that imports PyTorch, run by hand only.
+collect_ignore_glob = ["data/*.py"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 

@@ -208,7 +208,7 @@ def test_lp_pool_matches_torch_including_the_ceil_overhang_scaling():
     )
 
 
-# --- PyTorch's outputs for 80 random layers (made by tools/make_torch_pool_ref.py) ---------
+# --- PyTorch's outputs for 80 random layers (made by tests/data/make_torch_pool_ref.py) ---------
 
 REF = Path(__file__).parent / "data" / "torch_pool_ref.npz"
 

@@ -4,7 +4,7 @@ Run once, by hand, in a throwaway environment that has PyTorch (the test suite
 never imports torch):
 
     python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
-    /tmp/torchvenv/bin/python tools/make_torch_pool_ref.py
+    /tmp/torchvenv/bin/python tests/data/make_torch_pool_ref.py
 
 The file holds, per case ``i``: ``x{i}`` the input ``(H, W, C)`` float64,
 ``y{i}`` PyTorch's output ``(oh, ow, C)``, ``idx{i}`` (max only) the
@@ -57,7 +57,5 @@ while len(cases) < 80:
         arrays[f"idx{i}"] = idx.numpy()[0].transpose(1, 2, 0)
 arrays["cases"] = np.array(json.dumps(cases))
 arrays["torch_version"] = np.array(torch.__version__)
-np.savez_compressed(
-    Path(__file__).parent.parent / "tests" / "data" / "torch_pool_ref.npz", **arrays
-)
+np.savez_compressed(Path(__file__).parent / "torch_pool_ref.npz", **arrays)
 print(len(cases), "cases, torch", torch.__version__)
