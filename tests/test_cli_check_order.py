@@ -14,19 +14,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from cnnfilter.cli import app
+from helpers import error_line
 
 runner = CliRunner()
 ARCH = Path(__file__).resolve().parent.parent / "samples" / "arch" / "vgg16.yaml"
-
-
-def error_line(code: int, args: list[str]) -> str:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture

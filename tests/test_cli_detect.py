@@ -13,20 +13,7 @@ from typer.testing import CliRunner
 
 from cnnfilter.cli import app
 
-#: The article's curve drawing (as in test_response.py): the curve filter's six taps of 30
-#: fall on 0, 50, 20, 50, 50, 50.
-ARTICLE_PATCH = np.array(
-    [
-        [0, 0, 0, 0, 0, 0, 0],
-        [0, 0, 0, 0, 50, 50, 50],
-        [0, 0, 0, 20, 0, 0, 0],
-        [0, 0, 0, 50, 0, 0, 0],
-        [0, 0, 0, 50, 0, 0, 0],
-        [0, 0, 0, 50, 0, 0, 0],
-        [0, 0, 0, 0, 0, 0, 0],
-    ],
-    dtype=np.uint8,
-)
+from helpers import ARTICLE_PATCH
 
 runner = CliRunner()
 

@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 
 from cnnfilter.cli import app
 
+from helpers import error_line
+
 runner = CliRunner()
 SOBEL_X = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
 
@@ -28,14 +30,6 @@ def ok(*args):
     result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     return result
-
-
-def error_line(code: int, *args) -> str:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -83,7 +77,7 @@ def test_a_multichannel_feature_map_is_filtered_per_channel_or_summed(photo, rng
     np.testing.assert_allclose(np.load("per.npy"), per, atol=1e-9)
     ok("apply", "m.npy", "-k", "laplacian", "--op", "correlate", "--sum-channels", "-o", "s.npy")
     np.testing.assert_allclose(np.load("s.npy"), per.sum(axis=2), atol=1e-9)
-    line = error_line(2, "apply", "m.npy", "-k", "box", "-o", "m.png")
+    line = error_line(2, ["apply", "m.npy", "-k", "box", "-o", "m.png"])
     assert line == (
         "Error: the response would have 5 channels, but a picture holds 1, 3 or 4; write .npy "
         "to keep them, or add --sum-channels to sum them into one map"
@@ -113,7 +107,7 @@ def test_detect_reads_a_feature_map(photo):
 )  # fmt: skip
 def test_bad_feature_maps_are_usage_errors(photo, array, extra, message):
     np.save("bad.npy", array)
-    line = error_line(2, "apply", "bad.npy", "-k", "box", "-o", "o.npy", *extra)
+    line = error_line(2, ["apply", "bad.npy", "-k", "box", "-o", "o.npy", *extra])
     assert line == f"Error: 'bad.npy' {message}"
 
 

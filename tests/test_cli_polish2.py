@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from cnnfilter.cli import app
 
+from helpers import one_error_line
+
 runner = CliRunner()
 COLOURS = [(200, 0, 0), (0, 150, 0), (0, 0, 100)]
 ARCH = Path(__file__).resolve().parents[1] / "samples" / "arch" / "vgg16.yaml"
@@ -19,14 +21,6 @@ ARCH = Path(__file__).resolve().parents[1] / "samples" / "arch" / "vgg16.yaml"
 
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_error_line(result) -> str:
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 @pytest.fixture

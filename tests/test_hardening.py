@@ -21,20 +21,13 @@ from cnnfilter.engine.cost import MAX_DIRECT_MACS, check_filter_cost, filter_cos
 from cnnfilter.errors import ProcessingError, UsageError
 from cnnfilter.kernels import load_kernel_file, resolve_kernel
 
+from helpers import one_error_line
+
 runner = CliRunner()
 
 
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_error_line(result) -> str:
-    """The single stderr line of a failed run (and nothing on stdout)."""
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 def read(path: Path) -> np.ndarray:

@@ -13,20 +13,7 @@ from cnnfilter.engine.response import find_peaks, ncc_map, raw_map, response_map
 from cnnfilter.errors import UsageError
 from cnnfilter.kernels import resolve_kernel
 
-#: The article's drawing under the curve filter (point 4): the curve pixels the filter's six
-#: taps of 30 fall on hold 0, 50, 20, 50, 50, 50; the curve goes on under zeros of the filter.
-ARTICLE_PATCH = np.array(
-    [
-        [0, 0, 0, 0, 0, 0, 0],
-        [0, 0, 0, 0, 50, 50, 50],
-        [0, 0, 0, 20, 0, 0, 0],
-        [0, 0, 0, 50, 0, 0, 0],
-        [0, 0, 0, 50, 0, 0, 0],
-        [0, 0, 0, 50, 0, 0, 0],
-        [0, 0, 0, 0, 0, 0, 0],
-    ],
-    dtype=np.uint8,
-)
+from helpers import ARTICLE_PATCH
 
 
 def direct_ncc(image, template):
