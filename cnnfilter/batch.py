@@ -344,10 +344,17 @@ _WORK: Callable | None = None
 
 
 def _init_worker(work: Callable) -> None:
-    """Worker start-up: keep ``work``; leave Ctrl-C to the parent, which stops us."""
+    """Worker start-up: keep ``work``; leave Ctrl-C to the parent, which stops us.
+
+    SIGTERM goes back to the system default: the parent's handler (inherited
+    through fork) would raise inside the worker, possibly while it holds the
+    pool's queue lock, and the pool's shutdown could then wait for ever. With
+    the default, ``_stop``'s ``terminate()`` ends a worker at once.
+    """
     global _WORK
     _WORK = work
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _attempt(work: Callable, job: Job) -> tuple[str, object]:
@@ -472,6 +479,10 @@ def _stop(executor) -> None:
         for process in workers:
             if process.is_alive():
                 process.terminate()
+        for process in workers:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
     executor.shutdown(wait=True)
 
 

@@ -346,7 +346,12 @@ def _interrupt_during_write(args, sig, n_write, cwd):
         if "WRITING" in line or not line:
             break
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # do not leak the process and its pipes into later tests
+        proc.communicate()
+        raise
     return proc.returncode, "".join(lines) + err.decode()
 
 
