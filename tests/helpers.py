@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from typer.testing import CliRunner
 
 from cnnfilter.cli import app
 
 runner = CliRunner()
+
+#: The repository root (samples/, README.md, docs/ live here).
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def invoke(*args, input=None, env=None, catch_exceptions: bool = False):
+    """Run ``cnnfilter ARGS`` in-process; the one way every test calls the CLI.
+
+    ``args`` are the words of the command line (any objects, turned into
+    strings), or one list of them. Exceptions other than the CLI's own exits
+    propagate, so a traceback fails the test instead of hiding in the result.
+    """
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        args = tuple(args[0])
+    return runner.invoke(
+        app, [str(a) for a in args], input=input, env=env, catch_exceptions=catch_exceptions
+    )
 
 
 def one_error_line(result) -> str:
@@ -21,7 +40,7 @@ def one_error_line(result) -> str:
 
 def error_line(code: int, args) -> str:
     """Run ``cnnfilter ARGS``, check the exit code, return its single error line."""
-    result = runner.invoke(app, [str(a) for a in args])
+    result = invoke(*args)
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     return one_error_line(result)
 

@@ -9,17 +9,12 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from cnnfilter.cli import app
-
-from helpers import ARTICLE_PATCH
-
-runner = CliRunner()
+from helpers import ARTICLE_PATCH, invoke
 
 
 def run(*args):
-    return runner.invoke(app, ["detect", *map(str, args)], catch_exceptions=False)
+    return invoke(["detect", *map(str, args)], catch_exceptions=False)
 
 
 @pytest.fixture

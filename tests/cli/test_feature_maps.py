@@ -16,18 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
-from typer.testing import CliRunner
 
-from cnnfilter.cli import app
+from helpers import error_line, invoke
 
-from helpers import error_line
-
-runner = CliRunner()
 SOBEL_X = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
 
 
 def ok(*args):
-    result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    result = invoke([str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     return result
 

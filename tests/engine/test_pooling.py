@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +12,8 @@ from hypothesis import strategies as st
 
 from cnnfilter.engine.pooling import max_pool2d_with_indices, pool2d, pool_axes, pool_spec
 from cnnfilter.errors import UsageError
+
+from helpers import ROOT
 
 X5 = np.arange(25.0).reshape(5, 5)
 X6 = np.arange(36.0).reshape(6, 6)
@@ -210,7 +211,7 @@ def test_lp_pool_matches_torch_including_the_ceil_overhang_scaling():
 
 # --- PyTorch's outputs for 80 random layers (made by tests/data/make_torch_pool_ref.py) ---------
 
-REF = Path(__file__).parent / "data" / "torch_pool_ref.npz"
+REF = ROOT / "tests" / "data" / "torch_pool_ref.npz"
 
 
 @pytest.mark.parametrize("i", range(80))

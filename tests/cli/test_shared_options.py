@@ -8,19 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from cnnfilter.cli import app
+from helpers import ROOT, invoke, one_error_line
 
-from helpers import one_error_line
-
-runner = CliRunner()
 COLOURS = [(200, 0, 0), (0, 150, 0), (0, 0, 100)]
-ARCH = Path(__file__).resolve().parents[1] / "samples" / "arch" / "vgg16.yaml"
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+ARCH = ROOT / "samples" / "arch" / "vgg16.yaml"
 
 
 @pytest.fixture
@@ -164,12 +156,12 @@ def test_pool_and_detect_json_shapes_are_h_w_c(samples):
 
 def test_pool_and_detect_name_stdin_and_stdout_as_apply_does(samples):
     data = (samples / "coins.png").read_bytes()
-    pooled = runner.invoke(app, ["pool", "-", "-o", "-", "--format", "png"], input=data)
+    pooled = invoke(["pool", "-", "-o", "-", "--format", "png"], input=data)
     assert pooled.exit_code == 0, pooled.stderr
     assert "max pooling of <stdin> per channel" in pooled.stderr
     assert "wrote <stdout> (151 x 192 x 1, uint8)" in pooled.stderr
     assert pooled.stdout_bytes.startswith(b"\x89PNG")
-    found = runner.invoke(app, ["detect", "-", "-k", "box"], input=data)
+    found = invoke(["detect", "-", "-k", "box"], input=data)
     assert found.exit_code == 0, found.stderr
     assert "(raw sum of products, direct) of <stdin> (303 x 384" in found.stderr
     assert "<stdin>" not in found.stdout
@@ -189,7 +181,7 @@ def test_batch_reports_the_workers_it_used(tmp_path):
 
 
 def plain_help(*args) -> str:
-    result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    result = invoke([*args, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 0
     return " ".join(result.stdout.replace("│", " ").split())
 
@@ -202,7 +194,7 @@ def test_op_help_names_convolution_and_cross_correlation():
 
 def test_pool_format_lists_and_accepts_gif(samples):
     assert "png, jpg, tiff, bmp, webp, gif, npy" in plain_help("pool")
-    result = runner.invoke(app, ["pool", str(samples / "coins.png"), "-o", "-", "--format", "gif"])
+    result = invoke(["pool", str(samples / "coins.png"), "-o", "-", "--format", "gif"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout_bytes.startswith(b"GIF8")
 
@@ -252,7 +244,7 @@ def test_detect_says_registry_kernels_run_unflipped(samples):
 
 
 def test_gitignore_lists_the_readme_output():
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     assert "/edges.png" in (root / ".gitignore").read_text().splitlines()
 
 

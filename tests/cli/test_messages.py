@@ -11,18 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from cnnfilter.cli import app
+from helpers import ROOT, error_line, invoke
 
-from helpers import error_line
-
-runner = CliRunner()
-ARCH = Path(__file__).resolve().parent.parent / "samples" / "arch" / "vgg16.yaml"
-
-
-def invoke(args):
-    return runner.invoke(app, [str(a) for a in args])
+ARCH = ROOT / "samples" / "arch" / "vgg16.yaml"
 
 
 @pytest.fixture

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
 from cnnfilter import __version__
-from cnnfilter.cli import app
 
-runner = CliRunner()
+from helpers import invoke
 
 
 @pytest.mark.parametrize(
@@ -23,7 +21,7 @@ runner = CliRunner()
     ],
 )
 def test_parser_errors_are_one_line_with_a_pointer_to_help(args, message):
-    result = runner.invoke(app, args)
+    result = invoke(args)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -33,12 +31,12 @@ def test_parser_errors_are_one_line_with_a_pointer_to_help(args, message):
 
 
 def test_version():
-    result = runner.invoke(app, ["--version"])
+    result = invoke(["--version"])
     assert result.exit_code == 0
     assert result.stdout == f"cnnfilter {__version__}\n"
 
 
 def test_no_arguments_shows_help():
-    result = runner.invoke(app, [])
+    result = invoke([])
     assert result.exit_code == 2
     assert "Commands" in result.stdout + result.stderr and "apply" in result.stdout + result.stderr

@@ -12,12 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from helpers import error_line
+from helpers import ROOT, error_line
 
-runner = CliRunner()
-ARCH = Path(__file__).resolve().parent.parent / "samples" / "arch" / "vgg16.yaml"
+ARCH = ROOT / "samples" / "arch" / "vgg16.yaml"
 
 
 @pytest.fixture

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
-from cnnfilter.cli import app
-
-runner = CliRunner()
+from helpers import invoke
 
 
 @pytest.mark.parametrize(
@@ -21,7 +18,7 @@ runner = CliRunner()
 )
 def test_out_of_range_numbers_are_usage_errors(samples, tmp_path, extra, message):
     out = tmp_path / "out.png"
-    result = runner.invoke(app, ["apply", str(samples / "camera.png"), *extra, "-o", str(out)])
+    result = invoke(["apply", str(samples / "camera.png"), *extra, "-o", str(out)])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

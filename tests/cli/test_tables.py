@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,20 +16,18 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 from typer.main import get_command
-from typer.testing import CliRunner
 
 from cnnfilter.cli import app
 from cnnfilter.cli._app import print_table
 from cnnfilter.kernels import REGISTRY, resolve_kernel
 
-runner = CliRunner()
-ARCH = Path(__file__).resolve().parent.parent / "samples" / "arch"
+from helpers import ROOT, invoke
+
+ARCH = ROOT / "samples" / "arch"
 
 
 def stdout_of(*args: str, columns: int = 80) -> str:
-    result = runner.invoke(
-        app, [str(a) for a in args], env={"COLUMNS": str(columns)}, catch_exceptions=False
-    )
+    result = invoke(*args, env={"COLUMNS": str(columns)})
     assert result.exit_code == 0, result.stderr
     return result.stdout
 
@@ -134,7 +131,7 @@ def test_flags_take_no_value_and_show_no_metavar():
     root = get_command(app)
     checked = 0
     for name, command in root.commands.items():
-        help_text = runner.invoke(app, [name, "--help"]).stdout
+        help_text = invoke([name, "--help"]).stdout
         assert "<bool>" not in help_text and "BOOLEAN" not in help_text, name
         for param in command.params:
             if param.param_type_name == "option" and param.type_descriptor.annotation is bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -23,6 +22,8 @@ from cnnfilter.arch.layers import (
 )
 from cnnfilter.arch.parse import load_network, parse_network
 from cnnfilter.errors import UsageError
+
+from helpers import ROOT
 
 ISSUE_EXAMPLE = """\
 name: small-net                 # optional
@@ -399,6 +400,6 @@ def test_every_sample_parses(samples):
 def test_every_layer_type_is_documented():
     from cnnfilter.arch.layers import LAYER_TYPES
 
-    docs = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    docs = (ROOT / "README.md").read_text()
     missing = [name for name in LAYER_TYPES if f"`{name}`" not in docs]
     assert missing == []

@@ -9,15 +9,12 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from cnnfilter.cli import app
-
-runner = CliRunner()
+from helpers import invoke
 
 
 def run(*args):
-    return runner.invoke(app, ["pool", *map(str, args)], catch_exceptions=False)
+    return invoke("pool", *args)
 
 
 def test_max_pool_of_a_photo_keeps_8_bits_and_prints_the_formula(samples, tmp_path):

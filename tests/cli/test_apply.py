@@ -15,23 +15,22 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
-from typer.testing import CliRunner
 
-from cnnfilter.cli import app
 from cnnfilter.kernels import REGISTRY, gaussian_kernel
 
-runner = CliRunner()
+from helpers import invoke
+
 SOBEL_X = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
 
 
 def run_ok(*args: str):
-    result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    result = invoke([str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     return result
 
 
 def run_error(code: int, *args: str):
-    result = runner.invoke(app, [str(a) for a in args])
+    result = invoke([str(a) for a in args])
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     assert not isinstance(result.exception, Exception) or isinstance(
         result.exception, SystemExit

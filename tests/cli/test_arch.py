@@ -8,21 +8,18 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from cnnfilter.cli import app
+from helpers import ROOT, invoke
 
-ROOT = Path(__file__).resolve().parent.parent
 ARCH = ROOT / "samples" / "arch"
 
 
 def run(*args: str):
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    return invoke(*args)
 
 
 # -------------------------------------------------------------------- params

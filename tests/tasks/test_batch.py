@@ -15,19 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from cnnfilter import batch
 from cnnfilter.batch import InputFile, Job
-from cnnfilter.cli import app
 from cnnfilter.errors import ProcessingError, UsageError
 
-runner = CliRunner()
+from helpers import invoke
+
 CLI = [sys.executable, "-m", "cnnfilter"]
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture

@@ -10,16 +10,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from typer.testing import CliRunner
 
-from cnnfilter.cli import app
+from helpers import ROOT, invoke
 
 #: This checkout first on the path, whichever one the venv points at.
-ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 HEAVY = ("scipy", "PIL", "yaml", "numpy", "rich")
 
@@ -57,17 +55,14 @@ def test_kernels_command_imports_neither_scipy_pil_nor_yaml():
 
 
 def test_apply_reports_the_method_that_ran_and_accepts_method_option(samples, tmp_path):
-    runner = CliRunner()
     src = samples / "coins.png"
-    auto = runner.invoke(
-        app,
+    auto = invoke(
         ["apply", str(src), "-k", "gaussian:9:2", "-o", str(tmp_path / "a.png")],
         catch_exceptions=False,
     )
     assert auto.exit_code == 0, auto.stderr
     assert "method separable (auto: rank-1 9x9 kernel" in auto.stderr
-    fft = runner.invoke(
-        app,
+    fft = invoke(
         ["apply", str(src), "-k", "gaussian:9:2", "--method", "fft", "-o", str(tmp_path / "f.png")],
         catch_exceptions=False,
     )
@@ -79,8 +74,7 @@ def test_apply_reports_the_method_that_ran_and_accepts_method_option(samples, tm
 
 
 def test_apply_refuses_separable_for_a_full_rank_kernel(samples, tmp_path):
-    result = CliRunner().invoke(
-        app,
+    result = invoke(
         [
             "apply",
             str(samples / "coins.png"),

@@ -13,21 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
-from typer.testing import CliRunner
 
 from cnnfilter import imageio
-from cnnfilter.cli import app
 from cnnfilter.engine.cost import MAX_DIRECT_MACS, check_filter_cost, filter_cost
 from cnnfilter.errors import ProcessingError, UsageError
 from cnnfilter.kernels import load_kernel_file, resolve_kernel
 
-from helpers import one_error_line
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+from helpers import invoke, one_error_line
 
 
 def read(path: Path) -> np.ndarray:
@@ -116,8 +108,7 @@ def test_default_pixel_limit_and_max_pixels_option(samples, tmp_path):
 
 
 def test_pixel_limit_applies_to_stdin(samples):
-    result = runner.invoke(
-        app,
+    result = invoke(
         ["apply", "-", "-k", "box", "-o", "-", "--format", "png", "--max-pixels", "1000"],
         input=(samples / "coins.png").read_bytes(),
     )

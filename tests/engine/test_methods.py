@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,8 +27,10 @@ from cnnfilter.engine.filtering import (
 )
 from cnnfilter.errors import UsageError
 
+from helpers import ROOT
+
 #: This checkout first on the path, whichever one the venv points at.
-ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 MODES = ["symmetric", "mirror", "edge", "wrap", "constant"]
 

@@ -9,7 +9,6 @@ import pty
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,21 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from scipy import ndimage
-from typer.testing import CliRunner
 
-from cnnfilter.cli import app
 from cnnfilter.cli._output import dumps
 from cnnfilter.jobs import APPLY_REPORT_KEYS
 
-runner = CliRunner()
+from helpers import ROOT, invoke
+
 #: An SGR escape that sets a foreground or background colour (30-49, 90-107).
 COLOUR = re.compile(rb"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
 CLI = [sys.executable, "-m", "cnnfilter"]
 SOBEL_X = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=np.float64)
-
-
-def invoke(*args, input=None, env=None):
-    return runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
 
 
 def pixels(data: bytes) -> np.ndarray:
@@ -461,7 +455,7 @@ def test_detect_reads_stdin_and_gives_the_same_peaks(samples, tmp_path):
 
 def _pipelines_doc() -> str:
     """The README, which holds the "Pipelines and batch" section."""
-    return (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    return (ROOT / "README.md").read_text()
 
 
 def test_every_apply_json_key_is_documented():
