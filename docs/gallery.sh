@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the README's pictures of the article's examples with cnnfilter itself.
+# Rebuild the pictures of docs/article.md (the article's examples) with cnnfilter itself.
 # Usage: bash docs/gallery.sh   (from the repository root, with cnnfilter installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
