@@ -400,6 +400,6 @@ def test_every_sample_parses(samples):
 def test_every_layer_type_is_documented():
     from cnnfilter.arch.layers import LAYER_TYPES
 
-    docs = (ROOT / "README.md").read_text()
+    docs = (ROOT / "docs" / "reference" / "arch-yaml.md").read_text()
     missing = [name for name in LAYER_TYPES if f"`{name}`" not in docs]
     assert missing == []
