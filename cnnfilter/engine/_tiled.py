@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from cnnfilter.engine.geometry import AxisGeometry
+from cnnfilter.engine.geometry import AxisGeometry, effective_kernel_size
 
 #: Worker threads: every core this process may run on.
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -405,7 +405,7 @@ class SeparableTile(_Banded):
         th, tw = tile.shape[:2]
         chans = tile.shape[2] if tile.ndim == 3 else 1
         dtype = out.dtype
-        keff_w = dw * (self.row.size - 1) + 1
+        keff_w = effective_kernel_size(self.row.size, dw)
         block = min(ROW_BLOCK, ow)
         span = (block - 1) * sw + keff_w
         nb = -(-ow // block)
@@ -476,8 +476,7 @@ def run_rows(
     inside; the few border columns are computed afterwards tap by tap
     (:func:`direct_tile`) on two narrow strips of the padded image.
     """
-    keff_h = rows.dilation * (rows.kernel_size - 1) + 1
-    keff_w = cols.dilation * (cols.kernel_size - 1) + 1
+    keff_h, keff_w = rows.effective_kernel_size, cols.effective_kernel_size
     width = (cols.out - 1) * cols.stride + keff_w
     per_tile = min(planes[0][1].tile_rows, max(1, -(-rows.out // (4 * WORKERS))))
     src0, fn0 = planes[0]
@@ -570,8 +569,7 @@ def run_fft(
     from scipy import fft
 
     sh, sw, dh, dw = rows.stride, cols.stride, rows.dilation, cols.dilation
-    keff_h = dh * (rows.kernel_size - 1) + 1
-    keff_w = dw * (cols.kernel_size - 1) + 1
+    keff_h, keff_w = rows.effective_kernel_size, cols.effective_kernel_size
     need_h = (rows.out - 1) * sh + keff_h
     need_w = (cols.out - 1) * sw + keff_w
     fh, fw = fft_tile_side(need_h, keff_h), fft_tile_side(need_w, keff_w)
