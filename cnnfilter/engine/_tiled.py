@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from cnnfilter.engine.boundary import boundary_mode
 from cnnfilter.engine.geometry import AxisGeometry, effective_kernel_size
 
 #: Worker threads: every core this process may run on.
@@ -56,25 +57,19 @@ def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 def extend_index(positions: np.ndarray, axis: AxisGeometry, mode: str) -> np.ndarray:
     """Source index of each padded position; -1 outside the image for ``constant``.
 
-    Equal to ``numpy.pad`` of ``arange(n)`` for any padding width (the
-    extension is periodic: period ``2n`` for symmetric, ``2n - 2`` for mirror,
-    ``n`` for wrap).
+    The rule is the mode's :attr:`~cnnfilter.engine.boundary.Boundary.source_index`
+    in :data:`~cnnfilter.engine.boundary.BOUNDARIES`, equal to ``numpy.pad``
+    of ``arange(n)`` for any padding width.
+
+    Raises:
+        UsageError: an unknown mode name.
     """
-    n = axis.n
-    q = positions - axis.pad_before
-    if mode == "edge":
-        return np.clip(q, 0, n - 1)
-    if mode == "wrap":
-        return q % n
-    if mode == "symmetric":
-        m = q % (2 * n)
-        return np.where(m < n, m, 2 * n - 1 - m)
-    if mode == "mirror":
-        if n == 1:
-            return np.zeros_like(q)
-        m = q % (2 * n - 2)
-        return np.where(m < n, m, 2 * n - 2 - m)
-    return np.where((q >= 0) & (q < n), q, -1)
+    return boundary_mode(mode).source_index(positions - axis.pad_before, axis.n)
+
+
+def _fills(mode: str) -> bool:
+    """True when ``mode`` puts ``cval`` outside the image (raises for an unknown mode)."""
+    return boundary_mode(mode).fills
 
 
 @functools.lru_cache(maxsize=256)
@@ -101,7 +96,7 @@ def _fill_columns(dst, rows, cols: AxisGeometry, c0, c1, mode, cval) -> None:
     for lo, hi in ((c0, a), (b, c1)):
         if hi <= lo:
             continue
-        if mode == "constant":
+        if _fills(mode):
             dst[:, lo - c0 : hi - c0] = cval
         else:
             dst[:, lo - c0 : hi - c0] = rows[:, _extended_range(lo, hi, cols, mode)]
@@ -131,7 +126,7 @@ def build_tile(
     for lo, hi in ((r0, a), (b, r1)):
         if hi <= lo:
             continue
-        if mode == "constant":
+        if _fills(mode):
             out[lo - r0 : hi - r0] = cval
         else:
             picked = src[_extended_range(lo, hi, rows, mode)]

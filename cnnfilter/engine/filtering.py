@@ -52,6 +52,7 @@ __all__ = [
     "work_dtype",
 ]
 
+
 def work_dtype(dtype: np.dtype | type) -> np.dtype:
     """The floating dtype the engine computes in for an input of ``dtype``.
 

@@ -586,8 +586,14 @@ def resolve_axes(
         try:
             axes.append(
                 resolve_padding(
-                    shape[axis], k[axis], spec, stride=s[axis], dilation=d[axis],
-                    flipped=flipped, same_rule=same_rule, ceil_mode=ceil_mode,
+                    shape[axis],
+                    k[axis],
+                    spec,
+                    stride=s[axis],
+                    dilation=d[axis],
+                    flipped=flipped,
+                    same_rule=same_rule,
+                    ceil_mode=ceil_mode,
                 )  # fmt: skip
             )
         except ValueError as exc:
