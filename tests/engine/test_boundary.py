@@ -19,8 +19,8 @@ from cnnfilter.engine.boundary import (
     canonical_boundary,
     numpy_pad_mode,
 )
-from cnnfilter.engine.geometry import AxisGeometry
 from cnnfilter.engine.filtering import correlate
+from cnnfilter.engine.geometry import AxisGeometry
 from cnnfilter.errors import UsageError
 
 ROW = np.array([1.0, 2.0, 3.0, 4.0])  # a b c d

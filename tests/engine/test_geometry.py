@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+import scipy.ndimage as ndi
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import numpy as np
-import scipy.ndimage as ndi
 
 from cnnfilter.engine.geometry import (
     PADDING_NAMES,
@@ -325,7 +324,7 @@ def test_pool_axes_carry_the_formula_terms():
     assert rows.formula().startswith("ceil((5 + 2*1 - 1*(2-1) - 1)/2) + 1 = 4")
     uneven = AxisGeometry(5, 2, 1, 1, 0, 1, 5)
     with pytest.raises(ValueError, match="uneven padding"):
-        uneven.padding
+        _ = uneven.padding
 
 
 # ---------------------------------------------------------------- the padding parser
@@ -338,21 +337,26 @@ separators = st.sampled_from([",", ", ", "x", " , "])
 def written_paddings(draw):
     """(a padding in one of its written forms, the (top, bottom, left, right) it means)."""
     form = draw(st.sampled_from(["int", "pair", "four", "keras", "text1", "text2", "text4"]))
-    t, b, l, r = draw(st.tuples(ints, ints, ints, ints))
+    top, bottom, left, right = draw(st.tuples(ints, ints, ints, ints))
     sep = draw(separators)
     if form == "int":
-        return t, (t, t, t, t)
+        return top, (top, top, top, top)
     if form == "pair":
-        return draw(st.sampled_from([(t, l), [t, l]])), (t, t, l, l)
+        return draw(st.sampled_from([(top, left), [top, left]])), (top, top, left, left)
     if form == "four":
-        return draw(st.sampled_from([(t, b, l, r), [t, b, l, r]])), (t, b, l, r)
+        return draw(st.sampled_from([(top, bottom, left, right), [top, bottom, left, right]])), (
+            top,
+            bottom,
+            left,
+            right,
+        )
     if form == "keras":
-        return [[t, b], [l, r]], (t, b, l, r)
+        return [[top, bottom], [left, right]], (top, bottom, left, right)
     if form == "text1":
-        return f" {t} ", (t, t, t, t)
+        return f" {top} ", (top, top, top, top)
     if form == "text2":
-        return f"{t}{sep}{l}", (t, t, l, l)
-    return sep.join(map(str, (t, b, l, r))), (t, b, l, r)
+        return f"{top}{sep}{left}", (top, top, left, left)
+    return sep.join(map(str, (top, bottom, left, right))), (top, bottom, left, right)
 
 
 @settings(max_examples=400, deadline=None)
