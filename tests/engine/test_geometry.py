@@ -337,19 +337,14 @@ separators = st.sampled_from([",", ", ", "x", " , "])
 def written_paddings(draw):
     """(a padding in one of its written forms, the (top, bottom, left, right) it means)."""
     form = draw(st.sampled_from(["int", "pair", "four", "keras", "text1", "text2", "text4"]))
-    top, bottom, left, right = draw(st.tuples(ints, ints, ints, ints))
+    top, bottom, left, right = sides = draw(st.tuples(ints, ints, ints, ints))
     sep = draw(separators)
     if form == "int":
         return top, (top, top, top, top)
     if form == "pair":
         return draw(st.sampled_from([(top, left), [top, left]])), (top, top, left, left)
     if form == "four":
-        return draw(st.sampled_from([(top, bottom, left, right), [top, bottom, left, right]])), (
-            top,
-            bottom,
-            left,
-            right,
-        )
+        return draw(st.sampled_from([sides, list(sides)])), sides
     if form == "keras":
         return [[top, bottom], [left, right]], (top, bottom, left, right)
     if form == "text1":
