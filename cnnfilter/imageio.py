@@ -254,7 +254,7 @@ def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
     from PIL import Image, UnidentifiedImageError
 
     if frame < 0:
-        raise UsageError(f"--frame counts from 0, got {frame}")
+        raise UsageError(f"frame counts from 0, got frame={frame}")
     head = fh.read(16)
     if not head:
         raise ProcessingError(f"{name!r} is empty (0 bytes), not an image")
@@ -323,7 +323,7 @@ def _open_frame(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
         frames = getattr(im, "n_frames", 1)
         if frame >= frames:
             raise UsageError(
-                f"{name!r} has {frames} frame(s); --frame must be between 0 and {frames - 1}"
+                f"{name!r} has {frames} frame(s); frame must be between 0 and {frames - 1}"
             )
         if frame:
             im.seek(frame)
@@ -340,7 +340,7 @@ def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ProcessingError(
             f"{name!r} is {height} x {width} = {width * height:,} pixels, above the limit "
-            f"of {max_pixels:,}; raise it with --max-pixels if the file is trusted"
+            f"of {max_pixels:,}; raise it with max_pixels=... if the file is trusted"
         )
 
 
@@ -388,12 +388,10 @@ def _to_arrays(im, mode: str, fmt: str | None, frames: int, frame: int) -> Loade
     return LoadedImage(np.asarray(im.convert("RGB")).copy(), None, 255.0, mode, fmt, frames, frame)
 
 
-def output_format(path: str | Path, fmt: str | None = None, *, format_option: bool = False) -> str:
+def output_format(path: str | Path, fmt: str | None = None) -> str:
     """The format a path (or an explicit ``fmt``) will be written in: Pillow's name or NPY.
 
-    ``format_option`` says that the calling command has a ``--format``
-    option, so that the error messages may offer it as a fix (and accept
-    ``-``, standard output, with it).
+    ``fmt`` wins over the extension; ``"-"`` (standard output) needs ``fmt``.
 
     Raises:
         UsageError: unknown extension or format; ``-`` without ``fmt``.
@@ -404,26 +402,22 @@ def output_format(path: str | Path, fmt: str | None = None, *, format_option: bo
     Traceback (most recent call last):
     cnnfilter.errors.UsageError: cannot tell the output format of 'x.xyz' from its extension; use .png, .jpg, .tif, .bmp, .webp, .gif or .npy
     """  # noqa: E501
-    return _format_for(Path(path), fmt, format_option=format_option)
+    return _format_for(Path(path), fmt)
 
 
-def _format_for(path: Path, fmt: str | None, *, format_option: bool = True) -> str:
+def _format_for(path: Path, fmt: str | None) -> str:
     if fmt:
         key = fmt.lower().lstrip(".")
         if key == "npy":
-            chosen = "NPY"
-        elif "." + key in IMAGE_EXTENSIONS:
-            chosen = IMAGE_EXTENSIONS["." + key]
-        else:
-            raise UsageError(
-                f"unknown output format {fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy"
-            )
-        return chosen
-    if str(path) == STDIO:
-        if not format_option:
-            raise UsageError("this output cannot be standard output ('-'); give a file name")
+            return "NPY"
+        if "." + key in IMAGE_EXTENSIONS:
+            return IMAGE_EXTENSIONS["." + key]
         raise UsageError(
-            "writing to standard output (-o -) needs --format png|jpg|tiff|bmp|webp|gif|npy"
+            f"unknown output format fmt={fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy"
+        )
+    if str(path) == STDIO:
+        raise UsageError(
+            "writing to standard output ('-') needs fmt=png|jpg|tiff|bmp|webp|gif|npy"
         )
     suffix = path.suffix.lower()
     if suffix == ".npy":
@@ -432,12 +426,12 @@ def _format_for(path: Path, fmt: str | None, *, format_option: bool = True) -> s
         return IMAGE_EXTENSIONS[suffix]
     raise UsageError(
         f"cannot tell the output format of {str(path)!r} from its extension; use .png, .jpg, "
-        ".tif, .bmp, .webp, .gif or .npy" + (" (or --format)" if format_option else "")
+        ".tif, .bmp, .webp, .gif or .npy"
     )
 
 
 def check_format_matches(path: str | Path, fmt: str | None) -> None:
-    """Refuse a ``--format`` that contradicts the extension of ``path``.
+    """Refuse a ``fmt`` that contradicts the extension of ``path``.
 
     :func:`output_format` lets ``fmt`` win; on the command line, PNG bytes in
     ``x.jpg`` are a mistake, so the CLI asks first.
@@ -448,7 +442,7 @@ def check_format_matches(path: str | Path, fmt: str | None) -> None:
     >>> check_format_matches("x.jpeg", "jpg")
     >>> check_format_matches("x.png", "jpg")
     Traceback (most recent call last):
-    cnnfilter.errors.UsageError: --format jpg disagrees with the extension of 'x.png' (PNG); drop --format or change the file name
+    cnnfilter.errors.UsageError: fmt='jpg' disagrees with the extension of 'x.png' (PNG); drop fmt or change the file name
     """  # noqa: E501
     if not fmt or str(path) == STDIO:
         return
@@ -457,8 +451,8 @@ def check_format_matches(path: str | Path, fmt: str | None) -> None:
     chosen = _format_for(Path(path), fmt)
     if implied is not None and implied != chosen:
         raise UsageError(
-            f"--format {fmt} disagrees with the extension of {str(path)!r} ({implied}); "
-            "drop --format or change the file name"
+            f"fmt={fmt!r} disagrees with the extension of {str(path)!r} ({implied}); "
+            "drop fmt or change the file name"
         )
 
 
@@ -569,7 +563,7 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) ->
     if p.is_dir():
         raise UsageError(f"output {str(p)!r} is a directory; give a file name")
     if p.exists() and not force:
-        raise UsageError(f"output {str(p)!r} already exists; add --force to replace it")
+        raise UsageError(f"output {str(p)!r} already exists; add force=True to replace it")
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"output folder {str(folder)!r} does not exist; create it first")
@@ -604,8 +598,8 @@ def write_stdout(data: bytes) -> None:
         raise ProcessingError("there is no standard output to write the image to")
     if stream.isatty():
         raise UsageError(
-            "refusing to write binary image data to a terminal; redirect it (-o - > out.png), "
-            "pipe it into another command, or give an output file name"
+            "refusing to write binary image data to a terminal; redirect standard output to a "
+            "file, pipe it into another command, or give an output file name"
         )
     out = getattr(stream, "buffer", stream)
     try:
@@ -732,7 +726,7 @@ def _array_image(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
             "(H, W) or (H, W, C)"
         )
     if frame:
-        raise UsageError(f"{name!r} is a .npy array, which has one frame; --frame must be 0")
+        raise UsageError(f"{name!r} is a .npy array, which has one frame; frame must be 0")
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.dtype == np.uint8 or arr.dtype == np.uint16:

@@ -428,7 +428,7 @@ def check_weights(weights, name: str = "custom") -> None:
     largest = float(np.max(np.abs(weights))) if np.size(weights) else 0.0
     if largest > MAX_WEIGHT:
         raise UsageError(
-            f"kernel {name!r} has a weight of magnitude {largest:.3g}; weights (after --scale) "
+            f"kernel {name!r} has a weight of magnitude {largest:.3g}; weights (after scale=...) "
             f"must lie within ±{MAX_WEIGHT:.0e} so that sums stay within float32"
         )
 
@@ -560,7 +560,7 @@ def load_kernel_file(path: str | Path) -> Kernel:
 
 
 def resolve_kernel(spec: str) -> Kernel:
-    """Resolve a ``--kernel`` value: a registry name (with ``:`` parameters) or a matrix.
+    """Resolve a kernel spec (the CLI's ``--kernel``): a registry name (with ``:`` parameters) or a matrix.
 
     Raises:
         UsageError: unknown name (with the closest names), bad parameters,
@@ -572,7 +572,7 @@ def resolve_kernel(spec: str) -> Kernel:
     text = spec.strip()
     if not text:
         raise UsageError(
-            "--kernel is empty; give a name such as sobel-x (see 'cnnfilter kernels') or a "
+            "the kernel spec is empty; give a name such as sobel-x (see 'cnnfilter kernels') or a "
             "matrix such as '1,0,-1;2,0,-2;1,0,-1'"
         )
     if (

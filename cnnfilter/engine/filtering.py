@@ -301,7 +301,8 @@ def plan_method(
         if not rank1:
             raise UsageError(
                 f"method separable needs a rank-1 kernel (an outer product of a column and a "
-                f"row); this {size} kernel is not; use --method auto, direct or fft"
+                f"row); this {size} kernel is not; use method='auto', method='direct' or "
+                "method='fft'"
             )
         return FilterPlan("separable", method, f"rank-1 {size} kernel: {kh} + {kw} taps", rtol)
     if method == "direct":
