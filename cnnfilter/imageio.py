@@ -349,43 +349,47 @@ def _reason(exc: BaseException) -> str:
     return text[:200] or type(exc).__name__
 
 
+#: Pillow modes converted before reading, and the mode each becomes.
+_CONVERT = {
+    "PA": "RGBA",
+    "1": "L",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "LAB": "RGB",
+    "HSV": "RGB",
+    "La": "LA",
+    "RGBa": "RGBA",
+}
+
+
 def _to_arrays(im, mode: str, fmt: str | None, frames: int, frame: int) -> LoadedImage:
-    alpha = None
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif mode == "PA":
-        im = im.convert("RGBA")
-    elif mode == "1":
-        im = im.convert("L")
-    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-        im = im.convert("RGB")
-    elif mode == "La":
-        im = im.convert("LA")
-    elif mode == "RGBa":
-        im = im.convert("RGBA")
+    elif mode in _CONVERT:
+        im = im.convert(_CONVERT[mode])
+    pixels, alpha, white = _pixels_of(im)
+    return LoadedImage(pixels, alpha, white, mode, fmt, frames, frame)
+
+
+def _pixels_of(im) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """``(pixels, alpha or None, white level)`` of an image in a readable mode."""
     m = im.mode
     if m in ("RGBA", "LA"):
         arr = np.asarray(im)
         alpha = np.ascontiguousarray(arr[..., -1])
-        pixels = np.ascontiguousarray(arr[..., 0] if m == "LA" else arr[..., :3])
-        return LoadedImage(pixels, alpha, 255.0, mode, fmt, frames, frame)
+        return np.ascontiguousarray(arr[..., 0] if m == "LA" else arr[..., :3]), alpha, 255.0
     if m in ("RGB", "L"):
-        return LoadedImage(np.asarray(im).copy(), None, 255.0, mode, fmt, frames, frame)
+        return np.asarray(im).copy(), None, 255.0
     if m.startswith("I;16"):
-        arr = np.asarray(im).astype(np.uint16)
-        return LoadedImage(arr, None, 65535.0, mode, fmt, frames, frame)
+        return np.asarray(im).astype(np.uint16), None, 65535.0
     if m == "I":
         arr = np.asarray(im)
         if arr.size and arr.min() >= 0 and arr.max() <= 65535:
-            return LoadedImage(arr.astype(np.uint16), None, 65535.0, mode, fmt, frames, frame)
-        return LoadedImage(
-            arr.astype(np.float32), None, float(arr.max() or 1), mode, fmt, frames, frame
-        )
+            return arr.astype(np.uint16), None, 65535.0
+        return arr.astype(np.float32), None, float(arr.max() or 1)
     if m == "F":
-        return LoadedImage(
-            np.asarray(im, dtype=np.float32).copy(), None, 1.0, mode, fmt, frames, frame
-        )
-    return LoadedImage(np.asarray(im.convert("RGB")).copy(), None, 255.0, mode, fmt, frames, frame)
+        return np.asarray(im, dtype=np.float32).copy(), None, 1.0
+    return np.asarray(im.convert("RGB")).copy(), None, 255.0
 
 
 def output_format(path: str | Path, fmt: str | None = None) -> str:
@@ -416,9 +420,7 @@ def _format_for(path: Path, fmt: str | None) -> str:
             f"unknown output format fmt={fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy"
         )
     if str(path) == STDIO:
-        raise UsageError(
-            "writing to standard output ('-') needs fmt=png|jpg|tiff|bmp|webp|gif|npy"
-        )
+        raise UsageError("writing to standard output ('-') needs fmt=png|jpg|tiff|bmp|webp|gif|npy")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return "NPY"
@@ -501,48 +503,54 @@ def encode_image(
     Raises:
         UsageError: a dtype/shape the format cannot store (with the fix).
     """
-    from PIL import Image
-
     if fmt == "NPY":
         buf = io.BytesIO()
         np.save(buf, array, allow_pickle=False)
         return buf.getvalue()
     arr, _ = fit_bit_depth(np.ascontiguousarray(array), fmt)  # 16 -> 8 bits where needed
+    im = _pillow_image(arr, fmt)
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **_save_options(arr, fmt, compress_level, quality))
+    return buf.getvalue()
+
+
+def _pillow_image(arr: np.ndarray, fmt: str):
+    """The Pillow image that stores ``arr`` in ``fmt``, or a UsageError with the fix."""
+    from PIL import Image
+
     if arr.dtype.kind == "f":
         if arr.ndim != 2 or fmt != "TIFF":
             raise UsageError(
                 f"a float array ({' x '.join(map(str, arr.shape))}) can be stored only as .npy "
                 f"or as a single-channel .tif, not as {fmt}; write .npy, or map it to 8 bits first"
             )
-        im = Image.fromarray(arr.astype(np.float32), mode="F")
-    elif arr.dtype == np.uint16:  # gray, PNG or TIFF
+        return Image.fromarray(arr.astype(np.float32), mode="F")
+    if arr.dtype == np.uint16:  # gray, PNG or TIFF
         # Pillow >= 11 refuses fromarray(..., mode="I;16") for uint16 data ("Invalid mode
         # for data type") but maps little-endian uint16 to I;16 by itself.
-        im = Image.fromarray(arr.astype("<u2", copy=False))
-    else:
-        if arr.ndim == 3 and arr.shape[2] > 4:
-            raise UsageError(
-                f"an array of {arr.shape[2]} channels cannot be stored as {fmt}: a picture "
-                "holds 1, 3 or 4; write .npy"
-            )
-        if arr.dtype != np.uint8:  # other integers are clipped, never wrapped around
-            arr = np.clip(arr, 0, 255).astype(np.uint8)
-        if arr.ndim == 3 and arr.shape[2] == 4 and fmt in ("JPEG", "BMP"):
-            arr = arr[..., :3]  # these formats have no alpha channel
-        if arr.ndim == 3 and arr.shape[2] == 2 and fmt in ("JPEG", "BMP"):
-            arr = arr[..., 0]
-        im = Image.fromarray(arr)
-    buf = io.BytesIO()
-    options: dict[str, object] = {}
+        return Image.fromarray(arr.astype("<u2", copy=False))
+    if arr.ndim == 3 and arr.shape[2] > 4:
+        raise UsageError(
+            f"an array of {arr.shape[2]} channels cannot be stored as {fmt}: a picture "
+            "holds 1, 3 or 4; write .npy"
+        )
+    if arr.dtype != np.uint8:  # other integers are clipped, never wrapped around
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.ndim == 3 and arr.shape[2] in (2, 4) and fmt in ("JPEG", "BMP"):
+        # these formats have no alpha channel: RGBA -> RGB, gray + alpha -> gray
+        arr = arr[..., :3] if arr.shape[2] == 4 else arr[..., 0]
+    return Image.fromarray(arr)
+
+
+def _save_options(arr: np.ndarray, fmt: str, compress_level: int, quality: int) -> dict:
+    """Pillow ``save`` options: PNG compression, JPEG/WebP quality, float TIFF deflate."""
     if fmt == "PNG":
-        options["compress_level"] = compress_level
-        options["compress_type"] = DEFAULT_PNG_STRATEGY
-    elif fmt in ("JPEG", "WEBP"):
-        options["quality"] = quality
-    elif fmt == "TIFF" and arr.dtype.kind == "f":
-        options["compression"] = "tiff_deflate"
-    im.save(buf, format=fmt, **options)
-    return buf.getvalue()
+        return {"compress_level": compress_level, "compress_type": DEFAULT_PNG_STRATEGY}
+    if fmt in ("JPEG", "WEBP"):
+        return {"quality": quality}
+    if fmt == "TIFF" and arr.dtype.kind == "f":
+        return {"compression": "tiff_deflate"}
+    return {}
 
 
 def _umask() -> int:
