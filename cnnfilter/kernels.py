@@ -3,7 +3,7 @@
 The registry is the single source of ``cnnfilter kernels``, the ``--kernel``
 help, the README table and the tests. Every kernel is written the way its
 source writes it, for **convolution** (the article's and Wikipedia's
-convention): with ``--op correlate`` a non-symmetric kernel (sobel, prewitt,
+convention): cross-correlated (``op='correlate'``), a non-symmetric kernel (sobel, prewitt,
 scharr, roberts, emboss, the article's line kernels) gives the opposite sign.
 
 A kernel spec is a registry name, optionally with parameters after colons
