@@ -572,7 +572,7 @@ def load_kernel_file(path: str | Path) -> Kernel:
 
 
 def resolve_kernel(spec: str) -> Kernel:
-    """Resolve a kernel spec (the CLI's ``--kernel``): a registry name or a matrix.
+    """Resolve a kernel spec: a registry name (``gaussian:7:1.5``) or a matrix.
 
     Raises:
         UsageError: unknown name (with the closest names), bad parameters,
