@@ -254,7 +254,7 @@ def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
     from PIL import Image, UnidentifiedImageError
 
     if frame < 0:
-        raise UsageError(f"--frame counts from 0, got {frame}")
+        raise UsageError(f"frame counts from 0, got frame={frame}")
     head = fh.read(16)
     if not head:
         raise ProcessingError(f"{name!r} is empty (0 bytes), not an image")
@@ -323,7 +323,7 @@ def _open_frame(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
         frames = getattr(im, "n_frames", 1)
         if frame >= frames:
             raise UsageError(
-                f"{name!r} has {frames} frame(s); --frame must be between 0 and {frames - 1}"
+                f"{name!r} has {frames} frame(s); frame must be between 0 and {frames - 1}"
             )
         if frame:
             im.seek(frame)
@@ -340,7 +340,7 @@ def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ProcessingError(
             f"{name!r} is {height} x {width} = {width * height:,} pixels, above the limit "
-            f"of {max_pixels:,}; raise it with --max-pixels if the file is trusted"
+            f"of {max_pixels:,}; raise it with max_pixels=... if the file is trusted"
         )
 
 
@@ -349,51 +349,53 @@ def _reason(exc: BaseException) -> str:
     return text[:200] or type(exc).__name__
 
 
+#: Pillow modes converted before reading, and the mode each becomes.
+_CONVERT = {
+    "PA": "RGBA",
+    "1": "L",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "LAB": "RGB",
+    "HSV": "RGB",
+    "La": "LA",
+    "RGBa": "RGBA",
+}
+
+
 def _to_arrays(im, mode: str, fmt: str | None, frames: int, frame: int) -> LoadedImage:
-    alpha = None
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif mode == "PA":
-        im = im.convert("RGBA")
-    elif mode == "1":
-        im = im.convert("L")
-    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-        im = im.convert("RGB")
-    elif mode == "La":
-        im = im.convert("LA")
-    elif mode == "RGBa":
-        im = im.convert("RGBA")
+    elif mode in _CONVERT:
+        im = im.convert(_CONVERT[mode])
+    pixels, alpha, white = _pixels_of(im)
+    return LoadedImage(pixels, alpha, white, mode, fmt, frames, frame)
+
+
+def _pixels_of(im) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """``(pixels, alpha or None, white level)`` of an image in a readable mode."""
     m = im.mode
     if m in ("RGBA", "LA"):
         arr = np.asarray(im)
         alpha = np.ascontiguousarray(arr[..., -1])
-        pixels = np.ascontiguousarray(arr[..., 0] if m == "LA" else arr[..., :3])
-        return LoadedImage(pixels, alpha, 255.0, mode, fmt, frames, frame)
+        return np.ascontiguousarray(arr[..., 0] if m == "LA" else arr[..., :3]), alpha, 255.0
     if m in ("RGB", "L"):
-        return LoadedImage(np.asarray(im).copy(), None, 255.0, mode, fmt, frames, frame)
+        return np.asarray(im).copy(), None, 255.0
     if m.startswith("I;16"):
-        arr = np.asarray(im).astype(np.uint16)
-        return LoadedImage(arr, None, 65535.0, mode, fmt, frames, frame)
+        return np.asarray(im).astype(np.uint16), None, 65535.0
     if m == "I":
         arr = np.asarray(im)
         if arr.size and arr.min() >= 0 and arr.max() <= 65535:
-            return LoadedImage(arr.astype(np.uint16), None, 65535.0, mode, fmt, frames, frame)
-        return LoadedImage(
-            arr.astype(np.float32), None, float(arr.max() or 1), mode, fmt, frames, frame
-        )
+            return arr.astype(np.uint16), None, 65535.0
+        return arr.astype(np.float32), None, float(arr.max() or 1)
     if m == "F":
-        return LoadedImage(
-            np.asarray(im, dtype=np.float32).copy(), None, 1.0, mode, fmt, frames, frame
-        )
-    return LoadedImage(np.asarray(im.convert("RGB")).copy(), None, 255.0, mode, fmt, frames, frame)
+        return np.asarray(im, dtype=np.float32).copy(), None, 1.0
+    return np.asarray(im.convert("RGB")).copy(), None, 255.0
 
 
-def output_format(path: str | Path, fmt: str | None = None, *, format_option: bool = False) -> str:
+def output_format(path: str | Path, fmt: str | None = None) -> str:
     """The format a path (or an explicit ``fmt``) will be written in: Pillow's name or NPY.
 
-    ``format_option`` says that the calling command has a ``--format``
-    option, so that the error messages may offer it as a fix (and accept
-    ``-``, standard output, with it).
+    ``fmt`` wins over the extension; ``"-"`` (standard output) needs ``fmt``.
 
     Raises:
         UsageError: unknown extension or format; ``-`` without ``fmt``.
@@ -404,27 +406,21 @@ def output_format(path: str | Path, fmt: str | None = None, *, format_option: bo
     Traceback (most recent call last):
     cnnfilter.errors.UsageError: cannot tell the output format of 'x.xyz' from its extension; use .png, .jpg, .tif, .bmp, .webp, .gif or .npy
     """  # noqa: E501
-    return _format_for(Path(path), fmt, format_option=format_option)
+    return _format_for(Path(path), fmt)
 
 
-def _format_for(path: Path, fmt: str | None, *, format_option: bool = True) -> str:
+def _format_for(path: Path, fmt: str | None) -> str:
     if fmt:
         key = fmt.lower().lstrip(".")
         if key == "npy":
-            chosen = "NPY"
-        elif "." + key in IMAGE_EXTENSIONS:
-            chosen = IMAGE_EXTENSIONS["." + key]
-        else:
-            raise UsageError(
-                f"unknown output format {fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy"
-            )
-        return chosen
-    if str(path) == STDIO:
-        if not format_option:
-            raise UsageError("this output cannot be standard output ('-'); give a file name")
+            return "NPY"
+        if "." + key in IMAGE_EXTENSIONS:
+            return IMAGE_EXTENSIONS["." + key]
         raise UsageError(
-            "writing to standard output (-o -) needs --format png|jpg|tiff|bmp|webp|gif|npy"
+            f"unknown output format fmt={fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy"
         )
+    if str(path) == STDIO:
+        raise UsageError("writing to standard output ('-') needs fmt=png|jpg|tiff|bmp|webp|gif|npy")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return "NPY"
@@ -432,12 +428,12 @@ def _format_for(path: Path, fmt: str | None, *, format_option: bool = True) -> s
         return IMAGE_EXTENSIONS[suffix]
     raise UsageError(
         f"cannot tell the output format of {str(path)!r} from its extension; use .png, .jpg, "
-        ".tif, .bmp, .webp, .gif or .npy" + (" (or --format)" if format_option else "")
+        ".tif, .bmp, .webp, .gif or .npy"
     )
 
 
 def check_format_matches(path: str | Path, fmt: str | None) -> None:
-    """Refuse a ``--format`` that contradicts the extension of ``path``.
+    """Refuse a ``fmt`` that contradicts the extension of ``path``.
 
     :func:`output_format` lets ``fmt`` win; on the command line, PNG bytes in
     ``x.jpg`` are a mistake, so the CLI asks first.
@@ -448,7 +444,7 @@ def check_format_matches(path: str | Path, fmt: str | None) -> None:
     >>> check_format_matches("x.jpeg", "jpg")
     >>> check_format_matches("x.png", "jpg")
     Traceback (most recent call last):
-    cnnfilter.errors.UsageError: --format jpg disagrees with the extension of 'x.png' (PNG); drop --format or change the file name
+    cnnfilter.errors.UsageError: fmt='jpg' disagrees with the extension of 'x.png' (PNG); drop fmt or change the file name
     """  # noqa: E501
     if not fmt or str(path) == STDIO:
         return
@@ -457,8 +453,8 @@ def check_format_matches(path: str | Path, fmt: str | None) -> None:
     chosen = _format_for(Path(path), fmt)
     if implied is not None and implied != chosen:
         raise UsageError(
-            f"--format {fmt} disagrees with the extension of {str(path)!r} ({implied}); "
-            "drop --format or change the file name"
+            f"fmt={fmt!r} disagrees with the extension of {str(path)!r} ({implied}); "
+            "drop fmt or change the file name"
         )
 
 
@@ -507,48 +503,54 @@ def encode_image(
     Raises:
         UsageError: a dtype/shape the format cannot store (with the fix).
     """
-    from PIL import Image
-
     if fmt == "NPY":
         buf = io.BytesIO()
         np.save(buf, array, allow_pickle=False)
         return buf.getvalue()
     arr, _ = fit_bit_depth(np.ascontiguousarray(array), fmt)  # 16 -> 8 bits where needed
+    im = _pillow_image(arr, fmt)
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **_save_options(arr, fmt, compress_level, quality))
+    return buf.getvalue()
+
+
+def _pillow_image(arr: np.ndarray, fmt: str):
+    """The Pillow image that stores ``arr`` in ``fmt``, or a UsageError with the fix."""
+    from PIL import Image
+
     if arr.dtype.kind == "f":
         if arr.ndim != 2 or fmt != "TIFF":
             raise UsageError(
                 f"a float array ({' x '.join(map(str, arr.shape))}) can be stored only as .npy "
                 f"or as a single-channel .tif, not as {fmt}; write .npy, or map it to 8 bits first"
             )
-        im = Image.fromarray(arr.astype(np.float32), mode="F")
-    elif arr.dtype == np.uint16:  # gray, PNG or TIFF
+        return Image.fromarray(arr.astype(np.float32), mode="F")
+    if arr.dtype == np.uint16:  # gray, PNG or TIFF
         # Pillow >= 11 refuses fromarray(..., mode="I;16") for uint16 data ("Invalid mode
         # for data type") but maps little-endian uint16 to I;16 by itself.
-        im = Image.fromarray(arr.astype("<u2", copy=False))
-    else:
-        if arr.ndim == 3 and arr.shape[2] > 4:
-            raise UsageError(
-                f"an array of {arr.shape[2]} channels cannot be stored as {fmt}: a picture "
-                "holds 1, 3 or 4; write .npy"
-            )
-        if arr.dtype != np.uint8:  # other integers are clipped, never wrapped around
-            arr = np.clip(arr, 0, 255).astype(np.uint8)
-        if arr.ndim == 3 and arr.shape[2] == 4 and fmt in ("JPEG", "BMP"):
-            arr = arr[..., :3]  # these formats have no alpha channel
-        if arr.ndim == 3 and arr.shape[2] == 2 and fmt in ("JPEG", "BMP"):
-            arr = arr[..., 0]
-        im = Image.fromarray(arr)
-    buf = io.BytesIO()
-    options: dict[str, object] = {}
+        return Image.fromarray(arr.astype("<u2", copy=False))
+    if arr.ndim == 3 and arr.shape[2] > 4:
+        raise UsageError(
+            f"an array of {arr.shape[2]} channels cannot be stored as {fmt}: a picture "
+            "holds 1, 3 or 4; write .npy"
+        )
+    if arr.dtype != np.uint8:  # other integers are clipped, never wrapped around
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.ndim == 3 and arr.shape[2] in (2, 4) and fmt in ("JPEG", "BMP"):
+        # these formats have no alpha channel: RGBA -> RGB, gray + alpha -> gray
+        arr = arr[..., :3] if arr.shape[2] == 4 else arr[..., 0]
+    return Image.fromarray(arr)
+
+
+def _save_options(arr: np.ndarray, fmt: str, compress_level: int, quality: int) -> dict:
+    """Pillow ``save`` options: PNG compression, JPEG/WebP quality, float TIFF deflate."""
     if fmt == "PNG":
-        options["compress_level"] = compress_level
-        options["compress_type"] = DEFAULT_PNG_STRATEGY
-    elif fmt in ("JPEG", "WEBP"):
-        options["quality"] = quality
-    elif fmt == "TIFF" and arr.dtype.kind == "f":
-        options["compression"] = "tiff_deflate"
-    im.save(buf, format=fmt, **options)
-    return buf.getvalue()
+        return {"compress_level": compress_level, "compress_type": DEFAULT_PNG_STRATEGY}
+    if fmt in ("JPEG", "WEBP"):
+        return {"quality": quality}
+    if fmt == "TIFF" and arr.dtype.kind == "f":
+        return {"compression": "tiff_deflate"}
+    return {}
 
 
 def _umask() -> int:
@@ -569,7 +571,7 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) ->
     if p.is_dir():
         raise UsageError(f"output {str(p)!r} is a directory; give a file name")
     if p.exists() and not force:
-        raise UsageError(f"output {str(p)!r} already exists; add --force to replace it")
+        raise UsageError(f"output {str(p)!r} already exists; add force=True to replace it")
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"output folder {str(folder)!r} does not exist; create it first")
@@ -604,8 +606,8 @@ def write_stdout(data: bytes) -> None:
         raise ProcessingError("there is no standard output to write the image to")
     if stream.isatty():
         raise UsageError(
-            "refusing to write binary image data to a terminal; redirect it (-o - > out.png), "
-            "pipe it into another command, or give an output file name"
+            "refusing to write binary image data to a terminal; redirect standard output to a "
+            "file, pipe it into another command, or give an output file name"
         )
     out = getattr(stream, "buffer", stream)
     try:
@@ -732,7 +734,7 @@ def _array_image(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
             "(H, W) or (H, W, C)"
         )
     if frame:
-        raise UsageError(f"{name!r} is a .npy array, which has one frame; --frame must be 0")
+        raise UsageError(f"{name!r} is a .npy array, which has one frame; frame must be 0")
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.dtype == np.uint8 or arr.dtype == np.uint16:

@@ -3,7 +3,7 @@
 The registry is the single source of ``cnnfilter kernels``, the ``--kernel``
 help, the README table and the tests. Every kernel is written the way its
 source writes it, for **convolution** (the article's and Wikipedia's
-convention): with ``--op correlate`` a non-symmetric kernel (sobel, prewitt,
+convention): cross-correlated (``op='correlate'``), a non-symmetric kernel (sobel, prewitt,
 scharr, roberts, emboss, the article's line kernels) gives the opposite sign.
 
 A kernel spec is a registry name, optionally with parameters after colons
@@ -428,7 +428,7 @@ def check_weights(weights, name: str = "custom") -> None:
     largest = float(np.max(np.abs(weights))) if np.size(weights) else 0.0
     if largest > MAX_WEIGHT:
         raise UsageError(
-            f"kernel {name!r} has a weight of magnitude {largest:.3g}; weights (after --scale) "
+            f"kernel {name!r} has a weight of magnitude {largest:.3g}; weights (after scale=...) "
             f"must lie within ±{MAX_WEIGHT:.0e} so that sums stay within float32"
         )
 
@@ -462,35 +462,8 @@ def parse_kernel_text(text: str, *, name: str = "custom", path: str | None = Non
         fix = "give rows such as '1,0,-1;2,0,-2;1,0,-1'" if path is None else FILE_FORMAT
         raise UsageError(f"{what} is empty; {fix}")
     if stripped.startswith("["):
-        import json  # here, not at the top: the CLI's start does not need it
-
-        try:
-            values = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"{what} is not valid JSON ({exc.msg} at character {exc.pos}); "
-                "write it as [[1,0,-1],[2,0,-2],[1,0,-1]]"
-            ) from None
-        _check_json_numbers(values, name)
-        return kernel_from_array(values, name=name)
-    rows: list[list[float]] = []
-    for number, text_line in enumerate(text.splitlines(), start=1):
-        for line in text_line.split(";"):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            cells = line.replace(",", " ").split()
-            try:
-                rows.append([float(c) for c in cells])
-            except ValueError:
-                bad = next(c for c in cells if not _is_float(c))
-                if path is None:
-                    raise UsageError(
-                        f"{what}: {bad!r} is not a number; write rows as '1,0,-1;2,0,-2;1,0,-1'"
-                    ) from None
-                raise UsageError(
-                    f"{what}, line {number}: {bad!r} is not a number; {FILE_FORMAT}"
-                ) from None
+        return _parse_json_kernel(stripped, what=what, name=name)
+    rows = _parse_rows(text, what=what, path=path)
     if not rows:
         raise UsageError(f"{what} has no rows" + ("" if path is None else f"; {FILE_FORMAT}"))
     widths = {len(r) for r in rows}
@@ -500,6 +473,45 @@ def parse_kernel_text(text: str, *, name: str = "custom", path: str | None = Non
             "needs the same number"
         )
     return kernel_from_array(rows, name=name)
+
+
+def _parse_json_kernel(text: str, *, what: str, name: str) -> Kernel:
+    """Inline JSON ``[[1,0,-1],[2,0,-2]]`` (or ``(kh, kw, C)`` nested lists)."""
+    import json  # here, not at the top: the CLI's start does not need it
+
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{what} is not valid JSON ({exc.msg} at character {exc.pos}); "
+            "write it as [[1,0,-1],[2,0,-2],[1,0,-1]]"
+        ) from None
+    _check_json_numbers(values, name)
+    return kernel_from_array(values, name=name)
+
+
+def _parse_rows(text: str, *, what: str, path: str | None) -> list[list[float]]:
+    """Rows split on ``;`` and newlines, cells on ``,`` and blanks; ``#`` lines skipped."""
+    rows: list[list[float]] = []
+    for number, text_line in enumerate(text.splitlines(), start=1):
+        for line in text_line.split(";"):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                rows.append(_parse_row(line, what=what, path=path, number=number))
+    return rows
+
+
+def _parse_row(line: str, *, what: str, path: str | None, number: int) -> list[float]:
+    cells = line.replace(",", " ").split()
+    try:
+        return [float(c) for c in cells]
+    except ValueError:
+        bad = next(c for c in cells if not _is_float(c))
+        if path is None:
+            raise UsageError(
+                f"{what}: {bad!r} is not a number; write rows as '1,0,-1;2,0,-2;1,0,-1'"
+            ) from None
+        raise UsageError(f"{what}, line {number}: {bad!r} is not a number; {FILE_FORMAT}") from None
 
 
 def _is_float(text: str) -> bool:
@@ -560,7 +572,7 @@ def load_kernel_file(path: str | Path) -> Kernel:
 
 
 def resolve_kernel(spec: str) -> Kernel:
-    """Resolve a ``--kernel`` value: a registry name (with ``:`` parameters) or a matrix.
+    """Resolve a kernel spec: a registry name (``gaussian:7:1.5``) or a matrix.
 
     Raises:
         UsageError: unknown name (with the closest names), bad parameters,
@@ -572,7 +584,7 @@ def resolve_kernel(spec: str) -> Kernel:
     text = spec.strip()
     if not text:
         raise UsageError(
-            "--kernel is empty; give a name such as sobel-x (see 'cnnfilter kernels') or a "
+            "the kernel spec is empty; give a name such as sobel-x (see 'cnnfilter kernels') or a "
             "matrix such as '1,0,-1;2,0,-2;1,0,-1'"
         )
     if (

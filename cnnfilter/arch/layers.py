@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from cnnfilter.engine.geometry import as_pair, parse_padding
+
 __all__ = [
     "ACTIVATIONS",
     "LAYER_TYPES",
@@ -83,46 +85,43 @@ def _int_or_none(value: Any) -> int | None:
 
 def pair(value: Any) -> tuple[int, int]:
     """``k`` or ``[rows, cols]``, each >= 1 (kernel size, stride, dilation)."""
-    if isinstance(value, list):
-        if len(value) != 2:
-            raise OptionError(f"expected k or [rows, cols], got {value!r}", "write k or [kh, kw]")
-        return _int(value[0], 1), _int(value[1], 1)
-    k = _int(value, 1)
-    return k, k
+    if isinstance(value, list) and len(value) != 2:
+        raise OptionError(f"expected k or [rows, cols], got {value!r}", "write k or [kh, kw]")
+    for v in value if isinstance(value, list) else [value]:
+        _int(v, 1)  # the YAML wording: "expected an integer", "must be >= 1"
+    return as_pair(value, name="value")
 
 
 def _pair_or_none(value: Any) -> tuple[int, int] | None:
     return None if value is None else pair(value)
 
 
+_PADDING_FIX = "write same, valid, p, [ph, pw] or [top, bottom, left, right]"
+
+
 def padding(value: Any) -> Padding:
     """``same``, ``valid``, ``p``, ``[ph, pw]``, ``[top, bottom, left, right]``
-    or Keras' ``[[top, bottom], [left, right]]``; explicit values >= 0."""
-    fix = "write same, valid, p, [ph, pw] or [top, bottom, left, right]"
-    if isinstance(value, str):
-        name = value.lower()
-        if name not in ("same", "valid"):
-            raise OptionError(f"unknown padding {value!r}", fix)
-        return name
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, list) for v in value):
-        value = [*value[0], *value[1]]
-    if isinstance(value, list):
-        values = [_int(v, 0) for v in value]
-        if len(values) == 2:
-            return values[0], values[0], values[1], values[1]
-        if len(values) == 4:
-            return values[0], values[1], values[2], values[3]
-        raise OptionError(f"expected 1, 2 or 4 padding values, got {value!r}", fix)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise OptionError(f"expected a padding, got {value!r}", fix)
-    p = _int(value, 0)
-    return p, p, p, p
+    or Keras' ``[[top, bottom], [left, right]]``; explicit values >= 0.
+
+    Read by :func:`cnnfilter.engine.geometry.parse_padding`, the parser of
+    ``apply --padding`` and :func:`cnnfilter.correlate` too; ``arch.yaml`` has
+    no ``full``.
+    """
+    names = ("same", "valid")
+    if isinstance(value, str) and value.strip().lower() not in names:
+        raise OptionError(f"unknown padding {value!r}", _PADDING_FIX)
+    if isinstance(value, bool) or not isinstance(value, int | str | list):
+        raise OptionError(f"expected a padding, got {value!r}", _PADDING_FIX)
+    try:
+        return parse_padding(value, names=names)
+    except (TypeError, ValueError) as exc:
+        raise OptionError(str(exc), _PADDING_FIX) from None
 
 
 def _lc_padding(value: Any) -> Padding:
-    if not isinstance(value, str) or value.lower() not in ("same", "valid"):
+    if not isinstance(value, str) or value.strip().lower() not in ("same", "valid"):
         raise OptionError(f"expected valid or same, got {value!r}", "write valid or same")
-    return value.lower()
+    return parse_padding(value)
 
 
 def boolean(value: Any) -> bool:

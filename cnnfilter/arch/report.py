@@ -7,7 +7,7 @@ The JSON documents are a stable interface (documented in the README):
 * ``params``: ``network``, ``source``, ``input`` ``{height, width,
   channels}``, ``conventions`` (text), ``layers`` (list of ``{name, type,
   depth, output, parameters, non_trainable, macs, activation_bytes, share}``
-  plus ``locally_connected_parameters`` with ``--compare``) and ``total``
+  plus ``locally_connected_parameters`` with ``compare=True``) and ``total``
   ``{parameters, trainable, non_trainable, parameters_with_running_stats,
   macs, parameter_bytes, activation_bytes, input_bytes}`` (plus
   ``locally_connected_parameters``).
@@ -118,7 +118,7 @@ def params_records(summary: Summary, *, compare: bool = False) -> list[dict[str,
 
 
 def params_document(summary: Summary, *, compare: bool = False) -> dict[str, Any]:
-    """The ``params --format json`` document (see the module docstring)."""
+    """The ``params`` JSON report (see the module docstring)."""
     total = {
         "parameters": summary.parameters,
         "trainable": summary.parameters,
@@ -168,7 +168,7 @@ def fields_records(fields: ReceptiveFields) -> list[dict[str, Any]]:
 
 
 def fields_document(fields: ReceptiveFields) -> dict[str, Any]:
-    """The ``receptive-field --format json`` document."""
+    """The ``receptive-field`` JSON report."""
     network = fields.trace.network
     return {
         "network": network.name,

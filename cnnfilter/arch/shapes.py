@@ -1,9 +1,10 @@
 """Follow a tensor through a parsed network: every layer's input and output shape.
 
 Every sliding-window layer (convolutions, pooling, zero padding) gets its
-output size from :func:`cnnfilter.engine.geometry.output_size`, the formula
-the ``apply`` and ``pool`` commands use; ``padding: same`` follows
-TensorFlow's rule (:func:`~cnnfilter.engine.geometry.same_padding`). The
+output size from :func:`cnnfilter.engine.geometry.resolve_axes`, the
+geometry the ``apply`` and ``pool`` commands use; ``padding: same`` follows
+TensorFlow's rule (:func:`~cnnfilter.engine.geometry.same_padding` with
+``rule="tensorflow"``). The
 resolved per-axis geometry is kept on each :class:`Step` so that the
 parameter and receptive-field calculators never recompute it.
 """
@@ -31,7 +32,8 @@ from cnnfilter.arch.layers import (
     ZeroPadding2d,
     layer_error,
 )
-from cnnfilter.engine.geometry import AxisGeometry, output_size, same_padding
+from cnnfilter.engine.geometry import AxisGeometry, check_pool_padding, resolve_axes
+from cnnfilter.errors import UsageError
 
 __all__ = ["Step", "Trace", "trace"]
 
@@ -114,15 +116,23 @@ def _step(layer: Layer, shape: Shape, source: str) -> Step:
 
     if isinstance(layer, Residual):
         return _residual(layer, shape, source)
-    if isinstance(layer, Dense):
-        if not shape.flat:
-            raise error(f"needs a flat input but gets {shape}", "add '- flatten' before it")
-        if layer.in_features is not None and layer.in_features != shape.channels:
-            raise error(
-                f"in_features is {layer.in_features} but its input has {shape.channels}",
-                f"write in_features: {shape.channels} or fix the layers before it",
-            )
-        return Step(layer, shape, Shape(1, 1, layer.units, flat=True))
+    if isinstance(layer, Dense | Flatten | BatchNorm2d):
+        return _flat_step(layer, shape, error)
+    if not isinstance(layer, _WINDOWED + (ZeroPadding2d, GlobalPool2d, AdaptivePool2d)):
+        return Step(layer, shape, shape)  # activations, dropout: element-wise
+    if shape.flat:
+        raise error(
+            f"needs an H x W x C input but gets the flat {shape}",
+            "move it before the flatten, dense or global pooling layer",
+        )
+    if isinstance(layer, GlobalPool2d | AdaptivePool2d | ZeroPadding2d):
+        return _fixed_step(layer, shape)
+    rows, cols = _windows(layer, shape, error)
+    return Step(layer, shape, Shape(rows.out, cols.out, _channels(layer, shape, error)), rows, cols)
+
+
+def _flat_step(layer: Dense | Flatten | BatchNorm2d, shape: Shape, error) -> Step:
+    """Dense, flatten and batch norm: checks of the feature count, no window."""
     if isinstance(layer, Flatten):
         return Step(layer, shape, Shape(1, 1, shape.size, flat=True))
     if isinstance(layer, BatchNorm2d):
@@ -132,13 +142,18 @@ def _step(layer: Layer, shape: Shape, source: str) -> Step:
                 f"write num_features: {shape.channels}",
             )
         return Step(layer, shape, shape)
-    if not isinstance(layer, _WINDOWED + (ZeroPadding2d, GlobalPool2d, AdaptivePool2d)):
-        return Step(layer, shape, shape)  # activations, dropout: element-wise
-    if shape.flat:
+    if not shape.flat:
+        raise error(f"needs a flat input but gets {shape}", "add '- flatten' before it")
+    if layer.in_features is not None and layer.in_features != shape.channels:
         raise error(
-            f"needs an H x W x C input but gets the flat {shape}",
-            "move it before the flatten, dense or global pooling layer",
+            f"in_features is {layer.in_features} but its input has {shape.channels}",
+            f"write in_features: {shape.channels} or fix the layers before it",
         )
+    return Step(layer, shape, Shape(1, 1, layer.units, flat=True))
+
+
+def _fixed_step(layer: GlobalPool2d | AdaptivePool2d | ZeroPadding2d, shape: Shape) -> Step:
+    """Layers whose output size is fixed by the layer, not by a sliding window."""
     if isinstance(layer, GlobalPool2d):
         rows = AxisGeometry(shape.height, shape.height, 1, 1, 0, 0, 1)
         cols = AxisGeometry(shape.width, shape.width, 1, 1, 0, 0, 1)
@@ -146,46 +161,43 @@ def _step(layer: Layer, shape: Shape, source: str) -> Step:
     if isinstance(layer, AdaptivePool2d):
         out_h, out_w = layer.output_size
         return Step(layer, shape, Shape(out_h, out_w, shape.channels))
-    if isinstance(layer, ZeroPadding2d):
-        top, bottom, left, right = layer.padding
-        rows = AxisGeometry(shape.height, 1, 1, 1, top, bottom, shape.height + top + bottom)
-        cols = AxisGeometry(shape.width, 1, 1, 1, left, right, shape.width + left + right)
-        return Step(layer, shape, Shape(rows.out, cols.out, shape.channels), rows, cols)
-    rows, cols = _windows(layer, shape, error)
-    return Step(layer, shape, Shape(rows.out, cols.out, _channels(layer, shape, error)), rows, cols)
+    top, bottom, left, right = layer.padding
+    rows = AxisGeometry(shape.height, 1, 1, 1, top, bottom, shape.height + top + bottom)
+    cols = AxisGeometry(shape.width, 1, 1, 1, left, right, shape.width + left + right)
+    return Step(layer, shape, Shape(rows.out, cols.out, shape.channels), rows, cols)
 
 
 def _windows(layer, shape: Shape, error) -> tuple[AxisGeometry, AxisGeometry]:
-    """Resolve padding and output size along rows and along columns."""
+    """Resolve padding and output size along rows and along columns.
+
+    ``padding: same`` follows TensorFlow's rule; pooling layers follow
+    PyTorch's ``padding <= kernel_size // 2``.
+    """
     stride = layer.stride if layer.stride is not None else layer.kernel_size
-    ceil_mode = getattr(layer, "ceil_mode", False)
-    pads = layer.padding
-    axes = []
-    for axis, n in enumerate((shape.height, shape.width)):
-        k, s, d = layer.kernel_size[axis], stride[axis], layer.dilation[axis]
-        if pads == "same":
-            before, after = same_padding(n, k, stride=s, dilation=d)
-        elif pads == "valid":
-            before = after = 0
-        else:
-            before, after = pads[2 * axis], pads[2 * axis + 1]
-            if isinstance(layer, MaxPool2d | AvgPool2d) and max(before, after) > k // 2:
+    if isinstance(layer, MaxPool2d | AvgPool2d) and not isinstance(layer.padding, str):
+        for k, pads in zip(layer.kernel_size, (layer.padding[:2], layer.padding[2:]), strict=True):
+            try:
+                check_pool_padding(k, max(pads))
+            except UsageError:
                 raise error(
-                    f"padding {max(before, after)} is more than half the kernel {k} "
-                    "(PyTorch refuses it)",
+                    f"padding {max(pads)} is more than half the kernel {k} (PyTorch refuses it)",
                     f"use padding <= {k // 2}",
-                )
-        out = output_size(n, k, stride=s, padding=(before, after), dilation=d, ceil_mode=ceil_mode)
-        axes.append(AxisGeometry(n, k, s, d, before, after, out))
-    rows, cols = axes
+                ) from None
+    rows, cols = resolve_axes(
+        (shape.height, shape.width),
+        layer.kernel_size,
+        layer.padding,
+        stride=stride,
+        dilation=layer.dilation,
+        same_rule="tensorflow",
+        ceil_mode=getattr(layer, "ceil_mode", False),
+    )
     if rows.out < 1 or cols.out < 1:
-        span = tuple(
-            d * (k - 1) + 1 for k, d in zip(layer.kernel_size, layer.dilation, strict=True)
-        )
         raise error(
             f"output would be {rows.out} x {cols.out}: input {shape.height} x {shape.width} "
             f"with padding {rows.pad_before + rows.pad_after} x {cols.pad_before + cols.pad_after} "
-            f"is smaller than the kernel span {span[0]} x {span[1]}",
+            f"is smaller than the kernel span {rows.effective_kernel_size} x "
+            f"{cols.effective_kernel_size}",
             "use a smaller kernel, stride or dilation, more padding, or a larger input",
         )
     return rows, cols

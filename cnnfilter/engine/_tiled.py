@@ -33,7 +33,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from cnnfilter.engine.geometry import AxisGeometry
+from cnnfilter.engine.boundary import boundary_mode
+from cnnfilter.engine.geometry import AxisGeometry, effective_kernel_size
 
 #: Worker threads: every core this process may run on.
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -56,25 +57,19 @@ def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 def extend_index(positions: np.ndarray, axis: AxisGeometry, mode: str) -> np.ndarray:
     """Source index of each padded position; -1 outside the image for ``constant``.
 
-    Equal to ``numpy.pad`` of ``arange(n)`` for any padding width (the
-    extension is periodic: period ``2n`` for symmetric, ``2n - 2`` for mirror,
-    ``n`` for wrap).
+    The rule is the mode's :attr:`~cnnfilter.engine.boundary.Boundary.source_index`
+    in :data:`~cnnfilter.engine.boundary.BOUNDARIES`, equal to ``numpy.pad``
+    of ``arange(n)`` for any padding width.
+
+    Raises:
+        UsageError: an unknown mode name.
     """
-    n = axis.n
-    q = positions - axis.pad_before
-    if mode == "edge":
-        return np.clip(q, 0, n - 1)
-    if mode == "wrap":
-        return q % n
-    if mode == "symmetric":
-        m = q % (2 * n)
-        return np.where(m < n, m, 2 * n - 1 - m)
-    if mode == "mirror":
-        if n == 1:
-            return np.zeros_like(q)
-        m = q % (2 * n - 2)
-        return np.where(m < n, m, 2 * n - 2 - m)
-    return np.where((q >= 0) & (q < n), q, -1)
+    return boundary_mode(mode).source_index(positions - axis.pad_before, axis.n)
+
+
+def _fills(mode: str) -> bool:
+    """True when ``mode`` puts ``cval`` outside the image (raises for an unknown mode)."""
+    return boundary_mode(mode).fills
 
 
 @functools.lru_cache(maxsize=256)
@@ -101,7 +96,7 @@ def _fill_columns(dst, rows, cols: AxisGeometry, c0, c1, mode, cval) -> None:
     for lo, hi in ((c0, a), (b, c1)):
         if hi <= lo:
             continue
-        if mode == "constant":
+        if _fills(mode):
             dst[:, lo - c0 : hi - c0] = cval
         else:
             dst[:, lo - c0 : hi - c0] = rows[:, _extended_range(lo, hi, cols, mode)]
@@ -131,7 +126,7 @@ def build_tile(
     for lo, hi in ((r0, a), (b, r1)):
         if hi <= lo:
             continue
-        if mode == "constant":
+        if _fills(mode):
             out[lo - r0 : hi - r0] = cval
         else:
             picked = src[_extended_range(lo, hi, rows, mode)]
@@ -405,7 +400,7 @@ class SeparableTile(_Banded):
         th, tw = tile.shape[:2]
         chans = tile.shape[2] if tile.ndim == 3 else 1
         dtype = out.dtype
-        keff_w = dw * (self.row.size - 1) + 1
+        keff_w = effective_kernel_size(self.row.size, dw)
         block = min(ROW_BLOCK, ow)
         span = (block - 1) * sw + keff_w
         nb = -(-ow // block)
@@ -476,8 +471,7 @@ def run_rows(
     inside; the few border columns are computed afterwards tap by tap
     (:func:`direct_tile`) on two narrow strips of the padded image.
     """
-    keff_h = rows.dilation * (rows.kernel_size - 1) + 1
-    keff_w = cols.dilation * (cols.kernel_size - 1) + 1
+    keff_h, keff_w = rows.effective_kernel_size, cols.effective_kernel_size
     width = (cols.out - 1) * cols.stride + keff_w
     per_tile = min(planes[0][1].tile_rows, max(1, -(-rows.out // (4 * WORKERS))))
     src0, fn0 = planes[0]
@@ -570,8 +564,7 @@ def run_fft(
     from scipy import fft
 
     sh, sw, dh, dw = rows.stride, cols.stride, rows.dilation, cols.dilation
-    keff_h = dh * (rows.kernel_size - 1) + 1
-    keff_w = dw * (cols.kernel_size - 1) + 1
+    keff_h, keff_w = rows.effective_kernel_size, cols.effective_kernel_size
     need_h = (rows.out - 1) * sh + keff_h
     need_w = (cols.out - 1) * sw + keff_w
     fh, fw = fft_tile_side(need_h, keff_h), fft_tile_side(need_w, keff_w)

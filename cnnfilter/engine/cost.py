@@ -141,13 +141,13 @@ def check_filter_cost(
 
     Raises:
         UsageError: the direct method would run more than ``max_direct_macs``
-            multiply-adds (the fix: ``--method fft``), or the method would
+            multiply-adds (the fix: ``method="fft"``), or the method would
             need more than ``memory_limit`` bytes.
 
     >>> check_filter_cost((20000, 20000, 3), np.ones((11, 11)), method="direct",
     ...                   memory_limit=2**40)
     Traceback (most recent call last):
-    cnnfilter.errors.UsageError: a 11x11 kernel on a 20000 x 20000 x 3 image needs about 1.5e+11 multiply-adds with the direct method (the limit is 5e+10); use --method fft, a smaller kernel or a smaller image
+    cnnfilter.errors.UsageError: a 11x11 kernel on a 20000 x 20000 x 3 image needs about 1.5e+11 multiply-adds with the direct method (the limit is 5e+10); use method='fft', a smaller kernel or a smaller image
     """  # noqa: E501
 
     def too_costly(cost: FilterCost) -> bool:
@@ -165,7 +165,7 @@ def check_filter_cost(
     if cost.method != "fft" and cost.macs > max_direct_macs:
         raise UsageError(
             f"{what} needs about {cost.macs:.2g} multiply-adds with the {cost.method} method (the "
-            f"limit is {max_direct_macs:.0e}); use --method fft, a smaller kernel or a smaller "
+            f"limit is {max_direct_macs:.0e}); use method='fft', a smaller kernel or a smaller "
             "image"
         )
     if cost.memory_bytes > memory_limit:

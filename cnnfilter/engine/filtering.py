@@ -36,7 +36,7 @@ import numpy as np
 
 from cnnfilter.engine import _tiled
 from cnnfilter.engine.boundary import canonical_boundary
-from cnnfilter.engine.geometry import AxisGeometry, resolve_padding
+from cnnfilter.engine.geometry import AxisGeometry, PaddingSpec, resolve_axes
 from cnnfilter.engine.separable import separate
 from cnnfilter.errors import UsageError
 
@@ -51,8 +51,6 @@ __all__ = [
     "filter_geometry",
     "work_dtype",
 ]
-
-PaddingSpec = str | int | Sequence[int] | Sequence[Sequence[int]]
 
 
 def work_dtype(dtype: np.dtype | type) -> np.dtype:
@@ -69,35 +67,6 @@ def work_dtype(dtype: np.dtype | type) -> np.dtype:
     if dtype.kind in "biuf":
         return np.dtype(np.float32)
     raise UsageError(f"image dtype must be boolean, integer or float, got {dtype}")
-
-
-def _pair(name: str, value: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(value, int | np.integer):
-        return int(value), int(value)
-    values = tuple(value)
-    if len(values) != 2:
-        raise UsageError(f"{name} must be an integer or a (rows, cols) pair, got {value!r}")
-    return int(values[0]), int(values[1])
-
-
-def _padding_per_axis(padding: PaddingSpec) -> tuple[object, object]:
-    """Split a padding spec into (rows spec, cols spec)."""
-    if isinstance(padding, str):
-        return padding, padding
-    if isinstance(padding, int | np.integer):
-        return int(padding), int(padding)
-    values = list(padding)
-    if len(values) == 2 and all(isinstance(v, int | np.integer) for v in values):
-        return int(values[0]), int(values[1])
-    if len(values) == 4 and all(isinstance(v, int | np.integer) for v in values):
-        top, bottom, left, right = (int(v) for v in values)
-        return (top, bottom), (left, right)
-    if len(values) == 2 and all(not isinstance(v, int | np.integer) for v in values):
-        return tuple(int(v) for v in values[0]), tuple(int(v) for v in values[1])
-    raise UsageError(
-        "padding must be 'same', 'valid', 'full', an integer, (rows, cols) or "
-        f"(top, bottom, left, right), got {padding!r}"
-    )
 
 
 @dataclass(frozen=True)
@@ -124,23 +93,23 @@ def filter_geometry(
 ) -> FilterGeometry:
     """Output size and explicit paddings of a filtering call, per axis.
 
-    Uses :func:`cnnfilter.engine.geometry.resolve_padding`, the one formula.
+    Parses ``padding`` with :func:`cnnfilter.engine.geometry.parse_padding`
+    and resolves it with :func:`~cnnfilter.engine.geometry.resolve_axes`
+    (``"same"`` by the scipy.ndimage anchor rule).
 
     Raises:
         UsageError: bad stride, dilation or padding values.
+        TypeError: values that are not integers.
     """
-    sh, sw = _pair("stride", stride)
-    dh, dw = _pair("dilation", dilation)
-    prow, pcol = _padding_per_axis(padding)
-    try:
-        rows = resolve_padding(
-            image_shape[0], kernel_shape[0], prow, stride=sh, dilation=dh, flipped=flipped
-        )
-        cols = resolve_padding(
-            image_shape[1], kernel_shape[1], pcol, stride=sw, dilation=dw, flipped=flipped
-        )
-    except (TypeError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    rows, cols = resolve_axes(
+        image_shape,
+        kernel_shape[:2],
+        padding,
+        stride=stride,
+        dilation=dilation,
+        flipped=flipped,
+        same_rule="ndimage",
+    )
     return FilterGeometry(rows, cols)
 
 
@@ -332,7 +301,8 @@ def plan_method(
         if not rank1:
             raise UsageError(
                 f"method separable needs a rank-1 kernel (an outer product of a column and a "
-                f"row); this {size} kernel is not; use --method auto, direct or fft"
+                f"row); this {size} kernel is not; use method='auto', method='direct' or "
+                "method='fft'"
             )
         return FilterPlan("separable", method, f"rank-1 {size} kernel: {kh} + {kw} taps", rtol)
     if method == "direct":

@@ -18,7 +18,7 @@ from cnnfilter.errors import UsageError
 
 __all__ = ["FilterSettings", "FilterResult", "filter_image", "OPERATIONS"]
 
-#: ``--op`` values and the name the CLI prints for each.
+#: ``op`` values (:class:`FilterSettings`) and the name printed for each.
 OPERATIONS = {"convolve": "convolution", "correlate": "cross-correlation"}
 
 
@@ -47,7 +47,7 @@ class FilterResult:
         pixels: ``(oh, ow)``, ``(oh, ow, C)`` or with alpha appended as the
             last channel; the input's integer dtype, or float (``raw``).
         response: the float response before range mapping (no alpha).
-        range_mode: the resolved ``--range`` (``"raw"`` when not mapped).
+        range_mode: the resolved ``range_mode`` (``"raw"`` when not mapped).
         operation: ``"convolution"`` or ``"cross-correlation"``.
         method: what ran, as :meth:`cnnfilter.engine.filtering.FilterPlan.describe`
             (``"separable (auto: rank-1 7x7 kernel: 7 + 7 taps instead of 49)"``).
@@ -117,7 +117,7 @@ def _check_finite(response: np.ndarray, pixels: np.ndarray) -> None:
     raise UsageError(
         f"the response overflows {response.dtype.name} (largest {top:.3g}): input values up "
         f"to {largest:.3g} times the kernel weights are too large; scale the kernel down "
-        "(a smaller --scale) or the input"
+        "(a smaller scale=...) or the input"
     )
 
 

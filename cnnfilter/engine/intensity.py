@@ -14,7 +14,7 @@ from cnnfilter.errors import UsageError
 
 __all__ = ["RANGE_MODES", "choose_range", "to_pixels", "premultiply", "unpremultiply"]
 
-#: ``--range`` choices and what each does.
+#: ``range_mode`` choices and what each does.
 RANGE_MODES = {
     "auto": "abs for kernels that sum to 0 (edge detectors), clip for the others",
     "clip": "round, then clip to [0, full white]",

@@ -52,12 +52,11 @@ import numpy as np
 
 from cnnfilter.engine._tiled import WORKERS, scratch
 from cnnfilter.engine.filtering import work_dtype
-from cnnfilter.engine.geometry import effective_kernel_size, output_size
+from cnnfilter.engine.geometry import AxisGeometry, as_pair, check_pool_padding, resolve_axes
 from cnnfilter.errors import UsageError
 
 __all__ = [
     "POOL_OPS",
-    "PoolAxis",
     "PoolSpec",
     "pool_spec",
     "pool_axes",
@@ -73,21 +72,6 @@ POOL_OPS = {
 }
 
 IntPair = int | Sequence[int]
-
-
-def _pair(name: str, value: IntPair, minimum: int) -> tuple[int, int]:
-    if isinstance(value, bool):
-        raise UsageError(f"{name} must be an integer or a (rows, cols) pair, got {value!r}")
-    if isinstance(value, int | np.integer):
-        values = (int(value), int(value))
-    else:
-        values = tuple(value)
-        if len(values) != 2 or not all(isinstance(v, int | np.integer) for v in values):
-            raise UsageError(f"{name} must be an integer or a (rows, cols) pair, got {value!r}")
-        values = (int(values[0]), int(values[1]))
-    if min(values) < minimum:
-        raise UsageError(f"{name} must be >= {minimum}, got {value!r}")
-    return values
 
 
 @dataclass(frozen=True)
@@ -142,84 +126,32 @@ def pool_spec(
 ceil_mode=False, count_include_pad=True, p=2.0)
     """
     if op not in POOL_OPS:
-        raise UsageError(f"pooling op must be one of {', '.join(POOL_OPS)}, got {op!r}")
-    k = _pair("kernel size", kernel_size, 1)
-    s = k if stride is None else _pair("stride", stride, 1)
-    pad = _pair("padding", padding, 0)
-    d = _pair("dilation", dilation, 1)
-    for axis, (ki, pi) in enumerate(zip(k, pad, strict=True)):
-        if pi > ki // 2:
-            name = ("rows", "cols")[axis]
-            raise UsageError(
-                f"padding {pi} ({name}) is more than half the kernel size {ki}; PyTorch "
-                f"requires padding <= kernel_size // 2 = {ki // 2}"
-            )
+        raise UsageError(f"op must be one of {', '.join(POOL_OPS)}; got op={op!r}")
+    k = as_pair(kernel_size, name="kernel_size")
+    s = k if stride is None else as_pair(stride, name="stride")
+    pad = as_pair(padding, name="padding", minimum=0)
+    d = as_pair(dilation, name="dilation")
+    for axis, ki, pi in zip(("rows", "cols"), k, pad, strict=True):
+        check_pool_padding(ki, pi, axis=axis)
     if op == "lp":
         if pad != (0, 0) or d != (1, 1):
             raise UsageError(
                 "Lp pooling takes no padding and no dilation (as torch.nn.LPPool2d); "
-                "drop --padding/--dilation or use --op max/avg"
+                "use padding=0 and dilation=1, or op='max' or op='avg'"
             )
         if not (isinstance(p, int | float) and math.isfinite(p) and p > 0):
             raise UsageError(
                 f"the Lp power p must be a finite number > 0, got {p!r} (p = inf is max pooling: "
-                "use --op max)"
+                "use op='max')"
             )
     if op == "avg" and d != (1, 1):
-        raise UsageError("average pooling has no dilation (as torch.nn.AvgPool2d); drop --dilation")
+        raise UsageError(
+            "average pooling has no dilation (as torch.nn.AvgPool2d); use dilation=1 or op='max'"
+        )
     return PoolSpec(op, k, s, pad, d, bool(ceil_mode), bool(count_include_pad), float(p))
 
 
-@dataclass(frozen=True)
-class PoolAxis:
-    """The geometry of one axis, with the terms of the output-size formula.
-
-    ``out`` comes from :func:`cnnfilter.engine.geometry.output_size`;
-    ``numerator`` (``n + 2p - d(k-1) - 1``) and ``dropped`` (the ceil-mode
-    rule removed a last window starting in the padding) are for display.
-    """
-
-    n: int
-    kernel_size: int
-    stride: int
-    padding: int
-    dilation: int
-    ceil_mode: bool
-    out: int
-
-    @property
-    def numerator(self) -> int:
-        """``n + 2p - d(k-1) - 1``."""
-        return self.n + 2 * self.padding - self.dilation * (self.kernel_size - 1) - 1
-
-    @property
-    def rounded(self) -> int:
-        """``floor`` (or ``ceil``) of ``numerator / s``, plus 1, before the drop rule."""
-        q = self.numerator / self.stride
-        return (math.ceil(q) if self.ceil_mode else math.floor(q)) + 1
-
-    @property
-    def dropped(self) -> bool:
-        """True when ceil mode dropped a last window that would start in the padding."""
-        return self.ceil_mode and self.rounded != self.out
-
-    def formula(self) -> str:
-        """The formula with this axis's numbers, e.g. ``floor((5 + 2*1 - 1*(2-1) - 1)/2) + 1 = 3``.
-
-        >>> PoolAxis(5, 2, 2, 1, 1, True, 3).formula()
-        'ceil((5 + 2*1 - 1*(2-1) - 1)/2) + 1 = 4, last window starts in the padding: dropped -> 3'
-        """
-        rnd = "ceil" if self.ceil_mode else "floor"
-        text = (
-            f"{rnd}(({self.n} + 2*{self.padding} - {self.dilation}*({self.kernel_size}-1) - 1)"
-            f"/{self.stride}) + 1 = {self.rounded}"
-        )
-        if self.dropped:
-            text += f", last window starts in the padding: dropped -> {self.out}"
-        return text
-
-
-def pool_axes(shape: tuple[int, ...], spec: PoolSpec) -> tuple[PoolAxis, PoolAxis]:
+def pool_axes(shape: tuple[int, ...], spec: PoolSpec) -> tuple[AxisGeometry, AxisGeometry]:
     """The row and column geometry of pooling an array of ``shape`` (``(H, W, ...)``).
 
     Raises:
@@ -229,19 +161,22 @@ def pool_axes(shape: tuple[int, ...], spec: PoolSpec) -> tuple[PoolAxis, PoolAxi
     >>> rows.out, cols.out
     (3, 4)
     """
-    axes = []
-    for a in (0, 1):
-        n = int(shape[a])
-        k, s, p, d = spec.kernel_size[a], spec.stride[a], spec.padding[a], spec.dilation[a]
-        out = output_size(n, k, stride=s, padding=p, dilation=d, ceil_mode=spec.ceil_mode)
-        if out <= 0:
+    rows, cols = resolve_axes(
+        shape,
+        spec.kernel_size,
+        spec.padding,
+        stride=spec.stride,
+        dilation=spec.dilation,
+        ceil_mode=spec.ceil_mode,
+    )
+    for what, ax in (("row", rows), ("column", cols)):
+        if ax.out <= 0:
             raise UsageError(
-                f"the output would be empty: a {'row' if a == 0 else 'column'} window spans "
-                f"{effective_kernel_size(k, d)} pixels but the padded input has {n + 2 * p}; "
-                "use a smaller kernel or more padding"
+                f"the output would be empty: a {what} window spans "
+                f"{ax.effective_kernel_size} pixels but the padded input has "
+                f"{ax.n + ax.pad_before + ax.pad_after}; use a smaller kernel or more padding"
             )
-        axes.append(PoolAxis(n, k, s, p, d, spec.ceil_mode, out))
-    return axes[0], axes[1]
+    return rows, cols
 
 
 def _check_array(x: np.ndarray) -> np.ndarray:
@@ -261,24 +196,24 @@ def _lowest(dtype: np.dtype):
     return np.iinfo(dtype).min
 
 
-def _extended(x: np.ndarray, rows: PoolAxis, cols: PoolAxis, fill) -> np.ndarray:
+def _extended(x: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, fill) -> np.ndarray:
     """``x`` padded by ``padding`` before and by whatever the last windows need after.
 
     Returns ``x`` itself (no copy) when no padding is needed.
     """
     need_after = []
     for ax in (rows, cols):
-        span = (ax.out - 1) * ax.stride + ax.dilation * (ax.kernel_size - 1) + 1
-        need_after.append(max(span - ax.padding - ax.n, 0))
-    if rows.padding == cols.padding == 0 and need_after == [0, 0]:
+        span = (ax.out - 1) * ax.stride + ax.effective_kernel_size
+        need_after.append(max(span - ax.pad_before - ax.n, 0))
+    if rows.pad_before == cols.pad_before == 0 and need_after == [0, 0]:
         return x
-    shape = (rows.n + rows.padding + need_after[0], cols.n + cols.padding + need_after[1])
+    shape = (rows.n + rows.pad_before + need_after[0], cols.n + cols.pad_before + need_after[1])
     ext = np.full(shape + x.shape[2:], fill, dtype=x.dtype)
-    ext[rows.padding : rows.padding + rows.n, cols.padding : cols.padding + cols.n] = x
+    ext[rows.pad_before : rows.pad_before + rows.n, cols.pad_before : cols.pad_before + cols.n] = x
     return ext
 
 
-def _tap_views(ext: np.ndarray, rows: PoolAxis, cols: PoolAxis):
+def _tap_views(ext: np.ndarray, rows: AxisGeometry, cols: AxisGeometry):
     """Yield ``(i, j, view)`` for every kernel tap; ``view`` has shape ``(oh, ow, ...)``."""
     for i in range(rows.kernel_size):
         r0 = i * rows.dilation
@@ -297,7 +232,7 @@ _BLOCK_BYTES = 1 << 20
 
 
 def _combine_taps(
-    ext: np.ndarray, rows: PoolAxis, cols: PoolAxis, out: np.ndarray, combine: Callable
+    ext: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, out: np.ndarray, combine: Callable
 ) -> None:
     """``out = combine(tap_1, tap_2, ...)`` over every kernel tap, by blocks of rows.
 
@@ -340,16 +275,16 @@ def _combine_taps(
         list(pool.map(run, starts))
 
 
-def _divisor_1d(ax: PoolAxis, include_pad: bool) -> np.ndarray:
+def _divisor_1d(ax: AxisGeometry, include_pad: bool) -> np.ndarray:
     """Per-output cell counts along one axis (PyTorch's avg_pool2d divisor rule)."""
-    start = np.arange(ax.out) * ax.stride - ax.padding
-    end = np.minimum(start + ax.kernel_size, ax.n + ax.padding)
+    start = np.arange(ax.out) * ax.stride - ax.pad_before
+    end = np.minimum(start + ax.kernel_size, ax.n + ax.pad_after)
     if include_pad:
         return (end - start).astype(np.float64)
     return (np.minimum(end, ax.n) - np.maximum(start, 0)).astype(np.float64)
 
 
-def _divide(out: np.ndarray, rows: PoolAxis, cols: PoolAxis, include_pad: bool) -> None:
+def _divide(out: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, include_pad: bool) -> None:
     rdiv, cdiv = _divisor_1d(rows, include_pad), _divisor_1d(cols, include_pad)
     if np.all(rdiv == rdiv[0]) and np.all(cdiv == cdiv[0]):
         out *= out.dtype.type(1.0 / (rdiv[0] * cdiv[0]))
@@ -458,8 +393,8 @@ def max_pool2d_with_indices(x: np.ndarray, spec: PoolSpec) -> tuple[np.ndarray, 
     ext = _extended(x.astype(np.float64), rows, cols, -np.inf)
     shape = (rows.out, cols.out) + x.shape[2:]
     best = np.full(shape, -np.inf)
-    r_base = np.arange(rows.out) * rows.stride - rows.padding
-    c_base = np.arange(cols.out) * cols.stride - cols.padding
+    r_base = np.arange(rows.out) * rows.stride - rows.pad_before
+    c_base = np.arange(cols.out) * cols.stride - cols.pad_before
     width = x.shape[1]
     # Before any tap wins, PyTorch's index is the first tap at or after the window start
     # that is not in the top/left padding; it stays so for a window wholly in the padding.

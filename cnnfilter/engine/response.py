@@ -84,21 +84,22 @@ class ResponseMap:
     flat_windows: int = 0
 
 
+def _check_array(name: str, array: np.ndarray, dims: str) -> np.ndarray:
+    """``array`` as an ndarray of finite numbers with 2 or 3 dimensions, or a UsageError."""
+    array = np.asarray(array)
+    if array.ndim not in (2, 3) or array.size == 0:
+        raise UsageError(f"{name} must have shape {dims}, got {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise UsageError(f"{name} must hold numbers, got dtype {array.dtype}")
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        raise UsageError(f"{name} contains NaN or inf; every value must be a finite number")
+    return array
+
+
 def _check(image: np.ndarray, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    image = np.asarray(image)
-    pattern = np.asarray(pattern)
-    if image.ndim not in (2, 3) or image.size == 0:
-        raise UsageError(f"image must have shape (H, W) or (H, W, C), got {image.shape}")
-    if image.dtype.kind not in "biuf":
-        raise UsageError(f"image must hold numbers, got dtype {image.dtype}")
-    if pattern.ndim not in (2, 3) or pattern.size == 0:
-        raise UsageError(f"pattern must have shape (kh, kw) or (kh, kw, C), got {pattern.shape}")
-    if pattern.dtype.kind not in "biuf":
-        raise UsageError(f"pattern must hold numbers, got dtype {pattern.dtype}")
-    if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
-        raise UsageError("image contains NaN or inf; every value must be a finite number")
-    if not np.all(np.isfinite(pattern)):
-        raise UsageError("pattern contains NaN or inf; every value must be a finite number")
+    """Both arrays checked; a 3-D pattern of one channel becomes 2-D for a gray image."""
+    image = _check_array("image", image, "(H, W) or (H, W, C)")
+    pattern = _check_array("pattern", pattern, "(kh, kw) or (kh, kw, C)")
     if pattern.ndim == 3:
         depth = image.shape[2] if image.ndim == 3 else 1
         if pattern.shape[2] != depth:

@@ -10,13 +10,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cnnfilter.engine._tiled import build_tile, extend_index
 from cnnfilter.engine.boundary import (
+    BOUNDARIES,
     BOUNDARY_ALIASES,
     BOUNDARY_MODES,
+    boundary_mode,
     canonical_boundary,
     numpy_pad_mode,
 )
 from cnnfilter.engine.filtering import correlate
+from cnnfilter.engine.geometry import AxisGeometry
 from cnnfilter.errors import UsageError
 
 ROW = np.array([1.0, 2.0, 3.0, 4.0])  # a b c d
@@ -147,3 +151,45 @@ def test_unknown_boundary_is_refused_with_the_choices(name):
 def test_usage_error_is_a_value_error():
     with pytest.raises(ValueError):
         numpy_pad_mode("nope")
+
+
+# ---------------------------------------------------------------- one table, used by the tiles
+
+LETTERS = {1: "a", 2: "b", 3: "c", 4: "d", 9: "k"}
+
+
+@pytest.mark.parametrize("mode", sorted(EXTENDED))
+def test_table_picture_is_the_extension_written_out(mode):
+    letters = [LETTERS[v] for v in EXTENDED[mode]]
+    expected = " ".join(letters[:3]) + " | " + " ".join(letters[3:7]) + " | "
+    assert BOUNDARIES[mode].picture == expected + " ".join(letters[7:])
+    assert BOUNDARY_MODES[mode].startswith(BOUNDARIES[mode].picture + ": ")
+
+
+@pytest.mark.parametrize("mode", sorted(EXTENDED))
+@pytest.mark.parametrize("n", [1, 2, 3, 7])
+def test_tiling_index_rule_equals_numpy_pad_for_wide_paddings(mode, n):
+    width = 3 * n + 2  # wider than the image: the periodic cases
+    axis = AxisGeometry(n, 1, 1, 1, width, width, n + 2 * width)
+    index = extend_index(np.arange(n + 2 * width), axis, mode)
+    source = np.arange(n)
+    if mode == "constant":
+        expected = np.pad(source, width, mode="constant", constant_values=-1)
+    else:
+        expected = np.pad(source, width, mode=numpy_pad_mode(mode))
+    assert index.tolist() == expected.tolist()
+
+
+def test_tiling_refuses_an_unknown_mode_instead_of_filling_with_cval():
+    axis = AxisGeometry(4, 1, 1, 1, 2, 2, 8)
+    with pytest.raises(UsageError, match=r"unknown boundary mode 'bogus'"):
+        extend_index(np.arange(8), axis, "bogus")
+    tile = np.empty((1, 8))
+    with pytest.raises(UsageError, match=r"unknown boundary mode 'bogus'"):
+        build_tile(ROW[np.newaxis, :], AxisGeometry(1, 1, 1, 1, 0, 0, 1), axis, 0, 1, 0, 8,
+                   "bogus", 0.0, tile)  # fmt: skip
+
+
+def test_aliases_reach_the_same_table_entry():
+    for alias, mode in EXPECTED_ALIASES.items():
+        assert boundary_mode(alias) is BOUNDARIES[mode]

@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+import scipy.ndimage as ndi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnfilter.engine.geometry import (
+    PADDING_NAMES,
     AxisGeometry,
-    anchored_same_padding,
+    as_pair,
+    check_pool_padding,
     effective_kernel_size,
     output_size,
+    padding_spec,
+    parse_ints,
+    parse_padding,
+    resolve_axes,
     resolve_padding,
     same_padding,
 )
+from cnnfilter.errors import UsageError
 
 
 def torch_output_size(n, k, s, p, d, ceil_mode=False):
@@ -101,8 +110,8 @@ def test_same_padding_literal_values(n, k, s, d, expected):
         (2, 3, True, (1, 2)),
     ],
 )
-def test_anchored_same_padding_literal_values(k, d, flipped, expected):
-    assert anchored_same_padding(k, dilation=d, flipped=flipped) == expected
+def test_ndimage_same_padding_literal_values(k, d, flipped, expected):
+    assert same_padding(10, k, dilation=d, rule="ndimage", flipped=flipped) == expected
 
 
 def test_resolve_padding_named_modes_literal_values():
@@ -217,15 +226,212 @@ def test_same_padding_refuses_bad_arguments():
         same_padding(-3, 3)
 
 
-def test_anchored_same_padding_refuses_bad_arguments():
+def test_ndimage_same_padding_refuses_bad_arguments():
     with pytest.raises(ValueError, match=r"dilation must be >= 1, got 0"):
-        anchored_same_padding(3, dilation=0)
+        same_padding(5, 3, dilation=0, rule="ndimage")
     with pytest.raises(ValueError, match=r"kernel_size must be >= 1, got 0"):
-        anchored_same_padding(0)
+        same_padding(5, 0, rule="ndimage")
+    with pytest.raises(UsageError, match=r"rule must be one of ndimage, tensorflow; got 'keras'"):
+        same_padding(5, 3, rule="keras")
 
 
 def test_resolve_padding_refuses_unknown_names_and_negative_padding():
-    with pytest.raises(ValueError, match=r"padding must be 'same', 'valid', 'full'.*'half'"):
+    with pytest.raises(UsageError, match=r"padding must be 'same', 'valid', 'full'.*'half'"):
         resolve_padding(10, 3, "half")
     with pytest.raises(ValueError, match=r"padding must be >= 0, got -1"):
         resolve_padding(10, 3, -1)
+
+
+# ---------------------------------------------------------------- the two "same" rules
+
+
+def tf_same_reference(n, k_eff, s):
+    """TensorFlow's documented SAME rule, written from its guide."""
+    out = math.ceil(n / s)
+    pad_total = max((out - 1) * s + k_eff - n, 0)
+    top = pad_total // 2
+    return top, pad_total - top
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=sizes, k=kernels, s=strides, d=dilations)
+def test_tensorflow_rule_matches_its_documented_formula(n, k, s, d):
+    k_eff = d * (k - 1) + 1
+    assert same_padding(n, k, stride=s, dilation=d, rule="tensorflow") == tf_same_reference(
+        n, k_eff, s
+    )
+
+
+def padded_correlation(x, w, before, after, s):
+    """Cross-correlation of 1-D ``x`` zero-padded by (before, after), every s-th window."""
+    ext = np.concatenate([np.zeros(before), x, np.zeros(after)])
+    full = np.array([ext[i : i + len(w)] @ w for i in range(len(ext) - len(w) + 1)])
+    return full[::s]
+
+
+def dilated(w, d):
+    out = np.zeros(d * (len(w) - 1) + 1)
+    out[::d] = w
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 40), k=kernels, s=strides, d=dilations, flipped=st.booleans(),
+    seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_ndimage_rule_matches_scipy_ndimage_anchor(n, k, s, d, flipped, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(n), rng.standard_normal(k)
+    wd = dilated(w, d)
+    before, after = same_padding(n, k, stride=s, dilation=d, rule="ndimage", flipped=flipped)
+    if flipped:  # convolution: correlation with the flipped kernel
+        expected = ndi.convolve1d(x, wd, mode="constant")[::s]
+        got = padded_correlation(x, wd[::-1], before, after, s)
+    else:
+        expected = ndi.correlate1d(x, wd, mode="constant")[::s]
+        got = padded_correlation(x, wd, before, after, s)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=sizes, k=kernels, s=strides, d=dilations, rule=st.sampled_from(["ndimage", "tensorflow"]))
+def test_both_same_rules_give_ceil_n_over_s(n, k, s, d, rule):
+    before, after = same_padding(n, k, stride=s, dilation=d, rule=rule)
+    assert output_size(n, k, stride=s, padding=(before, after), dilation=d) == math.ceil(n / s)
+
+
+# ---------------------------------------------------------------- PyTorch's pooling rule
+
+
+@given(k=st.integers(1, 20), p=st.integers(0, 20))
+def test_pool_padding_rule_matches_pytorch(k, p):
+    # torch.nn.MaxPool2d docs / ATen pool2d_shape_check: "pad should be at most half of
+    # kernel size" (kW / 2 >= padW, integer division in C++).
+    allowed = p <= k / 2
+    if allowed:
+        check_pool_padding(k, p)
+    else:
+        with pytest.raises(UsageError, match=rf"padding {p} \(rows\) is more than half"):
+            check_pool_padding(k, p, axis="rows")
+
+
+def test_pool_axes_carry_the_formula_terms():
+    rows, cols = resolve_axes((5, 6), 2, 1, stride=2, ceil_mode=True)
+    assert (rows.out, cols.out) == (3, 4)
+    assert rows.padding == 1 and rows.numerator == 5 and rows.dropped
+    assert not cols.dropped
+    assert rows.formula().startswith("ceil((5 + 2*1 - 1*(2-1) - 1)/2) + 1 = 4")
+    uneven = AxisGeometry(5, 2, 1, 1, 0, 1, 5)
+    with pytest.raises(ValueError, match="uneven padding"):
+        _ = uneven.padding
+
+
+# ---------------------------------------------------------------- the padding parser
+
+ints = st.integers(0, 50)
+separators = st.sampled_from([",", ", ", "x", " , "])
+
+
+@st.composite
+def written_paddings(draw):
+    """(a padding in one of its written forms, the (top, bottom, left, right) it means)."""
+    form = draw(st.sampled_from(["int", "pair", "four", "keras", "text1", "text2", "text4"]))
+    top, bottom, left, right = sides = draw(st.tuples(ints, ints, ints, ints))
+    sep = draw(separators)
+    if form == "int":
+        return top, (top, top, top, top)
+    if form == "pair":
+        return draw(st.sampled_from([(top, left), [top, left]])), (top, top, left, left)
+    if form == "four":
+        return draw(st.sampled_from([sides, list(sides)])), sides
+    if form == "keras":
+        return [[top, bottom], [left, right]], (top, bottom, left, right)
+    if form == "text1":
+        return f" {top} ", (top, top, top, top)
+    if form == "text2":
+        return f"{top}{sep}{left}", (top, top, left, left)
+    return sep.join(map(str, (top, bottom, left, right))), (top, bottom, left, right)
+
+
+@settings(max_examples=400, deadline=None)
+@given(written_paddings())
+def test_parser_reads_every_written_form(written):
+    value, sides = written
+    assert parse_padding(value) == sides
+    assert parse_padding(parse_padding(value)) == sides  # its own output parses back
+    assert parse_padding(",".join(map(str, sides))) == sides  # and so does its text
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.sampled_from(sorted(PADDING_NAMES)), data=st.data())
+def test_parser_reads_names_in_any_case(name, data):
+    spelled = "".join(c.upper() if data.draw(st.booleans()) else c for c in name)
+    assert parse_padding(f" {spelled}\t") == name
+    assert padding_spec(spelled) == name
+
+
+@pytest.mark.parametrize(
+    ("value", "given"),
+    [("2", 2), ("2,1", (2, 1)), ("0x3", (0, 3)), ("1,2,3,4", (1, 2, 3, 4)), (3, 3),
+     ((1, 2), (1, 2)), ([[0, 1], [2, 3]], (0, 1, 2, 3)), (np.int64(4), 4), ("valid", "valid")],
+)  # fmt: skip
+def test_padding_spec_keeps_the_form_given(value, given):
+    assert padding_spec(value) == given
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "match"),
+    [
+        ("half", {}, r"padding must be same, valid, full, an integer P, PH,PW or "
+         r"TOP,BOTTOM,LEFT,RIGHT; got 'half'"),
+        ("full", {"names": ("same", "valid")}, r"must be same, valid, an integer"),
+        ("1,2,3", {}, r"got '1,2,3'"),
+        ("-1", {"name": "--padding"}, r"^--padding must be >= 0, got -1$"),
+        ("1,-1", {"name": "--padding"}, r"^--padding values must all be >= 0, got 1,-1$"),
+        (-2, {}, r"^padding must be >= 0, got -2$"),
+        ((1, -2), {}, r"padding values must all be >= 0, got \(1, -2\)"),
+        ((1, 2, 3), {}, r"got \(1, 2, 3\)"),
+        ([[1], [2, 3]], {}, r"got \[\[1\], \[2, 3\]\]"),
+        ((1.5, 2), {}, r"got \(1.5, 2\)"),
+        (True, {}, r"got True"),
+        (None, {}, r"got None"),
+    ],
+)  # fmt: skip
+def test_parser_refuses_bad_paddings_by_name(value, kwargs, match):
+    with pytest.raises(UsageError, match=match):
+        parse_padding(value, **kwargs)
+
+
+def test_parse_ints_reads_command_line_numbers():
+    assert parse_ints("3", name="--stride") == 3
+    assert parse_ints(" 2 , 1 ", name="--stride") == (2, 1)
+    assert parse_ints("0,0,1,2", name="--padding", counts=(1, 2, 4), minimum=0) == (0, 0, 1, 2)
+    with pytest.raises(UsageError, match=r"^--stride must be an integer or comma-separated"):
+        parse_ints("two", name="--stride")
+    with pytest.raises(UsageError, match=r"^--dilation takes 1 or 2 value\(s\), got '1,2,3'$"):
+        parse_ints("1,2,3", name="--dilation")
+    with pytest.raises(UsageError, match=r"^--stride must be >= 1, got 0$"):
+        parse_ints("0", name="--stride")
+
+
+def test_as_pair_checks_each_value():
+    assert as_pair(np.int32(2), name="stride") == (2, 2)
+    assert as_pair([3, 1], name="stride") == (3, 1)
+    with pytest.raises(UsageError, match=r"^stride must be >= 1, got 0$"):
+        as_pair((1, 0), name="stride")
+    with pytest.raises(UsageError, match=r"stride must be an integer or a \(rows, cols\) pair"):
+        as_pair((1, 2, 3), name="stride")
+    with pytest.raises(TypeError, match=r"stride must be an integer or a \(rows, cols\) pair"):
+        as_pair("2", name="stride")
+    with pytest.raises(TypeError, match=r"got True"):
+        as_pair(True, name="stride")
+
+
+def test_resolve_axes_reads_the_padding_once_for_both_axes():
+    rows, cols = resolve_axes((10, 8), (3, 4), (1, 2, 0, 3))
+    assert rows == AxisGeometry(10, 3, 1, 1, 1, 2, 11)
+    assert cols == AxisGeometry(8, 4, 1, 1, 0, 3, 8)
+    rows, cols = resolve_axes((10, 8), 4, "same", same_rule="tensorflow", stride=(2, 3))
+    assert (rows.pad_before, rows.pad_after, rows.out) == (1, 1, 5)
+    assert (cols.pad_before, cols.pad_after, cols.out) == (1, 1, 3)

@@ -323,7 +323,7 @@ def test_window_longer_than_input_in_ceil_mode_gives_one_output_as_torch():
     ("kwargs", "message"),
     [
         ({"op": "median", "kernel_size": 2}, "op must be one of max, avg, lp"),
-        ({"op": "max", "kernel_size": 0}, "kernel size must be >= 1"),
+        ({"op": "max", "kernel_size": 0}, "kernel_size must be >= 1"),
         ({"op": "max", "kernel_size": 2, "stride": 0}, "stride must be >= 1"),
         (
             {"op": "max", "kernel_size": 2, "padding": 2},
@@ -333,7 +333,7 @@ def test_window_longer_than_input_in_ceil_mode_gives_one_output_as_torch():
         ({"op": "avg", "kernel_size": 3, "dilation": 2}, "average pooling has no dilation"),
         ({"op": "lp", "kernel_size": 2, "padding": 1}, "Lp pooling takes no padding"),
         ({"op": "lp", "kernel_size": 2, "p": 0}, "finite number > 0"),
-        ({"op": "lp", "kernel_size": 2, "p": math.inf}, "use --op max"),
+        ({"op": "lp", "kernel_size": 2, "p": math.inf}, "use op='max'"),
         ({"op": "max", "kernel_size": (1, 2, 3)}, r"\(rows, cols\) pair"),
     ],
 )

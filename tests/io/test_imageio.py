@@ -171,7 +171,7 @@ def test_multi_frame_files_report_frames_and_select_one(tmp_path):
     frames[0].save(path, save_all=True, append_images=frames[1:])
     assert read_image(path).frames == 2
     assert read_image(path, frame=1).pixels[0, 0] == 200
-    with pytest.raises(UsageError, match=r"has 2 frame\(s\); --frame must be between 0 and 1"):
+    with pytest.raises(UsageError, match=r"has 2 frame\(s\); frame must be between 0 and 1"):
         read_image(path, frame=2)
 
 
@@ -318,14 +318,14 @@ def test_output_format_names():
         r"extension",
     ):
         output_format("x.xyz")
-    with pytest.raises(UsageError, match=r"unknown output format 'pdf'"):
+    with pytest.raises(UsageError, match=r"unknown output format fmt='pdf'"):
         output_format("x.png", "pdf")
 
 
 def test_refuses_to_clobber_without_force(tmp_path, gray):
     path = tmp_path / "out.png"
     path.write_bytes(b"precious")
-    with pytest.raises(UsageError, match=r"'.*out\.png' already exists; add --force to replace"):
+    with pytest.raises(UsageError, match=r"'.*out\.png' already exists; add force=True to replace"):
         write_image(path, gray)
     assert path.read_bytes() == b"precious"
     write_image(path, gray, force=True)
