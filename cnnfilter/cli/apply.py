@@ -210,7 +210,7 @@ def apply(
     from cnnfilter import imageio
     from cnnfilter.engine.boundary import canonical_boundary
     from cnnfilter.engine.image_filter import FilterSettings
-    from cnnfilter.jobs import ApplySpec
+    from cnnfilter.tasks.apply import ApplySpec
 
     # Order of the checks: inputs, then kernel and options, then outputs (exists, is
     # the input), so that the first error names the first thing to fix.
@@ -261,7 +261,7 @@ def apply(
         _run_batch(spec, jobs, force=force, skip_existing=skip_existing, workers=workers,
                    quiet=quiet, json_out=json_out)  # fmt: skip
         return
-    from cnnfilter.jobs import render_apply, shape3
+    from cnnfilter.tasks.apply import render_apply, shape3
 
     rendered = render_apply(spec, images[0], output)
     start = time.perf_counter()
@@ -311,9 +311,10 @@ def _plan(images: list[str], output: str, *, fmt: str | None, recursive: bool):
     output folder. The inputs must exist and every output name and format is
     checked here; whether outputs already exist is checked later, by the
     caller, after the kernel and options (the one-file run) or by
-    :func:`cnnfilter.batch.split_existing` (a batch).
+    :func:`cnnfilter.tasks.batch.split_existing` (a batch).
     """
-    from cnnfilter import batch, imageio
+    from cnnfilter import imageio
+    from cnnfilter.tasks import batch
 
     path = Path(images[0])
     if (
@@ -384,10 +385,10 @@ def _run_batch(spec, jobs, *, force, skip_existing, workers, quiet, json_out) ->
     """Run the planned jobs with a progress bar; summary on stderr, exit 1 if any failed."""
     import functools
 
-    from cnnfilter import batch
+    from cnnfilter.tasks import batch
     from cnnfilter.cli._app import animations_enabled, interrupted_exit
     from cnnfilter.cli._output import batch_progress
-    from cnnfilter.jobs import render_job
+    from cnnfilter.tasks.apply import render_job
 
     to_run, skipped = batch.split_existing(jobs, force=force, skip_existing=skip_existing)
     workers = max(1, min(workers or batch.default_workers(), len(to_run)))  # as many as used

@@ -18,7 +18,7 @@ from PIL import Image
 from scipy import ndimage
 
 from cnnfilter.cli._output import dumps
-from cnnfilter.jobs import APPLY_REPORT_KEYS
+from cnnfilter.tasks.apply import APPLY_REPORT_KEYS
 
 from helpers import ROOT, invoke
 

@@ -1,7 +1,7 @@
 """One input image through ``apply``: read, check the cost, filter, encode.
 
 :func:`render_apply` is the unit of work of both a single ``apply`` and each
-file of a batch (:mod:`cnnfilter.batch`). It is a plain function of a frozen,
+file of a batch (:mod:`cnnfilter.tasks.batch`). It is a plain function of a frozen,
 picklable :class:`ApplySpec`, so that a worker process can run it; it returns
 the encoded bytes and a report, and leaves writing to the caller (one process
 owns every output file, so an interrupted batch never leaves a half-written
@@ -263,5 +263,5 @@ def _check_picture_channels(loaded, spec: ApplySpec, fmt: str) -> None:
 
 
 def render_job(spec: ApplySpec, job) -> Rendered:
-    """:func:`render_apply` for a :class:`cnnfilter.batch.Job` (a batch worker's task)."""
+    """:func:`render_apply` for a :class:`cnnfilter.tasks.batch.Job` (a batch worker's task)."""
     return render_apply(spec, job.source, job.target)
