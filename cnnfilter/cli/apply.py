@@ -385,9 +385,9 @@ def _run_batch(spec, jobs, *, force, skip_existing, workers, quiet, json_out) ->
     """Run the planned jobs with a progress bar; summary on stderr, exit 1 if any failed."""
     import functools
 
-    from cnnfilter.tasks import batch
     from cnnfilter.cli._app import animations_enabled, interrupted_exit
     from cnnfilter.cli._output import batch_progress
+    from cnnfilter.tasks import batch
     from cnnfilter.tasks.apply import render_job
 
     to_run, skipped = batch.split_existing(jobs, force=force, skip_existing=skip_existing)
