@@ -1,0 +1,96 @@
+"""Library errors as the command line shows them: exit codes and flag names.
+
+The library (:mod:`cnnfilter.errors`) raises plain exceptions whose messages
+name Python parameters (``use method='fft'``, ``scale=...``); the CLI owns
+the exit codes, by exception class, and rewrites those parameter names as
+the flags a user types (``use --method fft``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from cnnfilter.errors import CnnfilterError, ProcessingError, UsageError
+
+__all__ = ["EXIT_CODES", "INTERRUPT_EXIT_CODES", "PARAM_FLAGS", "exit_code_for", "as_flags"]
+
+#: Exit code of each library error class (the first match in this order wins).
+EXIT_CODES: dict[type[CnnfilterError], int] = {UsageError: 2, ProcessingError: 1}
+
+#: Exit code of a run stopped by a signal: 128 + the signal number, as shells report it.
+INTERRUPT_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+
+#: Python parameter names whose flag is not ``--`` + the name with ``_`` -> ``-``.
+PARAM_FLAGS = {
+    "range_mode": "--range",
+    "fmt": "--format",
+    "kernel_size": "--size",
+}
+
+#: ``name='value'``, ``name="value"`` or ``name=value`` (up to a space, comma, semicolon or
+#: closing bracket); the name must start a word.
+_ASSIGNMENT = re.compile(
+    r"(?<![\w.-])(?P<name>[a-z][a-z0-9_]*)="
+    r"(?:'(?P<single>[^']*)'|\"(?P<double>[^\"]*)\"|(?P<bare>[^\s,;)\]]+))"
+)
+
+
+#: ``arch.yaml:12: ...``: a message about a line of a file, which names the file's keys.
+_FILE_LINE = re.compile(r"^\S+:\d+: ")
+
+
+def exit_code_for(error: CnnfilterError) -> int:
+    """2 for a :class:`UsageError`, 1 for a :class:`ProcessingError` (and any other).
+
+    >>> exit_code_for(UsageError("x")), exit_code_for(ProcessingError("x"))
+    (2, 1)
+    """
+    for cls, code in EXIT_CODES.items():
+        if isinstance(error, cls):
+            return code
+    return 1
+
+
+@functools.cache
+def _known_flags() -> frozenset[str]:
+    """Every long option of every command (from the Typer app itself)."""
+    import typer.main
+
+    from cnnfilter.cli._app import app
+
+    group = typer.main.get_command(app)
+    flags = set()
+    for command in getattr(group, "commands", {}).values():
+        for param in command.params:
+            flags.update(o for o in param.opts + param.secondary_opts if o.startswith("--"))
+    return frozenset(flags)
+
+
+def as_flags(message: str, flags: frozenset[str] | set[str] | None = None) -> str:
+    """Rewrite the library's ``name='value'`` as the CLI's ``--flag value``.
+
+    Only names that are flags of the CLI are rewritten (``flags``; default:
+    every long option of every command), through :data:`PARAM_FLAGS` or
+    ``name`` -> ``--name`` with ``_`` -> ``-``. Other text is unchanged, and
+    so is a message about a line of a layer file (``net.yaml:3: ...``),
+    whose ``key=value`` words are the file's.
+
+    >>> as_flags("use method='fft' or scale=0.5", {"--method", "--scale"})
+    'use --method fft or --scale 0.5'
+    >>> as_flags("range_mode='raw' keeps floats; x=1 stays", {"--range"})
+    '--range raw keeps floats; x=1 stays'
+    """
+    if _FILE_LINE.match(message):  # about a layer file: its keys are the file's words
+        return message
+    known = _known_flags() if flags is None else flags
+
+    def flag(match: re.Match) -> str:
+        name = match["name"]
+        option = PARAM_FLAGS.get(name, "--" + name.replace("_", "-"))
+        if option not in known:
+            return match[0]
+        value = next(v for v in (match["single"], match["double"], match["bare"]) if v is not None)
+        return f"{option} {value}" if value else option
+
+    return _ASSIGNMENT.sub(flag, message)
