@@ -118,7 +118,7 @@ def params_records(summary: Summary, *, compare: bool = False) -> list[dict[str,
 
 
 def params_document(summary: Summary, *, compare: bool = False) -> dict[str, Any]:
-    """The ``params --format json`` document (see the module docstring)."""
+    """The ``params --json`` document (see the module docstring)."""
     total = {
         "parameters": summary.parameters,
         "trainable": summary.parameters,
@@ -168,7 +168,7 @@ def fields_records(fields: ReceptiveFields) -> list[dict[str, Any]]:
 
 
 def fields_document(fields: ReceptiveFields) -> dict[str, Any]:
-    """The ``receptive-field --format json`` document."""
+    """The ``receptive-field --json`` document."""
     network = fields.trace.network
     return {
         "network": network.name,

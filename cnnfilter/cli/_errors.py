@@ -28,13 +28,16 @@ PARAM_FLAGS = {
     "kernel_size": "--size",
 }
 
-#: ``name='value'``, ``name="value"`` or ``name=value`` (up to a space, comma, semicolon or
-#: closing bracket); the name must start a word.
+#: ``name='value'``, ``name="value"``, ``name=value`` (up to a space, comma, semicolon or
+#: closing bracket) or a bare ``name=`` (the option itself); the name must start a word.
 _ASSIGNMENT = re.compile(
     r"(?<![\w.-])(?P<name>[a-z][a-z0-9_]*)="
-    r"(?:'(?P<single>[^']*)'|\"(?P<double>[^\"]*)\"|(?P<bare>[^\s,;)\]]+))"
+    r"(?:'(?P<single>[^']*)'|\"(?P<double>[^\"]*)\"|(?P<bare>[^\s,;)\]:][^\s,;)\]]*))?"
 )
 
+
+#: A quoted value that looks like a file name (a dot, a slash or a space) keeps its quotes.
+_FILE_NAME = re.compile(r"[./\\ ]")
 
 #: ``arch.yaml:12: ...``: a message about a line of a file, which names the file's keys.
 _FILE_LINE = re.compile(r"^\S+:\d+: ")
@@ -72,7 +75,9 @@ def as_flags(message: str, flags: frozenset[str] | set[str] | None = None) -> st
 
     Only names that are flags of the CLI are rewritten (``flags``; default:
     every long option of every command), through :data:`PARAM_FLAGS` or
-    ``name`` -> ``--name`` with ``_`` -> ``-``. Other text is unchanged, and
+    ``name`` -> ``--name`` with ``_`` -> ``-``; ``name=True`` is the bare
+    switch (``force=True`` -> ``--force``); a quoted file name keeps its
+    quotes (``raw='x.png'`` -> ``--raw 'x.png'``). Other text is unchanged, and
     so is a message about a line of a layer file (``net.yaml:3: ...``),
     whose ``key=value`` words are the file's.
 
@@ -90,7 +95,10 @@ def as_flags(message: str, flags: frozenset[str] | set[str] | None = None) -> st
         option = PARAM_FLAGS.get(name, "--" + name.replace("_", "-"))
         if option not in known:
             return match[0]
-        value = next(v for v in (match["single"], match["double"], match["bare"]) if v is not None)
-        return f"{option} {value}" if value else option
+        if match["single"] is not None and _FILE_NAME.search(match["single"]):
+            return f"{option} {match['single']!r}"  # file names stay quoted, as elsewhere
+        given = (match["single"], match["double"], match["bare"])
+        value = next((v for v in given if v is not None), "")
+        return option if value in ("", "True") else f"{option} {value}"  # a switch: the flag
 
     return _ASSIGNMENT.sub(flag, message)

@@ -1,4 +1,8 @@
-"""One input image through ``apply``: read, check the cost, filter, encode.
+"""``apply``: one input image (or each of a batch) read, checked, filtered, encoded, written.
+
+:func:`prepare` checks everything before any work (inputs, kernel, options,
+outputs, in that order) and returns the :class:`ApplySpec` and the batch's
+jobs; :func:`apply_one` runs a single file, :func:`run_batch` many.
 
 :func:`render_apply` is the unit of work of both a single ``apply`` and each
 file of a batch (:mod:`cnnfilter.tasks.batch`). It is a plain function of a frozen,
@@ -9,6 +13,8 @@ one).
 
 The report is the JSON object ``apply --json`` prints; its keys are listed in
 :data:`APPLY_REPORT_KEYS` and documented in the README's "Pipelines and batch" section.
+The method plan is resolved once per image (:func:`cnnfilter.engine.filtering.plan_method`)
+and passed down to every filtering call; the report states it.
 """
 
 from __future__ import annotations
@@ -23,14 +29,22 @@ import numpy as np
 from cnnfilter.engine.image_filter import FilterSettings
 from cnnfilter.errors import UsageError
 from cnnfilter.imageio import DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESS_LEVEL
+from cnnfilter.kernels import Kernel, check_weights
+from cnnfilter.tasks._common import STDIO, check_output_path, shape3, write_output
 
 __all__ = [
     "APPLY_REPORT_KEYS",
     "ApplySpec",
+    "Prepared",
     "Rendered",
+    "apply_one",
+    "batch_report",
     "memory_limit",
+    "prepare",
     "render_apply",
     "render_job",
+    "run_batch",
+    "scaled",
     "shape3",
 ]
 
@@ -110,15 +124,6 @@ class Rendered:
     depth_note: str | None = None
 
 
-def shape3(shape: tuple[int, ...]) -> list[int]:
-    """``(H, W)`` -> ``[H, W, 1]``; ``(H, W, C)`` unchanged, as a list.
-
-    >>> shape3((4, 5)), shape3((4, 5, 3))
-    ([4, 5, 1], [4, 5, 3])
-    """
-    return [int(s) for s in shape] + ([1] if len(shape) == 2 else [])
-
-
 def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Rendered:
     """Read ``source``, filter it as ``spec`` says, and encode it for ``target``.
 
@@ -134,7 +139,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     from cnnfilter import imageio
     from cnnfilter.engine.boundary import canonical_boundary
     from cnnfilter.engine.cost import check_filter_cost
-    from cnnfilter.engine.filtering import filter_geometry
+    from cnnfilter.engine.filtering import filter_geometry, plan_method, work_dtype
     from cnnfilter.engine.image_filter import filter_image
     from cnnfilter.render import side_by_side as compose
 
@@ -148,7 +153,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     _check_picture_channels(loaded, spec, fmt)
     flipped = settings.op == "convolve"
     options = dict(padding=settings.padding, stride=settings.stride, dilation=settings.dilation)
-    cost = check_filter_cost(
+    check_filter_cost(
         loaded.pixels.shape,
         spec.weights,
         image_dtype=loaded.pixels.dtype,
@@ -158,23 +163,30 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         memory_limit=spec.memory_limit,
         **options,
     )
+    # the plan, once: after the cost check (which needs no SVD unless a limit is near)
+    plan = plan_method(spec.weights, method=settings.method, dtype=work_dtype(loaded.pixels.dtype))
     result = filter_image(
-        loaded.pixels, spec.weights, settings, alpha=loaded.alpha, max_value=loaded.max_value
+        loaded.pixels,
+        spec.weights,
+        settings,
+        alpha=loaded.alpha,
+        max_value=loaded.max_value,
+        plan=plan,
     )
     t2 = time.perf_counter()
     pixels = result.pixels
     if spec.side_by_side:
         if pixels.dtype != loaded.pixels.dtype or pixels.dtype.kind != "u" or pixels.itemsize != 1:
             raise UsageError(
-                "--side-by-side needs an 8-bit result; drop it for .npy or 16-bit output"
+                "side_by_side=True needs an 8-bit result; drop it for .npy or 16-bit output"
             )
         pixels = compose(loaded.pixels, pixels)
     pixels, depth_note = imageio.fit_bit_depth(pixels, fmt)
     if pixels.dtype.kind == "f" and fmt != "NPY" and not (fmt == "TIFF" and pixels.ndim == 2):
         raise UsageError(
-            f"--range raw keeps the float response ({' x '.join(map(str, pixels.shape))}), "
+            f"range_mode='raw' keeps the float response ({' x '.join(map(str, pixels.shape))}), "
             f"which only .npy or a single-channel .tif can hold, not {fmt}; write .npy, or "
-            "use --range clip, abs or rescale to map it to pixels"
+            "use range_mode='clip', abs or rescale to map it to pixels"
         )
     data = imageio.encode_image(
         pixels, fmt, compress_level=spec.compress_level, quality=spec.quality
@@ -224,7 +236,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         "dilation": [geom.rows.dilation, geom.cols.dilation],
         "channels": "sum" if settings.sum_channels or spec.weights.ndim == 3 else "separate",
         "range": result.range_mode,
-        "method": (result.method or cost.method).split(" ", 1)[0],  # "separable (auto: ...)"
+        "method": plan.method,  # the plan that ran, resolved once above
         "response": {
             "shape": shape3(response.shape),
             "dtype": str(response.dtype),
@@ -242,7 +254,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         fmt,
         report,
         tuple(int(n) for n in response.shape),
-        result.method or cost.method,
+        plan.describe(),
         depth_note,
     )
 
@@ -258,10 +270,242 @@ def _check_picture_channels(loaded, spec: ApplySpec, fmt: str) -> None:
     if fmt != "NPY" and loaded.alpha is None and channels not in (1, 3, 4):
         raise UsageError(
             f"the response would have {channels} channels, but a picture holds 1, 3 or 4; "
-            "write .npy to keep them, or add --sum-channels to sum them into one map"
+            "write .npy to keep them, or add sum_channels=True to sum them into one map"
         )
 
 
 def render_job(spec: ApplySpec, job) -> Rendered:
     """:func:`render_apply` for a :class:`cnnfilter.tasks.batch.Job` (a batch worker's task)."""
     return render_apply(spec, job.source, job.target)
+
+
+#: Extension written for each format when ``fmt`` renames files in an output folder.
+_EXTENSIONS = {
+    "PNG": "png",
+    "JPEG": "jpg",
+    "TIFF": "tif",
+    "BMP": "bmp",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "NPY": "npy",
+}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked ``apply``: the spec, the batch's jobs (None for one file), the kernel.
+
+    ``scale_note`` says how the kernel was scaled (``"scale 1/16"``, or ``""``).
+    """
+
+    spec: ApplySpec
+    jobs: list | None
+    kernel: Kernel
+    scale_note: str = ""
+
+    @property
+    def single(self) -> bool:
+        """One input to one output (not a batch)."""
+        return self.jobs is None
+
+
+def scaled(k: Kernel, scale: float | str | None) -> tuple[Kernel, str, float | None]:
+    """Apply a scale (a factor, or ``auto``: divide by the sum unless it is 0).
+
+    Returns:
+        The scaled kernel, a note (``"scale 1/16"``, ``""``), and the factor
+        applied (None when none was).
+
+    Raises:
+        UsageError: the scaled weights are not finite.
+    """
+    if scale is None:
+        return k, "", None
+    if scale == "auto":
+        total = float(k.weights.sum())
+        if abs(total) < 1e-12:
+            return k, "scale auto: the kernel sums to 0, left unscaled", None
+        return (
+            Kernel(k.name, k.weights / total, k.source, k.description),
+            f"scale 1/{total:g}",
+            (1.0 / total),
+        )
+    weights = k.weights * scale
+    check_weights(weights, k.name)
+    return Kernel(k.name, weights, k.source, k.description), f"scale {scale:g}", float(scale)
+
+
+def prepare(
+    images: list[str],
+    output: str,
+    *,
+    kernel: str | None = None,
+    kernel_file: Path | None = None,
+    scale: float | str | None = None,
+    settings: FilterSettings,
+    fmt: str | None = None,
+    recursive: bool = False,
+    force: bool = False,
+    **options,
+) -> Prepared:
+    """Check an ``apply`` before any work and fix what it will do.
+
+    The checks run in this order, so that the first error names the first
+    thing to fix: the inputs (and every output name and format), the kernel
+    and its scale, the boundary, then whether the one output exists or is
+    the input (a batch checks existing outputs in :func:`run_batch`).
+
+    Args:
+        images, output: the inputs (files, folders, globs, ``-``) and the
+            output (file, ``-``, pattern or folder).
+        kernel, kernel_file: the kernel (exactly one).
+        scale: a factor, ``"auto"`` or None.
+        settings: operation, geometry, boundary, range, method; ``raw`` is
+            set here for ``.npy`` output.
+        fmt, recursive, force: as the command's options.
+        options: further :class:`ApplySpec` fields (side_by_side, quality,
+            compress_level, max_pixels, frame).
+
+    Raises:
+        UsageError: the first problem found.
+    """
+    from cnnfilter import imageio
+    from cnnfilter.engine.boundary import canonical_boundary
+    from cnnfilter.tasks.kernels import load_kernel
+
+    jobs = plan_inputs(images, output, fmt=fmt, recursive=recursive)
+    single = jobs is None
+    k, scale_note, factor = scaled(load_kernel(kernel, kernel_file), scale)
+    canonical_boundary(settings.boundary)  # an unknown mode fails here, before any output check
+    out_format = (
+        imageio.output_format(output if single else STDIO, fmt, format_option=True)
+        if single or fmt
+        else None
+    )
+    if single and output != STDIO:
+        check_output_path(Path(output), [Path(images[0])], force=force)
+    raw = out_format == "NPY" or settings.range_mode == "raw"
+    settings = replace(settings, raw=raw)
+    options = {key: value for key, value in options.items() if value is not None}
+    spec = ApplySpec(k.weights, k.name, settings, scale=factor, fmt=fmt, **options)
+    return Prepared(spec, jobs, k, scale_note)
+
+
+def plan_inputs(images: list[str], output: str, *, fmt: str | None, recursive: bool):
+    """None for the classic one-file run; else the batch's jobs.
+
+    A batch is several inputs, a folder, a glob, an output pattern or an
+    output folder. The inputs must exist and every output name and format is
+    checked here; whether outputs already exist is checked later, after the
+    kernel and options (the one-file run) or by
+    :func:`cnnfilter.tasks.batch.split_existing` (a batch).
+
+    Raises:
+        UsageError: a missing input, a folder into one output file, a bad format.
+    """
+    from cnnfilter import imageio
+    from cnnfilter.tasks import batch
+
+    path = Path(images[0])
+    if (
+        len(images) == 1
+        and (output == STDIO or not batch.is_batch_output(output, existing_dir=False))
+        and (images[0] == STDIO or path.is_file() or not set("*?[") & set(images[0]))
+    ):
+        if images[0] != STDIO and path.is_dir():
+            _refuse_folder_to_one_output(images[0], output)
+        imageio.check_input_file(images[0])
+        imageio.output_format(output, fmt, format_option=True)
+        imageio.check_format_matches(output, fmt)
+        return None
+    folder = None if batch.is_pattern(output) else Path(output)
+    inputs = batch.expand_inputs(images, recursive=recursive, exclude=folder)
+    ext = _EXTENSIONS[imageio.output_format(STDIO, fmt, format_option=True)] if fmt else None
+    jobs = batch.plan_jobs(inputs, output, ext=ext)
+    for job in jobs:  # an unknown or conflicting format fails now, not once per file
+        imageio.output_format(job.target, fmt, format_option=True)
+        imageio.check_format_matches(job.target, fmt)
+    return jobs
+
+
+def _refuse_folder_to_one_output(folder: str, output: str) -> None:
+    """A folder input gives several results: one output file cannot hold them."""
+    out = Path("out" if output == STDIO else output)
+    stem = out.with_suffix("") if out.suffix else out
+    ext = out.suffix or ".png"
+    raise UsageError(
+        f"{folder!r} is a folder, which gives several inputs: give an output folder ending in "
+        f"'/' (-o {stem.as_posix()}/) or a pattern such as '{stem.as_posix()}/{{stem}}{ext}'"
+    )
+
+
+def _finish_report(report: dict, write_start: float) -> dict:
+    """Add the write and total times (ms) to a job's report."""
+    timings = dict(report["timings_ms"])
+    timings["write"] = round((time.perf_counter() - write_start) * 1000, 3)
+    timings["total"] = round(
+        timings["read"] + timings["filter"] + timings["encode"] + timings["write"], 3
+    )
+    return {**report, "timings_ms": timings}
+
+
+def apply_one(spec: ApplySpec, source: str, target: str, *, force: bool) -> Rendered:
+    """Filter one file and write it (or stdout for ``-``); the report has write and total times.
+
+    Raises:
+        UsageError, ProcessingError: as :func:`render_apply` and the write.
+    """
+    rendered = render_apply(spec, source, target)
+    start = time.perf_counter()
+    write_output(target, rendered.data, force=force)
+    return replace(rendered, report=_finish_report(rendered.report, start))
+
+
+def write_job(force: bool, job, rendered: Rendered) -> dict:
+    """Batch ``finish``: write one result (this process owns every output file)."""
+    start = time.perf_counter()
+    write_output(job.target, rendered.data, force=force, make_dirs=True)
+    return _finish_report(rendered.report, start)
+
+
+def run_batch(spec: ApplySpec, to_run: list, *, force: bool, workers: int, on_outcome=None):
+    """Run the jobs (from :func:`cnnfilter.tasks.batch.split_existing`) in ``workers`` processes.
+
+    Returns:
+        The :class:`cnnfilter.tasks.batch.BatchResult`; one failing input is
+        recorded in its outcome and the others go on.
+    """
+    import functools
+
+    from cnnfilter.tasks import batch
+
+    return batch.run_jobs(
+        to_run,
+        functools.partial(render_job, spec),
+        functools.partial(write_job, force),
+        workers=workers,
+        on_outcome=on_outcome,
+    )
+
+
+def batch_report(result, inputs: int) -> dict:
+    """The ``apply --json`` document of a batch: a summary and one entry per file."""
+    return {
+        "summary": {
+            "inputs": inputs,
+            "done": result.count("done"),
+            "skipped": result.count("skipped"),
+            "failed": result.count("failed"),
+            "interrupted": result.interrupted,
+        },
+        "files": [
+            {
+                "input": str(o.job.source),
+                "output": str(o.job.target),
+                "status": o.status,
+                "reason": o.reason or None,
+                "report": o.report or None,
+            }
+            for o in result.outcomes
+        ],
+    }

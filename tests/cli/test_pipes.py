@@ -266,13 +266,22 @@ def test_terminal_gets_a_coloured_progress_bar(samples, tmp_path):
     assert b"3 done, 0 skipped, 0 failed" in seen
 
 
-@pytest.mark.parametrize(("extra_env", "extra_args"), [({"NO_COLOR": "1"}, []), ({}, ["--quiet"])])
-def test_no_color_and_quiet_turn_colour_and_animation_off(samples, tmp_path, extra_env, extra_args):
+@pytest.mark.parametrize(
+    ("extra_env", "extra_args", "summary"),
+    [
+        ({"NO_COLOR": "1"}, [], "apply: 3 done, 0 skipped, 0 failed (3 inputs, 1 worker)"),
+        ({}, ["--quiet"], ""),  # -q: nothing at all on success, not even the summary
+    ],
+)
+def test_no_color_and_quiet_turn_colour_and_animation_off(
+    samples, tmp_path, extra_env, extra_args, summary
+):
     args = _batch_args(samples, tmp_path / "b") + extra_args
     code, seen = _run_on_pty(args, _env(**extra_env))
     assert code == 0
     assert b"\x1b" not in seen  # not a single escape sequence: no colour, no cursor moves
-    assert seen.strip().decode() == "apply: 3 done, 0 skipped, 0 failed (3 inputs, 1 worker)"
+    assert seen.strip().decode() == summary
+    assert len(list((tmp_path / "b").iterdir())) == 3
 
 
 def test_pipe_gets_no_escape_codes():
@@ -349,7 +358,7 @@ def test_params_json_through_jq_from_stdin(samples):
     # classic count with full C3 connections as usually re-implemented)
     arch = samples / "arch" / "lenet5.yaml"
     shell = (
-        f"cat {arch} | {sys.executable} -m cnnfilter params - --format json "
+        f"cat {arch} | {sys.executable} -m cnnfilter params - --json "
         "| jq '.total.parameters'"
     )
     proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
@@ -465,8 +474,8 @@ def test_every_apply_json_key_is_documented():
 
 
 def test_exit_codes_are_documented():
-    from cnnfilter.errors import INTERRUPT_EXIT_CODES
+    from cnnfilter.cli._errors import EXIT_CODES, INTERRUPT_EXIT_CODES
 
     doc = _pipelines_doc()
-    for code in (0, 1, 2, *INTERRUPT_EXIT_CODES.values()):
+    for code in (0, *EXIT_CODES.values(), *INTERRUPT_EXIT_CODES.values()):
         assert f"\n| {code} | " in doc, code
