@@ -132,9 +132,7 @@ def test_receptive_field_table_and_json():
 
 def test_receptive_field_csv_and_markdown():
     rows = list(
-        csv.DictReader(
-            io.StringIO(run("receptive-field", ARCH / "lenet5.yaml", "--csv").stdout)
-        )
+        csv.DictReader(io.StringIO(run("receptive-field", ARCH / "lenet5.yaml", "--csv").stdout))
     )
     assert rows[0]["name"] == "c1" and rows[0]["receptive_field"] == "5x5"
     assert rows[3]["start"] == "7.5x7.5"

@@ -357,10 +357,7 @@ def test_params_json_through_jq_from_stdin(samples):
     # LeNet-5 as in samples/arch/lenet5.yaml: 61,706 parameters (LeCun et al. 1998, the
     # classic count with full C3 connections as usually re-implemented)
     arch = samples / "arch" / "lenet5.yaml"
-    shell = (
-        f"cat {arch} | {sys.executable} -m cnnfilter params - --json "
-        "| jq '.total.parameters'"
-    )
+    shell = f"cat {arch} | {sys.executable} -m cnnfilter params - --json | jq '.total.parameters'"
     proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "61706\n"
