@@ -349,7 +349,7 @@ def _reason(exc: BaseException) -> str:
     return text[:200] or type(exc).__name__
 
 
-def _to_arrays(im, mode: str, fmt: str | None, frames: int, frame: int) -> LoadedImage:
+def _to_arrays(im, mode: str, fmt: str | None, frames: int, frame: int) -> LoadedImage:  # noqa: C901, E501
     alpha = None
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -490,7 +490,7 @@ def fit_bit_depth(array: np.ndarray, fmt: str) -> tuple[np.ndarray, str | None]:
     return narrowed, f"16-bit values written as 8 bits (x / 257, rounded): {why}"
 
 
-def encode_image(
+def encode_image(  # noqa: C901
     array: np.ndarray,
     fmt: str,
     *,

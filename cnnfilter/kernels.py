@@ -439,7 +439,7 @@ FILE_FORMAT = (
 )
 
 
-def parse_kernel_text(text: str, *, name: str = "custom", path: str | None = None) -> Kernel:
+def parse_kernel_text(text: str, *, name: str = "custom", path: str | None = None) -> Kernel:  # noqa: C901, E501
     """Parse inline JSON (``[[..]]``) or rows (``1,0,-1;2,0,-2``, newlines allowed).
 
     Row separators: ``;`` or newline; column separators: ``,`` or blanks.

@@ -108,7 +108,7 @@ def _steps(layers: tuple[Layer, ...], shape: Shape, source: str) -> tuple[Step, 
     return tuple(steps)
 
 
-def _step(layer: Layer, shape: Shape, source: str) -> Step:
+def _step(layer: Layer, shape: Shape, source: str) -> Step:  # noqa: C901  (helper B splits it)
     def error(problem: str, fix: str):
         return layer_error(source, layer, problem, fix)
 

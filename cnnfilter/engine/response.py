@@ -93,7 +93,7 @@ class ResponseMap:
     plan: FilterPlan | None = None
 
 
-def _check(image: np.ndarray, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check(image: np.ndarray, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: C901
     image = np.asarray(image)
     pattern = np.asarray(pattern)
     if image.ndim not in (2, 3) or image.size == 0:
