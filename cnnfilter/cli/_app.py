@@ -211,6 +211,19 @@ def interrupted_exit(signal_name: str) -> NoReturn:
     raise typer.Exit(INTERRUPT_EXIT_CODES.get(signal_name, 130))
 
 
+@functools.cache
+def known_flags() -> frozenset[str]:
+    """Every long option of every command, read from the Typer app itself."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    flags = set()
+    for command in getattr(group, "commands", {}).values():
+        for param in command.params:
+            flags.update(o for o in param.opts + param.secondary_opts if o.startswith("--"))
+    return frozenset(flags)
+
+
 def guarded(func: F) -> F:
     """Run a command body, turning :class:`CnnfilterError` into one stderr line.
 
@@ -228,7 +241,7 @@ def guarded(func: F) -> F:
             with sigterm_as_interrupt():
                 return func(*args, **kwargs)
         except CnnfilterError as exc:
-            fail(as_flags(str(exc)), exit_code_for(exc))
+            fail(as_flags(str(exc), known_flags()), exit_code_for(exc))
         except KeyboardInterrupt as exc:
             name = getattr(exc, "signal_name", "SIGINT")
             note(f"Interrupted by {name}; no partial output was left")

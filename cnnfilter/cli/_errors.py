@@ -8,7 +8,6 @@ the flags a user types (``use --method fft``).
 
 from __future__ import annotations
 
-import functools
 import re
 
 from cnnfilter.errors import CnnfilterError, ProcessingError, UsageError
@@ -55,26 +54,12 @@ def exit_code_for(error: CnnfilterError) -> int:
     return 1
 
 
-@functools.cache
-def _known_flags() -> frozenset[str]:
-    """Every long option of every command (from the Typer app itself)."""
-    import typer.main
-
-    from cnnfilter.cli._app import app
-
-    group = typer.main.get_command(app)
-    flags = set()
-    for command in getattr(group, "commands", {}).values():
-        for param in command.params:
-            flags.update(o for o in param.opts + param.secondary_opts if o.startswith("--"))
-    return frozenset(flags)
-
-
-def as_flags(message: str, flags: frozenset[str] | set[str] | None = None) -> str:
+def as_flags(message: str, flags: frozenset[str] | set[str]) -> str:
     """Rewrite the library's ``name='value'`` as the CLI's ``--flag value``.
 
-    Only names that are flags of the CLI are rewritten (``flags``; default:
-    every long option of every command), through :data:`PARAM_FLAGS` or
+    Only names that are flags of the CLI are rewritten (``flags``: every long
+    option of every command, :func:`cnnfilter.cli._app.known_flags`), through
+    :data:`PARAM_FLAGS` or
     ``name`` -> ``--name`` with ``_`` -> ``-``; ``name=True`` is the bare
     switch (``force=True`` -> ``--force``); a quoted file name keeps its
     quotes (``raw='x.png'`` -> ``--raw 'x.png'``). Other text is unchanged, and
@@ -88,12 +73,11 @@ def as_flags(message: str, flags: frozenset[str] | set[str] | None = None) -> st
     """
     if _FILE_LINE.match(message):  # about a layer file: its keys are the file's words
         return message
-    known = _known_flags() if flags is None else flags
 
     def flag(match: re.Match) -> str:
         name = match["name"]
         option = PARAM_FLAGS.get(name, "--" + name.replace("_", "-"))
-        if option not in known:
+        if option not in flags:
             return match[0]
         if match["single"] is not None and _FILE_NAME.search(match["single"]):
             return f"{option} {match['single']!r}"  # file names stay quoted, as elsewhere

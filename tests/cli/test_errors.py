@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cnnfilter.cli._errors import EXIT_CODES, PARAM_FLAGS, _known_flags, as_flags, exit_code_for
+from cnnfilter.cli._app import known_flags
+from cnnfilter.cli._errors import EXIT_CODES, PARAM_FLAGS, as_flags, exit_code_for
 from cnnfilter.errors import CnnfilterError, ProcessingError, UsageError
 
 from helpers import ROOT, invoke
@@ -50,7 +51,7 @@ def test_exit_codes_are_the_clis_by_class_not_attributes_of_the_errors():
     ],
 )
 def test_as_flags_rewrites_parameter_names_as_the_clis_flags(message, expected):
-    assert as_flags(message) == expected
+    assert as_flags(message, known_flags()) == expected
 
 
 def test_as_flags_only_rewrites_the_flags_it_is_given():
@@ -58,7 +59,7 @@ def test_as_flags_only_rewrites_the_flags_it_is_given():
 
 
 def test_every_flag_of_the_translation_table_exists_on_some_command():
-    flags = _known_flags()
+    flags = known_flags()
     assert "--method" in flags and "--kernel" in flags and "--json" in flags
     assert set(PARAM_FLAGS.values()) <= flags
 
