@@ -1,7 +1,10 @@
-"""The errors cnnfilter raises for bad input, and their exit codes.
+"""The errors cnnfilter's library raises for bad input.
 
-The CLI turns each of them into one ``Error: ...`` line on stderr and the
-exit code below; any other exception is a bug and keeps its traceback.
+Both are plain exceptions whose one-line message names the problem and the
+fix in the terms of the Python API: parameters are written ``name='value'``
+or ``name=value`` (``"... use method='fft'"``), never as command-line flags.
+The command line (:mod:`cnnfilter.cli._errors`) owns the exit codes and turns
+those parameter names into its flags (``--method fft``):
 
 =========================  =========  ===========================================
 class                      exit code  meaning
@@ -21,25 +24,16 @@ temporary name and renamed only when complete.
 
 from __future__ import annotations
 
-__all__ = ["CnnfilterError", "UsageError", "ProcessingError", "INTERRUPT_EXIT_CODES"]
-
-#: Exit code of a run stopped by a signal: 128 + the signal number, as shells report it.
-INTERRUPT_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+__all__ = ["CnnfilterError", "UsageError", "ProcessingError"]
 
 
 class CnnfilterError(Exception):
     """Base class: a problem with the user's input, stated in one line."""
 
-    exit_code = 1
-
 
 class UsageError(CnnfilterError, ValueError):
-    """The command line, a kernel or a layer file is wrong (exit code 2)."""
-
-    exit_code = 2
+    """An argument, a kernel, a file name or a layer file is wrong."""
 
 
 class ProcessingError(CnnfilterError):
-    """A file could not be read, decoded or written (exit code 1)."""
-
-    exit_code = 1
+    """A file could not be read, decoded or written."""

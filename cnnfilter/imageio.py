@@ -323,7 +323,7 @@ def _open_frame(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
         frames = getattr(im, "n_frames", 1)
         if frame >= frames:
             raise UsageError(
-                f"{name!r} has {frames} frame(s); frame must be between 0 and {frames - 1}"
+                f"{name!r} has {frames} frame(s); frame= must be between 0 and {frames - 1}"
             )
         if frame:
             im.seek(frame)
@@ -734,7 +734,7 @@ def _array_image(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
             "(H, W) or (H, W, C)"
         )
     if frame:
-        raise UsageError(f"{name!r} is a .npy array, which has one frame; frame must be 0")
+        raise UsageError(f"{name!r} is a .npy array, which has one frame; frame= must be 0")
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.dtype == np.uint8 or arr.dtype == np.uint16:

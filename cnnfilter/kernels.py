@@ -1,7 +1,7 @@
 """The named-kernel registry and the custom-kernel parser.
 
 The registry is the single source of ``cnnfilter kernels``, the ``--kernel``
-help, the README table and the tests. Every kernel is written the way its
+help, the docs table and the tests. Every kernel is written the way its
 source writes it, for **convolution** (the article's and Wikipedia's
 convention): cross-correlated (``op='correlate'``), a non-symmetric kernel (sobel, prewitt,
 scharr, roberts, emboss, the article's line kernels) gives the opposite sign.
@@ -241,13 +241,13 @@ _ENTRIES = [
     KernelEntry(
         "vertical-lines",
         "the article's vertical-line kernel",
-        "the article (ARTICLE.md, point 2)",
+        "the article (docs/article.md, point 2)",
         _fixed([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]),
     ),
     KernelEntry(
         "horizontal-lines",
         "the article's horizontal-line kernel",
-        "the article (ARTICLE.md, point 2)",
+        "the article (docs/article.md, point 2)",
         _fixed([[-1, -1, -1], [0, 0, 0], [1, 1, 1]]),
     ),
     KernelEntry(
@@ -428,7 +428,7 @@ def check_weights(weights, name: str = "custom") -> None:
     largest = float(np.max(np.abs(weights))) if np.size(weights) else 0.0
     if largest > MAX_WEIGHT:
         raise UsageError(
-            f"kernel {name!r} has a weight of magnitude {largest:.3g}; weights (after scale=...) "
+            f"kernel {name!r} has a weight of magnitude {largest:.3g}; weights (after scale=) "
             f"must lie within ±{MAX_WEIGHT:.0e} so that sums stay within float32"
         )
 
@@ -620,7 +620,7 @@ CURVE_7X7 = [
 _CURVE = KernelEntry(
     "curve",
     "the article's 7x7 curve detector (30 along a curve, 0 elsewhere); a pattern for detect",
-    "the article (ARTICLE.md, point 4), after Deshpande, 'A Beginner's Guide To Understanding "
+    "the article (docs/article.md, point 4), after Deshpande, 'A Beginner's Guide To Understanding "
     "Convolutional Neural Networks'; matrix drawn by cnnfilter (6 taps of 30)",
     _fixed(CURVE_7X7),
 )

@@ -123,7 +123,7 @@ def _read_stdin() -> bytes:
 
 
 def parse_network(text: str, *, source: str = "<arch>") -> Network:
-    """Parse ``arch.yaml`` text (see the README section "The arch.yaml format").
+    """Parse ``arch.yaml`` text (format: docs/reference/arch-yaml.md).
 
     >>> net = parse_network("input: [32, 32, 1]\\nlayers: [conv2d: {filters: 5, kernel_size: 3}]")
     >>> net.input, net.layers[0].name, net.layers[0].kernel_size

@@ -2,7 +2,7 @@
 :class:`~cnnfilter.arch.receptive.ReceptiveFields` into records, JSON, CSV
 and Markdown. Pure functions: data in, text or plain Python data out.
 
-The JSON documents are a stable interface (documented in the README):
+The JSON documents are a stable interface (documented in docs/reference/json.md):
 
 * ``params``: ``network``, ``source``, ``input`` ``{height, width,
   channels}``, ``conventions`` (text), ``layers`` (list of ``{name, type,

@@ -1,15 +1,21 @@
-"""The ``cnnfilter`` command line: a thin Typer layer over the library.
+"""The ``cnnfilter`` command line: a thin Typer layer over :mod:`cnnfilter.tasks`.
 
 Each command lives in its own module and registers itself on the shared
-:data:`app`; importing them here builds the full command set.
+:data:`app`; importing them here builds the full command set. A command
+parses its options, calls one task and renders the result.
 """
 
 from __future__ import annotations
 
-from cnnfilter.cli import apply as _apply  # noqa: F401  (registers `apply`, `kernels`)
+# The order of registration is the order of `cnnfilter --help`.
+# isort: off
+from cnnfilter.cli import apply as _apply  # noqa: F401  (registers `apply`)
+from cnnfilter.cli import kernels as _kernels  # noqa: F401  (registers `kernels`)
 from cnnfilter.cli import arch as _arch  # noqa: F401  (registers `params`, `receptive-field`)
 from cnnfilter.cli import detect as _detect  # noqa: F401  (registers `detect`)
 from cnnfilter.cli import pool as _pool  # noqa: F401  (registers `pool`)
+
+# isort: on
 from cnnfilter.cli._app import app
 
 __all__ = ["app", "main"]

@@ -3,8 +3,9 @@
 Commands live one per module beside this file and register themselves on
 :data:`app`. They parse options, call the library, and render; the library
 raises :class:`cnnfilter.errors.CnnfilterError` for bad input, which
-:func:`guard` turns into one ``Error: ...`` line on stderr and the exit code
-documented in :mod:`cnnfilter.errors` (2 usage, 1 processing failure).
+:func:`guarded` turns into one ``Error: ...`` line on stderr, its parameter
+names written as flags, and the exit code of its class
+(:mod:`cnnfilter.cli._errors`: 2 usage, 1 processing failure).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import NoReturn, TypeVar
 import typer
 from typer.core import TyperGroup
 
-from cnnfilter.errors import INTERRUPT_EXIT_CODES, CnnfilterError
+from cnnfilter.cli._errors import INTERRUPT_EXIT_CODES, as_flags, exit_code_for
+from cnnfilter.errors import CnnfilterError
 
 
 def _click_class(name: str) -> type:
@@ -209,8 +211,25 @@ def interrupted_exit(signal_name: str) -> NoReturn:
     raise typer.Exit(INTERRUPT_EXIT_CODES.get(signal_name, 130))
 
 
+@functools.cache
+def known_flags() -> frozenset[str]:
+    """Every long option of every command, read from the Typer app itself."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    flags = set()
+    for command in getattr(group, "commands", {}).values():
+        for param in command.params:
+            flags.update(o for o in param.opts + param.secondary_opts if o.startswith("--"))
+    return frozenset(flags)
+
+
 def guarded(func: F) -> F:
     """Run a command body, turning :class:`CnnfilterError` into one stderr line.
+
+    The message's ``name='value'`` become ``--flag value``
+    (:func:`cnnfilter.cli._errors.as_flags`); the exit code is the class's
+    (:func:`cnnfilter.cli._errors.exit_code_for`).
 
     Also: SIGTERM and Ctrl-C end the command with one line, exit code 143 or
     130, and no partial output file.
@@ -222,7 +241,7 @@ def guarded(func: F) -> F:
             with sigterm_as_interrupt():
                 return func(*args, **kwargs)
         except CnnfilterError as exc:
-            fail(str(exc), exc.exit_code)
+            fail(as_flags(str(exc), known_flags()), exit_code_for(exc))
         except KeyboardInterrupt as exc:
             name = getattr(exc, "signal_name", "SIGINT")
             note(f"Interrupted by {name}; no partial output was left")

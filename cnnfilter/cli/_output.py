@@ -3,15 +3,14 @@
 * :func:`emit_json` prints one JSON document on stdout (2-space indent,
   keys in the order the command built them, NaN/inf as null) and nothing
   else: messages and progress go to stderr.
-* :func:`write_output` writes encoded image bytes to a file (atomically) or,
-  for ``-``, to stdout.
 * :func:`check_stdout_use` refuses two results both meant for stdout
   (``-o -`` with ``--json``).
+* :class:`Notes` prints the run's lines on stderr as ``-q``/``-v`` ask.
 * :func:`batch_progress` is the Rich progress bar of batch runs, on stderr,
   or a no-op when animations are off (see
   :func:`cnnfilter.cli._app.animations_enabled`).
 
-JSON keys are a stable interface: documented in the README ("Pipelines and batch"), they
+JSON keys are a stable interface: documented in docs/reference/json.md, they
 may gain new keys but never lose or rename one.
 """
 
@@ -25,13 +24,55 @@ from pathlib import Path
 from cnnfilter.errors import UsageError
 
 __all__ = [
+    "Notes",
     "to_jsonable",
     "dumps",
     "emit_json",
-    "write_output",
     "check_stdout_use",
     "batch_progress",
 ]
+
+
+class Notes:
+    """The lines a command prints on stderr, as ``-q/--quiet`` and ``-v/--verbose`` ask.
+
+    ``notes(line)`` prints an informational line (the run report, files
+    written) unless quiet; ``notes.detail(line)`` only when verbose (the plan
+    that ran, timings); ``notes.warn(line)`` always (something the user
+    should act on).
+    """
+
+    def __init__(self, *, quiet: bool = False, verbose: bool = False) -> None:
+        self.quiet = quiet
+        self.verbose = verbose and not quiet
+
+    @classmethod
+    def of(cls, *, quiet: bool, verbose: bool) -> Notes:
+        """Notes for ``-q``/``-v``; both together are refused.
+
+        Raises:
+            UsageError: both asked for.
+        """
+        if quiet and verbose:
+            raise UsageError("give -q/--quiet or -v/--verbose, not both")
+        return cls(quiet=quiet, verbose=verbose)
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            _note(message)
+
+    def detail(self, message: str) -> None:
+        """A line for ``-v`` only."""
+        if self.verbose:
+            _note(message)
+
+    def warn(self, message: str) -> None:
+        """A line printed even with ``-q``."""
+        _note(message)
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def to_jsonable(value: object) -> object:
@@ -102,34 +143,6 @@ def check_stdout_use(output: str | Path | None, *, json_out: bool) -> None:
             "-o - writes the image to stdout, so --json cannot use it too; write the image to "
             "a file, or drop --json"
         )
-
-
-def write_output(target: str | Path, data: bytes, *, force: bool, make_dirs: bool = False) -> None:
-    """Write encoded bytes to ``target`` atomically, or to stdout for ``-``.
-
-    ``make_dirs`` creates the target's missing folders (batch outputs).
-
-    Raises:
-        UsageError: as :func:`cnnfilter.imageio.write_bytes_atomic` and
-            :func:`cnnfilter.imageio.write_stdout`.
-        ProcessingError: the write failed.
-    """
-    from cnnfilter import imageio
-
-    if str(target) == imageio.STDIO:
-        imageio.write_stdout(data)
-        return
-    path = Path(target)
-    if make_dirs and not path.parent.is_dir():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            from cnnfilter.errors import ProcessingError
-
-            raise ProcessingError(
-                f"cannot create folder {str(path.parent)!r}: {exc.strerror or exc}"
-            ) from None
-    imageio.write_bytes_atomic(path, data, force=force)
 
 
 class _NoProgress:

@@ -2,68 +2,34 @@
 
 from __future__ import annotations
 
-import time
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cnnfilter.cli._app import app, guarded, note, print_table, stdout_console
-from cnnfilter.cli._output import emit_json
-from cnnfilter.cli._parse import FrameOption, MaxPixelsOption, check_output_path, frame_note
-from cnnfilter.cli.apply import _KERNEL_HELP, load_kernel
-from cnnfilter.errors import UsageError
-
-#: The sentence every output uses for the coordinate convention.
-COORDINATES = (
-    "row, col = the image pixel under the pattern's top-left corner (0-based, rows down); "
-    "the window's centre is (row + (kh-1)/2, col + (kw-1)/2)"
+from cnnfilter.cli._app import app, guarded, print_table, stdout_console
+from cnnfilter.cli._options import (
+    ForceOption,
+    FrameOption,
+    JsonOption,
+    KernelFileOption,
+    KernelOption,
+    MaxPixelsOption,
+    QuietOption,
+    VerboseOption,
+    choice_enum,
+    choices_help,
+    frame_note,
 )
+from cnnfilter.cli._output import Notes, emit_json
+from cnnfilter.engine.choices import RESPONSE_METHODS
 
+Method = choice_enum("Method", RESPONSE_METHODS)
 
-class Method(str, Enum):
-    raw = "raw"
-    ncc = "ncc"
-
-
-def _read_pattern(kernel, kernel_file, template):
-    """The pattern weights ``(kh, kw[, C])`` float64, its name and source."""
-    import numpy as np
-
-    from cnnfilter import imageio
-
-    given = sum(x is not None for x in (kernel, kernel_file, template))
-    if given != 1:
-        raise UsageError(
-            "give exactly one pattern: --kernel NAME|MATRIX, --kernel-file PATH or "
-            "--template PATCH.png"
-        )
-    if template is None:
-        k = load_kernel(kernel, kernel_file)
-        return k.weights, k.name, k.source or "custom"
-    loaded = imageio.read_image(template, role="template")
-    return np.asarray(loaded.pixels, dtype=np.float64), template.name, str(template)
-
-
-def _unflipped_note(kernel, pattern, source: str, name: str) -> str:
-    """For a registry kernel that its 180-degree flip changes: how detect's map differs."""
-    import numpy as np
-
-    if kernel is None or source == "custom" or pattern.ndim != 2:
-        return ""
-    flipped = pattern[::-1, ::-1]
-    if np.array_equal(flipped, pattern):
-        return ""
-    effect = (
-        "gives the opposite sign of apply's default"
-        if np.array_equal(flipped, -pattern)
-        else "differs from apply's default (as if the kernel were rotated 180 degrees)"
-    )
-    return (
-        f"{name} is written for convolution; detect applies it unflipped (cross-correlation), "
-        f"which {effect}; apply --op correlate matches detect"
-    )
+_METHOD_HELP = choices_help(
+    RESPONSE_METHODS,
+    "raw is the article's 6600; ncc: 1.0 = exact copy, 0 where the template or window is flat.",
+)
 
 
 @app.command()
@@ -75,11 +41,8 @@ def detect(
             help="Input image (PNG, JPEG, TIFF, BMP, WebP...) or .npy feature map (H, W[, C])."
         ),
     ],
-    kernel: Annotated[str | None, typer.Option("--kernel", "-k", help=_KERNEL_HELP)] = None,
-    kernel_file: Annotated[
-        Path | None,
-        typer.Option("--kernel-file", help="Pattern from a .txt/.csv matrix, .json or .npy file."),
-    ] = None,
+    kernel: KernelOption = None,
+    kernel_file: KernelFileOption = None,
     template: Annotated[
         Path | None,
         typer.Option(
@@ -88,15 +51,7 @@ def detect(
             help="Pattern cut from an image (PNG...); colour templates need a colour image.",
         ),
     ] = None,
-    method: Annotated[
-        Method,
-        typer.Option(
-            help="raw: cross-correlation, the sum of products (what a CNN layer computes; the "
-            "article's 6600). ncc: zero-mean normalised cross-correlation in [-1, 1] "
-            "(OpenCV TM_CCOEFF_NORMED); 1.0 = exact copy, 0 where the template or the "
-            "window is flat."
-        ),
-    ] = Method.raw,
+    method: Annotated[Method, typer.Option(help=_METHOD_HELP)] = Method["raw"],
     top: Annotated[int, typer.Option(min=1, help="How many peaks to report.")] = 10,
     min_distance: Annotated[
         int | None,
@@ -109,7 +64,7 @@ def detect(
     threshold: Annotated[
         float | None, typer.Option(help="Report only peaks with a score >= this.")
     ] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    json_out: JsonOption = False,
     heatmap: Annotated[
         Path | None,
         typer.Option(
@@ -128,9 +83,11 @@ def detect(
         Path | None,
         typer.Option("--raw", help="Write the float response map as .npy or float .tif."),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace existing output files.")] = False,
+    force: ForceOption = False,
     max_pixels: MaxPixelsOption = None,
     frame: FrameOption = 0,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Show where a pattern responds in an image: response map, peaks and pictures.
 
@@ -144,140 +101,61 @@ def detect(
 
     Example: cnnfilter detect samples/coins.png --kernel laplacian --top 10
     """
-    import numpy as np
+    from cnnfilter.tasks.detect import detect as run_detect
 
-    from cnnfilter import imageio, render
-    from cnnfilter.engine.filtering import choose_method
-    from cnnfilter.engine.response import find_peaks, response_map
+    notes = Notes.of(quiet=quiet, verbose=verbose)
+    found = run_detect(
+        image, kernel=kernel, kernel_file=kernel_file, template=template,
+        method=Method(method).value, top=top, min_distance=min_distance, threshold=threshold,
+        heatmap=heatmap, overlay=overlay, raw=raw, force=force, max_pixels=max_pixels,
+        frame=frame,
+    )  # fmt: skip
+    notes(_run_line(found, str(image)))
+    notes.detail(f"method plan: {found.report['plan'] or 'none (flat template)'}")
+    for line in found.notes:
+        notes(line)
+    if json_out:
+        emit_json(found.report)  # NaN/inf as null: strict JSON
+    else:
+        _print_peaks(found, top)
 
-    # Order of the checks: the image and the pattern, then the output names and formats,
-    # then whether an output exists or is an input; then the work.
-    imageio.check_input_file(image)
-    pattern, pattern_name, pattern_source = _read_pattern(kernel, kernel_file, template)
-    outputs = {"heatmap": heatmap, "overlay": overlay, "raw": raw}
-    inputs = [image] + [p for p in (template, kernel_file) if p is not None]
-    seen: set[Path] = set()
-    for name, path in outputs.items():
-        if path is None:
-            continue
-        if path.resolve() in seen:
-            raise UsageError(f"--{name} {str(path)!r} is also another output; give distinct names")
-        seen.add(path.resolve())
-        fmt = imageio.output_format(path)
-        if name == "raw" and fmt not in ("NPY", "TIFF"):
-            raise UsageError(f"--raw {str(path)!r} must end in .npy or .tif (a float map)")
-        if name != "raw" and fmt == "NPY":
-            raise UsageError(f"--{name} writes a picture; use .png or .jpg, not .npy")
-    for path in outputs.values():
-        if path is not None:
-            check_output_path(path, inputs, force=force)
 
-    loaded = imageio.read_image(
-        image, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS, frame=frame
-    )
-    pixels = loaded.pixels
-    if pattern.ndim == 3 and pixels.ndim == 2:
-        raise UsageError(
-            f"the template has {pattern.shape[2]} channels but {image} is gray; use a gray "
-            "template (or a colour image)"
-        )
-    kh, kw = pattern.shape[:2]
-    import scipy.signal  # noqa: F401  (loaded before the clock starts: the time is the work's)
-
-    t0 = time.perf_counter()
-    result = response_map(pixels, pattern, method=method.value)
-    elapsed = time.perf_counter() - t0
-    values = result.values
-    distance = min_distance if min_distance is not None else max(1, min(kh, kw) // 2)
-    peaks = find_peaks(values, top=top, min_distance=distance, threshold=threshold)
-
-    cmap, lo, hi = render.heatmap_scale(values)
-    written = {}
-    if heatmap is not None:
-        imageio.write_image(heatmap, render.colorize(values, cmap=cmap, lo=lo, hi=hi), force=force)
-        written["heatmap"] = str(heatmap)
-    if overlay is not None:
-        photo = render.display_rgb(pixels, loaded.max_value)
-        heat = render.colorize(values, cmap=cmap, lo=lo, hi=hi)
-        strength = render.heat_strength(values, cmap=cmap, lo=lo, hi=hi)
-        picture = render.blend_heatmap(photo, heat, strength, offset=(kh // 2, kw // 2))
-        render.mark_peaks(picture, [(p.row, p.col) for p in peaks], (kh, kw))
-        imageio.write_image(overlay, picture, force=force)
-        written["overlay"] = str(overlay)
-    if raw is not None:
-        stored = values.astype(np.float32) if imageio.output_format(raw) == "TIFF" else values
-        imageio.write_image(raw, stored, force=force)
-        written["raw"] = str(raw)
-
-    impl = choose_method("auto", (kh, kw))
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    what = "raw sum of products" if method is Method.raw else "zero-mean normalised (ncc)"
-    note(
-        f"cross-correlation ({what}, {impl}) of {'<stdin>' if str(image) == '-' else image} "
-        f"({loaded.shape_text}"
-        f"{', alpha ignored' if loaded.alpha is not None else ''}) with {pattern_name} "
-        f"({kh}x{kw}{'x' + str(pattern.shape[2]) if pattern.ndim == 3 else ''})"
-        f"{', channels summed' if channels > 1 else ''}; response map "
+def _run_line(found, image: str) -> str:
+    """The one line on stderr: what was correlated with what, by which plan, how fast."""
+    report = found.report
+    kh, kw = found.pattern.weights.shape[:2]
+    depth = found.pattern.weights.shape[2:]
+    values = found.response.values
+    what = "raw sum of products" if report["method"] == "raw" else "zero-mean normalised (ncc)"
+    return (
+        f"cross-correlation ({what}, {report['implementation']}) of "
+        f"{'<stdin>' if image == '-' else image} ({found.image_text}"
+        f"{', alpha ignored' if found.alpha else ''}) with {found.pattern.name} "
+        f"({kh}x{kw}{'x' + str(depth[0]) if depth else ''})"
+        f"{', channels summed' if report['image_shape'][2] > 1 else ''}; response map "
         f"{values.shape[0]} x {values.shape[1]}, range [{float(values.min()):.6g}, "
-        f"{float(values.max()):.6g}]; {elapsed * 1000:.0f} ms"
-        f"{frame_note(loaded.frame, loaded.frames)}"
+        f"{float(values.max()):.6g}]; {report['timings_ms']['response']:.0f} ms"
+        f"{frame_note(found.frame, found.frames)}"
     )
-    unflipped = _unflipped_note(kernel, pattern, pattern_source, pattern_name)
-    if unflipped:
-        note(unflipped)
-    if result.flat_template:
-        note("the template is flat (all values equal): ncc is 0 everywhere")
-    elif result.flat_windows:
-        note(f"{result.flat_windows:,} flat image window(s) have ncc 0")
-    if written.keys() & {"heatmap", "overlay"}:
-        note(f"colour map {cmap} over [{lo:.6g}, {hi:.6g}]")
-    for name, path in written.items():
-        note(f"wrote {name} {path}")
 
-    if json_:
-        doc = {
-            "image": str(image),
-            "image_shape": list(pixels.shape) if pixels.ndim == 3 else [*pixels.shape, 1],
-            "pattern": {
-                "name": pattern_name,
-                "source": pattern_source,
-                "shape": list(pattern.shape),
-            },
-            "operation": "cross-correlation",
-            "method": method.value,
-            "map_shape": [*values.shape, 1],
-            "map_range": [float(values.min()), float(values.max())],
-            "coordinates": "top-left",
-            "coordinates_note": COORDINATES,
-            "min_distance": distance,
-            "threshold": threshold,
-            "peaks": [
-                {"rank": i + 1, "row": p.row, "col": p.col, "score": p.score}
-                for i, p in enumerate(peaks)
-            ],
-            "colormap": {"name": cmap, "range": [lo, hi]} if written else None,
-            "outputs": {name: written.get(name) for name in outputs},
-            "flat_template": result.flat_template,
-            "flat_windows": result.flat_windows,
-            "implementation": impl,  # how the map was computed: direct or fft
-            "timings_ms": {"response": round(elapsed * 1000, 3)},
-        }
-        emit_json(doc)  # NaN/inf as null: strict JSON
-        return
+
+def _print_peaks(found, top: int) -> None:
+    """The peaks as a table on stdout (or one line when there are none)."""
     from rich.table import Table
 
-    found = len(peaks)
-    title = f"top {found} peaks" if found > 1 else "1 peak"
-    if found < top:  # fewer local maxima than asked for: say so
-        title = f"{found} peak{'s' if found != 1 else ''} ({found} of the {top} asked for)"
+    peaks, method = found.peaks, found.report["method"]
+    count = len(peaks)
+    title = f"top {count} peaks" if count > 1 else "1 peak"
+    if count < top:  # fewer local maxima than asked for: say so
+        title = f"{count} peak{'s' if count != 1 else ''} ({count} of the {top} asked for)"
     table = Table(
-        title=f"{title} of {pattern_name} ({method.value})",
+        title=f"{title} of {found.pattern.name} ({method})",
         caption="row, col: image pixel under the pattern's top-left corner",
     )
     for col in ("rank", "row", "col", "score"):
         table.add_column(col, justify="right")
     for i, p in enumerate(peaks):
-        score = f"{p.score:.4f}" if method is Method.ncc else f"{p.score:.6g}"
+        score = f"{p.score:.4f}" if method == "ncc" else f"{p.score:.6g}"
         table.add_row(str(i + 1), str(p.row), str(p.col), score)
     console = stdout_console()
     if peaks:

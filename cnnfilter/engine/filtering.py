@@ -36,6 +36,7 @@ import numpy as np
 
 from cnnfilter.engine import _tiled
 from cnnfilter.engine.boundary import canonical_boundary
+from cnnfilter.engine.choices import FILTER_METHODS
 from cnnfilter.engine.geometry import AxisGeometry, PaddingSpec, resolve_axes
 from cnnfilter.engine.separable import separate
 from cnnfilter.errors import UsageError
@@ -142,7 +143,7 @@ def _filter(
     stride: int | Sequence[int],
     dilation: int | Sequence[int],
     channels: str,
-    method: str = "auto",
+    method: str | FilterPlan = "auto",
 ) -> np.ndarray:
     image = np.asarray(image)
     kernel = np.asarray(kernel)
@@ -231,7 +232,8 @@ SEPARABLE_MIN_TAPS = 25
 #: Backwards-compatible name: kernels with more taps than this use the FFT.
 FFT_MIN_TAPS = DIRECT_MAX_TAPS
 
-METHODS = ("direct", "separable", "fft")
+#: ``method`` names and what each does (the table lives in :mod:`cnnfilter.engine.choices`).
+METHODS = FILTER_METHODS
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,7 @@ def _rank_rtol(dtype: np.dtype) -> float:
 
 
 def plan_method(
-    kernel: np.ndarray, *, method: str = "auto", dtype: np.dtype | type = np.float32
+    kernel: np.ndarray, *, method: str | FilterPlan = "auto", dtype: np.dtype | type = np.float32
 ) -> FilterPlan:
     """Decide how a kernel is applied: direct, separable or FFT.
 
@@ -274,9 +276,16 @@ def plan_method(
     :data:`DIRECT_MAX_TAPS` non-zero taps and ``fft`` above. Every method
     gives the same result to floating-point rounding.
 
+    A plan is resolved once per call and passed down: ``method`` may be a
+    :class:`FilterPlan` already made for this kernel, returned as it is (the
+    filtering functions accept one as their ``method``), so that the SVD
+    behind ``auto`` and ``separable`` runs once. ``direct`` and ``fft`` need
+    no SVD.
+
     Args:
         kernel: ``(kh, kw)`` or ``(kh, kw, C)`` finite weights.
-        method: ``"auto"``, ``"direct"``, ``"separable"`` or ``"fft"``.
+        method: ``"auto"``, ``"direct"``, ``"separable"``, ``"fft"`` or a
+            :class:`FilterPlan`.
         dtype: the working dtype (:func:`work_dtype`), float32 or float64.
 
     Raises:
@@ -288,12 +297,18 @@ def plan_method(
     >>> plan_method(np.ones((31, 31)) + np.eye(31)).describe()
     'fft (auto: 31x31 kernel: 961 non-zero taps > 196)'
     """
+    if isinstance(method, FilterPlan):
+        return method
     if method not in ("auto", *METHODS):
         raise UsageError(f"method must be auto, {', '.join(METHODS)}; got {method!r}")
     w = np.asarray(kernel)
     kh, kw = w.shape[:2]
     size = f"{kh}x{kw}" + (f"x{w.shape[2]}" if w.ndim == 3 else "")
     taps = int(np.count_nonzero(w)) // (w.shape[2] if w.ndim == 3 else 1)
+    if method == "direct":
+        return FilterPlan("direct", method, f"{size} kernel: {taps} non-zero taps")
+    if method == "fft":
+        return FilterPlan("fft", method, f"{size} kernel")
     rtol = _rank_rtol(dtype)
     slices = [w] if w.ndim == 2 else [w[:, :, c] for c in range(w.shape[2])]
     rank1 = all(separate(s, rtol=rtol) is not None for s in slices)
@@ -305,10 +320,6 @@ def plan_method(
                 "method='fft'"
             )
         return FilterPlan("separable", method, f"rank-1 {size} kernel: {kh} + {kw} taps", rtol)
-    if method == "direct":
-        return FilterPlan("direct", method, f"{size} kernel: {taps} non-zero taps")
-    if method == "fft":
-        return FilterPlan("fft", method, f"{size} kernel")
     if (
         rank1
         and kh > 1
@@ -355,7 +366,7 @@ def correlate(
     stride: int | Sequence[int] = 1,
     dilation: int | Sequence[int] = 1,
     channels: str = "separate",
-    method: str = "auto",
+    method: str | FilterPlan = "auto",
 ) -> np.ndarray:
     """Cross-correlate an image with a kernel (no flip): what a CNN layer computes.
 
@@ -380,6 +391,7 @@ def correlate(
         method: ``"direct"`` (shifted multiply-adds), ``"separable"`` (two
             1-D passes; rank-1 kernels only), ``"fft"`` (overlap-save) or
             ``"auto"`` (:func:`plan_method`); all agree to float rounding.
+            A :class:`FilterPlan` from :func:`plan_method` runs as planned.
 
     Returns:
         ``(oh, ow)`` or ``(oh, ow, C)`` array in :func:`work_dtype` of the
@@ -418,7 +430,7 @@ def convolve(
     stride: int | Sequence[int] = 1,
     dilation: int | Sequence[int] = 1,
     channels: str = "separate",
-    method: str = "auto",
+    method: str | FilterPlan = "auto",
 ) -> np.ndarray:
     """Convolve an image with a kernel: cross-correlation with the flipped kernel.
 

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnfilter.engine.filtering import convolve, correlate, plan_method, work_dtype
-from cnnfilter.engine.intensity import choose_range, premultiply, to_pixels, unpremultiply
+from cnnfilter.engine.choices import OPERATION_NAMES
+from cnnfilter.engine.filtering import FilterPlan, convolve, correlate, plan_method, work_dtype
+from cnnfilter.engine.intensity import choose_range, premultiply, storable_pixels, unpremultiply
 from cnnfilter.errors import UsageError
 
 __all__ = ["FilterSettings", "FilterResult", "filter_image", "OPERATIONS"]
 
-#: ``op`` values (:class:`FilterSettings`) and the name printed for each.
-OPERATIONS = {"convolve": "convolution", "correlate": "cross-correlation"}
+#: ``op`` values and the name reports print for each (from :mod:`cnnfilter.engine.choices`).
+OPERATIONS = OPERATION_NAMES
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def filter_image(
     *,
     alpha: np.ndarray | None = None,
     max_value: float = 255.0,
+    plan: FilterPlan | None = None,
 ) -> FilterResult:
     """Filter a picture's colour channels and carry its alpha channel along.
 
@@ -92,6 +94,9 @@ def filter_image(
         settings: operation, geometry, boundary and output range.
         alpha: ``(H, W)`` alpha of the same dtype as ``pixels``, or None.
         max_value: full white of ``pixels`` (255, 65535 or 1.0).
+        plan: the method plan, resolved once by the caller
+            (:func:`cnnfilter.engine.filtering.plan_method` with
+            ``settings.method``); None: resolved here, once.
 
     Returns:
         :class:`FilterResult`; integer input keeps its dtype unless
@@ -105,7 +110,7 @@ def filter_image(
             warnings are silenced, this one error says it instead).
     """
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return _filter_image(pixels, weights, settings, alpha=alpha, max_value=max_value)
+        return _filter_image(pixels, weights, settings, alpha=alpha, max_value=max_value, plan=plan)
 
 
 def _check_finite(response: np.ndarray, pixels: np.ndarray) -> None:
@@ -117,11 +122,11 @@ def _check_finite(response: np.ndarray, pixels: np.ndarray) -> None:
     raise UsageError(
         f"the response overflows {response.dtype.name} (largest {top:.3g}): input values up "
         f"to {largest:.3g} times the kernel weights are too large; scale the kernel down "
-        "(a smaller scale=...) or the input"
+        "(a smaller scale=) or the input"
     )
 
 
-def _filter_image(pixels, weights, settings, *, alpha, max_value) -> FilterResult:
+def _filter_image(pixels, weights, settings, *, alpha, max_value, plan) -> FilterResult:
     if settings.op not in OPERATIONS:
         raise UsageError(f"op must be 'convolve' or 'correlate', got {settings.op!r}")
     run = convolve if settings.op == "convolve" else correlate
@@ -133,15 +138,16 @@ def _filter_image(pixels, weights, settings, *, alpha, max_value) -> FilterResul
         dilation=settings.dilation,
     )
     channels = "sum" if settings.sum_channels else "separate"
-    plan = plan_method(weights, method=settings.method, dtype=work_dtype(pixels.dtype))
+    plan = plan_method(weights, method=plan or settings.method, dtype=work_dtype(pixels.dtype))
     source = pixels if alpha is None else premultiply(pixels, alpha, max_value)
-    response = run(source, weights, channels=channels, method=settings.method, **options)
+    response = run(source, weights, channels=channels, method=plan, **options)
     alpha_out = None
     if alpha is not None:
         alpha_out = _sample_alpha(alpha, weights.shape[:2], run, options)
         total = float(np.sum(weights))
         if weights.ndim == 2 and total > 0 and np.all(weights >= 0):
-            coverage = run(alpha.astype(np.float32), weights / total, **options)
+            # weights / total: the same rank and taps, so the same plan
+            coverage = run(alpha.astype(np.float32), weights / total, method=plan, **options)
             response = unpremultiply(response, coverage, max_value)
         else:
             response = unpremultiply(response, alpha_out, max_value)
@@ -155,12 +161,10 @@ def _filter_image(pixels, weights, settings, *, alpha, max_value) -> FilterResul
             out = _stack(out, alpha_out.astype(out.dtype))
         return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
     mode = choose_range(settings.range_mode, float(np.sum(weights)))
-    if np.issubdtype(pixels.dtype, np.integer):
-        dtype, white, scaled = pixels.dtype, max_value, response
-    else:  # float pictures (full white = max_value) are written as 8-bit
-        dtype, white = np.dtype(np.uint8), 255.0
-        scaled = response * np.float32(white / max_value)
-    out = to_pixels(scaled, mode, max_value=white, dtype=dtype)
+    # float pictures (full white = max_value) are written as 8-bit
+    out = storable_pixels(response, mode, max_value=max_value, source_dtype=pixels.dtype)
+    dtype = out.dtype
+    white = max_value if np.issubdtype(pixels.dtype, np.integer) else 255.0
     if alpha_out is not None:
         out = _stack(out, np.rint(alpha_out * (white / max_value)).astype(dtype))
     return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
@@ -171,7 +175,7 @@ def _sample_alpha(alpha, kernel_hw, run, options) -> np.ndarray:
     kh, kw = kernel_hw
     delta = np.zeros((kh, kw), dtype=np.float32)
     delta[kh // 2, kw // 2] = 1.0
-    return run(alpha.astype(np.float32), delta, **options)
+    return run(alpha.astype(np.float32), delta, method="direct", **options)  # 1 tap, exact
 
 
 def _stack(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:

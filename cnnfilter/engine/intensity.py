@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnfilter.engine.choices import RANGE_MODES as _RANGE_MODES
 from cnnfilter.errors import UsageError
 
-__all__ = ["RANGE_MODES", "choose_range", "to_pixels", "premultiply", "unpremultiply"]
+__all__ = [
+    "RANGE_MODES",
+    "choose_range",
+    "to_pixels",
+    "storable_pixels",
+    "premultiply",
+    "unpremultiply",
+]
 
-#: ``range_mode`` choices and what each does.
-RANGE_MODES = {
-    "auto": "abs for kernels that sum to 0 (edge detectors), clip for the others",
-    "clip": "round, then clip to [0, full white]",
-    "abs": "absolute value (edge strength of either sign), then clip",
-    "rescale": "stretch [min, max] of the response to [0, full white]",
-}
+#: ``range_mode`` choices and what each does (from :mod:`cnnfilter.engine.choices`).
+RANGE_MODES = _RANGE_MODES
 
 
 def choose_range(mode: str, kernel_sum: float, *, atol: float = 1e-9) -> str:
@@ -79,6 +82,42 @@ def to_pixels(response: np.ndarray, mode: str, *, max_value: float, dtype: np.dt
         else:
             out[...] = t
     return out
+
+
+def storable_pixels(
+    response: np.ndarray, mode: str, *, max_value: float, source_dtype: np.dtype | type
+) -> np.ndarray:
+    """The pixels a picture file stores for a float ``response`` of a picture.
+
+    The one "response -> storable pixels" rule of ``apply`` and ``pool``:
+
+    * an integer picture (uint8, uint16) keeps its dtype: the response is
+      mapped to ``[0, max_value]`` by ``mode`` (:func:`to_pixels`);
+    * a float picture (full white ``max_value``, often 1.0) becomes 8-bit:
+      the response is scaled by ``255 / max_value``, then mapped to
+      ``[0, 255]``.
+
+    Args:
+        response: float array, any shape (``(H, W)`` or ``(H, W, C)``).
+        mode: ``clip``, ``abs`` or ``rescale``.
+        max_value: full white of the source picture (255, 65535 or 1.0).
+        source_dtype: the source picture's dtype.
+
+    Returns:
+        An array of ``response``'s shape, ``source_dtype`` (integer) or uint8.
+
+    >>> storable_pixels(np.array([-0.5, 0.5, 2.0]), "clip", max_value=1.0,
+    ...                 source_dtype=np.float32)
+    array([  0, 128, 255], dtype=uint8)
+    >>> storable_pixels(np.array([-3.0, 300.0]), "abs", max_value=65535,
+    ...                 source_dtype=np.uint16)
+    array([  3, 300], dtype=uint16)
+    """
+    source_dtype = np.dtype(source_dtype)
+    if source_dtype.kind in "ui":
+        return to_pixels(response, mode, max_value=max_value, dtype=source_dtype)
+    scaled = response * np.float32(255.0 / max_value)
+    return to_pixels(scaled, mode, max_value=255.0, dtype=np.dtype(np.uint8))
 
 
 def premultiply(colour: np.ndarray, alpha: np.ndarray, max_value: float) -> np.ndarray:

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnfilter.engine._tiled import WORKERS, scratch
+from cnnfilter.engine.choices import POOL_OPS as _POOL_OPS
 from cnnfilter.engine.filtering import work_dtype
 from cnnfilter.engine.geometry import AxisGeometry, as_pair, check_pool_padding, resolve_axes
 from cnnfilter.errors import UsageError
@@ -65,11 +66,7 @@ __all__ = [
 ]
 
 #: ``op`` names and what each computes over a window.
-POOL_OPS = {
-    "max": "largest value (torch.nn.MaxPool2d)",
-    "avg": "mean (torch.nn.AvgPool2d)",
-    "lp": "(sum of x^p)^(1/p), the power-average (torch.nn.LPPool2d)",
-}
+POOL_OPS = _POOL_OPS
 
 IntPair = int | Sequence[int]
 

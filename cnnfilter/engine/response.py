@@ -39,7 +39,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnfilter.engine.filtering import correlate, filter_geometry
+from cnnfilter.engine.choices import RESPONSE_METHODS
+from cnnfilter.engine.filtering import (
+    FilterPlan,
+    correlate,
+    filter_geometry,
+    plan_method,
+    work_dtype,
+)
 from cnnfilter.errors import UsageError
 
 __all__ = [
@@ -54,10 +61,7 @@ __all__ = [
 ]
 
 #: ``method`` names and what each computes.
-METHODS = {
-    "raw": "cross-correlation, the sum of products over the window (what a CNN layer computes)",
-    "ncc": "zero-mean normalised cross-correlation in [-1, 1] (OpenCV TM_CCOEFF_NORMED)",
-}
+METHODS = RESPONSE_METHODS
 
 #: A float window is flat when its standard deviation is below this fraction of the
 #: image's value range.
@@ -75,6 +79,10 @@ class ResponseMap:
         pattern_shape: ``(kh, kw)`` of the pattern.
         flat_template: ncc only: the template is flat, so the map is all 0.
         flat_windows: ncc only: number of flat windows (set to 0).
+        plan: how the correlation ran (:class:`~cnnfilter.engine.filtering.FilterPlan`:
+            direct, separable or fft, and why), resolved once from the kernel that was
+            correlated (ncc: the zero-mean template); None when nothing was correlated
+            (a flat ncc template).
     """
 
     values: np.ndarray
@@ -82,6 +90,7 @@ class ResponseMap:
     pattern_shape: tuple[int, int]
     flat_template: bool = False
     flat_windows: int = 0
+    plan: FilterPlan | None = None
 
 
 def _check_array(name: str, array: np.ndarray, dims: str) -> np.ndarray:
@@ -182,7 +191,9 @@ def _centred_variance_sum(channel: np.ndarray, kh: int, kw: int) -> np.ndarray:
     return var
 
 
-def ncc_map(image: np.ndarray, template: np.ndarray, *, method: str = "auto") -> ResponseMap:
+def ncc_map(
+    image: np.ndarray, template: np.ndarray, *, method: str | FilterPlan = "auto"
+) -> ResponseMap:
     """Zero-mean normalised cross-correlation (OpenCV ``TM_CCOEFF_NORMED``), valid windows.
 
     Args:
@@ -215,6 +226,7 @@ def ncc_map(image: np.ndarray, template: np.ndarray, *, method: str = "auto") ->
         return ResponseMap(np.zeros(shape), "ncc", (kh, kw), flat_template=True)
     tz = tmpl - tmpl.mean(axis=(0, 1))
     tt = float((tz * tz).sum())
+    plan = plan_method(tz, method=method, dtype=np.float64)  # once, for every channel
     numerator = np.zeros(shape)
     var = np.zeros(shape)
     span = 0.0
@@ -225,7 +237,7 @@ def ncc_map(image: np.ndarray, template: np.ndarray, *, method: str = "auto") ->
         # rounding error small.
         centred = channel.astype(np.float64)
         centred -= centred.mean()
-        numerator += correlate(centred, tz[:, :, c], padding="valid", method=method)
+        numerator += correlate(centred, tz[:, :, c], padding="valid", method=plan)
         if channel.dtype.kind == "f":
             span = max(span, float(np.ptp(centred)))
             channel = centred
@@ -238,7 +250,7 @@ def ncc_map(image: np.ndarray, template: np.ndarray, *, method: str = "auto") ->
     out = np.zeros(numerator.shape)
     np.divide(numerator, denom, out=out, where=~flat)
     np.clip(out, -1.0, 1.0, out=out)
-    return ResponseMap(out, "ncc", (kh, kw), flat_windows=int(flat.sum()))
+    return ResponseMap(out, "ncc", (kh, kw), flat_windows=int(flat.sum()), plan=plan)
 
 
 def response_map(
@@ -246,15 +258,18 @@ def response_map(
 ) -> ResponseMap:
     """The response map of ``pattern`` over ``image`` by ``method`` (:data:`METHODS`).
 
-    ``impl`` (``auto``/``direct``/``fft``) chooses how the correlation is
-    computed; every choice gives the same values to float rounding.
+    ``impl`` (``auto``/``direct``/``separable``/``fft``) chooses how the
+    correlation is computed; every choice gives the same values to float
+    rounding. The plan that ran is the result's ``plan``, resolved once.
 
     Raises:
         UsageError: unknown method, or as :func:`raw_map`.
     """
     if method == "raw":
-        values = raw_map(image, pattern, method=impl)
-        return ResponseMap(values, "raw", tuple(np.shape(pattern)[:2]))
+        image, pattern = _check(image, pattern)
+        plan = plan_method(pattern, method=impl, dtype=work_dtype(image.dtype))
+        values = correlate(image, pattern, padding="valid", channels="sum", method=plan)
+        return ResponseMap(values, "raw", tuple(np.shape(pattern)[:2]), plan=plan)
     if method == "ncc":
         return ncc_map(image, pattern, method=impl)
     raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")

@@ -21,6 +21,7 @@ from cnnfilter.arch.layers import (
     Shape,
 )
 from cnnfilter.arch.parse import load_network, parse_network
+from cnnfilter.cli._errors import exit_code_for
 from cnnfilter.errors import UsageError
 
 from helpers import ROOT
@@ -338,7 +339,7 @@ def test_malformed_file_gives_one_line_with_file_line_layer_and_fix(text, line, 
     assert "\n" not in message
     assert message.startswith(f"bad.yaml:{line}: "), message
     assert "fix: " in message
-    assert info.value.exit_code == 2
+    assert exit_code_for(info.value) == 2
 
 
 def test_billion_laughs_alias_bomb_stops_at_a_budget():

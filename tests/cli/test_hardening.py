@@ -404,7 +404,7 @@ def test_hostile_layer_files_are_refused_in_bounded_memory(tmp_path, text, messa
         resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
 
     proc = subprocess.run(
-        [sys.executable, "-m", "cnnfilter", "params", str(arch), "--format", "json"],
+        [sys.executable, "-m", "cnnfilter", "params", str(arch), "--json"],
         capture_output=True, text=True, check=False, cwd=tmp_path, preexec_fn=limit_memory,
         env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
     )  # fmt: skip

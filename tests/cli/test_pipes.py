@@ -18,7 +18,7 @@ from PIL import Image
 from scipy import ndimage
 
 from cnnfilter.cli._output import dumps
-from cnnfilter.jobs import APPLY_REPORT_KEYS
+from cnnfilter.tasks.apply import APPLY_REPORT_KEYS
 
 from helpers import ROOT, invoke
 
@@ -69,7 +69,7 @@ def test_stdout_needs_format(samples):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.strip() == (
-        "Error: writing to standard output (-o -) needs --format png|jpg|tiff|bmp|webp|gif|npy"
+        "Error: writing to standard output ('-') needs --format png|jpg|tiff|bmp|webp|gif|npy"
     )
 
 
@@ -266,13 +266,22 @@ def test_terminal_gets_a_coloured_progress_bar(samples, tmp_path):
     assert b"3 done, 0 skipped, 0 failed" in seen
 
 
-@pytest.mark.parametrize(("extra_env", "extra_args"), [({"NO_COLOR": "1"}, []), ({}, ["--quiet"])])
-def test_no_color_and_quiet_turn_colour_and_animation_off(samples, tmp_path, extra_env, extra_args):
+@pytest.mark.parametrize(
+    ("extra_env", "extra_args", "summary"),
+    [
+        ({"NO_COLOR": "1"}, [], "apply: 3 done, 0 skipped, 0 failed (3 inputs, 1 worker)"),
+        ({}, ["--quiet"], ""),  # -q: nothing at all on success, not even the summary
+    ],
+)
+def test_no_color_and_quiet_turn_colour_and_animation_off(
+    samples, tmp_path, extra_env, extra_args, summary
+):
     args = _batch_args(samples, tmp_path / "b") + extra_args
     code, seen = _run_on_pty(args, _env(**extra_env))
     assert code == 0
     assert b"\x1b" not in seen  # not a single escape sequence: no colour, no cursor moves
-    assert seen.strip().decode() == "apply: 3 done, 0 skipped, 0 failed (3 inputs, 1 worker)"
+    assert seen.strip().decode() == summary
+    assert len(list((tmp_path / "b").iterdir())) == 3
 
 
 def test_pipe_gets_no_escape_codes():
@@ -348,10 +357,7 @@ def test_params_json_through_jq_from_stdin(samples):
     # LeNet-5 as in samples/arch/lenet5.yaml: 61,706 parameters (LeCun et al. 1998, the
     # classic count with full C3 connections as usually re-implemented)
     arch = samples / "arch" / "lenet5.yaml"
-    shell = (
-        f"cat {arch} | {sys.executable} -m cnnfilter params - --format json "
-        "| jq '.total.parameters'"
-    )
+    shell = f"cat {arch} | {sys.executable} -m cnnfilter params - --json | jq '.total.parameters'"
     proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "61706\n"
@@ -465,8 +471,8 @@ def test_every_apply_json_key_is_documented():
 
 
 def test_exit_codes_are_documented():
-    from cnnfilter.errors import INTERRUPT_EXIT_CODES
+    from cnnfilter.cli._errors import EXIT_CODES, INTERRUPT_EXIT_CODES
 
     doc = _reference("exit-codes.md")
-    for code in (0, 1, 2, *INTERRUPT_EXIT_CODES.values()):
+    for code in (0, *EXIT_CODES.values(), *INTERRUPT_EXIT_CODES.values()):
         assert f"\n| {code} | " in doc, code

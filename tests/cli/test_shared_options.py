@@ -170,7 +170,7 @@ def test_pool_and_detect_name_stdin_and_stdout_as_apply_does(samples):
 def test_batch_reports_the_workers_it_used(tmp_path):
     for name in "abc":
         Image.new("L", (4, 4)).save(tmp_path / f"{name}.png")
-    result = invoke("apply", tmp_path, "-k", "box", "-o", f"{tmp_path / 'out'}/", "-j", 64, "-q")
+    result = invoke("apply", tmp_path, "-k", "box", "-o", f"{tmp_path / 'out'}/", "-j", 64)
     assert result.exit_code == 0, result.stderr
     assert "(3 inputs, 3 workers)" in result.stderr
     assert "64" not in result.stderr

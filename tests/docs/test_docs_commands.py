@@ -36,15 +36,6 @@ from helpers import ROOT, invoke
 #: ``--csv``, ``--markdown`` on params and receptive-field), which fail until helper A's
 #: branch is merged. Remove after r9-A merge: the strict xfail below then turns XPASS into a
 #: failure, which is the signal to delete this set.
-PENDING_VOCABULARY = {
-    "cnnfilter params samples/arch/vgg16.yaml --json",
-    "cnnfilter params samples/arch/vgg16.yaml --csv",
-    "cnnfilter params samples/arch/vgg16.yaml --markdown",
-    "cnnfilter params samples/arch/vgg16.yaml --json | jq '.total.parameters'",
-    "cnnfilter receptive-field samples/arch/vgg16.yaml --json",
-    "cnnfilter receptive-field samples/arch/resnet18.yaml --csv",
-}
-
 TESTED_LANGUAGES = {"sh", "bash", "shell", "console"}
 GENERATED = {ROOT / "docs" / "reference" / "cli.md"}  # help text, not examples
 
@@ -265,22 +256,10 @@ def docs_copy(tmp_path, monkeypatch) -> Path:
 
 @pytest.mark.parametrize("path", doc_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_documented_command_runs_as_written(path, docs_copy):
-    commands = [c for c in extract(path) if c.text not in PENDING_VOCABULARY]
+    commands = extract(path)
     problems = [p for c in commands for p in check(c)]
     assert problems == [], "\n".join(problems)
     assert not any(docs_copy.joinpath(n).exists() for n in ("README.md", "cnnfilter"))
-
-
-@pytest.mark.parametrize("text", sorted(PENDING_VOCABULARY))
-@pytest.mark.xfail(strict=True, reason="new --json/--csv/--markdown; remove after r9-A merge")
-def test_pending_vocabulary_command(text, docs_copy):
-    command = next(c for p in doc_files() for c in extract(p) if c.text == text)
-    assert check(command) == []
-
-
-def test_pending_vocabulary_commands_are_in_the_docs():
-    documented = {c.text for p in doc_files() for c in extract(p)}
-    assert PENDING_VOCABULARY <= documented
 
 
 def test_the_docs_hold_commands_for_every_command_of_the_cli():

@@ -171,7 +171,7 @@ def test_multi_frame_files_report_frames_and_select_one(tmp_path):
     frames[0].save(path, save_all=True, append_images=frames[1:])
     assert read_image(path).frames == 2
     assert read_image(path, frame=1).pixels[0, 0] == 200
-    with pytest.raises(UsageError, match=r"has 2 frame\(s\); frame must be between 0 and 1"):
+    with pytest.raises(UsageError, match=r"has 2 frame\(s\); frame= must be between 0 and 1"):
         read_image(path, frame=2)
 
 

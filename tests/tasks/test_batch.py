@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnfilter import batch
-from cnnfilter.batch import InputFile, Job
 from cnnfilter.errors import ProcessingError, UsageError
+from cnnfilter.tasks import batch
+from cnnfilter.tasks.batch import InputFile, Job
 
 from helpers import invoke
 

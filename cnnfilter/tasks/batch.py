@@ -143,33 +143,30 @@ def expand_inputs(
             raise UsageError("'-' (standard input) must be the only input")
         return [InputFile(Path(STDIO))]
     skip = exclude.resolve() if exclude is not None else None
-    found: list[InputFile] = []
-    for arg in args:
-        path = Path(arg)
-        if path.is_dir():
-            files = _walk(path, recursive=recursive, skip=skip)
-            if not files:
-                hint = "" if recursive else " (add --recursive to search its sub-folders)"
-                raise UsageError(f"folder {arg!r} holds no image files{hint}")
-            found.extend(InputFile(f, path) for f in files)
-        elif path.exists():
-            found.append(InputFile(path))
-        elif _GLOB_CHARS & set(arg):
-            matches = sorted(glob.glob(arg, recursive=True))
-            files = [Path(m) for m in matches if Path(m).is_file()]
-            if not files:
-                raise UsageError(f"{arg!r} matches no files")
-            found.extend(InputFile(f) for f in files)
-        else:
-            raise UsageError(f"input image {arg!r} does not exist")
-    unique: list[InputFile] = []
-    seen: set[Path] = set()
-    for item in found:
-        key = item.path.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(item)
-    return unique
+    found = [item for arg in args for item in _expand_one(arg, recursive=recursive, skip=skip)]
+    unique: dict[Path, InputFile] = {}
+    for item in found:  # each file once, at its first place
+        unique.setdefault(item.path.resolve(), item)
+    return list(unique.values())
+
+
+def _expand_one(arg: str, *, recursive: bool, skip: Path | None) -> list[InputFile]:
+    """The files of one input argument: a folder's images, a file, or a glob's matches."""
+    path = Path(arg)
+    if path.is_dir():
+        files = _walk(path, recursive=recursive, skip=skip)
+        if not files:
+            hint = "" if recursive else " (add --recursive to search its sub-folders)"
+            raise UsageError(f"folder {arg!r} holds no image files{hint}")
+        return [InputFile(f, path) for f in files]
+    if path.exists():
+        return [InputFile(path)]
+    if _GLOB_CHARS & set(arg):
+        files = [Path(m) for m in sorted(glob.glob(arg, recursive=True)) if Path(m).is_file()]
+        if not files:
+            raise UsageError(f"{arg!r} matches no files")
+        return [InputFile(f) for f in files]
+    raise UsageError(f"input image {arg!r} does not exist")
 
 
 def _walk(folder: Path, *, recursive: bool, skip: Path | None) -> list[Path]:

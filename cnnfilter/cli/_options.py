@@ -1,0 +1,136 @@
+"""The Typer options several commands share, defined once, and choices from engine tables.
+
+Every command takes ``-q/--quiet`` and ``-v/--verbose``; ``--json`` prints the
+command's machine report on stdout; ``--format`` is only ever the format of
+the file a command writes. Choices (``--method``, ``--range``, ``--op``...)
+are Enums built from the engine's tables in :mod:`cnnfilter.engine.choices`,
+with help made from their descriptions, so a new choice in the engine is a
+new choice on the command line.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cnnfilter.kernels import REGISTRY
+
+__all__ = [
+    "choice_enum",
+    "choices_help",
+    "frame_note",
+    "KERNEL_HELP",
+    "KernelOption",
+    "KernelFileOption",
+    "OutputOption",
+    "ForceOption",
+    "JsonOption",
+    "QuietOption",
+    "VerboseOption",
+    "FormatOption",
+    "MaxPixelsOption",
+    "FrameOption",
+]
+
+
+def choice_enum(name: str, table: dict[str, str]) -> type[Enum]:
+    """A ``str`` Enum of ``table``'s names, in order, for a Typer option.
+
+    >>> [m.value for m in choice_enum("Op", {"max": "largest", "avg": "mean"})]
+    ['max', 'avg']
+    """
+    return Enum(name, [(key, key) for key in table], type=str)
+
+
+def choices_help(table: dict[str, str], lead: str = "") -> str:
+    """``"lead a: what a; b: what b."``: a choice's help from its table.
+
+    >>> choices_help({"max": "largest", "avg": "mean"}, "Window op:")
+    'Window op: max: largest; avg: mean.'
+    """
+    text = "; ".join(f"{key}: {what}" for key, what in table.items()) + "."
+    return f"{lead} {text}" if lead else text
+
+
+def frame_note(frame: int, frames: int) -> str:
+    """``"; frame 0 of 3 (...)"`` for a multi-frame input, else ``""``.
+
+    >>> frame_note(0, 3)
+    '; frame 0 of 3 (0-based; --frame N picks another)'
+    >>> frame_note(0, 1)
+    ''
+    """
+    return f"; frame {frame} of {frames} (0-based; --frame N picks another)" if frames > 1 else ""
+
+
+KERNEL_HELP = (
+    "Named kernel (" + ", ".join(e.usage for e in REGISTRY.values()) + "), inline JSON "
+    "'[[0,-1,0],[-1,5,-1],[0,-1,0]]' or rows '1,0,-1;2,0,-2;1,0,-1'. See 'cnnfilter kernels'."
+)
+
+#: ``--kernel/-k``: a registry name, inline JSON or rows.
+KernelOption = Annotated[str | None, typer.Option("--kernel", "-k", help=KERNEL_HELP)]
+
+#: ``--kernel-file``: a kernel from a file.
+KernelFileOption = Annotated[
+    Path | None,
+    typer.Option("--kernel-file", help="Kernel from a .txt/.csv matrix, .json or .npy file."),
+]
+
+#: ``--output/-o`` of a command whose output is optional.
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="File to write (the format follows its name).")
+]
+
+#: ``--force``: replace existing output files.
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace existing output files.")]
+
+#: ``--json``: the command's report as one JSON document on stdout.
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print the report as JSON on stdout (keys: docs/reference, JSON keys)."
+    ),
+]
+
+#: ``-q/--quiet``: nothing on stderr on success.
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Nothing on stderr on success (no run line, no progress bar)."
+    ),
+]
+
+#: ``-v/--verbose``: the run line plus the plan and timings.
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also print the plan that ran and timings.")
+]
+
+#: ``--format``: the format of the file written (never of a report).
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="Format of the output file: png, jpg, tiff, bmp, webp, gif, npy (default: its "
+        "extension). Needed for -o -.",
+    ),
+]
+
+#: ``--max-pixels``, shared by every command that decodes an image.
+MaxPixelsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Refuse images with more pixels than this, checked before decoding "
+        "(default 400,000,000).",
+        show_default=False,
+    ),
+]
+
+#: ``--frame``, shared by every command that decodes an image.
+FrameOption = Annotated[
+    int, typer.Option(min=0, help="Frame of a multi-frame GIF/TIFF/WebP, from 0.")
+]

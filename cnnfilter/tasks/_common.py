@@ -1,0 +1,107 @@
+"""Checks and small helpers every task shares (no I/O beyond looking at paths)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnnfilter.errors import UsageError
+
+__all__ = ["STDIO", "check_output_path", "output_format", "shape3", "shape_text", "shown"]
+
+#: The file name that means standard input or output.
+STDIO = "-"
+
+
+def check_output_path(output: Path, inputs: list[Path], *, force: bool) -> None:
+    """Refuse an output that is one of the inputs, or that exists unless ``force``.
+
+    Raises:
+        UsageError: the output is an input, or exists and ``force`` is false.
+    """
+    for source in inputs:
+        if str(source) == STDIO:
+            continue
+        same = output.exists() and source.exists() and output.samefile(source)
+        if same or output.resolve() == source.resolve():
+            raise UsageError(
+                f"output {str(output)!r} is the input image; choose another file name "
+                "(cnnfilter never overwrites its input)"
+            )
+    if output.exists() and not force:
+        raise UsageError(f"output {str(output)!r} already exists; add force=True to replace it")
+
+
+def output_format(path: str | Path, fmt: str | None = None, *, has_format: bool = True) -> str:
+    """:func:`cnnfilter.imageio.output_format`, with the fixes this command can offer.
+
+    ``has_format`` says whether the command takes an output format (``fmt``):
+    without one, standard output (``-``) is refused outright, and an unknown
+    extension is not told to set it.
+
+    Raises:
+        UsageError: unknown extension or format; ``-`` without ``fmt``.
+    """
+    from cnnfilter import imageio
+
+    if str(path) == STDIO and not fmt and not has_format:
+        raise UsageError("this output cannot be standard output ('-'); give a file name")
+    try:
+        return imageio.output_format(path, fmt)
+    except UsageError as exc:
+        if has_format and "from its extension" in str(exc):
+            raise UsageError(f"{exc} (or fmt=)") from None
+        raise
+
+
+def shape3(shape: tuple[int, ...]) -> list[int]:
+    """``[H, W, C]``: ``(H, W)`` -> ``[H, W, 1]``; ``(H, W, C)`` unchanged, as a list.
+
+    >>> shape3((4, 5)), shape3((4, 5, 3))
+    ([4, 5, 1], [4, 5, 3])
+    """
+    return [int(s) for s in shape] + ([1] if len(shape) == 2 else [])
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """``H x W x C``, with C = 1 for a 2-D array.
+
+    >>> shape_text((5, 5)), shape_text((4, 5, 3))
+    ('5 x 5 x 1', '4 x 5 x 3')
+    """
+    return " x ".join(str(s) for s in shape3(shape))
+
+
+def shown(name: str | Path | None, stdio: str) -> str:
+    """A file name as notes print it: ``-`` becomes ``stdio`` (``<stdin>``, ``<stdout>``).
+
+    >>> shown("-", "<stdin>"), shown("a.png", "<stdout>")
+    ('<stdin>', 'a.png')
+    """
+    return stdio if str(name) == STDIO else str(name)
+
+
+def write_output(target: str | Path, data: bytes, *, force: bool, make_dirs: bool = False) -> None:
+    """Write encoded bytes to ``target`` atomically, or to stdout for ``-``.
+
+    ``make_dirs`` creates the target's missing folders (batch outputs).
+
+    Raises:
+        UsageError: as :func:`cnnfilter.imageio.write_bytes_atomic` and
+            :func:`cnnfilter.imageio.write_stdout`.
+        ProcessingError: the write failed.
+    """
+    from cnnfilter import imageio
+    from cnnfilter.errors import ProcessingError
+
+    if str(target) == STDIO:
+        imageio.write_stdout(data)
+        return
+    path = Path(target)
+    if make_dirs and not path.parent.is_dir():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProcessingError(
+                f"cannot create folder {str(path.parent)!r}: {exc.strerror or exc}"
+            ) from None
+    imageio.write_bytes_atomic(path, data, force=force)

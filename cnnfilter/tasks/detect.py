@@ -1,0 +1,288 @@
+"""``detect``: where in an image a pattern responds (response map, peaks, pictures).
+
+:func:`detect` reads the image and the pattern (a kernel or a template
+patch), computes the response map once with the method plan it resolves
+once (:attr:`cnnfilter.engine.response.ResponseMap.plan`, reported as
+``implementation``), finds the peaks and writes the asked-for pictures.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnfilter.errors import UsageError
+from cnnfilter.tasks._common import check_output_path, output_format, shape3
+
+__all__ = ["COORDINATES", "OUTPUTS", "Pattern", "DetectResult", "read_pattern", "detect"]
+
+#: The sentence every output uses for the coordinate convention.
+COORDINATES = (
+    "row, col = the image pixel under the pattern's top-left corner (0-based, rows down); "
+    "the window's centre is (row + (kh-1)/2, col + (kw-1)/2)"
+)
+
+#: The pictures ``detect`` can write, in the order of the report's ``outputs``.
+OUTPUTS = ("heatmap", "overlay", "raw")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """The pattern: weights ``(kh, kw)`` or ``(kh, kw, C)`` float64, as named and found."""
+
+    weights: object
+    name: str
+    source: str
+    from_registry: bool = False
+
+
+@dataclass
+class DetectResult:
+    """What :func:`detect` found and wrote.
+
+    Attributes:
+        report: the ``detect --json`` document.
+        peaks: the :class:`cnnfilter.engine.response.Peak` list, best first.
+        response: the :class:`cnnfilter.engine.response.ResponseMap` (with its plan).
+        pattern: the :class:`Pattern`.
+        image_text: the image's shape as notes print it (``303 x 384 x 1, uint8``).
+        alpha: the image had an alpha channel (ignored).
+        notes: what a person should know (flip, flat windows, colour map, files).
+    """
+
+    report: dict
+    peaks: list
+    response: object
+    pattern: Pattern
+    image_text: str
+    alpha: bool
+    frame: int = 0
+    frames: int = 1
+    notes: list[str] = field(default_factory=list)
+
+
+def read_pattern(
+    kernel: str | None = None, kernel_file: Path | None = None, template: Path | None = None
+) -> Pattern:
+    """The pattern from exactly one of ``kernel``, ``kernel_file`` or ``template`` (an image).
+
+    Raises:
+        UsageError: none or several given, or a bad kernel or template.
+        ProcessingError: the template cannot be decoded.
+    """
+    import numpy as np
+
+    from cnnfilter import imageio
+    from cnnfilter.tasks.kernels import load_kernel
+
+    given = sum(x is not None for x in (kernel, kernel_file, template))
+    if given != 1:
+        raise UsageError(
+            "give exactly one pattern: kernel=NAME|MATRIX, kernel_file=PATH or template=PATCH.png"
+        )
+    if template is None:
+        k = load_kernel(kernel, kernel_file)
+        return Pattern(k.weights, k.name, k.source or "custom", kernel is not None)
+    loaded = imageio.read_image(template, role="template")
+    return Pattern(np.asarray(loaded.pixels, dtype=np.float64), template.name, str(template))
+
+
+def unflipped_note(pattern: Pattern) -> str:
+    """For a registry kernel that its 180-degree flip changes: how detect's map differs."""
+    import numpy as np
+
+    w = pattern.weights
+    if not pattern.from_registry or pattern.source == "custom" or w.ndim != 2:
+        return ""
+    flipped = w[::-1, ::-1]
+    if np.array_equal(flipped, w):
+        return ""
+    effect = (
+        "gives the opposite sign of apply's default"
+        if np.array_equal(flipped, -w)
+        else "differs from apply's default (as if the kernel were rotated 180 degrees)"
+    )
+    return (
+        f"{pattern.name} is written for convolution; detect applies it unflipped "
+        f"(cross-correlation), which {effect}; apply --op correlate matches detect"
+    )
+
+
+def check_outputs(outputs: dict[str, Path | None], inputs: list[Path], *, force: bool) -> None:
+    """Refuse before any work: two outputs of one name, a wrong format, an existing file.
+
+    Raises:
+        UsageError: as described, naming the output (``heatmap='h.npy'``).
+    """
+
+    seen: set[Path] = set()
+    for name, path in outputs.items():
+        if path is None:
+            continue
+        if path.resolve() in seen:
+            raise UsageError(f"{name}={str(path)!r} is also another output; give distinct names")
+        seen.add(path.resolve())
+        fmt = output_format(path, has_format=False)
+        if name == "raw" and fmt not in ("NPY", "TIFF"):
+            raise UsageError(f"raw={str(path)!r} must end in .npy or .tif (a float map)")
+        if name != "raw" and fmt == "NPY":
+            raise UsageError(f"{name}= writes a picture; use .png or .jpg, not .npy")
+    for path in outputs.values():
+        if path is not None:
+            check_output_path(path, inputs, force=force)
+
+
+def detect(
+    image: Path,
+    *,
+    kernel: str | None = None,
+    kernel_file: Path | None = None,
+    template: Path | None = None,
+    method: str = "raw",
+    top: int = 10,
+    min_distance: int | None = None,
+    threshold: float | None = None,
+    heatmap: Path | None = None,
+    overlay: Path | None = None,
+    raw: Path | None = None,
+    force: bool = False,
+    max_pixels: int | None = None,
+    frame: int = 0,
+) -> DetectResult:
+    """Respond ``image`` to a pattern, find its peaks and write the asked-for pictures.
+
+    Checks in this order, so that the first error names the first thing to
+    fix: the image and the pattern, the output names and formats, whether an
+    output exists or is an input; then the work.
+
+    Args:
+        image: picture or ``.npy`` feature map, or ``-`` for stdin.
+        kernel, kernel_file, template: the pattern (exactly one).
+        method: ``raw`` or ``ncc`` (:data:`cnnfilter.engine.choices.RESPONSE_METHODS`).
+        top, min_distance, threshold: as :func:`cnnfilter.engine.response.find_peaks`;
+            ``min_distance`` defaults to half the pattern's shorter side (at least 1).
+        heatmap, overlay, raw: pictures to write (None: not written).
+        force: replace existing outputs.
+        max_pixels, frame: as :func:`cnnfilter.imageio.read_image`.
+
+    Raises:
+        UsageError: bad pattern, outputs, or a pattern that does not fit the image.
+        ProcessingError: an unreadable image.
+    """
+    from cnnfilter import imageio
+    from cnnfilter.engine.response import find_peaks, response_map
+
+    imageio.check_input_file(image)
+    pattern = read_pattern(kernel, kernel_file, template)
+    outputs = {"heatmap": heatmap, "overlay": overlay, "raw": raw}
+    inputs = [image] + [p for p in (template, kernel_file) if p is not None]
+    check_outputs(outputs, inputs, force=force)
+    loaded = imageio.read_image(
+        image, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS, frame=frame
+    )
+    pixels, weights = loaded.pixels, pattern.weights
+    if weights.ndim == 3 and pixels.ndim == 2:
+        raise UsageError(
+            f"the template has {weights.shape[2]} channels but {image} is gray; use a gray "
+            "template (or a colour image)"
+        )
+    import scipy.signal  # noqa: F401  (loaded before the clock starts: the time is the work's)
+
+    t0 = time.perf_counter()
+    result = response_map(pixels, weights, method=method)
+    elapsed = time.perf_counter() - t0
+    kh, kw = weights.shape[:2]
+    distance = min_distance if min_distance is not None else max(1, min(kh, kw) // 2)
+    peaks = find_peaks(result.values, top=top, min_distance=distance, threshold=threshold)
+    written, colours = _write_pictures(outputs, loaded, result.values, peaks, (kh, kw), force)
+    report = _report(image, loaded, pattern, result, peaks, written, colours, elapsed)
+    report.update(min_distance=distance, threshold=threshold)
+    found = DetectResult(
+        report, peaks, result, pattern, loaded.shape_text, loaded.alpha is not None,
+        loaded.frame, loaded.frames,
+    )  # fmt: skip
+    found.notes = _notes(found, written, colours)
+    return found
+
+
+def _write_pictures(outputs, loaded, values, peaks, pattern_hw, force):
+    """Write the heat map, overlay and raw map asked for; ``({name: path}, colour scale)``."""
+    import numpy as np
+
+    from cnnfilter import imageio, render
+
+    cmap, lo, hi = render.heatmap_scale(values)
+    written = {}
+    if outputs["heatmap"] is not None:
+        picture = render.colorize(values, cmap=cmap, lo=lo, hi=hi)
+        imageio.write_image(outputs["heatmap"], picture, force=force)
+        written["heatmap"] = str(outputs["heatmap"])
+    if outputs["overlay"] is not None:
+        kh, kw = pattern_hw
+        photo = render.display_rgb(loaded.pixels, loaded.max_value)
+        heat = render.colorize(values, cmap=cmap, lo=lo, hi=hi)
+        strength = render.heat_strength(values, cmap=cmap, lo=lo, hi=hi)
+        picture = render.blend_heatmap(photo, heat, strength, offset=(kh // 2, kw // 2))
+        render.mark_peaks(picture, [(p.row, p.col) for p in peaks], (kh, kw))
+        imageio.write_image(outputs["overlay"], picture, force=force)
+        written["overlay"] = str(outputs["overlay"])
+    if outputs["raw"] is not None:
+        tiff = output_format(outputs["raw"], has_format=False) == "TIFF"
+        imageio.write_image(
+            outputs["raw"], values.astype(np.float32) if tiff else values, force=force
+        )
+        written["raw"] = str(outputs["raw"])
+    return written, (cmap, lo, hi)
+
+
+def _report(image, loaded, pattern, result, peaks, written, colours, elapsed) -> dict:
+    """The ``detect --json`` document (keys in their documented order)."""
+    values, pixels = result.values, loaded.pixels
+    cmap, lo, hi = colours
+    return {
+        "image": str(image),
+        "image_shape": shape3(pixels.shape),
+        "pattern": {
+            "name": pattern.name,
+            "source": pattern.source,
+            "shape": list(pattern.weights.shape),
+        },
+        "operation": "cross-correlation",
+        "method": result.method,
+        "map_shape": [*values.shape, 1],
+        "map_range": [float(values.min()), float(values.max())],
+        "coordinates": "top-left",
+        "coordinates_note": COORDINATES,
+        "min_distance": None,
+        "threshold": None,
+        "peaks": [
+            {"rank": i + 1, "row": p.row, "col": p.col, "score": p.score}
+            for i, p in enumerate(peaks)
+        ],
+        "colormap": {"name": cmap, "range": [lo, hi]} if written else None,
+        "outputs": {name: written.get(name) for name in OUTPUTS},
+        "flat_template": result.flat_template,
+        "flat_windows": result.flat_windows,
+        # the method plan that ran (direct, separable or fft), resolved once from the kernel
+        # that was correlated; "direct" when nothing was (a flat ncc template)
+        "implementation": result.plan.method if result.plan else "direct",
+        "plan": result.plan.describe() if result.plan else None,
+        "timings_ms": {"response": round(elapsed * 1000, 3)},
+    }
+
+
+def _notes(found: DetectResult, written: dict, colours) -> list[str]:
+    """The lines a person should read besides the run line."""
+    notes = []
+    unflipped = unflipped_note(found.pattern)
+    if unflipped:
+        notes.append(unflipped)
+    if found.response.flat_template:
+        notes.append("the template is flat (all values equal): ncc is 0 everywhere")
+    elif found.response.flat_windows:
+        notes.append(f"{found.response.flat_windows:,} flat image window(s) have ncc 0")
+    if written.keys() & {"heatmap", "overlay"}:
+        notes.append(f"colour map {colours[0]} over [{colours[1]:.6g}, {colours[2]:.6g}]")
+    notes.extend(f"wrote {name} {path}" for name, path in written.items())
+    return notes
