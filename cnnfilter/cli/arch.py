@@ -33,8 +33,8 @@ Compare = choice_enum(
 ArchFile = Annotated[
     Path,
     typer.Argument(
-        help="Layer file (arch.yaml), or - for stdin; format in docs/reference/arch-yaml.md, examples in "
-        "samples/arch/.",
+        help="Layer file (arch.yaml), or - for stdin; format in docs/reference/arch-yaml.md, "
+        "examples in samples/arch/.",
         dir_okay=False,  # not exists=True: it would refuse '-'; load_network reports a missing file
     ),
 ]
