@@ -31,17 +31,23 @@ import struct
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cnnfilter.errors import CnnfilterError, ProcessingError, UsageError
 
+if TYPE_CHECKING:
+    from cnnfilter.codecs.meta import ImageMeta
+
 __all__ = [
     "LoadedImage",
     "output_format",
+    "stdout_format",
+    "encode_picture",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_PNG_COMPRESS_LEVEL",
     "read_image",
@@ -82,17 +88,30 @@ DEFAULT_PNG_COMPRESS_LEVEL = 4
 #: coffee 2.75 s 14.17 MB -> 1.17 s 13.74 MB.
 DEFAULT_PNG_STRATEGY = 3  # zlib.Z_RLE
 
-#: Extensions written through Pillow, and the format each means.
-IMAGE_EXTENSIONS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-    ".webp": "WEBP",
-    ".gif": "GIF",
-}
+class _WritableExtensions(Mapping):
+    """Extension (``".png"``) -> Pillow format name, for every format cnnfilter writes.
+
+    Read from Pillow's registry on first use (:func:`cnnfilter.codecs.formats.extensions`),
+    so that importing this module stays light.
+    """
+
+    def _table(self) -> dict[str, str]:
+        from cnnfilter.codecs.formats import extensions
+
+        return extensions()[1]
+
+    def __getitem__(self, key: str) -> str:
+        return self._table()[key]
+
+    def __iter__(self):
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+#: Extensions written through Pillow, and the format each means (from Pillow's registry).
+IMAGE_EXTENSIONS: Mapping[str, str] = _WritableExtensions()
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,9 @@ class LoadedImage:
         format: Pillow's format name (``"PNG"``...), or None.
         frames: number of frames in the file (GIF/TIFF may have several).
         frame: the frame these pixels come from, counted from 0.
+        meta: ICC profile, EXIF, DPI and PNG text to carry to an output
+            (:class:`cnnfilter.codecs.meta.ImageMeta`), and the notes of what
+            was converted on reading; None for ``.npy`` arrays.
     """
 
     pixels: np.ndarray
@@ -118,6 +140,7 @@ class LoadedImage:
     format: str | None
     frames: int = 1
     frame: int = 0
+    meta: ImageMeta | None = None
 
     @property
     def shape_text(self) -> str:
@@ -157,6 +180,7 @@ def read_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     frame: int = 0,
     role: str = "input image",
+    to_srgb: bool = False,
 ) -> LoadedImage:
     """Read an image file, or standard input for ``-``, into arrays.
 
@@ -172,6 +196,8 @@ def read_image(
         max_pixels: the largest ``width * height`` decoded (of the frame used).
         frame: the frame of a multi-frame GIF/TIFF/WebP, counted from 0.
         role: what the file is, for messages (``input image``, ``template``).
+        to_srgb: convert colour from the embedded ICC profile to sRGB
+            (8-bit RGB/RGBA); the result's ``meta.icc`` is then sRGB.
 
     Raises:
         UsageError: the file does not exist or is a directory; ``-`` while
@@ -180,14 +206,16 @@ def read_image(
             ``max_pixels``.
     """
     if str(path) == STDIO:
-        return decode_image(_read_stdin(), name="<stdin>", max_pixels=max_pixels, frame=frame)
+        return decode_image(
+            _read_stdin(), name="<stdin>", max_pixels=max_pixels, frame=frame, to_srgb=to_srgb
+        )
     p = check_input_file(path, role=role)
     try:
         fh = open(p, "rb")  # closed below; Pillow reads lazily
     except OSError as exc:
         raise ProcessingError(f"cannot read {str(p)!r}: {exc.strerror or exc}") from None
     with fh:
-        return _decode(fh, name=str(p), max_pixels=max_pixels, frame=frame)
+        return _decode(fh, name=str(p), max_pixels=max_pixels, frame=frame, to_srgb=to_srgb)
 
 
 def _read_stdin() -> bytes:
@@ -206,7 +234,12 @@ def _read_stdin() -> bytes:
 
 
 def decode_image(
-    data: bytes, *, name: str = "<stdin>", max_pixels: int = DEFAULT_MAX_PIXELS, frame: int = 0
+    data: bytes,
+    *,
+    name: str = "<stdin>",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    frame: int = 0,
+    to_srgb: bool = False,
 ) -> LoadedImage:
     """Decode image bytes (as :func:`read_image`, for stdin and tests).
 
@@ -214,7 +247,7 @@ def decode_image(
         UsageError: ``frame`` out of range.
         ProcessingError: empty, not an image, corrupt, above ``max_pixels``.
     """
-    return _decode(io.BytesIO(data), name=name, max_pixels=max_pixels, frame=frame)
+    return _decode(io.BytesIO(data), name=name, max_pixels=max_pixels, frame=frame, to_srgb=to_srgb)
 
 
 #: What Pillow's decoders raise on damaged or hostile files, as seen by tests/test_fuzz.py
@@ -250,7 +283,25 @@ def _native_stderr_silenced(active: bool) -> Iterator[None]:
         os.close(devnull)
 
 
-def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
+@contextlib.contextmanager
+def _pillow_limit_lifted() -> Iterator[None]:
+    """Lift Pillow's global decompression-bomb limit around cnnfilter's own ``Image.open``.
+
+    cnnfilter checks its own, per-call ``max_pixels`` from the header before
+    decoding; Pillow's global ``Image.MAX_IMAGE_PIXELS`` is restored on leaving,
+    so other code in the process keeps Pillow's guard.
+    """
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _decode(fh, *, name: str, max_pixels: int, frame: int, to_srgb: bool = False) -> LoadedImage:
     from PIL import Image, UnidentifiedImageError
 
     if frame < 0:
@@ -261,15 +312,18 @@ def _decode(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
     fh.seek(0)
     if head.startswith(NPY_SIGNATURE):
         return _array_image(fh, name=name, max_pixels=max_pixels, frame=frame)
-    # Our own pixel limit (checked below from the header, before decoding) replaces
-    # Pillow's global decompression-bomb guard, which warns at ~89 MP.
-    Image.MAX_IMAGE_PIXELS = None
+    # Our own pixel limit (checked below from the header, before decoding) stands in for
+    # Pillow's decompression-bomb guard (~89 MP) inside this call only.
     try:
         # Pillow warns (UserWarning) about damaged metadata it then ignores; the pixels are
         # what matters, and a warning would print a multi-line message on stderr.
-        with warnings.catch_warnings(), _native_stderr_silenced(_signature(head) == "TIFF"):
+        with (
+            warnings.catch_warnings(),
+            _native_stderr_silenced(_signature(head) == "TIFF"),
+            _pillow_limit_lifted(),
+        ):
             warnings.simplefilter("ignore")
-            return _open_frame(fh, name=name, max_pixels=max_pixels, frame=frame)
+            return _open_frame(fh, name=name, max_pixels=max_pixels, frame=frame, to_srgb=to_srgb)
     except CnnfilterError:
         raise
     except UnidentifiedImageError:
@@ -315,8 +369,10 @@ def _signature(head: bytes) -> str | None:
     return next((kind for sig, kind in _SIGNATURES.items() if head.startswith(sig)), None)
 
 
-def _open_frame(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
+def _open_frame(fh, *, name: str, max_pixels: int, frame: int, to_srgb: bool) -> LoadedImage:
     from PIL import Image, ImageOps
+
+    from cnnfilter.codecs.meta import meta_of
 
     with Image.open(fh) as im:
         _check_pixels(name, im.size, max_pixels)
@@ -328,11 +384,15 @@ def _open_frame(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:
         if frame:
             im.seek(frame)
             _check_pixels(name, im.size, max_pixels)  # frames of a TIFF differ in size
-        im.load()
         fmt = im.format
         mode = im.mode
+        if _is_deep(im, fh):
+            meta = meta_of(im)
+            return _deep_arrays(im, fh, name=name, meta=meta, to_srgb=to_srgb, frames=frames)
+        im.load()
+        meta = meta_of(im)
         im = ImageOps.exif_transpose(im)
-        return _to_arrays(im, mode, fmt, frames, frame)
+        return _to_arrays(im, mode, fmt, frames, frame, meta, to_srgb)
 
 
 def _check_pixels(name: str, size: tuple[int, int], max_pixels: int) -> None:
@@ -362,13 +422,93 @@ _CONVERT = {
 }
 
 
-def _to_arrays(im, mode: str, fmt: str | None, frames: int, frame: int) -> LoadedImage:
-    if mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+#: Modes whose ``transparency`` (PNG tRNS, GIF) marks transparent pixels, and the mode
+#: with an alpha channel each is expanded to.
+_TRANSPARENCY_TO = {"P": "RGBA", "L": "LA", "1": "LA", "RGB": "RGBA"}
+
+
+def _to_arrays(im, mode, fmt, frames, frame, meta, to_srgb=False) -> LoadedImage:
+    from dataclasses import replace
+
+    from cnnfilter.codecs.meta import to_srgb as convert_to_srgb
+
+    if mode in _TRANSPARENCY_TO and im.info.get("transparency") is not None:
+        # palette tRNS (one alpha per index), or one transparent gray value / colour
+        im = im.convert(_TRANSPARENCY_TO[mode])
+    elif mode == "P":
+        im = im.convert("RGB")
     elif mode in _CONVERT:
         im = im.convert(_CONVERT[mode])
+        if mode in ("CMYK", "YCbCr", "LAB", "HSV") and meta.icc:
+            note = f"{mode} converted to RGB; its ICC profile no longer applies and is not kept"
+            meta = replace(meta, icc=None, notes=(*meta.notes, note))
+    if to_srgb:
+        im, meta = convert_to_srgb(im, meta)
     pixels, alpha, white = _pixels_of(im)
-    return LoadedImage(pixels, alpha, white, mode, fmt, frames, frame)
+    return LoadedImage(pixels, alpha, white, mode, fmt, frames, frame, meta)
+
+
+def _is_deep(im, fh) -> bool:
+    """True for 16-bit (or float) colour PNG/TIFF, which Pillow would cut to 8 bits."""
+    if im.format == "PNG":
+        fh.seek(0)
+        from cnnfilter.codecs.deep import needs_deep_png
+
+        return needs_deep_png(fh.read(26))
+    if im.format == "TIFF":
+        tags = getattr(im, "tag_v2", {})
+        bits = tags.get(258, (8,))
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return max(bits) > 8 and int(tags.get(277, 1)) >= 2
+    return False
+
+
+def _deep_arrays(im, fh, *, name, meta, to_srgb, frames) -> LoadedImage:
+    """A 16-bit (or float) colour PNG/TIFF decoded by :mod:`cnnfilter.codecs.deep`."""
+    from cnnfilter.codecs import deep
+
+    if to_srgb:
+        raise UsageError(
+            f"{name!r} is 16-bit colour; to_srgb=True converts 8-bit colour only (LittleCMS "
+            "through Pillow); drop it to keep the 16 bits and the ICC profile"
+        )
+    fmt, mode, frame = im.format, im.mode, im.tell()
+    fh.seek(0)
+    data = fh.read()
+    if fmt == "PNG":
+        arr = deep.decode_png(data, name=name)
+    else:
+        arr = deep.decode_tiff(data, name=name, frame=frame)
+    arr = _oriented(arr, im.getexif().get(0x0112, 1))
+    if arr.ndim == 2 or arr.shape[2] == 1:
+        arr = arr.reshape(arr.shape[:2])
+    white = 65535.0 if arr.dtype == np.uint16 else 1.0
+    if arr.dtype not in (np.uint16, np.float32):
+        arr = arr.astype(np.float32)
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    alpha = None
+    if channels in (2, 4):
+        alpha = np.ascontiguousarray(arr[..., -1])
+        arr = np.ascontiguousarray(arr[..., 0] if channels == 2 else arr[..., :3])
+    mode = {1: "I;16", 2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}[channels]
+    if white == 1.0:
+        mode = mode.replace(";16", ";F")
+    return LoadedImage(arr, alpha, white, mode, fmt, frames, frame, meta)
+
+
+def _oriented(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """``arr`` as displayed for an EXIF orientation (1-8), like ``ImageOps.exif_transpose``."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.swapaxes(a, 0, 1)[:, ::-1],
+        7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
+        8: lambda a: np.swapaxes(a, 0, 1)[::-1],
+    }
+    op = ops.get(int(orientation) if str(orientation).isdigit() else 1)
+    return np.ascontiguousarray(op(arr)) if op else arr
 
 
 def _pixels_of(im) -> tuple[np.ndarray, np.ndarray | None, float]:
@@ -392,21 +532,41 @@ def _pixels_of(im) -> tuple[np.ndarray, np.ndarray | None, float]:
     return np.asarray(im.convert("RGB")).copy(), None, 255.0
 
 
-def output_format(path: str | Path, fmt: str | None = None) -> str:
+def output_format(path: str | Path, fmt: str | None = None, *, source: str | None = None) -> str:
     """The format a path (or an explicit ``fmt``) will be written in: Pillow's name or NPY.
 
-    ``fmt`` wins over the extension; ``"-"`` (standard output) needs ``fmt``.
+    ``fmt`` (an extension or a format name) wins over the extension. Standard
+    output (``"-"``) without ``fmt`` takes the format of ``source`` (the
+    input's name: ``x.npy`` gives NPY), or PNG when that is unknown (a
+    stream); :func:`stdout_format` settles it once the input is read.
 
     Raises:
-        UsageError: unknown extension or format; ``-`` without ``fmt``.
+        UsageError: unknown extension or format.
 
     >>> output_format("edges.png"), output_format("out.npy"), output_format("x", "jpg")
     ('PNG', 'NPY', 'JPEG')
+    >>> output_format("-", source="map.npy"), output_format("-", source="-")
+    ('NPY', 'PNG')
     >>> output_format("x.xyz")
     Traceback (most recent call last):
-    cnnfilter.errors.UsageError: cannot tell the output format of 'x.xyz' from its extension; use .png, .jpg, .tif, .bmp, .webp, .gif or .npy
+    cnnfilter.errors.UsageError: cannot tell the output format of 'x.xyz' from its extension; use .png, .jpg, .tif, .bmp, .webp, .gif or .npy (cnnfilter formats lists every one)
     """  # noqa: E501
+    if str(path) == STDIO and not fmt:
+        suffix = Path(str(source or STDIO)).suffix.lower()
+        known = "NPY" if suffix == ".npy" else IMAGE_EXTENSIONS.get(suffix)
+        return known or "PNG"
     return _format_for(Path(path), fmt)
+
+
+def stdout_format(input_format: str | None) -> str:
+    """The format standard output gets without ``fmt``: the input's, if writable, else PNG.
+
+    >>> stdout_format("NPY"), stdout_format("JPEG"), stdout_format(None)
+    ('NPY', 'JPEG', 'PNG')
+    """
+    if input_format == "NPY" or input_format in set(IMAGE_EXTENSIONS.values()):
+        return input_format
+    return "PNG"
 
 
 def _format_for(path: Path, fmt: str | None) -> str:
@@ -416,11 +576,13 @@ def _format_for(path: Path, fmt: str | None) -> str:
             return "NPY"
         if "." + key in IMAGE_EXTENSIONS:
             return IMAGE_EXTENSIONS["." + key]
+        names = set(IMAGE_EXTENSIONS.values())
+        if key.upper() in names:
+            return key.upper()
         raise UsageError(
-            f"unknown output format fmt={fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy"
+            f"unknown output format fmt={fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy "
+            "(cnnfilter formats lists every one)"
         )
-    if str(path) == STDIO:
-        raise UsageError("writing to standard output ('-') needs fmt=png|jpg|tiff|bmp|webp|gif|npy")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return "NPY"
@@ -428,7 +590,7 @@ def _format_for(path: Path, fmt: str | None) -> str:
         return IMAGE_EXTENSIONS[suffix]
     raise UsageError(
         f"cannot tell the output format of {str(path)!r} from its extension; use .png, .jpg, "
-        ".tif, .bmp, .webp, .gif or .npy"
+        ".tif, .bmp, .webp, .gif or .npy (cnnfilter formats lists every one)"
     )
 
 
@@ -461,28 +623,28 @@ def check_format_matches(path: str | Path, fmt: str | None) -> None:
 def fit_bit_depth(array: np.ndarray, fmt: str) -> tuple[np.ndarray, str | None]:
     """16-bit pixels as ``fmt`` can store them, and a note when they had to change.
 
-    The one rule for every command: 16-bit values stay 16-bit where Pillow
-    can write them (a gray ``PNG`` or ``TIFF``; ``NPY`` keeps anything);
-    anywhere else (JPEG, BMP, WebP, GIF, or colour) they become 8-bit by
-    rounding ``x / 257`` to nearest, so that 65535 -> 255 and 257 -> 1
-    (``x / 257`` is never exactly half-way, 257 being odd). Other dtypes are
-    returned unchanged, with no note.
+    The one rule for every command: 16-bit values stay 16-bit in PNG and TIFF
+    (gray through Pillow; colour and gray + alpha through the ``cnnfilter[16bit]``
+    codecs, :mod:`cnnfilter.codecs.deep`), in ``NPY``, and as gray in any
+    other format whose Pillow writer keeps 16-bit gray (PGM, JPEG 2000);
+    anywhere else (JPEG, BMP, WebP, GIF...) they become 8-bit by rounding
+    ``x / 257`` to nearest, so that 65535 -> 255 and 257 -> 1 (``x / 257`` is
+    never exactly half-way, 257 being odd). Other dtypes are returned
+    unchanged, with no note.
 
     >>> fit_bit_depth(np.array([[0, 128, 129, 65535]], dtype=np.uint16), "JPEG")[0]
     array([[  0,   0,   1, 255]], dtype=uint8)
-    >>> fit_bit_depth(np.array([[0, 65535]], dtype=np.uint16), "PNG")[1] is None
+    >>> fit_bit_depth(np.zeros((1, 1, 3), dtype=np.uint16), "PNG")[1] is None
     True
     """
-    if array.dtype != np.uint16 or fmt == "NPY":
+    from cnnfilter.codecs.formats import write_modes
+
+    if array.dtype != np.uint16 or fmt in ("NPY", "PNG", "TIFF"):
         return array, None
-    if array.ndim == 2 and fmt in ("PNG", "TIFF"):
+    if array.ndim == 2 and "I;16" in write_modes(fmt):
         return array, None
     narrowed = ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    why = (
-        f"{fmt} holds 8 bits; use .png or .tif to keep 16"
-        if array.ndim == 2
-        else "16-bit colour is written only as gray .png or .tif; use .npy to keep 16"
-    )
+    why = f"{fmt} holds 8 bits per channel here; use .png, .tif or .npy to keep 16"
     return narrowed, f"16-bit values written as 8 bits (x / 257, rounded): {why}"
 
 
@@ -492,43 +654,102 @@ def encode_image(
     *,
     compress_level: int = DEFAULT_PNG_COMPRESS_LEVEL,
     quality: int = 95,
+    meta: ImageMeta | None = None,
 ) -> bytes:
     """Encode ``array`` in a Pillow format name or ``"NPY"``; return the bytes.
 
-    ``array``: ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` (RGBA); uint8 for
-    every format, uint16 (kept 16-bit for gray PNG/TIFF, else made 8-bit by
-    :func:`fit_bit_depth`), float32 gray for TIFF; any shape and dtype for
-    NPY.
+    As :func:`encode_picture`, without its notes.
+    """
+    return encode_picture(array, fmt, compress_level=compress_level, quality=quality, meta=meta)[0]
+
+
+def encode_picture(
+    array: np.ndarray,
+    fmt: str,
+    *,
+    compress_level: int = DEFAULT_PNG_COMPRESS_LEVEL,
+    quality: int = 95,
+    meta: ImageMeta | None = None,
+) -> tuple[bytes, list[str]]:
+    """Encode ``array`` in ``fmt``; return the bytes and what had to be converted.
+
+    ``array``: ``(H, W)`` gray, ``(H, W, 2)`` gray + alpha, ``(H, W, 3)`` RGB
+    or ``(H, W, 4)`` RGBA; uint8; uint16 (see :func:`fit_bit_depth`); float32
+    gray (TIFF, PFM, IM) or colour (TIFF, with the 16-bit codecs); any shape
+    and dtype for NPY. What ``fmt`` cannot hold is converted and said in the
+    notes: alpha flattened onto white where the format has none, gray + alpha
+    as RGBA, 16 bits as 8. ``meta`` (ICC profile, EXIF, DPI, PNG text) is
+    written where ``fmt`` holds it (:mod:`cnnfilter.codecs.meta`). WebP is
+    lossless at ``quality=100``.
 
     Raises:
-        UsageError: a dtype/shape the format cannot store (with the fix).
+        UsageError: a dtype/shape the format cannot store (with the fix); the
+            ``cnnfilter[16bit]`` extra is needed and absent.
     """
+    from cnnfilter.codecs import deep
+
     if fmt == "NPY":
         buf = io.BytesIO()
         np.save(buf, array, allow_pickle=False)
-        return buf.getvalue()
-    arr, _ = fit_bit_depth(np.ascontiguousarray(array), fmt)  # 16 -> 8 bits where needed
-    im = _pillow_image(arr, fmt)
+        return buf.getvalue(), []
+    arr, depth_note = fit_bit_depth(np.ascontiguousarray(array), fmt)  # 16 -> 8 bits if needed
+    notes = [depth_note] if depth_note else []
+    if deep.is_deep(arr) and (fmt == "TIFF" or (fmt == "PNG" and arr.dtype == np.uint16)):
+        data, more = _encode_deep(arr, fmt, meta, compress_level)
+        return data, notes + more
+    im, more = _pillow_image(arr, fmt)
+    channels = len(im.getbands())
+    options, meta_notes = _meta_options(meta, fmt, channels)
     buf = io.BytesIO()
-    im.save(buf, format=fmt, **_save_options(arr, fmt, compress_level, quality))
-    return buf.getvalue()
+    im.save(buf, format=fmt, **_save_options(arr, fmt, compress_level, quality), **options)
+    return buf.getvalue(), notes + more + meta_notes
+
+
+def _meta_options(meta, fmt: str, channels: int) -> tuple[dict, list[str]]:
+    from cnnfilter.codecs.meta import save_options
+
+    return save_options(meta, fmt, channels)
+
+
+def _encode_deep(arr: np.ndarray, fmt: str, meta, compress_level: int) -> tuple[bytes, list[str]]:
+    """16-bit (or float) colour / gray + alpha through :mod:`cnnfilter.codecs.deep`."""
+    from cnnfilter.codecs import deep
+    from cnnfilter.codecs.meta import png_chunks
+
+    channels = arr.shape[2]
+    if fmt == "PNG":
+        chunks, notes = png_chunks(meta, channels)
+        return deep.encode_png(arr, compress_level=compress_level, chunks=chunks), notes
+    options, notes = _meta_options(meta, "TIFF", channels)
+    if meta is not None and meta.exif:
+        notes.append("EXIF not written: a 16-bit colour TIFF carries the ICC profile and DPI only")
+    data = deep.encode_tiff(arr, icc=options.get("icc_profile"), dpi=options.get("dpi"))
+    return data, notes
+
+
+#: Pillow mode of each channel count of a uint8 array.
+_MODE_OF_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 def _pillow_image(arr: np.ndarray, fmt: str):
-    """The Pillow image that stores ``arr`` in ``fmt``, or a UsageError with the fix."""
+    """``(image, notes)``: the Pillow image that stores ``arr`` in ``fmt``, or a UsageError."""
     from PIL import Image
 
+    from cnnfilter.codecs.formats import write_modes
+
+    modes = write_modes(fmt)
     if arr.dtype.kind == "f":
-        if arr.ndim != 2 or fmt != "TIFF":
+        if arr.ndim != 2 or "F" not in modes:
             raise UsageError(
-                f"a float array ({' x '.join(map(str, arr.shape))}) can be stored only as .npy "
-                f"or as a single-channel .tif, not as {fmt}; write .npy, or map it to 8 bits first"
+                f"a float array ({' x '.join(map(str, arr.shape))}) can be stored only as .npy, "
+                f"a .tif, or a single-channel .pfm, not as {fmt}; write .npy or .tif, or map it "
+                "to 8 bits first"
             )
-        return Image.fromarray(arr.astype(np.float32), mode="F")
-    if arr.dtype == np.uint16:  # gray, PNG or TIFF
+        return Image.fromarray(arr.astype(np.float32), mode="F"), []
+    if arr.dtype == np.uint16:  # gray, in a format that keeps it (fit_bit_depth)
         # Pillow >= 11 refuses fromarray(..., mode="I;16") for uint16 data ("Invalid mode
         # for data type") but maps little-endian uint16 to I;16 by itself.
-        return Image.fromarray(arr.astype("<u2", copy=False))
+        return Image.fromarray(arr.astype("<u2", copy=False)), []
     if arr.ndim == 3 and arr.shape[2] > 4:
         raise UsageError(
             f"an array of {arr.shape[2]} channels cannot be stored as {fmt}: a picture "
@@ -536,16 +757,39 @@ def _pillow_image(arr: np.ndarray, fmt: str):
         )
     if arr.dtype != np.uint8:  # other integers are clipped, never wrapped around
         arr = np.clip(arr, 0, 255).astype(np.uint8)
-    if arr.ndim == 3 and arr.shape[2] in (2, 4) and fmt in ("JPEG", "BMP"):
-        # these formats have no alpha channel: RGBA -> RGB, gray + alpha -> gray
-        arr = arr[..., :3] if arr.shape[2] == 4 else arr[..., 0]
-    return Image.fromarray(arr)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    arr, notes = _fit_mode(arr, fmt, modes)
+    return Image.fromarray(arr, mode=_MODE_OF_CHANNELS[1 if arr.ndim == 2 else arr.shape[2]]), notes
+
+
+def _fit_mode(arr: np.ndarray, fmt: str, modes: dict) -> tuple[np.ndarray, list[str]]:
+    """uint8 ``arr`` in a mode ``fmt``'s writer takes: alpha flattened, gray made RGB, with notes."""
+    notes = []
+    mode = _MODE_OF_CHANNELS[1 if arr.ndim == 2 else arr.shape[2]]
+    if mode == "LA" and "LA" not in modes and "RGBA" in modes:
+        arr = np.concatenate([np.repeat(arr[..., :1], 3, axis=2), arr[..., 1:]], axis=2)
+        notes.append(f"gray + alpha written as RGBA: {fmt} has no gray + alpha mode")
+        mode = "RGBA"
+    if mode in ("LA", "RGBA") and mode not in modes:
+        alpha = arr[..., -1:].astype(np.float32) / 255.0
+        flat = arr[..., :-1].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        arr = np.rint(flat).astype(np.uint8)
+        arr = arr[..., 0] if mode == "LA" else arr
+        mode = mode[:-1]
+        notes.append(f"{fmt} has no alpha channel: transparent pixels flattened onto white")
+    if mode == "L" and "L" not in modes:
+        arr = np.repeat(arr[..., np.newaxis], 3, axis=2)
+        notes.append(f"gray written as RGB: {fmt} has no gray mode")
+    return arr, notes
 
 
 def _save_options(arr: np.ndarray, fmt: str, compress_level: int, quality: int) -> dict:
     """Pillow ``save`` options: PNG compression, JPEG/WebP quality, float TIFF deflate."""
     if fmt == "PNG":
         return {"compress_level": compress_level, "compress_type": DEFAULT_PNG_STRATEGY}
+    if fmt == "WEBP" and quality == 100:
+        return {"lossless": True}
     if fmt in ("JPEG", "WEBP"):
         return {"quality": quality}
     if fmt == "TIFF" and arr.dtype.kind == "f":
@@ -651,7 +895,7 @@ def write_image(
 ) -> str:
     """Encode ``array`` by the extension of ``path`` (or ``fmt``) and write it atomically.
 
-    ``path`` ``"-"`` writes to standard output; ``fmt`` is required then.
+    ``path`` ``"-"`` writes to standard output (PNG unless ``fmt``).
 
     Returns the format name used. Raises as :func:`encode_image`,
     :func:`write_bytes_atomic` and :func:`write_stdout`.

@@ -278,31 +278,31 @@ def test_npy_keeps_the_raw_float_response(tmp_path, dtype):
 def test_float_results_need_npy_or_gray_tiff(tmp_path):
     with pytest.raises(
         UsageError,
-        match=r"^a float array \(2 x 2\) can be stored only as \.npy or as a single-channel "
-        r"\.tif, not as PNG; write \.npy, or map it to 8 bits first$",
+        match=r"^a float array \(2 x 2\) can be stored only as \.npy, a \.tif, or a "
+        r"single-channel \.pfm, not as PNG; write \.npy or \.tif, or map it to 8 bits first$",
     ):
         write_image(tmp_path / "x.png", np.zeros((2, 2), dtype=np.float32))
-    with pytest.raises(UsageError, match=r"single-channel \.tif"):
-        write_image(tmp_path / "x.tif", np.zeros((2, 2, 3), dtype=np.float32))
+    with pytest.raises(UsageError, match=r"single-channel \.pfm"):
+        write_image(tmp_path / "x.bmp", np.zeros((2, 2, 3), dtype=np.float32))
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("fmt", ["bmp", "gif", "png"])
+@pytest.mark.parametrize("fmt", ["bmp", "gif"])
 def test_16_bit_values_become_8_bit_by_rounding_x_over_257_where_16_cannot_be_held(tmp_path, fmt):
     values = np.array([[0, 128, 129, 385, 386], [257, 32896, 65406, 65408, 65535]], np.uint16)
     # round(x / 257) by hand: 128/257 = 0.498 -> 0, 129/257 = 0.502 -> 1, 385 -> 1.498 -> 1,
     # 65406/257 = 254.498 -> 254, 65408/257 = 254.506 -> 255
     expected = np.array([[0, 0, 1, 1, 2], [1, 128, 254, 255, 255]], np.uint8)
     colour = np.stack([values] * 3, axis=2)
-    write_image(tmp_path / f"x.{fmt}", colour if fmt == "png" else values)
+    write_image(tmp_path / f"x.{fmt}", colour if fmt == "jpg" else values)
     with Image.open(tmp_path / f"x.{fmt}") as im:
         back = np.asarray(im.convert("RGB"))[..., 0]
     np.testing.assert_array_equal(back, expected)
     kept, note = fit_bit_depth(values, "PNG")
     assert kept is values and note is None
     assert fit_bit_depth(values, "JPEG")[1] == (
-        "16-bit values written as 8 bits (x / 257, rounded): JPEG holds 8 bits; use .png or "
-        ".tif to keep 16"
+        "16-bit values written as 8 bits (x / 257, rounded): JPEG holds 8 bits per channel "
+        "here; use .png, .tif or .npy to keep 16"
     )
 
 
