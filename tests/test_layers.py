@@ -30,6 +30,7 @@ RANKS = {
     "_api": 2,  # the public Python API: a facade over the library, beside the tasks
     "engine": 1,
     "imageio": 1,
+    "codecs": 1,  # 16-bit codecs, metadata and the format table, used by imageio
     "kernels": 1,
     "arch": 1,
     "render": 1,

@@ -114,8 +114,8 @@ FormatOption = Annotated[
     str | None,
     typer.Option(
         "--format",
-        help="Format of the output file: png, jpg, tiff, bmp, webp, gif, npy (default: its "
-        "extension). Needed for -o -.",
+        help="Format of the output file: png, jpg, tiff, bmp, webp, gif, npy, ppm, tga, jp2... "
+        "(cnnfilter formats lists all; default: its extension; for -o -, the input's format).",
     ),
 ]
 

@@ -67,8 +67,8 @@ def apply(
         typer.Option(
             "--output",
             "-o",
-            help="Output file (the format follows the extension), - for stdout (with "
-            "--format), a pattern such as out/{stem}_edges.png ({stem}, {name}, {ext}, "
+            help="Output file (the format follows the extension), - for stdout (the "
+            "input's format unless --format), a pattern such as out/{stem}_edges.png ({stem}, {name}, {ext}, "
             "{parent}) or a folder such as out/.",
         ),
     ],
@@ -133,6 +133,14 @@ def apply(
     method: Annotated[
         Method, typer.Option(help=choices_help(with_auto(FILTER_METHODS, AUTO_METHOD)))
     ] = Method["auto"],
+    to_srgb: Annotated[
+        bool,
+        typer.Option(
+            "--to-srgb",
+            help="Convert colour from the input's ICC profile to sRGB before filtering "
+            "(default: filter the stored values and carry the profile to the output).",
+        ),
+    ] = False,
 ) -> None:
     """Filter an image with a kernel (convolution by default) and write the result.
 
@@ -158,7 +166,7 @@ def apply(
         images, output, kernel=kernel, kernel_file=kernel_file, scale=parsed_scale,
         settings=settings, fmt=fmt, recursive=recursive, force=force, side_by_side=side_by_side,
         quality=quality, compress_level=compress_level,
-        max_pixels=max_pixels, frame=frame,
+        max_pixels=max_pixels, frame=frame, to_srgb=to_srgb or None,
     )  # fmt: skip
     if not prepared.single:
         from cnnfilter.cli._batch import run_batch
@@ -170,8 +178,9 @@ def apply(
     given = dict(boundary=boundary, padding=padding, stride=stride, dilation=dilation)
     notes(_run_line(prepared, rendered, images[0], output, given))
     notes.detail(_timings(rendered.report["timings_ms"]))
-    if rendered.depth_note:
-        notes(f"{'<stdout>' if output == '-' else output}: {rendered.depth_note}")
+    for note in (rendered.depth_note, *rendered.notes):
+        if note:
+            notes(f"{'<stdout>' if output == '-' else output}: {note}")
     if json_out:
         emit_json(rendered.report)
 

@@ -31,10 +31,13 @@ def check_output_path(output: Path, inputs: list[Path], *, force: bool) -> None:
         raise UsageError(f"output {str(output)!r} already exists; add force=True to replace it")
 
 
-def output_format(path: str | Path, fmt: str | None = None, *, has_format: bool = True) -> str:
+def output_format(
+    path: str | Path, fmt: str | None = None, *, has_format: bool = True, source: str | None = None
+) -> str:
     """:func:`cnnfilter.imageio.output_format`, with the fixes this command can offer.
 
-    ``has_format`` says whether the command takes an output format (``fmt``):
+    ``source`` (the input's name) gives standard output its format when ``fmt``
+    is not given. ``has_format`` says whether the command takes an output format (``fmt``):
     without one, standard output (``-``) is refused outright, and an unknown
     extension is not told to set it.
 
@@ -46,7 +49,7 @@ def output_format(path: str | Path, fmt: str | None = None, *, has_format: bool 
     if str(path) == STDIO and not fmt and not has_format:
         raise UsageError("this output cannot be standard output ('-'); give a file name")
     try:
-        return imageio.output_format(path, fmt)
+        return imageio.output_format(path, fmt, source=source)
     except UsageError as exc:
         if has_format and "from its extension" in str(exc):
             raise UsageError(f"{exc} (or fmt=)") from None

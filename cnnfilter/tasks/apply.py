@@ -90,6 +90,8 @@ class ApplySpec:
         compress_level, quality: PNG and JPEG/WebP options.
         max_pixels, frame: passed to :func:`cnnfilter.imageio.read_image`.
         memory_limit: most working memory a filtering call may need, bytes.
+        to_srgb: convert colour from the input's ICC profile to sRGB before
+            filtering (else the stored values are filtered and the profile kept).
     """
 
     weights: np.ndarray
@@ -103,6 +105,7 @@ class ApplySpec:
     max_pixels: int = DEFAULT_MAX_PIXELS
     frame: int = 0
     memory_limit: int = field(default_factory=memory_limit)
+    to_srgb: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class Rendered:
     response_shape: tuple[int, ...] = ()
     method_text: str = ""
     depth_note: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Rendered:
@@ -143,13 +147,19 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     from cnnfilter.engine.image_filter import filter_image
     from cnnfilter.render import side_by_side as compose
 
-    fmt = output_format(target, spec.fmt)
-    settings = spec.settings
-    if fmt == "NPY" and not settings.raw:
-        settings = replace(settings, raw=True)
     t0 = time.perf_counter()
-    loaded = imageio.read_image(source, max_pixels=spec.max_pixels, frame=spec.frame)
+    loaded = imageio.read_image(
+        source, max_pixels=spec.max_pixels, frame=spec.frame, to_srgb=spec.to_srgb
+    )
     t1 = time.perf_counter()
+    if str(target) == STDIO and not spec.fmt:
+        fmt = imageio.stdout_format(loaded.format)
+    else:
+        fmt = output_format(target, spec.fmt)
+    settings = spec.settings
+    keeps_float = fmt == "NPY" or (fmt == "TIFF" and settings.range_mode == "auto")
+    if not settings.raw and (fmt == "NPY" or (loaded.pixels.dtype.kind == "f" and keeps_float)):
+        settings = replace(settings, raw=True)  # a float picture stays float where it can
     _check_picture_channels(loaded, spec, fmt)
     flipped = settings.op == "convolve"
     options = dict(padding=settings.padding, stride=settings.stride, dilation=settings.dilation)
@@ -181,16 +191,20 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
                 "side_by_side=True needs an 8-bit result; drop it for .npy or 16-bit output"
             )
         pixels = compose(loaded.pixels, pixels)
-    pixels, depth_note = imageio.fit_bit_depth(pixels, fmt)
-    if pixels.dtype.kind == "f" and fmt != "NPY" and not (fmt == "TIFF" and pixels.ndim == 2):
+    if pixels.dtype.kind == "f" and fmt not in ("NPY", "TIFF") and not (
+        pixels.ndim == 2 and fmt == "PPM"
+    ):
         raise UsageError(
             f"range_mode='raw' keeps the float response ({' x '.join(map(str, pixels.shape))}), "
             f"which only .npy or a single-channel .tif can hold, not {fmt}; write .npy, or "
             "use range_mode='clip', abs or rescale to map it to pixels"
         )
-    data = imageio.encode_image(
-        pixels, fmt, compress_level=spec.compress_level, quality=spec.quality
+    meta = loaded.meta.resized(loaded.pixels.shape[:2], pixels.shape[:2]) if loaded.meta else None
+    data, write_notes = imageio.encode_picture(
+        pixels, fmt, compress_level=spec.compress_level, quality=spec.quality, meta=meta
     )
+    depth_note = next((n for n in write_notes if n.startswith("16-bit")), None)
+    read_notes = tuple(loaded.meta.notes) if loaded.meta else ()
     t3 = time.perf_counter()
     geom = filter_geometry(loaded.pixels.shape, spec.weights.shape, flipped=flipped, **options)
     response = result.response
@@ -256,6 +270,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         tuple(int(n) for n in response.shape),
         plan.describe(),
         depth_note,
+        read_notes + tuple(n for n in write_notes if n != depth_note),
     )
 
 
@@ -288,6 +303,9 @@ _EXTENSIONS = {
     "WEBP": "webp",
     "GIF": "gif",
     "NPY": "npy",
+    "PPM": "ppm",
+    "TGA": "tga",
+    "JPEG2000": "jp2",
 }
 
 
@@ -376,7 +394,11 @@ def prepare(
     single = jobs is None
     k, scale_note, factor = scaled(load_kernel(kernel, kernel_file), scale)
     canonical_boundary(settings.boundary)  # an unknown mode fails here, before any output check
-    out_format = output_format(output if single else STDIO, fmt) if single or fmt else None
+    out_format = None
+    if single:
+        out_format = output_format(output, fmt, source=images[0])
+    elif fmt:
+        out_format = output_format("x", fmt)
     if single and output != STDIO:
         check_output_path(Path(output), [Path(images[0])], force=force)
     raw = out_format == "NPY" or settings.range_mode == "raw"
@@ -415,12 +437,21 @@ def plan_inputs(images: list[str], output: str, *, fmt: str | None, recursive: b
         return None
     folder = None if batch.is_pattern(output) else Path(output)
     inputs = batch.expand_inputs(images, recursive=recursive, exclude=folder)
-    ext = _EXTENSIONS[output_format(STDIO, fmt)] if fmt else None
+    ext = _extension(output_format("x", fmt)) if fmt else None
     jobs = batch.plan_jobs(inputs, output, ext=ext)
     for job in jobs:  # an unknown or conflicting format fails now, not once per file
         output_format(job.target, fmt)
         imageio.check_format_matches(job.target, fmt)
     return jobs
+
+
+def _extension(fmt: str) -> str:
+    """The extension written for ``fmt`` in an output folder (``"png"``)."""
+    from cnnfilter import imageio
+
+    if fmt in _EXTENSIONS:
+        return _EXTENSIONS[fmt]
+    return next(e for e, f in sorted(imageio.IMAGE_EXTENSIONS.items()) if f == fmt).lstrip(".")
 
 
 def _refuse_folder_to_one_output(folder: str, output: str) -> None:

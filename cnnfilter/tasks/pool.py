@@ -91,7 +91,7 @@ def check_outputs(source: Path, output, fmt, show_winners, *, force: bool) -> No
 
     imageio.check_input_file(source, role="input array" if is_array(source) else "input image")
     if output is not None:
-        output_format(output, fmt)  # -o - needs --format
+        output_format(output, fmt, source=str(source))  # -o - takes the input's format
         imageio.check_format_matches(output, fmt)
     if show_winners is not None:
         output_format(show_winners, has_format=False)
@@ -139,7 +139,9 @@ def pool(
     data, max_value, kind, loaded = _load(
         source, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS, frame=frame
     )
-    out_fmt = None if output is None else output_format(output, fmt)
+    out_fmt = None if output is None else output_format(output, fmt, source=str(source))
+    if out_fmt is not None and str(output) == "-" and not fmt and loaded is not None:
+        out_fmt = imageio.stdout_format(loaded.format)
     channels = 1 if data.ndim == 2 else data.shape[2]
     if out_fmt not in (None, "NPY") and channels not in (1, 3, 4):
         raise UsageError(
