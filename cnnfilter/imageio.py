@@ -88,6 +88,7 @@ DEFAULT_PNG_COMPRESS_LEVEL = 4
 #: coffee 2.75 s 14.17 MB -> 1.17 s 13.74 MB.
 DEFAULT_PNG_STRATEGY = 3  # zlib.Z_RLE
 
+
 class _WritableExtensions(Mapping):
     """Extension (``".png"``) -> Pillow format name, for every format cnnfilter writes.
 
@@ -764,7 +765,7 @@ def _pillow_image(arr: np.ndarray, fmt: str):
 
 
 def _fit_mode(arr: np.ndarray, fmt: str, modes: dict) -> tuple[np.ndarray, list[str]]:
-    """uint8 ``arr`` in a mode ``fmt``'s writer takes: alpha flattened, gray made RGB, with notes."""
+    """uint8 ``arr`` in a mode ``fmt``'s writer takes (alpha flattened, gray as RGB), notes."""
     notes = []
     mode = _MODE_OF_CHANNELS[1 if arr.ndim == 2 else arr.shape[2]]
     if mode == "LA" and "LA" not in modes and "RGBA" in modes:

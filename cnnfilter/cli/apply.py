@@ -68,8 +68,8 @@ def apply(
             "--output",
             "-o",
             help="Output file (the format follows the extension), - for stdout (the "
-            "input's format unless --format), a pattern such as out/{stem}_edges.png ({stem}, {name}, {ext}, "
-            "{parent}) or a folder such as out/.",
+            "input's format unless --format), a pattern such as out/{stem}_edges.png "
+            "({stem}, {name}, {ext}, {parent}) or a folder such as out/.",
         ),
     ],
     kernel: KernelOption = None,

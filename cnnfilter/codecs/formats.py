@@ -94,7 +94,7 @@ def _probe(fmt: str, mode: str) -> str | None:
     return "lossy"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def write_modes(fmt: str) -> dict[str, str]:
     """``{mode: "exact" | "lossy"}`` for each mode of :data:`MODES` Pillow writes in ``fmt``.
 

@@ -191,8 +191,10 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
                 "side_by_side=True needs an 8-bit result; drop it for .npy or 16-bit output"
             )
         pixels = compose(loaded.pixels, pixels)
-    if pixels.dtype.kind == "f" and fmt not in ("NPY", "TIFF") and not (
-        pixels.ndim == 2 and fmt == "PPM"
+    if (
+        pixels.dtype.kind == "f"
+        and fmt not in ("NPY", "TIFF")
+        and not (pixels.ndim == 2 and fmt == "PPM")
     ):
         raise UsageError(
             f"range_mode='raw' keeps the float response ({' x '.join(map(str, pixels.shape))}), "

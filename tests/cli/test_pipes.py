@@ -64,13 +64,10 @@ def test_piped_result_equals_the_file_result(samples, tmp_path):
     assert np.array_equal(pixels(piped.stdout_bytes), np.asarray(Image.open(via_file)))
 
 
-def test_stdout_needs_format(samples):
+def test_stdout_takes_the_input_format_without_format(samples, tmp_path):
     result = invoke("apply", samples / "camera.png", "-k", "sobel-x", "-o", "-")
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert result.stderr.strip() == (
-        "Error: writing to standard output ('-') needs --format png|jpg|tiff|bmp|webp|gif|npy"
-    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes.startswith(b"\x89PNG")
 
 
 def test_format_that_contradicts_the_extension_is_refused(samples, tmp_path):
@@ -426,7 +423,6 @@ def test_pool_writes_to_stdout_and_moves_its_report_to_stderr(samples):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-o", "-"], "needs --format"),
         (["-o", "-", "--format", "png", "--json"], "--json cannot use it too"),
     ],
 )
