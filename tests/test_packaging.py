@@ -1,9 +1,9 @@
 """Packaging: one version, the declared floors are the tested ones, the licence ships.
 
-The version is written once, in ``cnnfilter/__init__.py``; setuptools reads it
-from there (``[tool.setuptools.dynamic]``). These tests read the *installed*
-metadata, so a stale install (``pip install -e .`` not re-run after a change
-to pyproject.toml) fails here instead of drifting silently.
+The version is written once, in pyproject.toml; ``cnnfilter.__version__`` reads
+the installed metadata. These tests read the *installed* metadata too, so a
+stale install (``pip install -e .`` not re-run after a change to
+pyproject.toml) fails here instead of drifting silently.
 """
 
 from __future__ import annotations
@@ -56,9 +56,13 @@ def _declared_floors() -> dict[str, Version]:
     return floors
 
 
-def test_installed_metadata_version_is_the_package_version():
-    assert _installed().version == cnnfilter.__version__
-    assert re.fullmatch(r"\d+\.\d+\.\d+", cnnfilter.__version__)
+def test_the_version_written_in_pyproject_is_the_installed_and_the_package_version():
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    written = re.findall(r'^version = "([^"]+)"$', text, flags=re.MULTILINE)
+    assert len(written) == 1, "pyproject.toml must write the version once, in [project]"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", written[0])
+    assert _installed().version == written[0], "stale install: re-run pip install -e ."
+    assert cnnfilter.__version__ == written[0]
 
 
 def test_version_option_prints_the_package_version():
