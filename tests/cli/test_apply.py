@@ -353,7 +353,7 @@ def test_sixteen_bit_result_to_an_8_bit_format_is_rounded_x_over_257(tmp_path, e
     result = run_ok("apply", src, "--kernel", "identity", "-o", out, "--json")
     assert result.stderr.splitlines()[1] == (
         f"{out}: 16-bit values written as 8 bits (x / 257, rounded): "
-        f"{'BMP' if ext == 'bmp' else 'JPEG'} holds 8 bits; use .png or .tif to keep 16"
+        f"{'BMP' if ext == 'bmp' else 'JPEG'} holds 8 bits per channel here; use .png, .tif or .npy to keep 16"
     )
     assert '"dtype": "uint8"' in result.stdout.split('"output"')[1].split("}")[0]
     if ext == "bmp":  # lossless: exactly round(x / 257) = 17 * i
