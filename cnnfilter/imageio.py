@@ -25,6 +25,7 @@ target only when complete, so an interrupted run leaves no partial file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import struct
@@ -55,6 +56,10 @@ __all__ = [
     "encode_image",
     "write_image",
     "write_bytes_atomic",
+    "OutputTarget",
+    "output_target",
+    "is_null_output",
+    "is_complete_output",
     "IMAGE_EXTENSIONS",
     "STDIO",
     "check_format_matches",
@@ -584,6 +589,8 @@ def _format_for(path: Path, fmt: str | None) -> str:
             f"unknown output format fmt={fmt!r}; use one of png, jpg, tiff, bmp, webp, gif, npy "
             "(cnnfilter formats lists every one)"
         )
+    if is_null_output(path):  # -o /dev/null: the image is discarded, any format will do
+        return "PNG"
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return "NPY"
@@ -804,39 +811,274 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename.
+#: Longest file name (one path component) in bytes when the file system does not say.
+_NAME_MAX = 255
+
+#: Symbolic links followed before giving up (as the kernel's own limit, ELOOP).
+_MAX_LINKS = 40
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """Where and how an output path is written (see :func:`output_target`).
+
+    Attributes:
+        path: the file the bytes go to: the path given, or for a symbolic link
+            the file it points to (a temporary file is made next to *it*).
+        kind: ``"new"`` (nothing there yet), ``"file"`` (an existing regular
+            file, replaced only with ``force``) or ``"stream"`` (a character
+            device such as ``/dev/null``, a FIFO, or a descriptor alias such as
+            ``/dev/stdout``: written into in place, never replaced).
+        null: the target is the null device (``/dev/null``): the image is
+            discarded, so no format is needed.
+    """
+
+    path: Path
+    kind: str
+    null: bool = False
+
+
+def _through_descriptor(path: Path) -> bool:
+    """True when ``path`` or a link on its way names an open descriptor.
+
+    ``/dev/stdout`` -> ``/proc/self/fd/1`` -> (the shell's redirection): the
+    file behind it belongs to whoever opened the descriptor, so it is written
+    into, never replaced.
+    """
+    current = os.path.abspath(path)
+    for _ in range(_MAX_LINKS):
+        if current.startswith(("/proc/", "/dev/fd/")) or current in ("/dev/stdout", "/dev/stderr"):
+            return True
+        if not os.path.islink(current):
+            return False
+        current = os.path.join(os.path.dirname(current), os.readlink(current))
+        current = os.path.abspath(current)
+    return False
+
+
+def output_target(path: str | Path) -> OutputTarget:
+    """Classify the output ``path`` before anything is written to it.
+
+    The rules (documented in docs/batch-and-pipelines.md, "Files: what
+    cnnfilter never does"):
+
+    * a character device (``/dev/null``), a FIFO or a descriptor alias
+      (``/dev/stdout``) is written into in place: it is never replaced by a
+      regular file, and needs no ``force``;
+    * a symbolic link is followed: the file it points to is written (next to
+      it, atomically); the link stays a link;
+    * a folder, a block device or a socket is refused;
+    * a file name longer than the file system allows (255 bytes) is refused.
 
     Raises:
-        UsageError: ``path`` exists and ``force`` is false, or is a directory,
-            or its folder does not exist.
+        UsageError: a folder, a block device, a socket, a name too long, or
+            a loop of symbolic links.
+    """
+    import stat
+
+    p = Path(path)
+    name = str(p)
+    _check_name_length(p)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise UsageError(f"output {name!r} cannot be used: {exc.strerror or exc}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise UsageError(
+            f"output {name!r} is a folder; give a file name ({name.rstrip('/')}/result.png) "
+            f"or a pattern such as '{name.rstrip('/')}/{{stem}}.png'"
+        )
+    if st is not None and (stat.S_ISBLK(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
+        kind = "a block device" if stat.S_ISBLK(st.st_mode) else "a socket"
+        raise UsageError(f"output {name!r} is {kind}; cnnfilter writes only files and streams")
+    if st is not None and (not stat.S_ISREG(st.st_mode) or _through_descriptor(p)):
+        null = stat.S_ISCHR(st.st_mode) and _is_null(st)
+        return OutputTarget(p, "stream", null)
+    real = Path(os.path.realpath(p)) if p.is_symlink() else p
+    _check_name_length(real)
+    return OutputTarget(real, "new" if st is None else "file")
+
+
+def _is_null(st: os.stat_result) -> bool:
+    try:
+        null = os.stat(os.devnull)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino, st.st_rdev) == (null.st_dev, null.st_ino, null.st_rdev)
+
+
+def _check_name_length(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no such folder (yet): the usual limit
+        limit = _NAME_MAX
+    size = len(os.fsencode(path.name))
+    if size > limit:
+        raise UsageError(
+            f"output file name {path.name[:40]!r}... is {size} bytes long; the file system "
+            f"allows at most {limit} bytes per name: shorten it"
+        )
+
+
+def is_null_output(path: str | Path) -> bool:
+    """True when ``path`` is the null device: the image is discarded (``-o /dev/null``).
+
+    >>> is_null_output(os.devnull), is_null_output("x.png")
+    (True, False)
+    """
+    if str(path) == STDIO:
+        return False
+    try:
+        return output_target(path).null
+    except UsageError:
+        return False
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) -> None:
+    """Write ``data`` to ``path`` so that no one ever sees a part of it, or loses a file.
+
+    * A regular file is written through a temporary file (``.cnnf-XXXXXX.tmp``,
+      short so that any valid name fits) in the same folder, then committed:
+      without ``force`` by ``os.link`` (which fails if the name appeared in the
+      meantime: two runs never silently replace each other), with ``force``
+      by ``os.replace``. Where hard links are unsupported, the name is
+      reserved with ``O_EXCL`` before the rename.
+    * A symbolic link is followed: the file it points to is written.
+    * A device, FIFO or descriptor alias (``/dev/null``, ``/dev/stdout``) is
+      written into in place (see :func:`output_target`).
+
+    Raises:
+        UsageError: ``path`` exists (or appeared during the write) and
+            ``force`` is false; a folder; its folder does not exist; a
+            name too long (see :func:`output_target`).
         ProcessingError: the write itself failed (disk full, permissions).
     """
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"output {str(p)!r} is a directory; give a file name")
-    if p.exists() and not force:
-        raise UsageError(f"output {str(p)!r} already exists; add force=True to replace it")
+    target = output_target(path)
+    if target.kind == "stream":
+        _write_in_place(target.path, data)
+        return
+    p = target.path
+    if target.kind == "file" and not force:
+        raise _exists(path)
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"output folder {str(folder)!r} does not exist; create it first")
     tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=folder)
+        fd, tmp_name = tempfile.mkstemp(prefix=".cnnf-", suffix=".tmp", dir=folder)
         # mkstemp creates 0600; give the file the mode a plain open() would (or the
         # replaced file's mode).
-        os.chmod(tmp_name, p.stat().st_mode & 0o7777 if p.exists() else 0o666 & ~_umask())
+        mode = p.stat().st_mode & 0o7777 if p.exists() else 0o666 & ~_umask()
+        os.chmod(tmp_name, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp_name, p)
-        tmp_name = None
+        _commit(tmp_name, p, force=force, shown=path)
     except OSError as exc:
-        raise ProcessingError(f"cannot write {str(p)!r}: {exc.strerror or exc}") from None
+        raise ProcessingError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     finally:
-        if tmp_name is not None and os.path.exists(tmp_name):
+        if tmp_name is not None and os.path.lexists(tmp_name):
             os.unlink(tmp_name)
+
+
+def _exists(shown: str | Path) -> UsageError:
+    return UsageError(f"output {str(shown)!r} already exists; add force=True to replace it")
+
+
+def _commit(tmp_name: str, final: Path, *, force: bool, shown: str | Path) -> None:
+    """Give the complete temporary file its final name (the temporary name is then unlinked).
+
+    Without ``force`` the step fails if ``final`` exists by now: ``os.link``
+    never replaces a name (EEXIST), and an ``O_EXCL`` creation neither.
+    """
+    if force:
+        os.replace(tmp_name, final)
+        return
+    try:
+        os.link(tmp_name, final)
+    except FileExistsError:
+        raise _exists(shown) from None
+    except OSError as exc:
+        if exc.errno not in _NO_LINK:
+            raise
+        try:  # no hard links here (FAT, some network file systems): reserve the name
+            os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise _exists(shown) from None
+        os.replace(tmp_name, final)
+        return
+    os.unlink(tmp_name)
+
+
+#: What ``os.link`` raises where a file system has no hard links.
+_NO_LINK = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS}
+
+
+def _write_in_place(path: Path, data: bytes) -> None:
+    """Write into a device, FIFO or descriptor alias as a shell redirection would."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # a file behind /dev/stdout: as `>`
+                os.ftruncate(fd, 0)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+    except BrokenPipeError:
+        raise ProcessingError(
+            f"{str(path)!r} was closed before the whole image was written (broken pipe)"
+        ) from None
+    except OSError as exc:
+        raise ProcessingError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def is_complete_output(path: str | Path) -> bool:
+    """True when an existing output decodes to its end (``--skip-existing`` keeps only those).
+
+    A 0-byte file, a truncated or damaged picture, or an ``.npy`` file
+    shorter than its header says, is not complete: a resumed batch redoes it.
+    A picture too large to check (above Pillow's own pixel guard) counts as
+    complete once its header reads.
+    """
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+            if not head:
+                return False
+            fh.seek(0)
+            if head.startswith(NPY_SIGNATURE):
+                return _npy_complete(fh)
+            with warnings.catch_warnings(), _native_stderr_silenced(_signature(head) == "TIFF"):
+                warnings.simplefilter("ignore")
+                with Image.open(fh) as im:
+                    im.load()
+    except Image.DecompressionBombError:
+        return True
+    except (*_DECODE_ERRORS, MemoryError):
+        return False
+    return True
+
+
+def _npy_complete(fh) -> bool:
+    version = np.lib.format.read_magic(fh)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, _, dtype = read_header(fh)
+    expected = fh.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    return os.fstat(fh.fileno()).st_size >= expected
 
 
 def write_stdout(data: bytes) -> None:

@@ -532,25 +532,33 @@ def _check_json_numbers(values: object, name: str, depth: int = 0) -> None:
         raise UsageError(f"kernel {name!r}: {values!r} is not a number")
 
 
+#: Largest kernel file read, in bytes.
+MAX_KERNEL_FILE_BYTES = 64 * 1024 * 1024
+
+
 def load_kernel_file(path: str | Path) -> Kernel:
     """Read a kernel from ``.txt``/``.csv`` (rows), ``.json`` or ``.npy``.
 
+    A named pipe or a process substitution (``--kernel-file <(echo 1 2 1)``)
+    is read like a file (at most :data:`MAX_KERNEL_FILE_BYTES`); a ``.npy``
+    array is recognised by its first bytes when the name has no extension.
+
     Raises:
-        UsageError: missing or unreadable file, unknown extension, malformed
-            contents (as :func:`parse_kernel_text`), a pickled ``.npy``.
+        UsageError: missing or unreadable file, a folder or device, unknown
+            extension, larger than 64 MiB, malformed contents (as
+            :func:`parse_kernel_text`), a pickled ``.npy``.
     """
+    import io
+
     import numpy as np
 
     p = Path(path)
     name = p.name
     suffix = p.suffix.lower()
-    if p.is_dir():
-        raise UsageError(f"kernel file {str(p)!r} is a directory, not a file")
-    if not p.is_file():
-        raise UsageError(f"kernel file {str(p)!r} does not exist")
-    if suffix == ".npy":
+    data = _read_kernel_bytes(p)
+    if suffix == ".npy" or data.startswith(b"\x93NUMPY"):
         try:
-            values = np.load(p, allow_pickle=False)
+            values = np.load(io.BytesIO(data), allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise UsageError(
                 f"kernel file {str(p)!r} is not a readable .npy array: {exc}"
@@ -562,13 +570,39 @@ def load_kernel_file(path: str | Path) -> Kernel:
         raise UsageError(
             f"kernel file {str(p)!r}: unknown extension {suffix!r}; use .txt, .csv, .json or .npy"
         )
-    if p.stat().st_size > 64 * 1024 * 1024:
-        raise UsageError(f"kernel file {str(p)!r} is larger than 64 MiB")
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise UsageError(f"kernel file {str(p)!r} cannot be read as text: {exc}") from None
     return parse_kernel_text(text, name=name, path=str(p))
+
+
+def _read_kernel_bytes(p: Path) -> bytes:
+    """The bytes of a kernel file, a FIFO or a process substitution, at most the limit."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise UsageError(f"kernel file {str(p)!r} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"kernel file {str(p)!r} cannot be read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"kernel file {str(p)!r} is a directory, not a file")
+    if stat.S_ISBLK(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        kind = "a block device" if stat.S_ISBLK(st.st_mode) else "a socket"
+        raise UsageError(f"kernel file {str(p)!r} is {kind}, not a file; save the kernel to a file")
+    if stat.S_ISREG(st.st_mode) and st.st_size > MAX_KERNEL_FILE_BYTES:
+        raise UsageError(f"kernel file {str(p)!r} is larger than 64 MiB")
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_KERNEL_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"kernel file {str(p)!r} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_KERNEL_FILE_BYTES:
+        raise UsageError(f"kernel file {str(p)!r} is larger than 64 MiB")
+    return data
 
 
 def resolve_kernel(spec: str) -> Kernel:

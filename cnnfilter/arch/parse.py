@@ -41,9 +41,13 @@ MAX_BYTES = 1_000_000
 MAX_DEPTH = 50
 """Deepest YAML nesting accepted (collections inside collections)."""
 MAX_NODES = 200_000
-"""Most YAML nodes visited while reading layers (counts every alias use)."""
+"""Most YAML nodes visited while reading layers (counts every alias use). The second and
+later passes over a ``repeat`` block's layers are not counted here: they are bounded by
+:data:`MAX_LAYERS` and :data:`MAX_LAYER_NODES`."""
 MAX_LAYERS = 20_000
 """Most layers after expanding ``repeat`` blocks."""
+MAX_LAYER_NODES = 128
+"""Most YAML nodes in one layer (its type, options and their values)."""
 
 _YAML = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null")}
@@ -55,6 +59,8 @@ class _Context:
     source: str
     loader: yaml.SafeLoader
     nodes: int = 0
+    replayed: int = 0
+    replaying: int = 0
     layers: int = 0
     nesting: int = 0
     counters: dict[str, int] = field(default_factory=dict)
@@ -65,13 +71,18 @@ class _Context:
         return UsageError(f"{self.source}:{line}: {where}: {problem}; fix: {fix}")
 
     def visit(self, node: yaml.Node, where: str) -> None:
-        self.nodes += 1
+        if self.replaying:  # a repeat's later pass: bounded by the layer limits instead
+            self.replayed += 1
+        else:
+            self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self.fail(
                 node,
                 where,
-                f"the file expands to more than {MAX_NODES} YAML nodes",
-                "remove the alias chain (an alias bomb?) or use repeat",
+                f"the file expands to more than {MAX_NODES} YAML nodes (an alias counts at "
+                "each use)",
+                f"remove the alias chain (an alias bomb?), or write the layers once in a repeat "
+                f"block (up to {MAX_LAYERS} layers)",
             )
         if node.tag not in _SCALAR_TAGS | {_YAML + "seq", _YAML + "map"}:
             raise self.fail(
@@ -294,11 +305,17 @@ def _layer(node: yaml.Node, ctx: _Context) -> list[Layer]:
         close = difflib.get_close_matches(spelling.lower(), known, n=1)
         hint = f"did you mean {close[0]}?" if close else "known types: " + ", ".join(known)
         raise ctx.fail(node, f"layer '{spelling}'", f"unknown layer type {spelling!r}", hint)
-    ctx.layers += 1
+    if kind != "repeat":  # a repeat block is not a layer; what it expands to is
+        ctx.layers += 1
     if ctx.layers > MAX_LAYERS:
         raise ctx.fail(
-            node, f"layer '{spelling}'", f"more than {MAX_LAYERS} layers", "lower the repeat counts"
+            node,
+            f"layer '{spelling}'",
+            f"more than {MAX_LAYERS} layers after expanding repeat (the limit)",
+            "lower the repeat counts",
         )
+    if kind not in _STRUCTURAL:
+        _check_layer_size(node, spelling, options, ctx)
     option_items = [] if options is None else _options(options, ctx, kind)
     if kind == "repeat":
         return _repeat(node, option_items, ctx)
@@ -307,6 +324,33 @@ def _layer(node: yaml.Node, ctx: _Context) -> list[Layer]:
     if kind == "residual":
         return [_residual(node, name, option_items, ctx, where)]
     return [_build(node, kind, name, option_items, ctx, where)]
+
+
+def _check_layer_size(node, spelling: str, options, ctx: _Context) -> None:
+    """Refuse a layer whose options hold more than :data:`MAX_LAYER_NODES` YAML nodes."""
+    if options is None:
+        return
+    size = _tree_size(options, MAX_LAYER_NODES + 1)
+    if size > MAX_LAYER_NODES:
+        raise ctx.fail(
+            node,
+            f"layer '{spelling}'",
+            f"its options hold more than {MAX_LAYER_NODES} YAML nodes (an alias bomb?)",
+            "write each option as a number or a short list",
+        )
+
+
+def _tree_size(node: yaml.Node, limit: int) -> int:
+    """YAML nodes under ``node`` (aliases counted at each use), counting stops at ``limit``."""
+    count, stack = 0, [node]
+    while stack and count < limit:
+        current = stack.pop()
+        count += 1
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend(n for pair in current.value for n in pair)
+    return count
 
 
 def _options(node: yaml.Node, ctx: _Context, kind: str) -> list[tuple[str, yaml.Node]]:
@@ -432,7 +476,9 @@ def _repeat(node, items, ctx: _Context) -> list[Layer]:
     layers: list[Layer] = []
     for i in range(start, start + times):
         ctx.iterations.append(i)
+        ctx.replaying += i > start  # later passes: counted as layers, not as YAML nodes
         layers.extend(_layers(nodes, ctx))
+        ctx.replaying -= i > start
         ctx.iterations.pop()
     ctx.nesting -= 1
     return layers

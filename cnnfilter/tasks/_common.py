@@ -12,23 +12,59 @@ __all__ = ["STDIO", "check_output_path", "output_format", "shape3", "shape_text"
 STDIO = "-"
 
 
-def check_output_path(output: Path, inputs: list[Path], *, force: bool) -> None:
+def check_output_path(output: Path, inputs: list, *, force: bool) -> None:
     """Refuse an output that is one of the inputs, or that exists unless ``force``.
 
+    ``inputs`` are every file the command reads: paths (the input image), or
+    ``(path, role)`` pairs (``(k, "kernel file")``, ``(t, "template")``); ``-``
+    is standard input, compared by device and inode with the output (so
+    ``... - -o c.png --force < c.png`` is refused). None entries are skipped.
+    A device, FIFO or ``/dev/stdout`` output is written into in place
+    (:func:`cnnfilter.imageio.output_target`) and needs no ``force``.
+
     Raises:
-        UsageError: the output is an input, or exists and ``force`` is false.
+        UsageError: the output is an input, a folder, a block device, a name
+            too long, or exists and ``force`` is false.
     """
-    for source in inputs:
-        if str(source) == STDIO:
+    from cnnfilter import imageio
+
+    if str(output) == STDIO:
+        return
+    target = imageio.output_target(output)
+    for item in inputs:
+        source, role = item if isinstance(item, tuple) else (item, "input image")
+        if source is None:
             continue
-        same = output.exists() and source.exists() and output.samefile(source)
-        if same or output.resolve() == source.resolve():
+        if _same_file(Path(output), source):
+            shown = "standard input" if str(source) == STDIO else f"the {role}"
             raise UsageError(
-                f"output {str(output)!r} is the input image; choose another file name "
+                f"output {str(output)!r} is {shown}; choose another file name "
                 "(cnnfilter never overwrites its input)"
             )
-    if output.exists() and not force:
+    if target.kind == "file" and not force:
         raise UsageError(f"output {str(output)!r} already exists; add force=True to replace it")
+
+
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of a path (``-``: the file behind standard input), or None."""
+    import os
+    import stat
+
+    try:
+        st = os.fstat(0) if str(path) == STDIO else os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if str(path) == STDIO and not stat.S_ISREG(st.st_mode):
+        return None  # a pipe or a terminal: no file to lose
+    return st.st_dev, st.st_ino
+
+
+def _same_file(output: Path, source: str | Path) -> bool:
+    """True when ``output`` names the file ``source`` (any spelling, link or hard link)."""
+    ident = _identity(source)
+    if ident is not None and ident == _identity(output):
+        return True
+    return str(source) != STDIO and output.resolve() == Path(source).resolve()
 
 
 def output_format(
@@ -48,6 +84,8 @@ def output_format(
 
     if str(path) == STDIO and not fmt and not has_format:
         raise UsageError("this output cannot be standard output ('-'); give a file name")
+    if str(path) != STDIO:
+        imageio.output_target(path)  # a folder, a name too long: said before the format
     try:
         return imageio.output_format(path, fmt, source=source)
     except UsageError as exc:

@@ -225,7 +225,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         "output": {
             "path": str(target),
             "shape": shape3(pixels.shape),
-            "dtype": str(pixels.dtype),
+            "dtype": "uint8" if depth_note else str(pixels.dtype),  # as written
             "format": fmt,
             "bytes": len(data),
         },
@@ -392,7 +392,7 @@ def prepare(
     from cnnfilter.engine.boundary import canonical_boundary
     from cnnfilter.tasks.kernels import load_kernel
 
-    jobs = plan_inputs(images, output, fmt=fmt, recursive=recursive)
+    jobs = plan_inputs(images, output, fmt=fmt, recursive=recursive, kernel_file=kernel_file)
     single = jobs is None
     k, scale_note, factor = scaled(load_kernel(kernel, kernel_file), scale)
     canonical_boundary(settings.boundary)  # an unknown mode fails here, before any output check
@@ -402,7 +402,9 @@ def prepare(
     elif fmt:
         out_format = output_format("x", fmt)
     if single and output != STDIO:
-        check_output_path(Path(output), [Path(images[0])], force=force)
+        check_output_path(
+            Path(output), [Path(images[0]), (kernel_file, "kernel file")], force=force
+        )
     raw = out_format == "NPY" or settings.range_mode == "raw"
     settings = replace(settings, raw=raw)
     options = {key: value for key, value in options.items() if value is not None}
@@ -410,7 +412,14 @@ def prepare(
     return Prepared(spec, jobs, k, scale_note)
 
 
-def plan_inputs(images: list[str], output: str, *, fmt: str | None, recursive: bool):
+def plan_inputs(
+    images: list[str],
+    output: str,
+    *,
+    fmt: str | None,
+    recursive: bool,
+    kernel_file: Path | None = None,
+):
     """None for the classic one-file run; else the batch's jobs.
 
     A batch is several inputs, a folder, a glob, an output pattern or an
@@ -440,7 +449,8 @@ def plan_inputs(images: list[str], output: str, *, fmt: str | None, recursive: b
     folder = None if batch.is_pattern(output) else Path(output)
     inputs = batch.expand_inputs(images, recursive=recursive, exclude=folder)
     ext = _extension(output_format("x", fmt)) if fmt else None
-    jobs = batch.plan_jobs(inputs, output, ext=ext)
+    protected = [kernel_file] if kernel_file is not None else []
+    jobs = batch.plan_jobs(inputs, output, ext=ext, protected=protected)
     for job in jobs:  # an unknown or conflicting format fails now, not once per file
         output_format(job.target, fmt)
         imageio.check_format_matches(job.target, fmt)
@@ -492,7 +502,7 @@ def apply_one(spec: ApplySpec, source: str, target: str, *, force: bool) -> Rend
 def write_job(force: bool, job, rendered: Rendered) -> dict:
     """Batch ``finish``: write one result (this process owns every output file)."""
     start = time.perf_counter()
-    write_output(job.target, rendered.data, force=force, make_dirs=True)
+    write_output(job.target, rendered.data, force=force or job.replace, make_dirs=True)
     return _finish_report(rendered.report, start)
 
 

@@ -210,7 +210,9 @@ def draw_field(
     row = _find_layer(fields.fields, layer)
     r, c = _check_unit(row, layer, unit)
     output_format(output, fmt)  # fails before the work
-    check_output_path(output, [image], force=force)
+    source = fields.fields.trace.network.source
+    layer_file = Path("-" if source == "<stdin>" else source)
+    check_output_path(output, [image, (layer_file, "layer file")], force=force)
     net_input = fields.fields.trace.network.input
     box = row.field.box(r, c)
     loaded = imageio.read_image(image, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS)

@@ -76,11 +76,19 @@ class InputFile:
 
 @dataclass(frozen=True)
 class Job:
-    """One input and the output it will write, numbered in input order."""
+    """One input and the output it will write, numbered in input order.
+
+    ``refused`` holds why this input cannot be written (a pattern field that
+    would leave the asked place); such a job fails alone, before any work.
+    ``replace`` is set by :func:`split_existing` for an existing output that
+    does not decode (a 0-byte or truncated file): it is redone and replaced.
+    """
 
     index: int
     source: Path
     target: Path
+    refused: str = ""
+    replace: bool = False
 
 
 @dataclass
@@ -227,18 +235,107 @@ def _check_pattern(output: str) -> None:
             )
 
 
+def _fields(source: Path) -> dict[str, str]:
+    return {
+        "stem": source.stem,
+        "name": source.name,
+        "ext": source.suffix.lstrip("."),
+        "parent": source.resolve().parent.name,
+    }
+
+
+def _used_fields(output: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(output) if name]
+
+
 def _fill(output: str, source: Path) -> Path:
-    return Path(
-        output.format(
-            stem=source.stem,
-            name=source.name,
-            ext=source.suffix.lstrip("."),
-            parent=source.resolve().parent.name,
-        )
-    )
+    return Path(output.format(**_fields(source)))
 
 
-def plan_jobs(inputs: Sequence[InputFile], output: str, *, ext: str | None = None) -> list[Job]:
+def _field_problem(output: str, source: Path) -> str:
+    """Why a field of ``source`` would put its output outside the pattern's place, or "".
+
+    A field that is empty, ``.`` or ``..``, or holds a path separator (or a
+    NUL byte), is refused: ``{stem}`` of ``...png`` is ``..``, ``{parent}`` of
+    ``/x.png`` is empty.
+    """
+    values = _fields(source)
+    seps = {"/", os.sep, os.altsep or "/", "\0"}
+    for name in dict.fromkeys(_used_fields(output)):
+        value = values[name]
+        if value in ("", ".", "..") or any(sep in value for sep in seps):
+            shown = "empty" if value == "" else repr(value)
+            return (
+                f"{{{name}}} of this input is {shown}, which would put the output outside "
+                f"the folder the pattern {output!r} names; rename the input or use another "
+                "placeholder"
+            )
+    return ""
+
+
+def _pattern_regex(output: str):
+    """A regex over absolute paths that matches what ``output`` can expand to."""
+    import re
+
+    absolute = os.path.isabs(output)
+    parts = [] if absolute else [re.escape(os.path.join(os.getcwd(), ""))]
+    seen: set[str] = set()
+    for literal, name, _, _ in string.Formatter().parse(os.path.normpath(output)):
+        parts.append(re.escape(literal))
+        if name:
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>[^/]+)")
+            seen.add(name)
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+def _looks_like_output(regex, path: Path) -> bool:
+    """True when ``path`` matches the output pattern with fields an image name could give."""
+    m = regex.match(os.path.abspath(path))
+    if m is None:
+        return False
+    got = m.groupdict()
+    for key in ("name", "ext"):
+        if key in got:
+            ext = Path(got["name"]).suffix if key == "name" else "." + got["ext"]
+            if ext.lower() not in IMAGE_EXTENSIONS:
+                return False
+    if "stem" in got and "name" in got and not got["name"].startswith(got["stem"] + "."):
+        return False
+    return True
+
+
+def _drop_outputs(inputs: Sequence[InputFile], output: str, target_of) -> list[InputFile]:
+    """The inputs that are not outputs of this run (``target_of(item)``: its output or None).
+
+    Dropped: an input that another input's planned output names (any
+    spelling), and, for a pattern, an input that matches the pattern (an
+    earlier run's output), unless it would be its own output (that case is
+    refused by the collision check with its own message).
+    """
+    regex = _pattern_regex(output) if is_pattern(output) else None
+    planned: dict[Path, Path] = {}
+    for item in inputs:
+        target = target_of(item)
+        if target is not None:
+            planned[item.path.resolve()] = target.resolve()
+    targets = set(planned.values())
+    kept = []
+    for item in inputs:
+        key = item.path.resolve()
+        own = planned.get(key) == key
+        if not own and (key in targets or (regex and _looks_like_output(regex, item.path))):
+            continue
+        kept.append(item)
+    return kept
+
+
+def plan_jobs(
+    inputs: Sequence[InputFile],
+    output: str,
+    *,
+    ext: str | None = None,
+    protected: Sequence[Path] = (),
+) -> list[Job]:
     """Decide each input's output, refusing collisions before anything runs.
 
     Args:
@@ -249,11 +346,18 @@ def plan_jobs(inputs: Sequence[InputFile], output: str, *, ext: str | None = Non
             input only).
         ext: replaces the extension of names kept in an output directory
             (from ``--format``; e.g. ``"png"``), or None to keep it.
+        protected: other files the run reads (the kernel file), never outputs.
+
+    Inputs that are outputs of this plan, or match the output pattern (an
+    earlier run's results in the input folder), are left out, so that a run
+    can be resumed with ``--skip-existing``. An input whose pattern fields
+    would leave the asked place (``{stem}`` of ``...png`` is ``..``) gets a
+    job with ``refused`` set: it fails alone.
 
     Raises:
         UsageError: several inputs and a plain output name; an unknown
             placeholder; two inputs with the same output; an output that is
-            one of the inputs.
+            one of the inputs or a protected file.
     """
     if not inputs:
         raise UsageError("no input images")
@@ -266,26 +370,44 @@ def plan_jobs(inputs: Sequence[InputFile], output: str, *, ext: str | None = Non
         return [Job(0, inputs[0].path, Path(output))]
     if any(item.path == Path(STDIO) for item in inputs):
         raise UsageError("an input read from standard input needs an output file name or -")
-    jobs = []
     if is_pattern(output):
         _check_pattern(output)
-        for i, item in enumerate(inputs):
-            jobs.append(Job(i, item.path, _fill(output, item.path)))
-    else:
-        folder = Path(output)
-        for i, item in enumerate(inputs):
+
+    def target_of(item: InputFile) -> Path | None:
+        if not is_pattern(output):
             rel = item.path.parent.relative_to(item.root) if item.root else Path()
             name = item.path.name if ext is None else f"{item.path.stem}.{ext.lstrip('.')}"
-            jobs.append(Job(i, item.path, folder / rel / name))
-    _check_collisions(jobs)
+            return Path(output) / rel / name
+        return None if _field_problem(output, item.path) else _fill(output, item.path)
+
+    kept = _drop_outputs(inputs, output, target_of)
+    if not kept:
+        raise UsageError(
+            f"all {len(inputs)} inputs are outputs of {output!r} (an earlier run's results); "
+            "give the original images"
+        )
+    jobs = []
+    for i, item in enumerate(kept):
+        target = target_of(item)
+        problem = "" if target is not None else _field_problem(output, item.path)
+        jobs.append(Job(i, item.path, target or Path(output), refused=problem))
+    _check_collisions(jobs, protected)
     return jobs
 
 
-def _check_collisions(jobs: Sequence[Job]) -> None:
+def _check_collisions(jobs: Sequence[Job], protected: Sequence[Path] = ()) -> None:
     sources = {job.source.resolve(): job for job in jobs}
+    kept = {Path(p).resolve(): Path(p) for p in protected}
     targets: dict[Path, Job] = {}
     for job in jobs:
+        if job.refused:
+            continue
         key = job.target.resolve()
+        if key in kept:
+            raise UsageError(
+                f"output {str(job.target)!r} of {str(job.source)!r} is read by this run "
+                f"({str(kept[key])!r}); cnnfilter never overwrites its input: choose another output"
+            )
         if key in sources:
             raise UsageError(
                 f"output {str(job.target)!r} of {str(job.source)!r} is an input image; "
@@ -314,7 +436,11 @@ def split_existing(
         raise UsageError(
             "--force replaces existing outputs and --skip-existing keeps them; pick one"
         )
-    existing = [job for job in jobs if str(job.target) != STDIO and job.target.exists()]
+    existing = [
+        job
+        for job in jobs
+        if not job.refused and str(job.target) != STDIO and _exists_as_file(job.target)
+    ]
     for job in existing:
         if job.target.is_dir():
             raise UsageError(f"output {str(job.target)!r} is a folder; choose another output")
@@ -330,9 +456,27 @@ def split_existing(
         raise UsageError(
             f"{what}; add --skip-existing to keep them or --force to replace them; nothing was run"
         )
-    keep = {job.index for job in existing}
-    skipped = [Outcome(job, "skipped", "output exists") for job in existing]
-    return [job for job in jobs if job.index not in keep], skipped
+    from dataclasses import replace
+
+    from cnnfilter.imageio import is_complete_output
+
+    broken = {job.index for job in existing if not is_complete_output(job.target)}
+    keep = {job.index for job in existing} - broken
+    skipped = [Outcome(job, "skipped", "output exists") for job in existing if job.index in keep]
+    to_run = [replace(job, replace=job.index in broken) for job in jobs if job.index not in keep]
+    return to_run, skipped
+
+
+def _exists_as_file(path: Path) -> bool:
+    """An output that exists and would be replaced (a device or FIFO is written into)."""
+    from cnnfilter.imageio import output_target
+
+    if not path.exists():
+        return False
+    try:
+        return output_target(path).kind != "stream"
+    except UsageError:
+        return True  # a folder or an odd file: reported by the caller or the write
 
 
 # -- running ---------------------------------------------------------------------------
@@ -422,6 +566,7 @@ def run_jobs(
             on_outcome(outcome)
 
     interrupted = None
+    jobs = _record_refused(jobs, record)
     try:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:
@@ -432,6 +577,14 @@ def run_jobs(
         interrupted = getattr(exc, "signal_name", None) or "SIGINT"
     ordered = [outcomes[i] for i in sorted(outcomes)]
     return BatchResult(ordered, interrupted)
+
+
+def _record_refused(jobs: Sequence[Job], record: Callable) -> list[Job]:
+    """Record the refused jobs as failed (before any work); return the others."""
+    for job in jobs:
+        if job.refused:
+            record(job, "failed", job.refused)
+    return [job for job in jobs if not job.refused]
 
 
 def _run_pool(jobs: Sequence[Job], work: Callable, record: Callable, workers: int) -> None:

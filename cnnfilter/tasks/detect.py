@@ -88,6 +88,26 @@ def read_pattern(
     return Pattern(np.asarray(loaded.pixels, dtype=np.float64), template.name, str(template))
 
 
+def _check_one_stdin(**given: Path | None) -> None:
+    """Refuse ``-`` (standard input) for more than one of the inputs.
+
+    Raises:
+        UsageError: two inputs read from standard input.
+    """
+    from cnnfilter.tasks._common import STDIO
+
+    named = [
+        "the image" if name == "image" else f"{name}='-'"
+        for name, path in given.items()
+        if path is not None and str(path) == STDIO
+    ]
+    if len(named) > 1:
+        raise UsageError(
+            f"standard input can feed only one input, not both {' and '.join(named)}; "
+            "save one of them to a file and give its name"
+        )
+
+
 def unflipped_note(pattern: Pattern) -> str:
     """For a registry kernel that its 180-degree flip changes: how detect's map differs."""
     import numpy as np
@@ -174,9 +194,10 @@ def detect(
     from cnnfilter.engine.response import find_peaks, response_map
 
     imageio.check_input_file(image)
+    _check_one_stdin(image=image, template=template, kernel_file=kernel_file)
     pattern = read_pattern(kernel, kernel_file, template)
     outputs = {"heatmap": heatmap, "overlay": overlay, "raw": raw}
-    inputs = [image] + [p for p in (template, kernel_file) if p is not None]
+    inputs = [image, (template, "template"), (kernel_file, "kernel file")]
     check_outputs(outputs, inputs, force=force)
     loaded = imageio.read_image(
         image, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS, frame=frame

@@ -353,7 +353,8 @@ def test_sixteen_bit_result_to_an_8_bit_format_is_rounded_x_over_257(tmp_path, e
     result = run_ok("apply", src, "--kernel", "identity", "-o", out, "--json")
     assert result.stderr.splitlines()[1] == (
         f"{out}: 16-bit values written as 8 bits (x / 257, rounded): "
-        f"{'BMP' if ext == 'bmp' else 'JPEG'} holds 8 bits per channel here; use .png, .tif or .npy to keep 16"
+        f"{'BMP' if ext == 'bmp' else 'JPEG'} holds 8 bits per channel here; "
+        "use .png, .tif or .npy to keep 16"
     )
     assert '"dtype": "uint8"' in result.stdout.split('"output"')[1].split("}")[0]
     if ext == "bmp":  # lossless: exactly round(x / 257) = 17 * i
@@ -369,5 +370,5 @@ def test_output_folder_missing_or_a_directory(samples, tmp_path):
     (tmp_path / "d.png").mkdir()
     line = run_error(2, "apply", samples / "camera.png", "--kernel", "sobel-x",
                      "-o", tmp_path / "d.png", "--force")  # fmt: skip
-    assert "is a directory" in line
+    assert "is a folder; give a file name" in line and "--force" not in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.png"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 
 import numpy as np
 import pytest
@@ -334,7 +335,7 @@ def test_refuses_to_clobber_without_force(tmp_path, gray):
 
 
 def test_refuses_directories_and_missing_folders(tmp_path, gray):
-    with pytest.raises(UsageError, match=r"is a directory; give a file name"):
+    with pytest.raises(UsageError, match=r"is a folder; give a file name .* or a pattern"):
         write_image(tmp_path, gray, fmt="png")
     with pytest.raises(UsageError, match=r"output folder '.*nope' does not exist"):
         write_image(tmp_path / "nope" / "out.png", gray)
@@ -365,18 +366,27 @@ def test_failed_forced_write_keeps_the_old_file(tmp_path, monkeypatch):
 
 
 def test_atomic_write_goes_through_a_temporary_file(tmp_path, monkeypatch):
+    """A new file is linked into place (never replacing), an existing one renamed over."""
     seen = []
-    real_replace = os.replace
+    real_link, real_replace = os.link, os.replace
 
-    def spy(src, dst):
-        seen.append((os.path.basename(src), os.path.basename(dst)))
-        real_replace(src, dst)
+    def spy(real):
+        def call(src, dst):
+            seen.append((real.__name__, os.path.basename(src), os.path.basename(dst)))
+            real(src, dst)
 
-    monkeypatch.setattr(imageio.os, "replace", spy)
+        return call
+
+    monkeypatch.setattr(imageio.os, "link", spy(real_link))
+    monkeypatch.setattr(imageio.os, "replace", spy(real_replace))
     write_bytes_atomic(tmp_path / "x.png", b"data")
-    ((src, dst),) = seen
-    assert src.startswith(".x.png.") and src.endswith(".part") and dst == "x.png"
-    assert (tmp_path / "x.png").read_bytes() == b"data"
+    write_bytes_atomic(tmp_path / "x.png", b"new", force=True)
+    (link, src, dst), (rename, src2, dst2) = seen
+    assert (link, rename) == ("link", "replace")
+    assert re.fullmatch(r"\.cnnf-\w+\.tmp", src) and dst == "x.png"
+    assert re.fullmatch(r"\.cnnf-\w+\.tmp", src2) and dst2 == "x.png"
+    assert (tmp_path / "x.png").read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["x.png"]  # no temporary file left
 
 
 def test_encode_image_png_compress_level_changes_size_not_pixels(rng):

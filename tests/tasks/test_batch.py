@@ -151,7 +151,7 @@ def test_many_inputs_need_a_pattern_or_folder():
 
 def test_existing_outputs_are_refused_skipped_or_replaced(tmp_path):
     jobs = [Job(i, Path(f"in{i}.png"), tmp_path / f"out{i}.png") for i in range(3)]
-    (tmp_path / "out1.png").write_bytes(b"old")
+    Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / "out1.png")  # a whole picture
     with pytest.raises(UsageError, match="out1.png' already exists; add --skip-existing"):
         batch.split_existing(jobs, force=False, skip_existing=False)
     run, skipped = batch.split_existing(jobs, force=False, skip_existing=True)
@@ -278,10 +278,11 @@ def test_bad_file_is_reported_others_finish_exit_1(photos, tmp_path):
 def test_skip_existing_resumes_and_keeps_old_outputs(photos, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "coins.png").write_bytes(b"kept")
+    Image.fromarray(np.full((3, 3), 7, np.uint8)).save(out / "coins.png")  # an earlier result
+    kept = (out / "coins.png").read_bytes()
     result = invoke("apply", photos, "-k", "box", "-o", f"{out}/", "--skip-existing")
     assert result.exit_code == 0, result.stderr
-    assert (out / "coins.png").read_bytes() == b"kept"
+    assert (out / "coins.png").read_bytes() == kept
     assert read(out / "camera.png").shape == (512, 512)
     assert "2 done, 1 skipped (output exists), 0 failed" in result.stderr
 
