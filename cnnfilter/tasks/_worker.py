@@ -105,9 +105,19 @@ def main(fd: int, ppid: int) -> None:
         os._exit(0)  # no interpreter teardown: nothing of ours to flush
 
 
-def _run(work, job) -> tuple[str, object]:
-    from cnnfilter.tasks.batch import attempt
+def attempt(work, job) -> tuple[str, object]:
+    """Run ``work(job)``; a documented error or exhaustion is a failed file, not a crash."""
+    from cnnfilter.errors import CnnfilterError
 
+    try:
+        return "ok", work(job)
+    except CnnfilterError as exc:
+        return "failed", str(exc)
+    except MemoryError:
+        return "failed", "out of memory while processing this image"
+
+
+def _run(work, job) -> tuple[str, object]:
     try:
         return attempt(work, job)
     except Exception:  # a bug, not a bad input: the parent raises it with this traceback

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from cnnfilter.errors import CnnfilterError, UsageError
 from cnnfilter.imageio import IMAGE_EXTENSIONS, STDIO
+from cnnfilter.tasks._worker import attempt
 
 __all__ = [
     "PLACEHOLDERS",
@@ -349,16 +350,6 @@ WORKER_DIED = (
 def max_workers() -> int:
     """The cap on batch worker processes: :data:`WORKERS_PER_CORE` x the usable cores."""
     return WORKERS_PER_CORE * default_workers()
-
-
-def attempt(work: Callable, job: Job) -> tuple[str, object]:
-    """Run ``work(job)``; a documented error or exhaustion is a failed file, not a crash."""
-    try:
-        return "ok", work(job)
-    except CnnfilterError as exc:
-        return "failed", str(exc)
-    except MemoryError:
-        return "failed", "out of memory while processing this image"
 
 
 def run_jobs(
