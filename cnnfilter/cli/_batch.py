@@ -15,7 +15,7 @@ def run_batch(prepared, *, force, skip_existing, workers, notes: Notes, json_out
 
     jobs = prepared.jobs
     to_run, skipped = batch.split_existing(jobs, force=force, skip_existing=skip_existing)
-    if workers and workers > batch.max_workers():
+    if workers and min(workers, len(to_run)) > batch.max_workers():  # the cap binds
         notes.warn(
             f"--workers {workers} capped at {batch.max_workers()} "
             f"({batch.WORKERS_PER_CORE} per core): more processes only add memory"

@@ -169,6 +169,7 @@ def test_kill_9_of_the_parent_ends_every_worker_and_the_pipe(workmod, tmp_path):
 def test_workers_above_the_cap_get_a_note_and_the_cap(samples, tmp_path, monkeypatch):
     from helpers import invoke
 
+    monkeypatch.setattr(batch, "WORKERS_PER_CORE", 1)
     monkeypatch.setattr(batch, "default_workers", lambda: 1)
     for name in ("camera.png", "coins.png"):
         (tmp_path / name).write_bytes((samples / name).read_bytes())
@@ -184,5 +185,5 @@ def test_workers_above_the_cap_get_a_note_and_the_cap(samples, tmp_path, monkeyp
         "100",
     )
     assert result.exit_code == 0, result.stderr
-    assert "--workers 100 capped at 4 (4 per core)" in result.stderr
-    assert "(2 inputs, 2 workers)" in result.stderr
+    assert "--workers 100 capped at 1 (1 per core)" in result.stderr
+    assert "(2 inputs, 1 worker)" in result.stderr
