@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import math
 import os
 import struct
 import sys
@@ -72,9 +73,83 @@ __all__ = [
 #: The file name that means standard input (reading) or standard output (writing).
 STDIO = "-"
 
-#: Largest image decoded without ``--max-pixels``: 20000 x 20000 (400 MP, 1.2 GB as RGB
-#: uint8); Pillow's own decompression-bomb limit is about 179 MP.
-DEFAULT_MAX_PIXELS = 400_000_000
+#: Pillow's own decompression-bomb error threshold (2 x ``Image.MAX_IMAGE_PIXELS``).
+PILLOW_GUARD_PIXELS = 178_956_970
+
+#: Bytes of working memory per pixel while an RGB image is filtered: the decoded
+#: uint8 (3), the float32 image (12), the float32 response (12), the output
+#: pixels and the encoder's copy (12 + 3), with room to spare: 48.
+WORKING_SET_BYTES_PER_PIXEL = 48
+
+#: Most bytes a pixel of any readable file can take (4 float32 channels): the
+#: bound on bytes read from a stream or FIFO, and on a ``.npy`` array's data,
+#: for a given pixel limit (plus :data:`STREAM_SLACK_BYTES` for headers).
+MAX_BYTES_PER_PIXEL = 16
+
+#: Room for headers and metadata (ICC profiles, EXIF) in a stream's byte limit.
+STREAM_SLACK_BYTES = 16 * 2**20
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process may use now, or None if unknown.
+
+    The smallest of: ``MemAvailable`` (Linux) or the free physical pages, the
+    address-space limit (``ulimit -v``) and the cgroup's ``memory.max``.
+    """
+    known = [n for n in (_free_ram(), _rlimit_bytes(), _cgroup_bytes()) if n is not None]
+    return min(known) if known else None
+
+
+def _rlimit_bytes() -> int | None:
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError, AttributeError):
+        return None
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _cgroup_bytes() -> int | None:
+    try:
+        with open("/sys/fs/cgroup/memory.max", "rb") as fh:
+            text = fh.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _free_ram() -> int | None:
+    try:
+        with open("/proc/meminfo", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def default_max_pixels() -> int:
+    """The default pixel limit: Pillow's guard, or less if the working set would not fit.
+
+    ``min(PILLOW_GUARD_PIXELS, available memory / WORKING_SET_BYTES_PER_PIXEL)``,
+    at least 1 megapixel. On a machine with 8 GB free: 178,956,970 (Pillow's
+    guard); with 2 GB free: 44,739,242.
+    """
+    free = available_memory()
+    if free is None:
+        return PILLOW_GUARD_PIXELS
+    return max(2**20, min(PILLOW_GUARD_PIXELS, free // WORKING_SET_BYTES_PER_PIXEL))
+
+
+#: Largest image decoded without ``--max-pixels``: see :func:`default_max_pixels`
+#: (computed once, when this module is imported).
+DEFAULT_MAX_PIXELS = default_max_pixels()
+
 
 #: zlib level for PNG output, chosen by measurement (benchmarks/run.py, end to
 #: end): a 4000x3000 RGB Sobel result (bit-identical to ImageMagick's) encoded
@@ -212,19 +287,100 @@ def read_image(
             ``max_pixels``.
     """
     if str(path) == STDIO:
+        data = _read_stdin(max_pixels)
         return decode_image(
-            _read_stdin(), name="<stdin>", max_pixels=max_pixels, frame=frame, to_srgb=to_srgb
+            data, name="<stdin>", max_pixels=max_pixels, frame=frame, to_srgb=to_srgb
         )
     p = check_input_file(path, role=role)
     try:
-        fh = open(p, "rb")  # closed below; Pillow reads lazily
+        fh = open(p, "rb")  # closed below; Pillow reads lazily. A FIFO waits for its writer.
     except OSError as exc:
         raise ProcessingError(f"cannot read {str(p)!r}: {exc.strerror or exc}") from None
     with fh:
+        if not _is_regular(fh):  # a FIFO, <(...), a device: not seekable, read it bounded
+            data = read_stream_bounded(fh, name=str(p), max_pixels=max_pixels)
+            return decode_image(
+                data, name=str(p), max_pixels=max_pixels, frame=frame, to_srgb=to_srgb
+            )
         return _decode(fh, name=str(p), max_pixels=max_pixels, frame=frame, to_srgb=to_srgb)
 
 
-def _read_stdin() -> bytes:
+def _is_regular(fh) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+#: Bytes read from a stream before its header is checked.
+_HEAD_BYTES = 1 << 16
+
+
+def read_stream_bounded(stream, *, name: str, max_pixels: int) -> bytes:
+    """All bytes of a stream (stdin, FIFO, device), refusing early what cannot be an image.
+
+    The first 64 KiB are checked first: bytes that start like no image
+    format (``/dev/zero``) are refused at once, and an image header whose
+    width x height is above ``max_pixels`` is refused before the rest is
+    read. The whole stream is limited to ``max_pixels * MAX_BYTES_PER_PIXEL
+    + STREAM_SLACK_BYTES`` bytes.
+
+    Raises:
+        ProcessingError: not an image; above ``max_pixels`` (from the
+            header); longer than the byte limit; a read error.
+    """
+    limit = max_pixels * MAX_BYTES_PER_PIXEL + STREAM_SLACK_BYTES
+    try:
+        head = _read_up_to(stream, _HEAD_BYTES)
+        if head and _signature(head) is None and not head.startswith(NPY_SIGNATURE):
+            raise ProcessingError(
+                f"{name!r} is not an image Pillow can read (PNG, JPEG, TIFF, BMP, WebP, GIF...): "
+                "its first bytes match no image format"
+            )
+        _check_header_pixels(head, name=name, max_pixels=max_pixels)
+        rest = _read_up_to(stream, limit + 1 - len(head)) if len(head) == _HEAD_BYTES else b""
+    except OSError as exc:
+        raise ProcessingError(f"cannot read {name!r}: {exc.strerror or exc}") from None
+    data = head + rest
+    if len(data) > limit:
+        raise ProcessingError(
+            f"{name!r} is longer than {limit:,} bytes, the most an image within the pixel "
+            f"limit of {max_pixels:,} can take ({MAX_BYTES_PER_PIXEL} bytes a pixel); "
+            "raise --max-pixels if the stream is trusted"
+        )
+    return data
+
+
+def _read_up_to(stream, size: int) -> bytes:
+    chunks, got = [], 0
+    while got < size:
+        chunk = stream.read(min(size - got, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _check_header_pixels(head: bytes, *, name: str, max_pixels: int) -> None:
+    """Refuse from a partial header when it already shows too many pixels."""
+    if head.startswith(NPY_SIGNATURE):
+        return  # checked by _load_npy from the same header, before the data
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings(), _pillow_limit_lifted():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(head)) as im:
+                size = im.size
+    except Exception:  # noqa: BLE001 - header incomplete in 64 KiB: checked after the read
+        return
+    _check_pixels(name, size, max_pixels)
+
+
+def _read_stdin(max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     stream = sys.stdin
     if stream is None:
         raise UsageError("'-' reads the image from standard input, but there is none")
@@ -233,10 +389,9 @@ def _read_stdin() -> bytes:
             "'-' reads the image from standard input, which is a terminal; pipe an image in "
             "(cat photo.png | cnnfilter ... -) or give a file name"
         )
-    try:
-        return getattr(stream, "buffer", stream).read()
-    except OSError as exc:
-        raise ProcessingError(f"cannot read standard input: {exc.strerror or exc}") from None
+    return read_stream_bounded(
+        getattr(stream, "buffer", stream), name="<stdin>", max_pixels=max_pixels
+    )
 
 
 def decode_image(
@@ -1189,11 +1344,12 @@ def _load_npy(fh, *, name: str, max_elements: int, max_pixels: int | None = None
             else np.lib.format.read_array_header_2_0(fh)
         )
         shape, _, dtype = header
-        if int(np.prod(shape, dtype=np.int64)) > max_elements:
+        count = math.prod(shape)  # exact: a hostile header may overflow int64
+        if count > max_elements:
             raise ProcessingError(
-                f"{name!r} holds {int(np.prod(shape)):,} values, above the limit of "
-                f"{max_elements:,}"
+                f"{name!r} holds {count:,} values, above the limit of {max_elements:,}"
             )
+        _check_npy_memory(name, count * dtype.itemsize)
         if dtype.kind not in "biuf":
             raise ProcessingError(f"{name!r} holds {dtype} values; only numeric arrays are read")
         if max_pixels is not None and len(shape) >= 2:
@@ -1204,6 +1360,16 @@ def _load_npy(fh, *, name: str, max_elements: int, max_pixels: int | None = None
         raise
     except (ValueError, OSError, EOFError) as exc:
         raise ProcessingError(f"{name!r} is not a readable .npy array: {exc}") from None
+
+
+def _check_npy_memory(name: str, nbytes: int) -> None:
+    """Refuse, from the header, an array whose data would not fit in available memory."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise ProcessingError(
+            f"{name!r} holds {nbytes:,} bytes of data (from its header), more than the "
+            f"{free:,} bytes of memory available"
+        )
 
 
 def _array_image(fh, *, name: str, max_pixels: int, frame: int) -> LoadedImage:

@@ -104,8 +104,9 @@ def load_network(path: str | Path) -> Network:
         data, path = _read_stdin(), "<stdin>"
     else:
         path = Path(path)
-        try:
-            data = path.read_bytes()
+        try:  # bounded: /dev/zero or an endless FIFO is refused after MAX_BYTES + 1 bytes
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_BYTES + 1)
         except OSError as exc:
             raise UsageError(f"{path}: cannot read the layer file ({exc.strerror})") from None
     if len(data) > MAX_BYTES:

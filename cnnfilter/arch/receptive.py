@@ -31,8 +31,13 @@ from fractions import Fraction
 from cnnfilter.arch.layers import AdaptivePool2d, Dense, Residual
 from cnnfilter.arch.shapes import Step, Trace
 from cnnfilter.engine.geometry import AxisGeometry, effective_kernel_size
+from cnnfilter.errors import UsageError
 
 __all__ = ["SOURCE", "AxisField", "Field", "FieldRow", "ReceptiveFields", "receptive_fields"]
+
+#: Most positions one layer's walk may visit (the uneven adaptive windows, the input
+#: rows no window reads): a few seconds of Python; beyond it the layer is refused.
+MAX_WALK = 5_000_000
 
 SOURCE = (
     'Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks", '
@@ -172,6 +177,7 @@ class _Walker:
         return Field(axes[0], axes[1], body.approximate or short.approximate)
 
     def adaptive(self, step: Step, field: Field) -> Field:
+        _check_walk(step, step.output.height + step.output.width, "adaptive pooling windows")
         axes, approximate = [], field.approximate
         for n, o, axis in (
             (step.input.height, step.output.height, field.rows),
@@ -207,6 +213,8 @@ class _Walker:
             )
 
     def check_dropped(self, step: Step) -> None:
+        walk = sum(g.n + g.out * g.kernel_size for g in (step.rows, step.cols))
+        _check_walk(step, walk, "input positions and window taps")
         missed = [_unseen(g) for g in (step.rows, step.cols)]
         if any(missed):
             g = step.rows if missed[0] else step.cols
@@ -221,6 +229,16 @@ class _Walker:
                     else "what only they carry is lost"
                 )
             )
+
+
+def _check_walk(step: Step, count: int, what: str) -> None:
+    """Refuse, before it starts, a layer whose walk would visit more than :data:`MAX_WALK`."""
+    if count > MAX_WALK:
+        raise UsageError(
+            f"layer '{step.layer.name}': the receptive-field walk would visit about {count:.1e} "
+            f"{what} (the limit is {MAX_WALK:,}); use a smaller input, padding, dilation or "
+            "output size (params reports the shapes without this walk)"
+        )
 
 
 def _unseen(g: AxisGeometry) -> int:

@@ -15,7 +15,12 @@ def run_batch(prepared, *, force, skip_existing, workers, notes: Notes, json_out
 
     jobs = prepared.jobs
     to_run, skipped = batch.split_existing(jobs, force=force, skip_existing=skip_existing)
-    workers = max(1, min(workers or batch.default_workers(), len(to_run)))  # as many as used
+    if workers and min(workers, len(to_run)) > batch.max_workers():  # the cap binds
+        notes.warn(
+            f"--workers {workers} capped at {batch.max_workers()} "
+            f"({batch.WORKERS_PER_CORE} per core): more processes only add memory"
+        )
+    workers = max(1, min(workers or batch.default_workers(), len(to_run), batch.max_workers()))
     animate = animations_enabled(quiet=notes.quiet) and len(to_run) > 1
     shown = batch_progress(len(to_run), enabled=animate)
 

@@ -32,7 +32,7 @@ import numpy as np
 from cnnfilter.engine.filtering import choose_method, filter_geometry, work_dtype
 from cnnfilter.errors import UsageError
 
-__all__ = ["FilterCost", "MAX_DIRECT_MACS", "filter_cost", "check_filter_cost"]
+__all__ = ["FilterCost", "MAX_DIRECT_MACS", "filter_cost", "check_filter_cost", "check_pool_cost"]
 
 #: Output rows per tile assumed for the sliding-window methods (the engine's are fewer).
 TILE_ROWS = 64
@@ -179,3 +179,53 @@ def check_filter_cost(
 
 def _gib(n: int) -> str:
     return f"{n / 2**30:.3g} GiB"
+
+
+def check_pool_cost(
+    shape: tuple[int, ...],
+    rows,
+    cols,
+    *,
+    max_memory_bytes: int | None,
+    max_compares: int = MAX_DIRECT_MACS,
+) -> None:
+    """Refuse a pooling call whose padded copy or window reads would not fit the limits.
+
+    Estimates for ``(H, W, C)`` and the row/column geometries of
+    :func:`cnnfilter.engine.pooling.pool_axes`: memory ``8 C (Hp Wp + 2 Oh Ow)``
+    bytes (the float64 padded input, the result and the winners' indices),
+    window reads ``Oh Ow C k_h k_w``.
+
+    Raises:
+        UsageError: either estimate above its limit (the numbers and the limit).
+
+    >>> from cnnfilter.engine.geometry import resolve_axes
+    >>> r, c = resolve_axes((512, 512), 1000000, 500000)
+    >>> check_pool_cost((512, 512, 3), r, c, max_memory_bytes=2**34)
+    Traceback (most recent call last):
+    cnnfilter.errors.UsageError: pooling a 512 x 512 x 3 input padded to 1000512 x 1000512 needs about 21.9 TiB of memory, above the 16.0 GiB available; use less padding or a smaller window
+    """  # noqa: E501
+    channels = 1 if len(shape) == 2 else int(shape[2])
+    hp = rows.n + rows.pad_before + rows.pad_after
+    wp = cols.n + cols.pad_before + cols.pad_after
+    memory = 8 * channels * (hp * wp + 2 * rows.out * cols.out)
+    what = f"pooling a {shape[0]} x {shape[1]} x {channels} input padded to {hp} x {wp}"
+    if max_memory_bytes is not None and memory > max_memory_bytes:
+        raise UsageError(
+            f"{what} needs about {_bytes_text(memory)} of memory, above the "
+            f"{_bytes_text(max_memory_bytes)} available; use less padding or a smaller window"
+        )
+    reads = rows.out * cols.out * channels * rows.kernel_size * cols.kernel_size
+    if reads > max_compares:
+        raise UsageError(
+            f"{what} reads about {reads:.1e} window values (the limit is {max_compares:.0e}); "
+            "use a smaller window, a larger stride or a smaller image"
+        )
+
+
+def _bytes_text(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} PiB"  # pragma: no cover

@@ -16,7 +16,7 @@ Three steps, each testable on its own:
    Workers only compute; this process owns every output file, so Ctrl-C or
    SIGTERM (turned into :class:`KeyboardInterrupt`) leaves no half-written
    output: the atomic write removes its temporary file, and the workers are
-   stopped.
+   stopped, and they exit by themselves if this process is killed.
 
 Results do not depend on the number of workers: each job is computed by the
 same function on the same input.
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import glob
 import os
-import signal
 import string
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pathlib import Path
 
 from cnnfilter.errors import CnnfilterError, UsageError
 from cnnfilter.imageio import IMAGE_EXTENSIONS, STDIO
+from cnnfilter.tasks._worker import attempt
 
 __all__ = [
     "PLACEHOLDERS",
@@ -481,46 +481,19 @@ def _exists_as_file(path: Path) -> bool:
 
 # -- running ---------------------------------------------------------------------------
 
-_WORK: Callable | None = None
+#: The most worker processes a batch starts, per core (``--workers`` above it is capped).
+WORKERS_PER_CORE = 4
+
+#: Reason given for the one input a worker was computing when it died.
+WORKER_DIED = (
+    "the worker process died while computing this input (killed, or out of memory?); "
+    "the other inputs went on"
+)
 
 
-def _init_worker(work: Callable) -> None:
-    """Worker start-up: keep ``work``; leave Ctrl-C to the parent, which stops us.
-
-    SIGTERM goes back to the system default: the parent's handler (inherited
-    through fork) would raise inside the worker, possibly while it holds the
-    pool's queue lock, and the pool's shutdown could then wait for ever. With
-    the default, ``_stop``'s ``terminate()`` ends a worker at once.
-    """
-    global _WORK
-    _WORK = work
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _attempt(work: Callable, job: Job) -> tuple[str, object]:
-    """Run ``work(job)``; a documented error or exhaustion is a failed file, not a crash."""
-    try:
-        return "ok", work(job)
-    except CnnfilterError as exc:
-        return "failed", str(exc)
-    except MemoryError:
-        return "failed", "out of memory while processing this image"
-
-
-def _in_worker(job: Job) -> tuple[str, object]:
-    if _WORK is None:
-        raise RuntimeError("batch worker used before _init_worker")
-    return _attempt(_WORK, job)
-
-
-def _pool_context():
-    import multiprocessing
-
-    methods = multiprocessing.get_all_start_methods()
-    # forkserver/spawn start clean processes: no fork of a process that runs threads
-    # (Rich's progress refresh), and the same behaviour on every platform.
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+def max_workers() -> int:
+    """The cap on batch worker processes: :data:`WORKERS_PER_CORE` x the usable cores."""
+    return WORKERS_PER_CORE * default_workers()
 
 
 def run_jobs(
@@ -540,7 +513,9 @@ def run_jobs(
             worker process when ``workers > 1``.
         finish: ``finish(job, payload) -> report`` (writes the output) in
             this process, in the order the results arrive.
-        workers: processes to use; 1 runs everything here, serially.
+        workers: processes to use (at most :func:`max_workers`); 1 runs
+            everything here, serially. A worker that dies fails only the input
+            it was computing (:data:`WORKER_DIED`); see :mod:`cnnfilter.tasks._pool`.
         on_outcome: called with each outcome as it is known (progress).
 
     Returns:
@@ -570,9 +545,11 @@ def run_jobs(
     try:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:
-                record(job, *_attempt(work, job))
+                record(job, *attempt(work, job))
         else:
-            _run_pool(jobs, work, record, min(workers, len(jobs)))
+            from cnnfilter.tasks._pool import run_pool
+
+            run_pool(jobs, work, record, min(workers, len(jobs), max_workers()), WORKER_DIED)
     except KeyboardInterrupt as exc:
         interrupted = getattr(exc, "signal_name", None) or "SIGINT"
     ordered = [outcomes[i] for i in sorted(outcomes)]
@@ -585,55 +562,6 @@ def _record_refused(jobs: Sequence[Job], record: Callable) -> list[Job]:
         if job.refused:
             record(job, "failed", job.refused)
     return [job for job in jobs if not job.refused]
-
-
-def _run_pool(jobs: Sequence[Job], work: Callable, record: Callable, workers: int) -> None:
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    executor = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=_pool_context(),
-        initializer=_init_worker,
-        initargs=(work,),
-    )
-    try:
-        pending = {executor.submit(_in_worker, job): job for job in jobs}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                try:
-                    status, payload = future.result()
-                except BrokenProcessPool:
-                    status, payload = "failed", "a worker process died (out of memory?)"
-                record(job, status, payload)
-    except BaseException:
-        _stop(executor)
-        raise
-    executor.shutdown(wait=True)
-
-
-def _stop(executor) -> None:
-    """Cancel what has not started and end the workers now (they hold no files).
-
-    Before Python 3.14 ``shutdown(wait=False)`` forgets the worker processes
-    (``_processes = None``), so they are collected first and terminated after.
-    """
-    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
-    workers = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    if terminate is not None:
-        terminate()
-    else:
-        for process in workers:
-            if process.is_alive():
-                process.terminate()
-        for process in workers:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-    executor.shutdown(wait=True)
 
 
 def summarize(result: BatchResult) -> Iterable[str]:

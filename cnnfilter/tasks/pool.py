@@ -149,6 +149,9 @@ def pool(
             "result as .npy (-o out.npy) to keep them all"
         )
     rows, cols = pool_axes(data.shape, spec)
+    from cnnfilter.engine.cost import check_pool_cost
+
+    check_pool_cost(data.shape, rows, cols, max_memory_bytes=imageio.available_memory())
     t0 = time.perf_counter()
     if show_winners is not None:
         result, indices = max_pool2d_with_indices(data, spec)

@@ -95,10 +95,11 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path, monkeypatch):
 
 def test_default_pixel_limit_and_max_pixels_option(samples, tmp_path):
     bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(png_header_only(25000, 20000))  # 500 MP > 400 MP default
+    bomb.write_bytes(png_header_only(25000, 20000))  # 500 MP > the default (at most 179 MP)
     result = invoke("apply", bomb, "-k", "box", "-o", tmp_path / "o.png")
     assert result.exit_code == 1
-    assert "above the limit of 400,000,000" in one_error_line(result)
+    assert f"above the limit of {imageio.DEFAULT_MAX_PIXELS:,}" in one_error_line(result)
+    assert imageio.DEFAULT_MAX_PIXELS <= imageio.PILLOW_GUARD_PIXELS
     camera = samples / "camera.png"  # 512 x 512 = 262,144 pixels
     refused = invoke("apply", camera, "-k", "box", "-o", tmp_path / "a.png", "--max-pixels", 262143)
     assert refused.exit_code == 1

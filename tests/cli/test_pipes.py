@@ -372,10 +372,12 @@ def test_layer_file_on_a_terminal_stdin_is_refused():
 
 
 def test_max_pixels_help_shows_the_real_default():
-    from cnnfilter.imageio import DEFAULT_MAX_PIXELS
+    from cnnfilter.imageio import PILLOW_GUARD_PIXELS, WORKING_SET_BYTES_PER_PIXEL
 
     text = invoke("apply", "--help").stdout.replace("│", " ")  # Rich's box, if any
-    assert f"(default {DEFAULT_MAX_PIXELS:,})" in " ".join(text.split())
+    text = " ".join(text.split())
+    assert f"(default: {PILLOW_GUARD_PIXELS:,}, Pillow's own guard" in text
+    assert f"working set of {WORKING_SET_BYTES_PER_PIXEL} bytes a pixel" in text
 
 
 json_values = st.recursive(

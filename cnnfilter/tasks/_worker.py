@@ -1,0 +1,124 @@
+"""The batch worker process: compute jobs sent by the parent, exit when the parent goes.
+
+Started by :mod:`cnnfilter.tasks.batch` as ``python -c <bootstrap> <paths> <fd> <ppid>``
+with one end of a socket pair as its only link to the parent. Frames are an
+8-byte big-endian length and a pickle. The parent sends ``work`` first, then
+one :class:`~cnnfilter.tasks.batch.Job` at a time; the worker answers
+``("ready", None)`` once ``work`` is loaded and ``(status, payload)`` per job.
+
+Why not ``concurrent.futures.ProcessPoolExecutor`` (used before): on Python
+3.11 its manager thread reads results with ``result_queue._reader.recv()``
+from a pipe whose write end the parent itself also holds. A worker stopped
+(SIGTERM, OOM kill) while writing a result larger than the pipe buffer (any
+image) leaves a partial message; ``recv`` then waits for bytes that never come
+and no EOF can arrive, and the interpreter's exit handler
+(``concurrent.futures.process._python_exit``) joins that thread for ever. Its
+workers also block for ever in ``call_queue.get()`` when the parent is killed,
+because each worker holds the queue's write end too. Here each worker has its
+own socket whose parent end only the parent holds: a dead worker is an EOF for
+the parent, a dead parent is an EOF for the worker.
+
+The worker leaves when its parent dies, even in the middle of a job: on Linux
+through ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, elsewhere (and as a second
+guard) through a thread that polls ``os.getppid()`` every 0.2 s.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+
+_HEADER = struct.Struct(">Q")
+_POLL_S = 0.2
+
+
+def send_frame(sock: socket.socket, obj: object) -> None:
+    """Pickle ``obj`` and send it as one frame (no SIGPIPE on a closed peer)."""
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    flags = getattr(socket, "MSG_NOSIGNAL", 0)
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        sent = sock.send(view, flags)
+        view = view[sent:]
+
+
+def recv_frame(sock: socket.socket) -> object:
+    """One frame's object; ``EOFError`` when the peer closed (or died)."""
+    size = _HEADER.unpack(_recv_exact(sock, _HEADER.size))[0]
+    return pickle.loads(_recv_exact(sock, size))
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = sock.recv_into(view[got:], size - got)
+        if n == 0:
+            raise EOFError("peer closed")
+        got += n
+    return bytes(buf)
+
+
+def _die_with_parent(ppid: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+
+    def watch() -> None:
+        while os.getppid() == ppid:
+            time.sleep(_POLL_S)
+        os._exit(3)
+
+    if os.getppid() != ppid:  # the parent died before the guard was set
+        os._exit(3)
+    threading.Thread(target=watch, daemon=True, name="cnnfilter-parent-watch").start()
+
+
+def main(fd: int, ppid: int) -> None:
+    """Serve jobs on socket ``fd`` until EOF; ``ppid`` is the parent to outlive never."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(ppid)
+    sock = socket.socket(fileno=fd)
+    try:
+        work = recv_frame(sock)
+        send_frame(sock, ("ready", None))
+        while True:
+            job = recv_frame(sock)
+            send_frame(sock, _run(work, job))
+    except (EOFError, OSError):  # the parent closed our socket or is gone
+        pass
+    finally:
+        os._exit(0)  # no interpreter teardown: nothing of ours to flush
+
+
+def attempt(work, job) -> tuple[str, object]:
+    """Run ``work(job)``; a documented error or exhaustion is a failed file, not a crash."""
+    from cnnfilter.errors import CnnfilterError
+
+    try:
+        return "ok", work(job)
+    except CnnfilterError as exc:
+        return "failed", str(exc)
+    except MemoryError:
+        return "failed", "out of memory while processing this image"
+
+
+def _run(work, job) -> tuple[str, object]:
+    try:
+        return attempt(work, job)
+    except Exception:  # a bug, not a bad input: the parent raises it with this traceback
+        return "crash", traceback.format_exc()
