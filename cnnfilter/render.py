@@ -681,3 +681,75 @@ def label_peaks(
         draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=colour)
         draw.text((x + 2, y), text, fill=_TEXT, font=font)
     return np.asarray(image).copy()
+
+
+__all__ += ["pooling_picture"]
+
+
+def pooling_picture(
+    image: np.ndarray,
+    indices: np.ndarray,
+    pooled: np.ndarray,
+    *,
+    stride: tuple[int, int],
+    padding: tuple[int, int] = (0, 0),
+    caption: str = "",
+    min_side: int = 512,
+) -> tuple[np.ndarray, int]:
+    """The input with the pooling grid and the winners, beside the pooled output, enlarged.
+
+    Left: the input, enlarged by a whole factor ``f`` (nearest neighbour,
+    :func:`enlarge_factor` to ``min_side``), dimmed to 60%, with a light
+    line where each window starts (every ``stride`` input pixels, shifted by
+    the padding; left out when a cell would be under 4 pixels wide) and each
+    winning pixel shown at full brightness, outlined (when ``f >= 4``) in
+    yellow for one channel, or red, green, blue for each colour channel's
+    winners. Right: the pooled output, each cell
+    enlarged ``f * stride`` times so that it lines up with its window.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 picture of the input (:func:`display_rgb`).
+        indices: flat winner indices ``row * W + col``, ``(oh, ow)`` or
+            ``(oh, ow, C)`` (:func:`cnnfilter.engine.pooling.max_pool2d_with_indices`).
+        pooled: ``(oh, ow, 3)`` uint8 picture of the pooled output.
+        stride, padding: the pooling's, ``(rows, cols)``.
+        caption: one line above both panels (``""``: none).
+
+    Returns:
+        ``(picture, f)``.
+    """
+    H, W = image.shape[:2]
+    f = enlarge_factor((H, W), min_side=min_side)
+    left = enlarge(image.astype(np.float32) * np.float32(0.6), f)
+    idx = indices if indices.ndim == 3 else indices[:, :, np.newaxis]
+    sh, sw = stride
+    if min(sh, sw) * f >= 4:  # the grid: a light line where each window starts
+        rows = [r * f for r in range(-padding[0], H, sh) if 0 < r < H]
+        cols = [c * f for c in range(-padding[1], W, sw) if 0 < c < W]
+        left[rows, :] = left[rows, :] * 0.4 + 150
+        left[:, cols] = left[:, cols] * 0.4 + 150
+    for c in range(min(idx.shape[2], 3)):
+        flat = np.unique(idx[:, :, c].ravel())
+        flat = flat[(flat >= 0) & (flat < H * W)]
+        colour = (255, 221, 0) if idx.shape[2] == 1 else tuple(np.eye(3)[c] * 255)
+        _mark_winners(left, image, np.divmod(flat, W), f, colour)
+    left = np.clip(np.rint(left), 0, 255).astype(np.uint8)
+    right = enlarge_rect(pooled, f * sh, f * sw)
+    picture = side_by_side(left, right)
+    return (with_caption(picture, caption) if caption else picture), f
+
+
+def _mark_winners(canvas, image, where, f: int, colour) -> None:
+    """Each winner's ``f x f`` block at full brightness, outlined in ``colour`` when f >= 4."""
+    rows, cols = where
+    for r, c in zip(rows, cols, strict=True):
+        block = canvas[r * f : (r + 1) * f, c * f : (c + 1) * f]
+        block[...] = image[r, c]
+        if f >= 4:
+            block[[0, -1], :] = colour
+            block[:, [0, -1]] = colour
+
+
+def enlarge_rect(picture: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    """Repeat each pixel ``fy`` times along rows and ``fx`` times along columns."""
+    return np.repeat(np.repeat(picture, fy, axis=0), fx, axis=1)

@@ -157,7 +157,7 @@ def pool(
     lp = spec.op == "lp"
     stored = _write_result(done, output, out_fmt, data, result, max_value, kind, force, lp)
     if show_winners is not None:
-        _write_winners(done, show_winners, data, indices, max_value, kind, force)
+        _write_winners(done, show_winners, (data, result, indices), spec, max_value, kind, force)
     done.report = _report(source, spec, data, result, stored, output, show_winners, kind)
     done.report["axes"] = {"rows": _axis_report(rows), "cols": _axis_report(cols)}
     done.report["timings_ms"] = {
@@ -220,18 +220,34 @@ def _write_result(done, output, out_fmt, data, result, max_value, kind, force, l
     return stored
 
 
-def _write_winners(done, path, data, indices, max_value, kind, force) -> None:
-    """The input with the pixel that won each window lit."""
+def _write_winners(done, path, arrays, spec, max_value, kind, force) -> None:
+    """The input with the pooling grid and the winners, beside the pooled output."""
     from cnnfilter import imageio, render
 
+    data, result, indices = arrays
     is_image = kind != "array"
-    shown_data = data if is_image else gray_for_display(data)
-    picture, factor = render.winners_picture(
-        render.display_rgb(shown_data, max_value if is_image else 255.0), indices
+    if is_image:
+        shown_in = render.display_rgb(data, max_value)
+        shown_out = render.display_rgb(result.astype(data.dtype), max_value)
+    else:
+        shown_in = render.display_rgb(gray_for_display(data), 255.0)
+        shown_out = render.display_rgb(gray_for_display(result), 255.0)
+    (kh, kw), (sh, sw) = spec.kernel_size, spec.stride
+    caption = (
+        f"cnnfilter pool --op max --size {kh},{kw} --stride {sh},{sw}: input, grid and "
+        "winners | pooled output"
+    )
+    picture, factor = render.pooling_picture(
+        shown_in, indices, shown_out, stride=(sh, sw), padding=tuple(spec.padding),
+        caption=caption,
+    )  # fmt: skip
+    picture = render.with_caption(
+        picture[render.CAPTION_HEIGHT :], caption + (f", enlarged {factor}x" if factor > 1 else "")
     )
     imageio.write_image(path, picture, force=force)
     done.notes.append(
-        f"wrote {path}: winning pixels lit" + (f", enlarged {factor}x" if factor > 1 else "")
+        f"wrote {path}: the input with the pooling grid and the winning pixels marked, beside "
+        "the pooled output" + (f", enlarged {factor}x (nearest neighbour)" if factor > 1 else "")
     )
 
 
