@@ -230,8 +230,9 @@ def _write_winners(done, path, arrays, spec, max_value, kind, force) -> None:
         shown_in = render.display_rgb(data, max_value)
         shown_out = render.display_rgb(result.astype(data.dtype), max_value)
     else:
-        shown_in = render.display_rgb(gray_for_display(data), 255.0)
-        shown_out = render.display_rgb(gray_for_display(result), 255.0)
+        bounds = _finite_bounds(data)
+        shown_in = render.display_rgb(gray_for_display(data, bounds), 255.0)
+        shown_out = render.display_rgb(gray_for_display(result, bounds), 255.0)
     (kh, kw), (sh, sw) = spec.kernel_size, spec.stride
     caption = (
         f"cnnfilter pool --op max --size {kh},{kw} --stride {sh},{sw}: input, grid and "
@@ -249,6 +250,15 @@ def _write_winners(done, path, arrays, spec, max_value, kind, force) -> None:
         f"wrote {path}: the input with the pooling grid and the winning pixels marked, beside "
         "the pooled output" + (f", enlarged {factor}x (nearest neighbour)" if factor > 1 else "")
     )
+
+
+def _finite_bounds(x) -> tuple[float, float]:
+    """``(min, max)`` of the finite values (``(0, 0)`` when there are none)."""
+    import numpy as np
+
+    v = np.asarray(x, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
 
 
 def _axis_report(ax) -> dict:
@@ -337,8 +347,12 @@ def as_picture(result, fmt: str, *, is_image: bool, max_value, source_dtype):
     )
 
 
-def gray_for_display(data):
-    """A .npy array as a gray uint8 picture (min to max of the whole array; NaN, inf -> 0)."""
+def gray_for_display(data, bounds: tuple[float, float] | None = None):
+    """A .npy array as a gray uint8 picture (min to max of the whole array; NaN, inf -> 0).
+
+    ``bounds`` (low, high) replaces the array's own min and max, so that a pooled
+    map is drawn on its input's scale.
+    """
     import numpy as np
 
     from cnnfilter.engine.intensity import to_pixels
@@ -348,4 +362,8 @@ def gray_for_display(data):
         x = x.mean(axis=2)
     if not np.all(np.isfinite(x)):
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-    return to_pixels(x, "rescale", max_value=255, dtype=np.uint8)
+    if bounds is None:
+        return to_pixels(x, "rescale", max_value=255, dtype=np.uint8)
+    lo, hi = bounds
+    scaled = (x - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(x)
+    return to_pixels(scaled, "clip", max_value=255, dtype=np.uint8)
