@@ -753,3 +753,45 @@ def _mark_winners(canvas, image, where, f: int, colour) -> None:
 def enlarge_rect(picture: np.ndarray, fy: int, fx: int) -> np.ndarray:
     """Repeat each pixel ``fy`` times along rows and ``fx`` times along columns."""
     return np.repeat(np.repeat(picture, fy, axis=0), fx, axis=1)
+
+
+__all__ += ["FIT_MODES", "fit_to_input"]
+
+#: How a photo is made to stand for the network's input when their shapes differ.
+FIT_MODES = {
+    "crop": "the centred part of the photo with the input's aspect (torchvision's "
+    "Resize + CenterCrop, how ImageNet networks see a photo)",
+    "letterbox": "the whole photo, centred, with gray bars to the input's aspect",
+}
+
+
+def fit_to_input(
+    picture: np.ndarray, input_size: tuple[int, int], mode: str = "crop"
+) -> np.ndarray:
+    """``picture`` (``(H, W, 3)`` uint8) cut or padded to the aspect of ``input_size``.
+
+    The result's ``height / width`` equals ``h_in / w_in`` (to a pixel), so
+    that a square field of the network input is drawn square. ``crop``
+    keeps the centred part; ``letterbox`` adds gray (128) bars on both sides.
+
+    Raises:
+        ValueError: an unknown ``mode``.
+
+    >>> fit_to_input(np.zeros((4, 6, 3), np.uint8), (2, 2), "crop").shape
+    (4, 4, 3)
+    >>> fit_to_input(np.zeros((4, 6, 3), np.uint8), (2, 2), "letterbox").shape
+    (6, 6, 3)
+    """
+    if mode not in FIT_MODES:
+        raise ValueError(f"fit must be one of {', '.join(FIT_MODES)}, got {mode!r}")
+    h, w = picture.shape[:2]
+    h_in, w_in = input_size
+    if mode == "crop":
+        new_h, new_w = min(h, round(w * h_in / w_in)), min(w, round(h * w_in / h_in))
+        top, left = (h - new_h) // 2, (w - new_w) // 2
+        return picture[top : top + new_h, left : left + new_w]
+    new_h, new_w = max(h, round(w * h_in / w_in)), max(w, round(h * w_in / h_in))
+    canvas = np.full((new_h, new_w, 3), 128, dtype=np.uint8)
+    top, left = (new_h - h) // 2, (new_w - w) // 2
+    canvas[top : top + h, left : left + w] = picture
+    return canvas
