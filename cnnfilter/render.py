@@ -5,6 +5,8 @@ Arrays in, arrays (or Rich renderables) out; no file I/O.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 __all__ = [
@@ -247,12 +249,20 @@ def colormap_lut(name: str) -> np.ndarray:
     return np.rint(table * 255).astype(np.uint8)
 
 
-def heatmap_scale(values: np.ndarray) -> tuple[str, float, float]:
+def heatmap_scale(
+    values: np.ndarray, *, percentile: float | None = None
+) -> tuple[str, float, float]:
     """Choose the colour map and the value range for a response map.
 
     A map with both signs gets the diverging map over ``[-m, m]``
     (``m = max |value|``), so that 0 is the neutral colour; otherwise viridis
-    over ``[min, max]``.
+    over ``[min, max]``. With ``percentile`` (e.g. 99.5), ``m`` is that
+    percentile of ``|value|`` and a one-signed map's far end is that
+    percentile of the values (the near end stays the minimum, or the
+    maximum for a negative map), so that a few extreme responses do not
+    wash the rest out; values beyond are drawn in the end colours. A
+    percentile that equals the near end (a map that is mostly flat) falls
+    back to the full range. Non-finite values are left out.
 
     Returns:
         ``(colormap name, low, high)``.
@@ -261,11 +271,27 @@ def heatmap_scale(values: np.ndarray) -> tuple[str, float, float]:
     ('rdbu', -2.0, 2.0)
     >>> heatmap_scale(np.array([0.0, 6600.0]))
     ('viridis', 0.0, 6600.0)
+    >>> heatmap_scale(np.arange(-100.0, 1001.0), percentile=50)
+    ('rdbu', -450.0, 450.0)
     """
-    lo, hi = float(np.min(values)), float(np.max(values))
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)] if v.size and not np.isfinite(v).all() else v
+    if not v.size:
+        return "viridis", 0.0, 0.0
+    lo, hi = float(np.min(v)), float(np.max(v))
     if lo < 0 < hi:
         m = max(-lo, hi)
+        if percentile is not None:
+            p = float(np.percentile(np.abs(v), percentile))
+            m = p if p > 0 else m
         return "rdbu", -m, m
+    if percentile is not None and hi > lo:
+        if lo >= 0:
+            p = float(np.percentile(v, percentile))
+            hi = p if p > lo else hi
+        else:
+            p = float(np.percentile(v, 100 - percentile))
+            lo = p if p < hi else lo
     return "viridis", lo, hi
 
 
@@ -320,27 +346,36 @@ def blend_heatmap(
     heat: np.ndarray,
     strength: np.ndarray,
     *,
-    offset: tuple[int, int],
-    opacity: float = 0.8,
+    offset: tuple[int, int] = (0, 0),
+    opacity: float = 0.85,
 ) -> np.ndarray:
     """Blend a coloured map over a photo, strong responses opaque, weak ones clear.
+
+    The photo under the map is dimmed and mostly desaturated
+    (:func:`dim_desaturate`), so that the map's colours read on a colour
+    photo: a weak response shows the quiet photo, a strong one the map's
+    colour.
 
     Args:
         photo: ``(H, W, 3)`` uint8.
         heat: ``(h, w, 3)`` uint8, placed with its top-left at photo pixel
-            ``offset`` (rows, cols); it must fit inside the photo.
+            ``offset`` (rows, cols); it must fit inside the photo (a
+            same-size map, ``h, w = H, W``, at ``(0, 0)`` covers it all).
         strength: ``(h, w)`` in 0-1 (:func:`heat_strength`); each heat pixel
-            is blended with weight ``opacity * strength``.
+            is blended with weight ``opacity * strength ** 2`` (the square
+            keeps weak responses, near the neutral colour, from washing the
+            photo out).
 
     Returns:
-        ``(H, W, 3)`` uint8; outside the map's footprint the photo is shown
-        darkened to half.
+        ``(H, W, 3)`` uint8; outside the map's footprint the background is
+        darkened further, to half.
     """
-    out = photo.astype(np.float32) * 0.5
+    base = dim_desaturate(photo)
+    out = base * np.float32(0.5)
     r0, c0 = offset
     h, w = heat.shape[:2]
-    a = (opacity * np.asarray(strength, dtype=np.float32))[:, :, np.newaxis]
-    region = photo[r0 : r0 + h, c0 : c0 + w].astype(np.float32)
+    a = (opacity * np.asarray(strength, dtype=np.float32) ** 2)[:, :, np.newaxis]
+    region = base[r0 : r0 + h, c0 : c0 + w]
     out[r0 : r0 + h, c0 : c0 + w] = region * (1 - a) + heat.astype(np.float32) * a
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
@@ -383,22 +418,26 @@ def mark_peaks(
     pattern_hw: tuple[int, int],
     *,
     min_side: int = 9,
-) -> None:
-    """Outline each matched window on ``canvas`` in place.
+) -> list[tuple[int, int, int, int]]:
+    """Outline each matched window on ``canvas`` in place; the boxes ``(top, left, h, w)``.
 
     ``peaks`` are window top-left pixels ``(row, col)``; each box is the
     pattern's ``kh x kw`` window, grown around its centre to at least
     ``min_side`` pixels so that small patterns stay visible. The best peak
-    is outlined in yellow, the others in white.
+    is outlined in yellow, the others in white (:func:`label_peaks` writes
+    their rank and score).
     """
     kh, kw = pattern_hw
     thickness = max(2, min(canvas.shape[:2]) // 200)
+    boxes = []
     for rank, (r, c) in enumerate(peaks):
         h, w = max(kh, min_side), max(kw, min_side)
         top = r + (kh - h) // 2
         left = c + (kw - w) // 2
         color = (255, 221, 0) if rank == 0 else (255, 255, 255)
         draw_box(canvas, top, left, h, w, color=color, thickness=thickness)
+        boxes.append((top, left, h, w))
+    return boxes
 
 
 def winners_picture(
@@ -445,3 +484,314 @@ def winners_picture(
     if factor > 1:
         pic = np.repeat(np.repeat(pic, factor, axis=0), factor, axis=1)
     return pic, factor
+
+
+# --- Labels: captions, colour bars, enlargement (Pillow's ImageDraw and its default font) ---
+
+#: Height in pixels of the caption strip above a picture.
+CAPTION_HEIGHT = 18
+#: Width in pixels of the colour bar right of a map.
+BAR_WIDTH = 14
+#: The gap between the map and its colour bar, and the margin around the labels.
+BAR_GAP = 8
+#: Background of the caption strip and the bar's margin.
+BACKGROUND = (255, 255, 255)
+_TEXT = (0, 0, 0)
+
+__all__ += [
+    "CAPTION_HEIGHT",
+    "BAR_WIDTH",
+    "BAR_GAP",
+    "BACKGROUND",
+    "MapLayout",
+    "enlarge_factor",
+    "enlarge",
+    "text_width",
+    "with_caption",
+    "annotate_map",
+    "label_peaks",
+    "dim_desaturate",
+]
+
+
+def _font():
+    from PIL import ImageFont
+
+    return ImageFont.load_default()
+
+
+def text_width(text: str) -> int:
+    """Width in pixels of ``text`` in Pillow's default font."""
+    from PIL import Image, ImageDraw
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    left, _, right, _ = draw.textbbox((0, 0), text, font=_font())
+    return int(right - left)
+
+
+def enlarge_factor(shape: tuple[int, ...], *, min_side: int = 256) -> int:
+    """The whole factor that brings the shorter side of ``shape`` to at least ``min_side``.
+
+    >>> enlarge_factor((44, 34)), enlarge_factor((400, 600)), enlarge_factor((0, 5))
+    (8, 1, 1)
+    """
+    short = min(shape[:2])
+    return max(1, -(-min_side // short)) if short > 0 else 1
+
+
+def enlarge(picture: np.ndarray, factor: int) -> np.ndarray:
+    """Repeat each pixel ``factor`` times along rows and columns (nearest neighbour).
+
+    >>> enlarge(np.array([[1, 2]]), 2).tolist()
+    [[1, 1, 2, 2], [1, 1, 2, 2]]
+    """
+    if factor <= 1:
+        return picture
+    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
+
+
+def with_caption(picture: np.ndarray, caption: str) -> np.ndarray:
+    """``picture`` (``(H, W, 3)`` uint8) under a white strip with ``caption`` in black.
+
+    The strip is :data:`CAPTION_HEIGHT` rows tall; the canvas is widened (white
+    on the right) when the caption is wider than the picture.
+
+    Returns:
+        ``(CAPTION_HEIGHT + H, max(W, caption width + 8), 3)`` uint8.
+    """
+    from PIL import Image, ImageDraw
+
+    pic = _as_rgb(np.asarray(picture))
+    h, w = pic.shape[:2]
+    width = max(w, text_width(caption) + 8)
+    canvas = np.full((CAPTION_HEIGHT + h, width, 3), BACKGROUND, dtype=np.uint8)
+    canvas[CAPTION_HEIGHT:, :w] = pic
+    image = Image.fromarray(canvas)
+    ImageDraw.Draw(image).text((4, 3), caption, fill=_TEXT, font=_font())
+    return np.asarray(image).copy()
+
+
+@dataclass(frozen=True)
+class MapLayout:
+    """Where :func:`annotate_map` put things, in canvas pixels (rows, columns, end excluded).
+
+    ``bar`` runs from ``hi`` (top row) to ``lo`` (bottom row).
+    """
+
+    caption_rows: tuple[int, int]
+    map_box: tuple[int, int, int, int]
+    bar_box: tuple[int, int, int, int]
+    ticks: tuple[float, ...]
+
+
+def _tick_values(lo: float, hi: float, count: int = 5) -> tuple[float, ...]:
+    """``count`` evenly spaced values from ``lo`` to ``hi`` (one when they are equal)."""
+    if not hi > lo:
+        return (lo,)
+    return tuple(float(v) for v in np.linspace(lo, hi, count))
+
+
+def annotate_map(
+    picture: np.ndarray, *, cmap: str, lo: float, hi: float, caption: str
+) -> tuple[np.ndarray, MapLayout]:
+    """A map picture with a colour bar (ticks, value range) on its right and a caption above.
+
+    The bar is :data:`BAR_WIDTH` pixels wide and as tall as the map, ``hi``'s
+    colour in its top row and ``lo``'s in its bottom row (the colour map's
+    last and first entries); five ticks (one for a flat map) are labelled
+    with their values (``.4g``) in Pillow's default font.
+
+    Args:
+        picture: ``(H, W, 3)`` uint8, the coloured map (or an overlay).
+        cmap, lo, hi: the colour map and range used (:func:`heatmap_scale`).
+        caption: one line (command, pattern, method, enlargement).
+
+    Returns:
+        ``(canvas, layout)``: ``(CAPTION_HEIGHT + H, W + bar and labels, 3)``
+        uint8 (wider when the caption is), and the :class:`MapLayout`.
+    """
+    from PIL import Image, ImageDraw
+
+    pic = _as_rgb(np.asarray(picture))
+    h, w = pic.shape[:2]
+    ticks = _tick_values(lo, hi)
+    labels = [f"{t:.4g}" for t in ticks]
+    label_w = max(text_width(t) for t in labels)
+    bar_c0 = w + BAR_GAP
+    body_w = bar_c0 + BAR_WIDTH + 4 + 2 + label_w + BAR_GAP
+    body = np.full((h, body_w, 3), BACKGROUND, dtype=np.uint8)
+    body[:, :w] = pic
+    lut = colormap_lut(cmap)
+    idx = np.rint(np.linspace(255, 0, h)).astype(np.intp) if h > 1 else np.array([255])
+    body[:, bar_c0 : bar_c0 + BAR_WIDTH] = lut[idx][:, np.newaxis, :]
+    image = Image.fromarray(body)
+    draw = ImageDraw.Draw(image)
+    font = _font()
+    for value, text in zip(ticks, labels, strict=True):
+        frac = (value - lo) / (hi - lo) if hi > lo else 0.5
+        row = round((1 - frac) * (h - 1))
+        x = bar_c0 + BAR_WIDTH
+        draw.line([x, row, x + 3, row], fill=_TEXT, width=1)
+        _, top, _, bottom = draw.textbbox((0, 0), text, font=font)
+        y = min(max(row - (top + bottom) // 2, -top), h - bottom)
+        draw.text((x + 6, y), text, fill=_TEXT, font=font)
+    canvas = with_caption(np.asarray(image), caption)
+    layout = MapLayout(
+        (0, CAPTION_HEIGHT),
+        (CAPTION_HEIGHT, CAPTION_HEIGHT + h, 0, w),
+        (CAPTION_HEIGHT, CAPTION_HEIGHT + h, bar_c0, bar_c0 + BAR_WIDTH),
+        ticks,
+    )
+    return canvas, layout
+
+
+def dim_desaturate(photo: np.ndarray, *, keep_colour: float = 0.25, brightness: float = 0.6):
+    """A photo as a quiet background: mostly gray, dimmed.
+
+    Each pixel becomes ``brightness * (keep_colour * rgb + (1 - keep_colour) * gray)``
+    with ``gray`` the Rec. 601 luma (0.299 R + 0.587 G + 0.114 B). Returns
+    ``(H, W, 3)`` float32 in 0-255.
+    """
+    rgb = np.asarray(photo, dtype=np.float32)
+    gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    mixed = keep_colour * rgb + (1 - keep_colour) * gray[..., np.newaxis]
+    return mixed * np.float32(brightness)
+
+
+def label_peaks(
+    canvas: np.ndarray, boxes: list[tuple[int, int, int, int]], texts: list[str]
+) -> np.ndarray:
+    """Write ``texts[i]`` (rank and score) at the top-left of ``boxes[i]`` (top, left, h, w).
+
+    Each label is black on its box's colour (yellow for the first, white for
+    the others), inside the canvas. Returns a new ``(H, W, 3)`` uint8 array.
+    """
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(np.ascontiguousarray(canvas))
+    draw = ImageDraw.Draw(image)
+    font = _font()
+    height, width = canvas.shape[:2]
+    for i, ((top, left, _, _), text) in enumerate(zip(boxes, texts, strict=True)):
+        x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
+        tw, th = x1 - x0 + 4, y1 + 2
+        x = min(max(left, 0), max(width - tw, 0))
+        y = top - th if top - th >= 0 else min(max(top, 0), max(height - th, 0))
+        colour = (255, 221, 0) if i == 0 else (255, 255, 255)
+        draw.rectangle([x, y, x + tw - 1, y + th - 1], fill=colour)
+        draw.text((x + 2, y), text, fill=_TEXT, font=font)
+    return np.asarray(image).copy()
+
+
+__all__ += ["pooling_picture"]
+
+
+def pooling_picture(
+    image: np.ndarray,
+    indices: np.ndarray,
+    pooled: np.ndarray,
+    *,
+    stride: tuple[int, int],
+    padding: tuple[int, int] = (0, 0),
+    caption: str = "",
+    min_side: int = 512,
+) -> tuple[np.ndarray, int]:
+    """The input with the pooling grid and the winners, beside the pooled output, enlarged.
+
+    Left: the input, enlarged by a whole factor ``f`` (nearest neighbour,
+    :func:`enlarge_factor` to ``min_side``), dimmed to 60%, with a light
+    line where each window starts (every ``stride`` input pixels, shifted by
+    the padding; left out when a cell would be under 4 pixels wide) and each
+    winning pixel shown at full brightness, outlined (when ``f >= 4``) in
+    yellow for one channel, or red, green, blue for each colour channel's
+    winners. Right: the pooled output, each cell
+    enlarged ``f * stride`` times so that it lines up with its window.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 picture of the input (:func:`display_rgb`).
+        indices: flat winner indices ``row * W + col``, ``(oh, ow)`` or
+            ``(oh, ow, C)`` (:func:`cnnfilter.engine.pooling.max_pool2d_with_indices`).
+        pooled: ``(oh, ow, 3)`` uint8 picture of the pooled output.
+        stride, padding: the pooling's, ``(rows, cols)``.
+        caption: one line above both panels (``""``: none).
+
+    Returns:
+        ``(picture, f)``.
+    """
+    H, W = image.shape[:2]
+    f = enlarge_factor((H, W), min_side=min_side)
+    left = enlarge(image.astype(np.float32) * np.float32(0.6), f)
+    idx = indices if indices.ndim == 3 else indices[:, :, np.newaxis]
+    sh, sw = stride
+    if min(sh, sw) * f >= 4:  # the grid: a light line where each window starts
+        rows = [r * f for r in range(-padding[0], H, sh) if 0 < r < H]
+        cols = [c * f for c in range(-padding[1], W, sw) if 0 < c < W]
+        left[rows, :] = left[rows, :] * 0.4 + 150
+        left[:, cols] = left[:, cols] * 0.4 + 150
+    for c in range(min(idx.shape[2], 3)):
+        flat = np.unique(idx[:, :, c].ravel())
+        flat = flat[(flat >= 0) & (flat < H * W)]
+        colour = (255, 221, 0) if idx.shape[2] == 1 else tuple(np.eye(3)[c] * 255)
+        _mark_winners(left, image, np.divmod(flat, W), f, colour)
+    left = np.clip(np.rint(left), 0, 255).astype(np.uint8)
+    right = enlarge_rect(pooled, f * sh, f * sw)
+    picture = side_by_side(left, right)
+    return (with_caption(picture, caption) if caption else picture), f
+
+
+def _mark_winners(canvas, image, where, f: int, colour) -> None:
+    """Each winner's ``f x f`` block at full brightness, outlined in ``colour`` when f >= 4."""
+    rows, cols = where
+    for r, c in zip(rows, cols, strict=True):
+        block = canvas[r * f : (r + 1) * f, c * f : (c + 1) * f]
+        block[...] = image[r, c]
+        if f >= 4:
+            block[[0, -1], :] = colour
+            block[:, [0, -1]] = colour
+
+
+def enlarge_rect(picture: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    """Repeat each pixel ``fy`` times along rows and ``fx`` times along columns."""
+    return np.repeat(np.repeat(picture, fy, axis=0), fx, axis=1)
+
+
+__all__ += ["FIT_MODES", "fit_to_input"]
+
+#: How a photo is made to stand for the network's input when their shapes differ.
+FIT_MODES = {
+    "crop": "the centred part of the photo with the input's aspect (torchvision's "
+    "Resize + CenterCrop, how ImageNet networks see a photo)",
+    "letterbox": "the whole photo, centred, with gray bars to the input's aspect",
+}
+
+
+def fit_to_input(
+    picture: np.ndarray, input_size: tuple[int, int], mode: str = "crop"
+) -> np.ndarray:
+    """``picture`` (``(H, W, 3)`` uint8) cut or padded to the aspect of ``input_size``.
+
+    The result's ``height / width`` equals ``h_in / w_in`` (to a pixel), so
+    that a square field of the network input is drawn square. ``crop``
+    keeps the centred part; ``letterbox`` adds gray (128) bars on both sides.
+
+    Raises:
+        ValueError: an unknown ``mode``.
+
+    >>> fit_to_input(np.zeros((4, 6, 3), np.uint8), (2, 2), "crop").shape
+    (4, 4, 3)
+    >>> fit_to_input(np.zeros((4, 6, 3), np.uint8), (2, 2), "letterbox").shape
+    (6, 6, 3)
+    """
+    if mode not in FIT_MODES:
+        raise ValueError(f"fit must be one of {', '.join(FIT_MODES)}, got {mode!r}")
+    h, w = picture.shape[:2]
+    h_in, w_in = input_size
+    if mode == "crop":
+        new_h, new_w = min(h, round(w * h_in / w_in)), min(w, round(h * w_in / h_in))
+        top, left = (h - new_h) // 2, (w - new_w) // 2
+        return picture[top : top + new_h, left : left + new_w]
+    new_h, new_w = max(h, round(w * h_in / w_in)), max(w, round(h * w_in / h_in))
+    canvas = np.full((new_h, new_w, 3), 128, dtype=np.uint8)
+    top, left = (new_h - h) // 2, (new_w - w) // 2
+    canvas[top : top + h, left : left + w] = picture
+    return canvas

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Rebuild the pictures of docs/article.md (the article's examples) with cnnfilter itself.
+# Rebuild every picture in docs/img (README.md and docs/*.md) with cnnfilter itself, from files
+# shipped in samples/.
 # Usage: bash docs/gallery.sh   (from anywhere, after set-up, with .venv/bin on the PATH)
 # One cnnfilter command per line, no variables: tests/docs/test_gallery.py runs these lines
-# and compares what they write with the pictures in docs/img.
+# and compares what they write (-o, --heatmap, --overlay, --show-winners) with docs/img.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p docs/img
@@ -23,3 +24,21 @@ cnnfilter apply samples/chelsea.png --kernel box-blur -o docs/img/table_box-blur
 cnnfilter apply samples/chelsea.png --kernel gaussian-3x3 -o docs/img/table_gaussian-3x3.jpg --quality 85 --force
 cnnfilter apply samples/chelsea.png --kernel gaussian-5x5 -o docs/img/table_gaussian-5x5.jpg --quality 85 --force
 cnnfilter apply samples/chelsea.png --kernel unsharp-5x5 -o docs/img/table_unsharp-5x5.jpg --quality 85 --force
+
+# Gradient magnitude (sqrt(gx^2 + gy^2) of sobel-x and sobel-y), and several kernels in one montage.
+cnnfilter apply samples/chelsea.png --kernel sobel -o docs/img/apply_sobel_magnitude.jpg --quality 85 --force
+cnnfilter apply samples/coins.png -k sobel-x -k sobel-y -k sobel -k laplacian --montage -o docs/img/apply_montage.png --force
+
+# detect: a template over a photo (overlay and heatmap, each with its colour bar and caption),
+# and one coin found among the others.
+cnnfilter detect samples/coffee.png --template samples/crops/cup.png --method ncc --top 3 --heatmap docs/img/detect_coffee_heat.jpg --overlay docs/img/detect_coffee_overlay.jpg --force
+cnnfilter detect samples/coins.png --template samples/crops/coin.png --method ncc --top 8 --overlay docs/img/detect_coins_ncc.jpg --force
+cnnfilter detect samples/coins.png --kernel laplacian --heatmap docs/img/detect_coins_laplacian.png --force
+
+# pool: the input with the pooling grid and the winners, beside the pooled output.
+cnnfilter pool samples/crops/camera_hair.png --op max --size 2 --show-winners docs/img/pool_winners.png --force
+
+# receptive-field: one unit's field on a photo (square input), and near the border.
+cnnfilter receptive-field samples/arch/vgg16.yaml --image samples/astronaut.png --layer conv5_3 --unit 7,7 -o docs/img/rf_vgg16_conv5_3.png --force
+cnnfilter receptive-field samples/arch/vgg16.yaml --image samples/astronaut.png --layer conv5_3 --unit 2,10 -o docs/img/rf_vgg16_conv5_3_edge.png --force
+cnnfilter receptive-field samples/arch/vgg16.yaml --image samples/coffee.png --layer conv4_3 --fit letterbox -o docs/img/rf_vgg16_coffee_letterbox.png --force

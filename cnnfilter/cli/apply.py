@@ -9,12 +9,12 @@ import typer
 
 from cnnfilter.cli._app import app, guarded
 from cnnfilter.cli._options import (
+    KERNEL_HELP,
     ForceOption,
     FormatOption,
     FrameOption,
     JsonOption,
     KernelFileOption,
-    KernelOption,
     MaxPixelsOption,
     QuietOption,
     VerboseOption,
@@ -27,10 +27,14 @@ from cnnfilter.cli._parse import parse_ints, parse_padding, parse_scale
 from cnnfilter.engine.choices import (
     AUTO_METHOD,
     BOUNDARIES,
+    COMBINE_MODES,
     FILTER_METHODS,
+    GRADIENT_PAIRS,
     OPERATIONS,
     RANGE_MODES,
     RAW_RANGE,
+    STRETCH_GAMMA,
+    STRETCH_PERCENTILE,
     with_auto,
 )
 from cnnfilter.errors import UsageError
@@ -38,6 +42,13 @@ from cnnfilter.errors import UsageError
 Op = choice_enum("Op", OPERATIONS)
 Method = choice_enum("Method", with_auto(FILTER_METHODS, AUTO_METHOD))
 RangeMode = choice_enum("RangeMode", {**RANGE_MODES, **RAW_RANGE})
+Combine = choice_enum("Combine", COMBINE_MODES)
+
+_KERNELS_HELP = (
+    KERNEL_HELP + " Repeat -k for several kernels: one output each ({kernel} in -o), one "
+    f"labelled --montage, or --combine magnitude; {', '.join(GRADIENT_PAIRS)} stand for their "
+    "-x and -y pair combined by magnitude."
+)
 
 _BOUNDARY_HELP = choices_help(
     BOUNDARIES,
@@ -72,7 +83,7 @@ def apply(
             "({stem}, {name}, {ext}, {parent}) or a folder such as out/.",
         ),
     ],
-    kernel: KernelOption = None,
+    kernel: Annotated[list[str] | None, typer.Option("--kernel", "-k", help=_KERNELS_HELP)] = None,
     kernel_file: KernelFileOption = None,
     op: Annotated[Op, typer.Option(help=choices_help(OPERATIONS))] = Op["convolve"],
     boundary: Annotated[str, typer.Option(help=_BOUNDARY_HELP)] = "symmetric",
@@ -103,6 +114,26 @@ def apply(
             ),
         ),
     ] = RangeMode["auto"],
+    percentile: Annotated[
+        float,
+        typer.Option(
+            help="--range stretch: the percentile of |response| drawn as full white.",
+        ),
+    ] = STRETCH_PERCENTILE,
+    gamma: Annotated[
+        float,
+        typer.Option(
+            help="--range stretch: exponent applied after stretching (< 1 lifts weak edges).",
+        ),
+    ] = STRETCH_GAMMA,
+    combine: Annotated[Combine, typer.Option(help=choices_help(COMBINE_MODES))] = Combine["none"],
+    montage: Annotated[
+        bool,
+        typer.Option(
+            "--montage",
+            help="Several kernels: write one picture to -o, each result under its kernel's name.",
+        ),
+    ] = False,
     side_by_side: Annotated[
         bool, typer.Option("--side-by-side", help="Write the original and the result side by side.")
     ] = False,
@@ -156,18 +187,32 @@ def apply(
     parsed_scale, parsed_padding = parse_scale(scale), parse_padding(padding)
     check_magnitude("--offset", offset)
     check_magnitude("--cval", cval)
+    if not 0 < percentile <= 100 or not 0 < gamma < 1e6:
+        raise UsageError(
+            f"--percentile must be in (0, 100] and --gamma > 0, got {percentile:g} and {gamma:g}"
+        )
     settings = FilterSettings(
         op=Op(op).value, padding=parsed_padding, boundary=boundary, cval=cval,
         stride=parse_ints("--stride", stride), dilation=parse_ints("--dilation", dilation),
         sum_channels=sum_channels, offset=offset, range_mode=RangeMode(range_).value,
-        method=Method(method).value,
+        method=Method(method).value, percentile=percentile, gamma=gamma,
+        combine=Combine(combine).value,
     )  # fmt: skip
-    prepared = task.prepare(
-        images, output, kernel=kernel, kernel_file=kernel_file, scale=parsed_scale,
-        settings=settings, fmt=fmt, recursive=recursive, force=force, side_by_side=side_by_side,
-        quality=quality, compress_level=compress_level,
-        max_pixels=max_pixels, frame=frame, to_srgb=to_srgb or None,
+    options = dict(
+        kernel_file=kernel_file, scale=parsed_scale, settings=settings, fmt=fmt,
+        recursive=recursive, force=force, side_by_side=side_by_side, quality=quality,
+        compress_level=compress_level, max_pixels=max_pixels, frame=frame,
+        to_srgb=to_srgb or None,
     )  # fmt: skip
+    kernels = kernel or []
+    if len(kernels) > 1 and settings.combine == "none":
+        _apply_each(images, output, kernels, options, montage=montage, notes=notes,
+                    json_out=json_out)  # fmt: skip
+        return
+    if montage:
+        raise UsageError("--montage needs several kernels (-k A -k B ...)")
+    chosen = kernels[0] if len(kernels) == 1 else (kernels or None)
+    prepared = task.prepare(images, output, kernel=chosen, **options)
     if not prepared.single:
         from cnnfilter.cli._batch import run_batch
 
@@ -183,6 +228,36 @@ def apply(
             notes(f"{'<stdout>' if output == '-' else output}: {note}")
     if json_out:
         emit_json(rendered.report)
+
+
+def _apply_each(images, output, kernels, options, *, montage, notes, json_out) -> None:
+    """Several kernels, no --combine: one output each ({kernel} in -o) or one --montage."""
+    from cnnfilter.tasks import apply as task
+
+    task.check_several(images, output, kernels, montage=montage)
+    if montage:
+        each = [task.prepare(images, output, kernel=k, **options) for k in kernels]
+        done = task.montage(each, images[0], output, force=options["force"])
+        notes(
+            f"montage of {len(kernels)} kernels ({', '.join(done['panels'])}) over "
+            f"{images[0]}, each labelled with its kernel and range; wrote {output}"
+        )
+        if json_out:
+            emit_json(done)
+        return
+    targets = [task.kernel_output(output, k) for k in kernels]
+    if len(set(targets)) != len(targets):
+        raise UsageError("two kernels give the same output name; give distinct kernels")
+    each = [
+        task.prepare(images, t, kernel=k, **options) for k, t in zip(kernels, targets, strict=True)
+    ]
+    reports = []
+    for prepared, target in zip(each, targets, strict=True):
+        rendered = task.apply_one(prepared.spec, images[0], target, force=options["force"])
+        notes(f"{prepared.kernel.name}: range {rendered.report['range']}; wrote {target}")
+        reports.append(rendered.report)
+    if json_out:
+        emit_json({"files": reports})
 
 
 def _run_line(prepared, rendered, source: str, target: str, given: dict) -> str:
@@ -201,9 +276,21 @@ def _run_line(prepared, rendered, source: str, target: str, given: dict) -> str:
         f"({' x '.join(map(str, inp['shape']))}, {inp['dtype']}) with {k.name} "
         f"({kernel_size}{scale_note}); boundary {boundary_text}, padding {given['padding']}, "
         f"stride {given['stride']}, dilation {given['dilation']}{summed}; response "
-        f"{shape_out} ({report['response']['dtype']}), range {report['range']}; method "
+        f"{shape_out} ({report['response']['dtype']}), range {_range_text(report)}; method "
         f"{rendered.method_text}; {report['timings_ms']['filter']:.0f} ms; wrote "
         f"{'<stdout>' if target == '-' else target}{frame_note(inp['frame'], inp['frames'])}"
+    )
+
+
+def _range_text(report: dict) -> str:
+    """``stretch (|response| / 99.5th percentile 412.3, gamma 0.5)``, or the mode's name."""
+    stretch = report.get("stretch")
+    if not stretch:
+        return report["range"]
+    level = stretch["level"]
+    return (
+        f"stretch (|response| / {stretch['percentile']:g}th percentile "
+        f"{level:.4g}, gamma {stretch['gamma']:g})"
     )
 
 

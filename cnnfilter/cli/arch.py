@@ -22,9 +22,19 @@ from cnnfilter.cli._options import (
     QuietOption,
     VerboseOption,
     choice_enum,
+    choices_help,
 )
 from cnnfilter.cli._output import Notes, emit_json
 from cnnfilter.errors import UsageError
+
+#: ``--fit`` choices (the table lives in cnnfilter.render.FIT_MODES; kept here as text so that
+#: the CLI does not import NumPy at start-up).
+FIT_HELP = {
+    "crop": "the centred part with the input's aspect (torchvision Resize + CenterCrop)",
+    "letterbox": "the whole photo, with gray bars to the input's aspect",
+}
+Fit = choice_enum("Fit", FIT_HELP)
+FIT_DONE = {"crop": "centre-cropped to the input's aspect", "letterbox": "letterboxed"}
 
 Compare = choice_enum(
     "Compare", {"locally-connected": "each conv layer's parameters with unshared weights"}
@@ -142,6 +152,9 @@ def receptive_field(
         typer.Option(help="ROW,COL of the unit in the layer's output (default: the centre)."),
     ] = None,
     output: OutputOption = None,
+    fit: Annotated[
+        Fit, typer.Option(help=choices_help(FIT_HELP, "A photo of another aspect than the input:"))
+    ] = Fit["crop"],
     fmt: FormatOption = None,
     force: ForceOption = False,
     max_pixels: MaxPixelsOption = None,
@@ -169,7 +182,7 @@ def receptive_field(
     if image is not None:
         drawn = task.draw_field(
             fields, image, layer, _unit(unit) if unit is not None else None, output, fmt=fmt,
-            force=force, max_pixels=max_pixels,
+            force=force, max_pixels=max_pixels, fit=Fit(fit).value,
         )  # fmt: skip
     for warning in fields.warnings:  # after the drawing, so that its errors stand alone
         notes.warn(f"Warning: {warning}")
@@ -191,6 +204,7 @@ def _drawn_line(drawn) -> str:
     return (
         f"layer {drawn.layer} unit ({r}, {c}): field rows {top}..{bottom}, columns "
         f"{left}..{right} of the {height} x {width} input ({bottom - top + 1} x "
-        f"{right - left + 1}, {where}); {drawn.image} ({drawn.image_text}) stands for the "
-        f"input; wrote {drawn.output}"
+        f"{right - left + 1}, {where}); {drawn.image} ({drawn.image_text}"
+        f"{', ' + FIT_DONE[drawn.fit] if drawn.fit else ''}) stands for the input; wrote "
+        f"{drawn.output}"
     )

@@ -69,20 +69,35 @@ def detect(
         Path | None,
         typer.Option(
             help="Write the response map in colour (viridis; blue-white-red centred on 0 "
-            "when it has both signs). One pixel per window: (H-kh+1) x (W-kw+1)."
+            "when it has both signs; raw maps reach the 99.5th percentile of |value|) with a "
+            "colour bar and a caption. One pixel per window: (H-kh+1) x (W-kw+1), or H x W "
+            "with --same-size; small maps are enlarged by a whole factor."
         ),
     ] = None,
     overlay: Annotated[
         Path | None,
         typer.Option(
-            help="Write the photo with the map blended over it (strong responses opaque, "
-            "weak ones clear) and the peaks boxed (best in yellow)."
+            help="Write the photo, dimmed and desaturated, with the same-size map blended over "
+            "it (strong responses opaque, weak ones clear), the peaks boxed with rank and "
+            "score (best in yellow), a colour bar and a caption."
         ),
     ] = None,
     raw: Annotated[
         Path | None,
         typer.Option("--raw", help="Write the float response map as .npy or float .tif."),
     ] = None,
+    same_size: Annotated[
+        bool,
+        typer.Option(
+            "--same-size",
+            help="Pad the map written by --heatmap and --raw back to the image's H x W, each "
+            "cell on its window's centre (skimage match_template pad_input=True), with "
+            "--pad-value. The overlay always uses the same-size map; peaks stay top-left.",
+        ),
+    ] = False,
+    pad_value: Annotated[
+        float, typer.Option(help="Value of the cells --same-size adds (0: no response).")
+    ] = 0.0,
     force: ForceOption = False,
     max_pixels: MaxPixelsOption = None,
     frame: FrameOption = 0,
@@ -107,7 +122,8 @@ def detect(
     found = run_detect(
         image, kernel=kernel, kernel_file=kernel_file, template=template,
         method=Method(method).value, top=top, min_distance=min_distance, threshold=threshold,
-        heatmap=heatmap, overlay=overlay, raw=raw, force=force, max_pixels=max_pixels,
+        heatmap=heatmap, overlay=overlay, raw=raw, same_size=same_size, pad_value=pad_value,
+        force=force, max_pixels=max_pixels,
         frame=frame,
     )  # fmt: skip
     notes(_run_line(found, str(image)))

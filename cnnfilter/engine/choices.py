@@ -13,6 +13,10 @@ __all__ = [
     "AUTO_METHOD",
     "RANGE_MODES",
     "RAW_RANGE",
+    "STRETCH_PERCENTILE",
+    "STRETCH_GAMMA",
+    "COMBINE_MODES",
+    "GRADIENT_PAIRS",
     "OPERATIONS",
     "OPERATION_NAMES",
     "RESPONSE_METHODS",
@@ -36,10 +40,31 @@ AUTO_METHOD = (
 
 #: How a float response becomes pixels (:func:`cnnfilter.engine.intensity.choose_range`).
 RANGE_MODES = {
-    "auto": "abs for kernels that sum to 0 (edge detectors), clip for the others",
+    "auto": "stretch for kernels that sum to 0 (edge detectors), clip for the others",
     "clip": "round, then clip to [0, full white]",
     "abs": "absolute value (edge strength of either sign), then clip",
     "rescale": "stretch [min, max] of the response to [0, full white]",
+    "stretch": "absolute value divided by its --percentile (99.5th by default), clipped to 1, "
+    "raised to --gamma (0.5 by default), times full white",
+}
+
+#: ``stretch`` defaults: measured on the sample photos (docs/apply.md, "Numbers"), they make
+#: the article's edge kernels clearly visible (mean 46-81 of 255, 6-18% of pixels >= 128).
+STRETCH_PERCENTILE = 99.5
+STRETCH_GAMMA = 0.5
+
+#: How the responses of several kernels combine into one (``apply --combine``).
+COMBINE_MODES = {
+    "none": "one output per kernel ({kernel} in -o) or one labelled --montage",
+    "magnitude": "sqrt(r1^2 + r2^2 + ...), the gradient magnitude of a kernel pair such as "
+    "sobel-x and sobel-y",
+}
+
+#: Names that stand for a pair of kernels combined by ``magnitude`` (``apply -k sobel``).
+GRADIENT_PAIRS = {
+    "sobel": ("sobel-x", "sobel-y"),
+    "prewitt": ("prewitt-x", "prewitt-y"),
+    "scharr": ("scharr-x", "scharr-y"),
 }
 
 #: Not a mapping: the float response itself (.npy, or a single-channel float .tif).

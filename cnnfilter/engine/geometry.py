@@ -47,6 +47,7 @@ __all__ = [
     "resolve_axes",
     "resolve_padding",
     "same_padding",
+    "valid_map_padding",
 ]
 
 #: Named paddings and what each gives.
@@ -599,3 +600,21 @@ def resolve_axes(
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     return axes[0], axes[1]
+
+
+def valid_map_padding(kernel_hw: tuple[int, int]) -> Sides:
+    """``(top, bottom, left, right)`` that pad a valid map back to the input's size.
+
+    A valid map ``(H - kh + 1) x (W - kw + 1)`` has one cell per window
+    (indexed by its top-left pixel); padded by these amounts, cell ``(r, c)``
+    lands on the window's centre pixel ``(r + (kh - 1) // 2, c + (kw - 1) // 2)``
+    and the map is ``H x W``, as ``skimage.feature.match_template(...,
+    pad_input=True)`` places it.
+
+    >>> valid_map_padding((3, 3)), valid_map_padding((4, 5))
+    ((1, 1, 1, 1), (1, 2, 2, 2))
+    """
+    kh, kw = kernel_hw
+    _check_positive_int("kh", kh)
+    _check_positive_int("kw", kw)
+    return (kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2

@@ -12,9 +12,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnfilter.engine.choices import OPERATION_NAMES
+from cnnfilter.engine.choices import (
+    COMBINE_MODES,
+    OPERATION_NAMES,
+    STRETCH_GAMMA,
+    STRETCH_PERCENTILE,
+)
 from cnnfilter.engine.filtering import FilterPlan, convolve, correlate, plan_method, work_dtype
-from cnnfilter.engine.intensity import choose_range, premultiply, storable_pixels, unpremultiply
+from cnnfilter.engine.intensity import (
+    choose_range,
+    premultiply,
+    storable_pixels,
+    stretch_level,
+    unpremultiply,
+)
 from cnnfilter.errors import UsageError
 
 __all__ = ["FilterSettings", "FilterResult", "filter_image", "OPERATIONS"]
@@ -38,6 +49,9 @@ class FilterSettings:
     range_mode: str = "auto"
     raw: bool = False
     method: str = "auto"
+    percentile: float = STRETCH_PERCENTILE
+    gamma: float = STRETCH_GAMMA
+    combine: str = "none"
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,8 @@ class FilterResult:
         operation: ``"convolution"`` or ``"cross-correlation"``.
         method: what ran, as :meth:`cnnfilter.engine.filtering.FilterPlan.describe`
             (``"separable (auto: rank-1 7x7 kernel: 7 + 7 taps instead of 49)"``).
+        level: ``stretch`` only: the ``|response|`` mapped to full white
+            (:func:`cnnfilter.engine.intensity.stretch_level`), else None.
     """
 
     pixels: np.ndarray
@@ -59,6 +75,7 @@ class FilterResult:
     range_mode: str
     operation: str
     method: str = ""
+    level: float | None = None
 
 
 def filter_image(
@@ -88,9 +105,16 @@ def filter_image(
     the alpha of the input pixel under the kernel's anchor (the same sampling
     as the colour, including stride and padding).
 
+    With ``settings.combine == "magnitude"``, ``weights`` is a sequence of
+    kernels of one shape; each response is computed as above and they are
+    combined into ``sqrt(r1^2 + r2^2 + ...)`` (the gradient magnitude of
+    ``sobel-x`` and ``sobel-y``, as ``numpy.hypot`` of the two responses)
+    before the offset and the range mapping.
+
     Args:
         pixels: ``(H, W)`` or ``(H, W, C)``; uint8, uint16 or float.
-        weights: ``(kh, kw)`` or ``(kh, kw, C)`` kernel.
+        weights: ``(kh, kw)`` or ``(kh, kw, C)`` kernel (a sequence of them
+            for ``combine="magnitude"``).
         settings: operation, geometry, boundary and output range.
         alpha: ``(H, W)`` alpha of the same dtype as ``pixels``, or None.
         max_value: full white of ``pixels`` (255, 65535 or 1.0).
@@ -127,8 +151,61 @@ def _check_finite(response: np.ndarray, pixels: np.ndarray) -> None:
 
 
 def _filter_image(pixels, weights, settings, *, alpha, max_value, plan) -> FilterResult:
+    kernels = _kernels(weights, settings)
+    plan = plan_method(kernels[0], method=plan or settings.method, dtype=work_dtype(pixels.dtype))
+    response, alpha_out = _response(pixels, kernels[0], settings, alpha, max_value, plan)
+    if len(kernels) > 1:
+        response = response * response
+        for k in kernels[1:]:
+            kplan = plan_method(k, method=settings.method, dtype=work_dtype(pixels.dtype))
+            more, _ = _response(pixels, k, settings, alpha, max_value, kplan)
+            response += more * more
+        np.sqrt(response, out=response)
+    if settings.offset:  # after unpremultiplying: the offset is not scaled by alpha
+        response += settings.offset
+    _check_finite(response, pixels)
+    if settings.raw:
+        mode = "raw"
+        out = response
+        if alpha_out is not None:
+            out = _stack(out, alpha_out.astype(out.dtype))
+        return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
+    kernel_sum = sum(abs(float(np.sum(k))) for k in kernels)
+    mode = choose_range(settings.range_mode, kernel_sum)
+    level = None
+    if mode == "stretch":
+        scale = 255.0 / max_value if pixels.dtype.kind == "f" else 1.0
+        level = stretch_level(response, settings.percentile) * scale
+    # float pictures (full white = max_value) are written as 8-bit
+    out = storable_pixels(
+        response, mode, max_value=max_value, source_dtype=pixels.dtype,
+        percentile=settings.percentile, gamma=settings.gamma,
+    )  # fmt: skip
+    dtype = out.dtype
+    white = max_value if np.issubdtype(pixels.dtype, np.integer) else 255.0
+    if alpha_out is not None:
+        out = _stack(out, np.rint(alpha_out * (white / max_value)).astype(dtype))
+    return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe(), level)
+
+
+def _kernels(weights, settings) -> list:
+    """The kernels to run (one, or several for ``combine='magnitude'``), checked."""
     if settings.op not in OPERATIONS:
         raise UsageError(f"op must be 'convolve' or 'correlate', got {settings.op!r}")
+    if settings.combine not in COMBINE_MODES:
+        raise UsageError(
+            f"combine must be one of {', '.join(COMBINE_MODES)}, got {settings.combine!r}"
+        )
+    if settings.combine != "magnitude":
+        return [weights]
+    kernels = list(weights)
+    if len(kernels) < 2 or len({np.shape(k) for k in kernels}) != 1:
+        raise UsageError("combine='magnitude' needs two or more kernels of one shape")
+    return kernels
+
+
+def _response(pixels, weights, settings, alpha, max_value, plan):
+    """One kernel's float response (alpha handled) and the alpha sampled at the anchors."""
     run = convolve if settings.op == "convolve" else correlate
     options = dict(
         padding=settings.padding,
@@ -138,7 +215,6 @@ def _filter_image(pixels, weights, settings, *, alpha, max_value, plan) -> Filte
         dilation=settings.dilation,
     )
     channels = "sum" if settings.sum_channels else "separate"
-    plan = plan_method(weights, method=plan or settings.method, dtype=work_dtype(pixels.dtype))
     source = pixels if alpha is None else premultiply(pixels, alpha, max_value)
     response = run(source, weights, channels=channels, method=plan, **options)
     alpha_out = None
@@ -151,23 +227,7 @@ def _filter_image(pixels, weights, settings, *, alpha, max_value, plan) -> Filte
             response = unpremultiply(response, coverage, max_value)
         else:
             response = unpremultiply(response, alpha_out, max_value)
-    if settings.offset:  # after unpremultiplying: the offset is not scaled by alpha
-        response += settings.offset
-    _check_finite(response, pixels)
-    if settings.raw:
-        mode = "raw"
-        out = response
-        if alpha_out is not None:
-            out = _stack(out, alpha_out.astype(out.dtype))
-        return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
-    mode = choose_range(settings.range_mode, float(np.sum(weights)))
-    # float pictures (full white = max_value) are written as 8-bit
-    out = storable_pixels(response, mode, max_value=max_value, source_dtype=pixels.dtype)
-    dtype = out.dtype
-    white = max_value if np.issubdtype(pixels.dtype, np.integer) else 255.0
-    if alpha_out is not None:
-        out = _stack(out, np.rint(alpha_out * (white / max_value)).astype(dtype))
-    return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
+    return response, alpha_out
 
 
 def _sample_alpha(alpha, kernel_hw, run, options) -> np.ndarray:

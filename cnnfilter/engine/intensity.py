@@ -11,11 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from cnnfilter.engine.choices import RANGE_MODES as _RANGE_MODES
+from cnnfilter.engine.choices import STRETCH_GAMMA, STRETCH_PERCENTILE
 from cnnfilter.errors import UsageError
 
 __all__ = [
     "RANGE_MODES",
     "choose_range",
+    "stretch_level",
     "to_pixels",
     "storable_pixels",
     "premultiply",
@@ -27,30 +29,80 @@ RANGE_MODES = _RANGE_MODES
 
 
 def choose_range(mode: str, kernel_sum: float, *, atol: float = 1e-9) -> str:
-    """Resolve ``auto``: ``abs`` when ``|kernel_sum| <= atol``, else ``clip``.
+    """Resolve ``auto``: ``stretch`` when ``|kernel_sum| <= atol``, else ``clip``.
+
+    (Until issue 15, ``auto`` chose ``abs`` for kernels that sum to 0; edge
+    maps then came out nearly black, e.g. ``edge-1`` on ``samples/chelsea.png``
+    averaged 8.6 of 255.)
 
     >>> choose_range("auto", 0.0), choose_range("auto", 1.0), choose_range("rescale", 0.0)
-    ('abs', 'clip', 'rescale')
+    ('stretch', 'clip', 'rescale')
     """
     if mode not in RANGE_MODES:
         raise UsageError(f"range must be one of {', '.join(RANGE_MODES)}, got {mode!r}")
     if mode != "auto":
         return mode
-    return "abs" if abs(kernel_sum) <= atol else "clip"
+    return "stretch" if abs(kernel_sum) <= atol else "clip"
 
 
-def to_pixels(response: np.ndarray, mode: str, *, max_value: float, dtype: np.dtype) -> np.ndarray:
+def stretch_level(response: np.ndarray, percentile: float = STRETCH_PERCENTILE) -> float:
+    """The value of ``|response|`` that ``stretch`` maps to full white.
+
+    The ``percentile``-th percentile of ``|response|`` over the whole array
+    (all channels together, so colours keep their balance; NumPy's default
+    linear interpolation; non-finite values left out). When that is 0 (a map
+    that is mostly 0) the largest ``|value|`` is used instead; 0 for an
+    all-zero map.
+
+    Raises:
+        UsageError: ``percentile`` outside ``(0, 100]``.
+
+    >>> stretch_level(np.arange(201.0), 99.5)
+    199.0
+    >>> stretch_level(np.array([0.0, 0.0, 0.0, -7.0]), 50)
+    7.0
+    """
+    if not 0 < percentile <= 100:
+        raise UsageError(f"percentile must be in (0, 100], got {percentile!r}")
+    a = np.abs(np.asarray(response, dtype=np.float64)).ravel()
+    if a.size and not np.isfinite(a).all():
+        a = a[np.isfinite(a)]
+    if not a.size:
+        return 0.0
+    level = float(np.percentile(a, percentile))
+    return level if level > 0 else float(a.max())
+
+
+def to_pixels(
+    response: np.ndarray,
+    mode: str,
+    *,
+    max_value: float,
+    dtype: np.dtype,
+    percentile: float = STRETCH_PERCENTILE,
+    gamma: float = STRETCH_GAMMA,
+) -> np.ndarray:
     """Map a float response to ``dtype`` pixels in ``[0, max_value]``, rounding to nearest.
 
     Args:
         response: float array of any shape.
-        mode: ``clip``, ``abs`` or ``rescale`` (see :data:`RANGE_MODES`).
+        mode: ``clip``, ``abs``, ``rescale`` or ``stretch`` (see :data:`RANGE_MODES`).
         max_value: full white (255 for uint8, 65535 for uint16).
         dtype: integer output dtype.
+        percentile, gamma: ``stretch`` only.
 
     ``rescale`` maps the response's minimum to 0 and maximum to ``max_value``
     over the whole array (all channels together, so colours keep their
     balance); a constant response maps to 0.
+
+    ``stretch`` maps ``v`` to ``max_value * min(|v| / L, 1) ** gamma`` with
+    ``L`` = :func:`stretch_level` (``percentile`` of ``|v|``, whole array):
+    the strongest ``100 - percentile`` % of responses are full white, and a
+    gamma under 1 lifts the weak ones.
+
+    >>> to_pixels(np.array([0.0, -25.0, 100.0, -100.0, 400.0]), "stretch", max_value=255,
+    ...           dtype=np.uint8, percentile=75, gamma=0.5)
+    array([  0, 128, 255, 255, 255], dtype=uint8)
 
     >>> to_pixels(np.array([-190.0, 12.4, 300.0]), "clip", max_value=255, dtype=np.uint8)
     array([  0,  12, 255], dtype=uint8)
@@ -58,8 +110,10 @@ def to_pixels(response: np.ndarray, mode: str, *, max_value: float, dtype: np.dt
     array([190,  12, 255], dtype=uint8)
     """
     x = np.asarray(response)
-    if mode not in ("abs", "rescale", "clip"):
-        raise UsageError(f"range must be clip, abs or rescale here, got {mode!r}")
+    if mode not in ("abs", "rescale", "clip", "stretch"):
+        raise UsageError(f"range must be clip, abs, rescale or stretch here, got {mode!r}")
+    if mode == "stretch":
+        return _stretch(x, max_value, dtype, stretch_level(x, percentile), gamma)
     lo, factor = 0.0, 1.0
     if mode == "rescale" and x.size:
         lo, hi = float(np.min(x)), float(np.max(x))
@@ -84,8 +138,31 @@ def to_pixels(response: np.ndarray, mode: str, *, max_value: float, dtype: np.dt
     return out
 
 
+def _stretch(x: np.ndarray, max_value: float, dtype, level: float, gamma: float) -> np.ndarray:
+    """``max_value * min(|x| / level, 1) ** gamma``, rounded (0 everywhere for level 0)."""
+    if not gamma > 0:
+        raise UsageError(f"gamma must be > 0, got {gamma!r}")
+    t = np.abs(x).astype(np.float64 if x.dtype == np.float64 else np.float32)
+    if level > 0:
+        t *= 1.0 / level
+    else:
+        t[...] = 0
+    np.clip(t, 0, 1, out=t)
+    if gamma != 1:
+        np.power(t, gamma, out=t)
+    t *= max_value
+    np.rint(t, out=t)
+    return t.astype(dtype)
+
+
 def storable_pixels(
-    response: np.ndarray, mode: str, *, max_value: float, source_dtype: np.dtype | type
+    response: np.ndarray,
+    mode: str,
+    *,
+    max_value: float,
+    source_dtype: np.dtype | type,
+    percentile: float = STRETCH_PERCENTILE,
+    gamma: float = STRETCH_GAMMA,
 ) -> np.ndarray:
     """The pixels a picture file stores for a float ``response`` of a picture.
 
@@ -99,8 +176,9 @@ def storable_pixels(
 
     Args:
         response: float array, any shape (``(H, W)`` or ``(H, W, C)``).
-        mode: ``clip``, ``abs`` or ``rescale``.
+        mode: ``clip``, ``abs``, ``rescale`` or ``stretch``.
         max_value: full white of the source picture (255, 65535 or 1.0).
+        percentile, gamma: ``stretch`` only (:func:`to_pixels`).
         source_dtype: the source picture's dtype.
 
     Returns:
@@ -114,10 +192,11 @@ def storable_pixels(
     array([  3, 300], dtype=uint16)
     """
     source_dtype = np.dtype(source_dtype)
+    shape = dict(percentile=percentile, gamma=gamma)
     if source_dtype.kind in "ui":
-        return to_pixels(response, mode, max_value=max_value, dtype=source_dtype)
+        return to_pixels(response, mode, max_value=max_value, dtype=source_dtype, **shape)
     scaled = response * np.float32(255.0 / max_value)
-    return to_pixels(scaled, mode, max_value=255.0, dtype=np.dtype(np.uint8))
+    return to_pixels(scaled, mode, max_value=255.0, dtype=np.dtype(np.uint8), **shape)
 
 
 def premultiply(colour: np.ndarray, alpha: np.ndarray, max_value: float) -> np.ndarray:

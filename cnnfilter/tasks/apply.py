@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnfilter.engine.choices import GRADIENT_PAIRS
 from cnnfilter.engine.image_filter import FilterSettings
 from cnnfilter.errors import UsageError
 from cnnfilter.imageio import DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESS_LEVEL
@@ -61,7 +62,9 @@ APPLY_REPORT_KEYS = {
     "stride": "[rows, cols]",
     "dilation": "[rows, cols]",
     "channels": "'separate' or 'sum'",
-    "range": "how the response became pixels: clip, abs, rescale or raw",
+    "range": "how the response became pixels: clip, abs, rescale, stretch or raw",
+    "stretch": "stretch only: percentile, level (the |response| drawn as full white), gamma",
+    "combine": "'magnitude' when several kernels were combined (sqrt of the sum of squares)",
     "method": "the method that ran: 'direct', 'separable' or 'fft'",
     "response": "shape [H, W, C], dtype, min, max of the float response (null if not finite)",
     "timings_ms": "read, filter, encode (and write, total, added by the caller)",
@@ -106,6 +109,12 @@ class ApplySpec:
     frame: int = 0
     memory_limit: int = field(default_factory=memory_limit)
     to_srgb: bool = False
+    more_weights: tuple = ()
+
+    @property
+    def all_weights(self):
+        """The kernel, or the kernels that ``settings.combine='magnitude'`` combines."""
+        return [self.weights, *self.more_weights] if self.more_weights else self.weights
 
 
 @dataclass(frozen=True)
@@ -177,7 +186,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     plan = plan_method(spec.weights, method=settings.method, dtype=work_dtype(loaded.pixels.dtype))
     result = filter_image(
         loaded.pixels,
-        spec.weights,
+        spec.all_weights,
         settings,
         alpha=loaded.alpha,
         max_value=loaded.max_value,
@@ -252,6 +261,14 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         "dilation": [geom.rows.dilation, geom.cols.dilation],
         "channels": "sum" if settings.sum_channels or spec.weights.ndim == 3 else "separate",
         "range": result.range_mode,
+        "stretch": {
+            "percentile": settings.percentile,
+            "level": result.level,
+            "gamma": settings.gamma,
+        }
+        if result.range_mode == "stretch"
+        else None,
+        "combine": settings.combine if spec.more_weights else None,
         "method": plan.method,  # the plan that ran, resolved once above
         "response": {
             "shape": shape3(response.shape),
@@ -390,11 +407,17 @@ def prepare(
         UsageError: the first problem found.
     """
     from cnnfilter.engine.boundary import canonical_boundary
-    from cnnfilter.tasks.kernels import load_kernel
 
     jobs = plan_inputs(images, output, fmt=fmt, recursive=recursive, kernel_file=kernel_file)
     single = jobs is None
-    k, scale_note, factor = scaled(load_kernel(kernel, kernel_file), scale)
+    kernels = combined_kernels(kernel, kernel_file, settings.combine)
+    k, scale_note, factor = scaled(kernels[0], scale)
+    more = tuple(scaled(m, scale)[0].weights for m in kernels[1:])
+    if more:
+        settings = replace(settings, combine="magnitude")
+        names = ", ".join(m.name for m in kernels)
+        label = kernel if isinstance(kernel, str) and kernel in GRADIENT_PAIRS else "magnitude"
+        k = Kernel(f"{label} (magnitude of {names})", k.weights, k.source, k.description)
     canonical_boundary(settings.boundary)  # an unknown mode fails here, before any output check
     out_format = None
     if single:
@@ -408,8 +431,47 @@ def prepare(
     raw = out_format == "NPY" or settings.range_mode == "raw"
     settings = replace(settings, raw=raw)
     options = {key: value for key, value in options.items() if value is not None}
-    spec = ApplySpec(k.weights, k.name, settings, scale=factor, fmt=fmt, **options)
+    spec = ApplySpec(
+        k.weights, k.name, settings, scale=factor, fmt=fmt, more_weights=more, **options
+    )
     return Prepared(spec, jobs, k, scale_note)
+
+
+def combined_kernels(kernel, kernel_file, combine: str = "none") -> list[Kernel]:
+    """The kernels of one ``apply``: one, or those ``combine='magnitude'`` combines.
+
+    ``kernel`` is a name or matrix, or a list of them (``combine='magnitude'``
+    needs two or more of one shape); a name of
+    :data:`cnnfilter.engine.choices.GRADIENT_PAIRS` (``sobel``) stands for its
+    pair, combined by magnitude.
+
+    Raises:
+        UsageError: as :func:`cnnfilter.tasks.kernels.load_kernel`, or kernels
+            of different shapes, or ``magnitude`` with one kernel.
+    """
+    from cnnfilter.tasks.kernels import load_kernel
+
+    names = [kernel] if isinstance(kernel, str) or kernel is None else list(kernel)
+    if len(names) == 1 and isinstance(names[0], str) and names[0].strip() in GRADIENT_PAIRS:
+        names = list(GRADIENT_PAIRS[names[0].strip()])
+        combine = "magnitude"
+    if combine != "magnitude":
+        if len(names) > 1:
+            raise UsageError("several kernels need combine='magnitude' (or one run each)")
+        return [load_kernel(names[0], kernel_file)]
+    if kernel_file is not None or len(names) < 2:
+        raise UsageError(
+            "combine='magnitude' needs two or more kernels given as kernel= "
+            "(e.g. sobel-x and sobel-y), or kernel='sobel'"
+        )
+    loaded = [load_kernel(n, None) for n in names]
+    shapes = {m.weights.shape for m in loaded}
+    if len(shapes) != 1:
+        raise UsageError(
+            "combine='magnitude' needs kernels of one shape, got "
+            + ", ".join(f"{m.name} {'x'.join(map(str, m.weights.shape))}" for m in loaded)
+        )
+    return loaded
 
 
 def plan_inputs(
@@ -547,3 +609,63 @@ def batch_report(result, inputs: int) -> dict:
             for o in result.outcomes
         ],
     }
+
+
+def kernel_output(output: str, kernel_name: str) -> str:
+    """``output`` with ``{kernel}`` replaced by a file-safe form of the kernel's name.
+
+    >>> kernel_output("out/{kernel}.png", "gaussian:7:1.5")
+    'out/gaussian_7_1.5.png'
+    """
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", kernel_name).strip("_") or "kernel"
+    return output.replace("{kernel}", safe)
+
+
+def check_several(images: list[str], output: str, kernels: list[str], *, montage: bool) -> None:
+    """Several kernels without ``combine``: one input, and ``{kernel}`` in output or a montage.
+
+    Raises:
+        UsageError: several inputs, or neither ``{kernel}`` nor ``montage``.
+    """
+    if len(images) != 1:
+        raise UsageError("several kernels take one input image (run a batch once per kernel)")
+    if not montage and "{kernel}" not in output:
+        raise UsageError(
+            f"{len(kernels)} kernels give {len(kernels)} results: put {{kernel}} in the output "
+            "name (out/{kernel}.png), add montage=True for one labelled picture, or "
+            "combine='magnitude' for their gradient magnitude"
+        )
+
+
+def montage(prepared: list[Prepared], source: str, target: str, *, force: bool) -> dict:
+    """One picture: each kernel's result under its name, side by side (8-bit, gray or RGB).
+
+    Returns:
+        ``{"output": target, "panels": [kernel names], "range": [range modes]}``.
+
+    Raises:
+        UsageError, ProcessingError: as :func:`render_apply` and the write.
+    """
+    from cnnfilter import imageio, render
+    from cnnfilter.engine.image_filter import filter_image
+
+    spec0 = prepared[0].spec
+    loaded = imageio.read_image(source, max_pixels=spec0.max_pixels, frame=spec0.frame)
+    panels, modes = [], []
+    for p in prepared:
+        settings = replace(p.spec.settings, raw=False)
+        result = filter_image(
+            loaded.pixels, p.spec.all_weights, settings, alpha=loaded.alpha,
+            max_value=loaded.max_value,
+        )  # fmt: skip
+        white = loaded.max_value if result.pixels.dtype.kind in "ui" else 255
+        picture = render.display_rgb(result.pixels, white)
+        panels.append(render.with_caption(picture, f"{p.kernel.name} ({result.range_mode})"))
+        modes.append(result.range_mode)
+    picture = panels[0]
+    for panel in panels[1:]:
+        picture = render.side_by_side(picture, panel)
+    imageio.write_image(Path(target), picture, force=force, fmt=spec0.fmt)
+    return {"output": target, "panels": [p.kernel.name for p in prepared], "range": modes}

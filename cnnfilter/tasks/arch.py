@@ -171,6 +171,7 @@ class Drawn:
     image: str
     image_text: str
     output: str
+    fit: str | None = None
 
 
 def check_drawing(image, layer, unit, output) -> None:
@@ -195,16 +196,21 @@ def draw_field(
     fmt: str | None = None,
     force: bool = False,
     max_pixels: int | None = None,
+    fit: str = "crop",
 ) -> Drawn:
     """Draw the receptive field of ``unit`` (row, col; default the centre) of ``layer``.
 
-    The photo stands for the network's input (resized to it).
+    The photo stands for the network's input (resized to it). A photo of
+    another aspect than the input is first centre-cropped (``fit='crop'``,
+    the default) or letterboxed (``fit='letterbox'``) to the input's aspect
+    (:func:`cnnfilter.render.fit_to_input`), so that a square field is drawn
+    square; a caption names the layer, the unit, the field's size and the fit.
 
     Raises:
         UsageError: an unknown layer (with the closest names), a unit outside
             the layer's grid, a bad output format, an existing output.
     """
-    from cnnfilter import imageio
+    from cnnfilter import imageio, render
     from cnnfilter.render import receptive_field_picture
 
     row = _find_layer(fields.fields, layer)
@@ -216,17 +222,30 @@ def draw_field(
     net_input = fields.fields.trace.network.input
     box = row.field.box(r, c)
     loaded = imageio.read_image(image, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS)
-    picture = receptive_field_picture(
-        loaded.pixels, box, (net_input.height, net_input.width), max_value=loaded.max_value
-    )
-    imageio.write_image(output, picture, force=force, fmt=fmt)
+    hw_in = (net_input.height, net_input.width)
+    if fit not in render.FIT_MODES:
+        raise UsageError(f"fit must be one of {', '.join(render.FIT_MODES)}, got {fit!r}")
+    photo = render.display_rgb(loaded.pixels, loaded.max_value)
+    fitted = render.fit_to_input(photo, hw_in, fit)
+    picture = receptive_field_picture(fitted, box, hw_in)
     top, left, bottom, right = box
+    done = {"crop": "centre-cropped", "letterbox": "letterboxed"}[fit]
+    reshaped = "" if fitted.shape[:2] == photo.shape[:2] else f", photo {done} to its aspect"
+    caption = (
+        f"receptive field of {layer} unit ({r}, {c}): {bottom - top + 1} x {right - left + 1} "
+        f"of the {hw_in[0]} x {hw_in[1]} input{reshaped}"
+    )
+    picture = render.with_caption(picture, caption)
+    imageio.write_image(output, picture, force=force, fmt=fmt)
     inside = max(0, min(bottom, net_input.height - 1) - max(top, 0) + 1) * max(
         0, min(right, net_input.width - 1) - max(left, 0) + 1
     )
     share = inside / ((bottom - top + 1) * (right - left + 1))
     hw = (net_input.height, net_input.width)
-    return Drawn(layer, (r, c), box, hw, share, str(image), loaded.shape_text, str(output))
+    return Drawn(
+        layer, (r, c), box, hw, share, str(image), loaded.shape_text, str(output),
+        fit if fitted.shape[:2] != photo.shape[:2] else None,
+    )  # fmt: skip
 
 
 def _find_layer(fields, layer: str):

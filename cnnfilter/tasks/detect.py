@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnnfilter.engine.geometry import valid_map_padding
 from cnnfilter.errors import UsageError
 from cnnfilter.tasks._common import check_output_path, output_format, shape3
 
@@ -166,6 +167,8 @@ def detect(
     heatmap: Path | None = None,
     overlay: Path | None = None,
     raw: Path | None = None,
+    same_size: bool = False,
+    pad_value: float = 0.0,
     force: bool = False,
     max_pixels: int | None = None,
     frame: int = 0,
@@ -183,6 +186,13 @@ def detect(
         top, min_distance, threshold: as :func:`cnnfilter.engine.response.find_peaks`;
             ``min_distance`` defaults to half the pattern's shorter side (at least 1).
         heatmap, overlay, raw: pictures to write (None: not written).
+        same_size: pad the map written to ``heatmap`` and ``raw`` back to the
+            image's ``H x W`` (each cell on its window's centre pixel, as
+            ``skimage.feature.match_template(pad_input=True)``), with
+            ``pad_value``; the overlay always uses the same-size map. Peaks
+            keep top-left coordinates.
+        pad_value: the value of the padded cells (0: "no response", for
+            ``raw`` and ``ncc`` alike).
         force: replace existing outputs.
         max_pixels, frame: as :func:`cnnfilter.imageio.read_image`.
 
@@ -216,9 +226,15 @@ def detect(
     kh, kw = weights.shape[:2]
     distance = min_distance if min_distance is not None else max(1, min(kh, kw) // 2)
     peaks = find_peaks(result.values, top=top, min_distance=distance, threshold=threshold)
-    written, colours = _write_pictures(outputs, loaded, result.values, peaks, (kh, kw), force)
+    name = "<stdin>" if str(image) == "-" else Path(image).name
+    look = Look(method, pattern, (kh, kw), same_size, pad_value, name)
+    written, colours = _write_pictures(outputs, loaded, result.values, peaks, look, force)
     report = _report(image, loaded, pattern, result, peaks, written, colours, elapsed)
     report.update(min_distance=distance, threshold=threshold)
+    report["same_size"] = (
+        {"padding": list(valid_map_padding((kh, kw))), "value": pad_value} if same_size else None
+    )
+    report["enlarged"] = {key: colours[3][key] for key in written if key in colours[3]}
     found = DetectResult(
         report, peaks, result, pattern, loaded.shape_text, loaded.alpha is not None,
         loaded.frame, loaded.frames,
@@ -227,40 +243,105 @@ def detect(
     return found
 
 
-def _write_pictures(outputs, loaded, values, peaks, pattern_hw, force):
-    """Write the heat map, overlay and raw map asked for; ``({name: path}, colour scale)``."""
+@dataclass(frozen=True)
+class Look:
+    """How the pictures are drawn: the method, the pattern, the same-size option."""
+
+    method: str
+    pattern: Pattern
+    pattern_hw: tuple[int, int]
+    same_size: bool
+    pad_value: float
+    image_name: str = "image"
+
+    def caption(self, factor: int) -> str:
+        kind = (
+            "kernel"
+            if self.pattern.from_registry or self.pattern.source == "custom"
+            else ("template")
+        )
+        kh, kw = self.pattern_hw
+        text = f"cnnfilter detect {self.image_name}: {kind} {self.pattern.name} ({kh}x{kw}), "
+        text += f"method {self.method}"
+        if factor > 1:
+            text += f", enlarged {factor}x"
+        return text
+
+
+#: The percentile of |value| a raw map's colours reach (ncc keeps its full range, at most 1).
+HEAT_PERCENTILE = 99.5
+
+
+def same_size_map(values, pattern_hw: tuple[int, int], fill: float):
+    """The valid map padded to the image's size with ``fill`` (:func:`valid_map_padding`)."""
+    import numpy as np
+
+    top, bottom, left, right = valid_map_padding(pattern_hw)
+    return np.pad(values, ((top, bottom), (left, right)), constant_values=fill)
+
+
+def _write_pictures(outputs, loaded, values, peaks, look: Look, force):
+    """Write the heat map, overlay and raw map asked for; ``({name: path}, colour scale)``.
+
+    The colour scale is ``(cmap, lo, hi, enlargement factor)``.
+    """
     import numpy as np
 
     from cnnfilter import imageio, render
 
-    cmap, lo, hi = render.heatmap_scale(values)
+    percentile = HEAT_PERCENTILE if look.method == "raw" else None
+    cmap, lo, hi = render.heatmap_scale(values, percentile=percentile)
+    shown = same_size_map(values, look.pattern_hw, look.pad_value) if look.same_size else values
+    factors = {
+        "heatmap": render.enlarge_factor(shown.shape),
+        "overlay": render.enlarge_factor(loaded.pixels.shape),
+    }
     written = {}
     if outputs["heatmap"] is not None:
-        picture = render.colorize(values, cmap=cmap, lo=lo, hi=hi)
+        f = factors["heatmap"]
+        picture = render.enlarge(render.colorize(shown, cmap=cmap, lo=lo, hi=hi), f)
+        picture, _ = render.annotate_map(picture, cmap=cmap, lo=lo, hi=hi, caption=look.caption(f))
         imageio.write_image(outputs["heatmap"], picture, force=force)
         written["heatmap"] = str(outputs["heatmap"])
     if outputs["overlay"] is not None:
-        kh, kw = pattern_hw
-        photo = render.display_rgb(loaded.pixels, loaded.max_value)
-        heat = render.colorize(values, cmap=cmap, lo=lo, hi=hi)
-        strength = render.heat_strength(values, cmap=cmap, lo=lo, hi=hi)
-        picture = render.blend_heatmap(photo, heat, strength, offset=(kh // 2, kw // 2))
-        render.mark_peaks(picture, [(p.row, p.col) for p in peaks], (kh, kw))
+        f = factors["overlay"]
+        picture = _overlay(loaded, values, peaks, look, (cmap, lo, hi), f)
+        picture, _ = render.annotate_map(picture, cmap=cmap, lo=lo, hi=hi, caption=look.caption(f))
         imageio.write_image(outputs["overlay"], picture, force=force)
         written["overlay"] = str(outputs["overlay"])
     if outputs["raw"] is not None:
         tiff = output_format(outputs["raw"], has_format=False) == "TIFF"
         imageio.write_image(
-            outputs["raw"], values.astype(np.float32) if tiff else values, force=force
+            outputs["raw"], shown.astype(np.float32) if tiff else shown, force=force
         )
         written["raw"] = str(outputs["raw"])
-    return written, (cmap, lo, hi)
+    return written, (cmap, lo, hi, factors)
+
+
+def _overlay(loaded, values, peaks, look: Look, scale, factor: int):
+    """The photo, dimmed and desaturated, the same-size map over it, the peaks boxed."""
+    from cnnfilter import render
+
+    cmap, lo, hi = scale
+    kh, kw = look.pattern_hw
+    photo = render.display_rgb(loaded.pixels, loaded.max_value)
+    full = same_size_map(values, (kh, kw), look.pad_value)
+    heat = render.colorize(full, cmap=cmap, lo=lo, hi=hi)
+    strength = render.heat_strength(full, cmap=cmap, lo=lo, hi=hi)
+    picture = render.blend_heatmap(photo, heat, strength)
+    picture = render.enlarge(picture, factor)
+    boxes = render.mark_peaks(
+        picture, [(p.row * factor, p.col * factor) for p in peaks], (kh * factor, kw * factor)
+    )
+    fmt = "{:.3f}" if look.method == "ncc" else "{:.4g}"
+    texts = [f"{i + 1}: " + fmt.format(p.score) for i, p in enumerate(peaks)]
+    return render.label_peaks(picture, boxes, texts) if peaks else picture
 
 
 def _report(image, loaded, pattern, result, peaks, written, colours, elapsed) -> dict:
     """The ``detect --json`` document (keys in their documented order)."""
     values, pixels = result.values, loaded.pixels
-    cmap, lo, hi = colours
+    cmap, lo, hi = colours[:3]
     return {
         "image": str(image),
         "image_shape": shape3(pixels.shape),
@@ -281,7 +362,13 @@ def _report(image, loaded, pattern, result, peaks, written, colours, elapsed) ->
             {"rank": i + 1, "row": p.row, "col": p.col, "score": p.score}
             for i, p in enumerate(peaks)
         ],
-        "colormap": {"name": cmap, "range": [lo, hi]} if written else None,
+        "colormap": {
+            "name": cmap,
+            "range": [lo, hi],
+            "percentile": HEAT_PERCENTILE if result.method == "raw" else None,
+        }
+        if written.keys() & {"heatmap", "overlay"}
+        else None,
         "outputs": {name: written.get(name) for name in OUTPUTS},
         "flat_template": result.flat_template,
         "flat_windows": result.flat_windows,
@@ -304,6 +391,14 @@ def _notes(found: DetectResult, written: dict, colours) -> list[str]:
     elif found.response.flat_windows:
         notes.append(f"{found.response.flat_windows:,} flat image window(s) have ncc 0")
     if written.keys() & {"heatmap", "overlay"}:
-        notes.append(f"colour map {colours[0]} over [{colours[1]:.6g}, {colours[2]:.6g}]")
+        reach = (
+            f" (the {HEAT_PERCENTILE:g}th percentile of |value|; beyond it, the end colours)"
+            if found.report["method"] == "raw"
+            else ""
+        )
+        notes.append(f"colour map {colours[0]} over [{colours[1]:.6g}, {colours[2]:.6g}]{reach}")
+        for name, factor in colours[3].items():
+            if name in written and factor > 1:
+                notes.append(f"{name} enlarged {factor}x (nearest neighbour): the map is small")
     notes.extend(f"wrote {name} {path}" for name, path in written.items())
     return notes

@@ -162,7 +162,7 @@ def pool(
     lp = spec.op == "lp"
     stored = _write_result(done, output, out_fmt, data, result, max_value, kind, force, lp)
     if show_winners is not None:
-        _write_winners(done, show_winners, data, indices, max_value, kind, force)
+        _write_winners(done, show_winners, (data, result, indices), spec, max_value, kind, force)
     done.report = _report(source, spec, data, result, stored, output, show_winners, kind)
     done.report["axes"] = {"rows": _axis_report(rows), "cols": _axis_report(cols)}
     done.report["timings_ms"] = {
@@ -225,19 +225,45 @@ def _write_result(done, output, out_fmt, data, result, max_value, kind, force, l
     return stored
 
 
-def _write_winners(done, path, data, indices, max_value, kind, force) -> None:
-    """The input with the pixel that won each window lit."""
+def _write_winners(done, path, arrays, spec, max_value, kind, force) -> None:
+    """The input with the pooling grid and the winners, beside the pooled output."""
     from cnnfilter import imageio, render
 
+    data, result, indices = arrays
     is_image = kind != "array"
-    shown_data = data if is_image else gray_for_display(data)
-    picture, factor = render.winners_picture(
-        render.display_rgb(shown_data, max_value if is_image else 255.0), indices
+    if is_image:
+        shown_in = render.display_rgb(data, max_value)
+        shown_out = render.display_rgb(result.astype(data.dtype), max_value)
+    else:
+        bounds = _finite_bounds(data)
+        shown_in = render.display_rgb(gray_for_display(data, bounds), 255.0)
+        shown_out = render.display_rgb(gray_for_display(result, bounds), 255.0)
+    (kh, kw), (sh, sw) = spec.kernel_size, spec.stride
+    caption = (
+        f"cnnfilter pool --op max --size {kh},{kw} --stride {sh},{sw}: input, grid and "
+        "winners | pooled output"
+    )
+    picture, factor = render.pooling_picture(
+        shown_in, indices, shown_out, stride=(sh, sw), padding=tuple(spec.padding),
+        caption=caption,
+    )  # fmt: skip
+    picture = render.with_caption(
+        picture[render.CAPTION_HEIGHT :], caption + (f", enlarged {factor}x" if factor > 1 else "")
     )
     imageio.write_image(path, picture, force=force)
     done.notes.append(
-        f"wrote {path}: winning pixels lit" + (f", enlarged {factor}x" if factor > 1 else "")
+        f"wrote {path}: the input with the pooling grid and the winning pixels marked, beside "
+        "the pooled output" + (f", enlarged {factor}x (nearest neighbour)" if factor > 1 else "")
     )
+
+
+def _finite_bounds(x) -> tuple[float, float]:
+    """``(min, max)`` of the finite values (``(0, 0)`` when there are none)."""
+    import numpy as np
+
+    v = np.asarray(x, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
 
 
 def _axis_report(ax) -> dict:
@@ -326,8 +352,12 @@ def as_picture(result, fmt: str, *, is_image: bool, max_value, source_dtype):
     )
 
 
-def gray_for_display(data):
-    """A .npy array as a gray uint8 picture (min to max of the whole array; NaN, inf -> 0)."""
+def gray_for_display(data, bounds: tuple[float, float] | None = None):
+    """A .npy array as a gray uint8 picture (min to max of the whole array; NaN, inf -> 0).
+
+    ``bounds`` (low, high) replaces the array's own min and max, so that a pooled
+    map is drawn on its input's scale.
+    """
     import numpy as np
 
     from cnnfilter.engine.intensity import to_pixels
@@ -337,4 +367,8 @@ def gray_for_display(data):
         x = x.mean(axis=2)
     if not np.all(np.isfinite(x)):
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-    return to_pixels(x, "rescale", max_value=255, dtype=np.uint8)
+    if bounds is None:
+        return to_pixels(x, "rescale", max_value=255, dtype=np.uint8)
+    lo, hi = bounds
+    scaled = (x - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(x)
+    return to_pixels(scaled, "clip", max_value=255, dtype=np.uint8)

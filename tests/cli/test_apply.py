@@ -8,6 +8,7 @@ file behind.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -56,13 +57,15 @@ def test_readme_sobel_on_astronaut(samples, tmp_path):
     note = result.stderr
     assert note.startswith("convolution of ") and note.count("\n") == 1
     for part in ("sobel-x (3x3)", "boundary symmetric", "padding same", "stride 1",
-                 "response 512 x 512 x 3", "range abs", f"wrote {out}"):  # fmt: skip
+                 "response 512 x 512 x 3", "range stretch (|response| / 99.5th percentile",
+                 "gamma 0.5)", f"wrote {out}"):  # fmt: skip
         assert part in note, part
     astro = np.asarray(Image.open(samples / "astronaut.png")).astype(np.float64)
-    expected = np.stack(
-        [clip8(np.abs(ndimage.convolve(astro[..., c], SOBEL_X, mode="reflect"))) for c in range(3)],
-        axis=-1,
+    response = np.stack(
+        [ndimage.convolve(astro[..., c], SOBEL_X, mode="reflect") for c in range(3)], axis=-1
     )
+    level = np.percentile(np.abs(response), 99.5)
+    expected = clip8(255 * np.clip(np.abs(response) / level, 0, 1) ** 0.5)
     got = np.asarray(Image.open(out))
     assert got.shape == (512, 512, 3)
     assert np.abs(got.astype(int) - expected).max() <= 1  # float32 vs float64 at .5
@@ -97,7 +100,7 @@ def test_readme_kernel_file_correlate_constant_stride_2(samples, tmp_path):
     out = tmp_path / "out.png"
     result = run_ok(
         "apply", samples / "coins.png", "--kernel-file", kfile, "--op", "correlate",
-        "--boundary", "constant", "--stride", "2", "-o", out,
+        "--boundary", "constant", "--stride", "2", "--range", "abs", "-o", out,
     )  # fmt: skip
     note = result.stderr
     assert note.startswith("cross-correlation of ")
@@ -372,3 +375,71 @@ def test_output_folder_missing_or_a_directory(samples, tmp_path):
                      "-o", tmp_path / "d.png", "--force")  # fmt: skip
     assert "is a folder; give a file name" in line and "--force" not in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.png"]
+
+
+# ------------------------------------------------ issue 15: magnitude, several kernels
+
+
+def test_sobel_is_the_magnitude_of_sobel_x_and_sobel_y(samples, tmp_path):
+    image = samples / "camera.png"
+    gx, gy, both = tmp_path / "gx.npy", tmp_path / "gy.npy", tmp_path / "g.npy"
+    run_ok("apply", image, "-k", "sobel-x", "-o", gx)
+    run_ok("apply", image, "-k", "sobel-y", "-o", gy)
+    result = run_ok("apply", image, "-k", "sobel", "-o", both)
+    assert "sobel (magnitude of sobel-x, sobel-y)" in result.stderr
+    expected = np.hypot(np.load(gx).astype(np.float64), np.load(gy).astype(np.float64))
+    np.testing.assert_allclose(np.load(both), expected, rtol=1e-6, atol=1e-3)
+    again = tmp_path / "g2.npy"
+    run_ok("apply", image, "--combine", "magnitude", "-k", "sobel-x", "-k", "sobel-y", "-o", again)
+    np.testing.assert_array_equal(np.load(again), np.load(both))
+
+
+def test_default_range_stretches_edges_to_the_995th_percentile(samples, tmp_path):
+    out, raw = tmp_path / "e.png", tmp_path / "e.npy"
+    result = run_ok("apply", samples / "chelsea.png", "-k", "edge-1", "-o", out, "--json")
+    run_ok("apply", samples / "chelsea.png", "-k", "edge-1", "-o", raw)
+    response = np.load(raw).astype(np.float64)
+    level = np.percentile(np.abs(response), 99.5)
+    doc = json.loads(result.stdout)
+    assert doc["range"] == "stretch"
+    assert doc["stretch"]["percentile"] == 99.5 and doc["stretch"]["gamma"] == 0.5
+    assert doc["stretch"]["level"] == pytest.approx(level, rel=1e-6)
+    got = np.asarray(Image.open(out)).astype(np.float64)
+    expected = 255 * np.clip(np.abs(response) / level, 0, 1) ** 0.5
+    assert np.abs(got - expected).max() <= 0.5 + 1e-3
+    # issue 15: --range abs averaged 8.6 of 255 here; the stretch makes the edges visible
+    assert got.mean() > 60 and (got >= 128).mean() > 0.1
+    abs_out = tmp_path / "abs.png"
+    run_ok("apply", samples / "chelsea.png", "-k", "edge-1", "--range", "abs", "-o", abs_out)
+    assert np.asarray(Image.open(abs_out)).mean() == pytest.approx(8.6, abs=0.1)
+    flat = tmp_path / "g1.png"
+    run_ok("apply", samples / "chelsea.png", "-k", "edge-1", "--gamma", "1", "--percentile",
+           "90", "-o", flat)  # fmt: skip
+    level90 = np.percentile(np.abs(response), 90)
+    expected = 255 * np.clip(np.abs(response) / level90, 0, 1)
+    assert np.abs(np.asarray(Image.open(flat)) - expected).max() <= 0.5 + 1e-3
+
+
+def test_several_kernels_write_one_output_each_or_a_montage(samples, tmp_path):
+    pattern = str(tmp_path / "{kernel}.png")
+    run_ok("apply", samples / "coins.png", "-k", "sobel-x", "-k", "gaussian:5:1", "-o", pattern)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gaussian_5_1.png", "sobel-x.png"]
+    single = tmp_path / "single.png"
+    run_ok("apply", samples / "coins.png", "-k", "sobel-x", "-o", single)
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(single)), np.asarray(Image.open(tmp_path / "sobel-x.png"))
+    )
+    montage = tmp_path / "m.png"
+    run_ok("apply", samples / "coins.png", "-k", "sobel-x", "-k", "box:3", "--montage",
+           "-o", montage)  # fmt: skip
+    from cnnfilter import render
+
+    px = np.asarray(Image.open(montage))
+    top = render.CAPTION_HEIGHT
+    assert px.shape == (top + 303, 384 + 8 + 384, 3)
+    np.testing.assert_array_equal(px[top:, :384, 0], np.asarray(Image.open(single)))
+    strip = px[:top, :384]
+    assert (strip.max(axis=2) < 128).sum() > 30  # the label "sobel-x (stretch)"
+    line = run_error(2, "apply", samples / "coins.png", "-k", "sobel-x", "-k", "box:3",
+                     "-o", tmp_path / "x.png")  # fmt: skip
+    assert "{kernel}" in line and "--montage" in line

@@ -159,7 +159,8 @@ def test_receptive_field_picture(tmp_path):
     assert "layer conv5_3 unit (7, 7): field rows 22..217, columns 22..217" in result.stderr
     assert "all inside the image" in result.stderr
     picture = np.asarray(Image.open(out))
-    assert picture.shape == (512, 512, 3)  # the field is inside: no padding margin
+    # the field is inside: no padding margin, only the caption strip above
+    assert picture.shape == (18 + 512, 512, 3)
     corner = run(
         "receptive-field",
         ARCH / "vgg16.yaml",
@@ -173,7 +174,7 @@ def test_receptive_field_picture(tmp_path):
         tmp_path / "c.png",
     )
     assert "field rows -90..105" in corner.stderr
-    assert np.asarray(Image.open(tmp_path / "c.png")).shape[0] > 512  # grew for the padding
+    assert np.asarray(Image.open(tmp_path / "c.png")).shape[0] > 18 + 512  # grew for the padding
 
 
 def test_picture_refuses_to_overwrite_without_force(tmp_path):
@@ -301,3 +302,27 @@ def test_params_json_in_a_real_subprocess():
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert json.loads(proc.stdout)["total"]["parameters"] == 61_100_840
+
+
+def test_receptive_field_on_a_wide_photo_is_drawn_square_with_a_caption(samples, tmp_path):
+    from cnnfilter import render
+
+    out, boxed = tmp_path / "rf.png", tmp_path / "rf_lb.png"
+    args = ["receptive-field", str(samples / "arch" / "vgg16.yaml"), "--image",
+            str(samples / "coffee.png"), "--layer", "conv4_3"]  # fmt: skip
+    result = invoke([*args, "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert "centre-cropped to the input's aspect" in result.stderr
+    pic = np.asarray(Image.open(out))
+    top = render.CAPTION_HEIGHT
+    # 400 x 600 centre-cropped to 400 x 400 (the caption may widen the canvas, in white)
+    assert pic.shape[0] == top + 400 and (pic[top:, 400:] == 255).all()
+    # the field (92 x 92 of 224) is outlined in the field colour as a square
+    body = pic[top:, :400]
+    ys, xs = np.nonzero((body == (255, 200, 0)).all(axis=2))
+    assert ys.max() - ys.min() == xs.max() - xs.min()
+    assert abs((ys.max() - ys.min() + 1) - 92 * 400 / 224) <= 2
+    assert (pic[:top].max(axis=2) < 128).sum() > 100  # the caption
+    result = invoke([*args, "--fit", "letterbox", "-o", str(boxed)])
+    assert result.exit_code == 0, result.stderr
+    assert np.asarray(Image.open(boxed)).shape[:2] == (top + 600, 600)

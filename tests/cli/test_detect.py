@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnfilter import render
+
 from helpers import ARTICLE_PATCH, invoke
 
 
@@ -73,20 +75,78 @@ def test_pictures_and_raw_map_are_written(samples, tmp_path):
     values = np.load(raw)
     assert (*values.shape, 1) == (303 - 8, 384 - 8, 1) == tuple(doc["map_shape"])
     assert doc["map_range"] == pytest.approx([values.min(), values.max()])
-    # the LoG response has both signs: the diverging map, centred on 0
+    # the LoG response has both signs: the diverging map, centred on 0, reaching the
+    # 99.5th percentile of |value| (raw maps)
     lo, hi = doc["colormap"]["range"]
     assert doc["colormap"]["name"] == "rdbu" and lo == -hi
+    assert hi == pytest.approx(np.percentile(np.abs(values), 99.5))
+    assert doc["colormap"]["percentile"] == 99.5
     assert f"colour map rdbu over [{lo:.6g}, {hi:.6g}]" in result.stderr
     heat_px = np.asarray(Image.open(heat))
-    assert heat_px.shape == values.shape + (3,)
+    top = render.CAPTION_HEIGHT
+    # the map itself, below the caption strip, one pixel per window (295 >= 256: not enlarged)
+    mapped = render.colorize(values, cmap="rdbu", lo=lo, hi=hi)
+    np.testing.assert_array_equal(heat_px[top : top + 295, :376], mapped)
     over_px = np.asarray(Image.open(over))
-    assert over_px.shape == (303, 384, 3)
+    assert over_px.shape[0] == 303 + top and over_px.shape[1] > 384
     best = doc["peaks"][0]
     assert doc["outputs"] == {"heatmap": str(heat), "overlay": str(over), "raw": str(raw)}
+    assert doc["enlarged"] == {"heatmap": 1, "overlay": 1} and doc["same_size"] is None
     # the best peak's box is drawn in yellow around the window centre
-    r, c = best["row"] + 4, best["col"] + 4
+    r, c = best["row"] + 4 + top, best["col"] + 4
     box = over_px[max(r - 8, 0) : r + 9, max(c - 8, 0) : c + 9].reshape(-1, 3)
     assert ((box == [255, 221, 0]).all(axis=1)).any()
+
+
+def test_heatmap_has_a_colour_bar_and_a_caption(samples, tmp_path):
+    heat = tmp_path / "heat.png"
+    result = run(samples / "coins.png", "--template", samples / "crops" / "coin.png",
+                 "--method", "ncc", "--heatmap", heat, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    lo, hi = doc["colormap"]["range"]
+    px = np.asarray(Image.open(heat)).astype(int)
+    top, h, w = render.CAPTION_HEIGHT, 303 - 44, 384 - 44
+    c0 = w + render.BAR_GAP
+    bar = px[top : top + h, c0 : c0 + render.BAR_WIDTH]
+    lut = render.colormap_lut("rdbu")
+    # the bar's ends are the colour map's ends: hi on top, lo at the bottom
+    assert (bar[0] == lut[255]).all() and (bar[-1] == lut[0]).all()
+    assert (lo, hi) == (pytest.approx(-1.0), pytest.approx(1.0))
+    # tick labels: dark pixels right of the bar; the caption: dark pixels in its strip
+    labels = px[top : top + h, c0 + render.BAR_WIDTH + 4 :]
+    assert (labels.max(axis=2) < 128).sum() > 50
+    strip = px[:top]
+    assert (strip.max(axis=2) < 128).sum() > 100
+    assert (strip[:, -5:] == 255).all()  # white background beyond the text
+    caption = render.with_caption(np.zeros((1, 1, 3), np.uint8),
+                                  "cnnfilter detect coins.png: template coin.png (45x45), "
+                                  "method ncc")[:top]  # fmt: skip
+    np.testing.assert_array_equal(strip[:, : caption.shape[1]], caption)
+
+
+def test_small_maps_are_enlarged_and_same_size_pads_to_the_image(samples, tmp_path):
+    heat, over, raw = tmp_path / "heat.png", tmp_path / "over.png", tmp_path / "r.npy"
+    drawing = samples / "article" / "curve_drawing.png"  # 40 x 50, curve 7x7: map 34 x 44
+    result = run(drawing, "--kernel", "curve", "--heatmap", heat, "--overlay", over,
+                 "--raw", raw, "--same-size", "--pad-value", "-1", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    full = np.load(raw)
+    assert full.shape == (40, 50)
+    assert doc["same_size"] == {"padding": [3, 3, 3, 3], "value": -1.0}
+    # the window at top-left (10, 20) is centred on (13, 23); the border holds the pad value
+    assert full[13, 23] == 6600 and (full[:3] == -1).all() and (full[:, -3:] == -1).all()
+    assert doc["enlarged"] == {"heatmap": 7, "overlay": 7}  # ceil(256 / 40)
+    assert "heatmap enlarged 7x (nearest neighbour)" in result.stderr
+    heat_px = np.asarray(Image.open(heat))
+    top = render.CAPTION_HEIGHT
+    body = heat_px[top : top + 280, :350]
+    assert heat_px.shape[0] == top + 40 * 7
+    # nearest neighbour: 7 x 7 blocks of one colour
+    blocks = body.reshape(40, 7, 50, 7, 3)
+    assert (blocks == blocks[:, :1, :, :1]).all()
+    assert np.asarray(Image.open(over)).shape[0] == top + 280
 
 
 def test_raw_map_as_float_tiff(samples, tmp_path):

@@ -179,4 +179,7 @@ def test_pool_and_receptive_field_print_h_x_w_x_c(here):
     args = ["receptive-field", ARCH, "--image", "gray.png", "--layer", "conv5_3", "-o", "rf.png"]
     result = invoke(args)
     assert result.exit_code == 0, result.stderr
-    assert "gray.png (48 x 40 x 1) stands for the input; wrote rf.png" in result.stderr
+    assert (
+        "gray.png (48 x 40 x 1, centre-cropped to the input's aspect) stands for the input; "
+        "wrote rf.png"
+    ) in result.stderr

@@ -138,7 +138,9 @@ def test_json_report_has_the_documented_keys_and_true_values(samples, tmp_path):
     assert report["padding"] == {"spec": "same", "pixels": [1, 1, 1, 1]}
     assert report["stride"] == [1, 1] and report["dilation"] == [1, 1]
     assert report["channels"] == "separate"
-    assert report["range"] == "abs"
+    assert report["range"] == "stretch"  # the default for zero-sum kernels since issue 15
+    assert report["stretch"]["percentile"] == 99.5 and report["stretch"]["gamma"] == 0.5
+    assert report["combine"] is None
     assert report["method"] == "direct"
     assert set(report["timings_ms"]) == {"read", "filter", "encode", "write", "total"}
     # the response range, against scipy.ndimage (reflect == symmetric)

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from helpers import invoke
 
@@ -69,26 +70,46 @@ def test_json_report_has_stable_keys(samples):
     assert doc["output"] is None and doc["count_include_pad"] is None
 
 
-def test_show_winners_marks_one_pixel_per_window(samples, tmp_path):
+def test_show_winners_marks_the_winners_beside_the_pooled_output(samples, tmp_path):
+    from cnnfilter import render
+
     out = tmp_path / "winners.png"
     result = run(samples / "camera.png", "--size", "3", "--stride", "2", "--show-winners", out)
     assert result.exit_code == 0, result.stderr
     pic = np.asarray(Image.open(out))
-    assert pic.shape == (512, 512, 3)
-    lit = pic[:, :, 0] > pic[:, :, 2] + 40  # yellow: red well above blue
+    top = render.CAPTION_HEIGHT
+    # 512 >= 512: not enlarged; left the input, right 255 x 255 cells of 2 x 2 pixels
+    assert pic.shape == (top + 512, 512 + 8 + 510, 3)
+    camera = np.asarray(Image.open(samples / "camera.png")).astype(int)
+    left = pic[top:, :512, 0].astype(int)
+    shown = left == camera  # winners at full brightness; the others dimmed to 60%
+    dimmed = left == np.rint(camera * 0.6)
+    assert (shown | dimmed).mean() > 0.98  # (a few pixels carry a grid line instead)
     # 255 x 255 windows of 3x3 with stride 2 overlap, so a pixel can win several windows
-    assert 255 * 255 // 4 < lit.sum() <= 255 * 255
+    winners = shown & ~dimmed
+    assert 255 * 255 // 4 < winners.sum() <= 255 * 255
+    pooled = ndimage.maximum_filter(camera, size=3)[1:-1:2, 1:-1:2][:255, :255]
+    np.testing.assert_array_equal(pic[top : top + 510 : 2, 520::2, 0], pooled)
+    assert "beside the pooled output" in result.stderr
 
 
 def test_show_winners_enlarges_small_inputs(tmp_path):
+    from cnnfilter import render
+
     src, out = tmp_path / "f.npy", tmp_path / "w.png"
     np.save(src, np.array([[1.0, 2.0], [4.0, 3.0]]))
     result = run(src, "--size", "2", "--show-winners", out)
     assert result.exit_code == 0, result.stderr
     pic = np.asarray(Image.open(out))
-    assert pic.shape == (256, 256, 3)
-    assert pic[200, 10, 0] > 200 and pic[10, 10, 0] < 60  # pixel (1, 0) won
-    assert "enlarged 128x" in result.stderr
+    top = render.CAPTION_HEIGHT
+    assert pic.shape[0] == top + 512 and pic.shape[1] >= 512 + 8 + 512
+    # gray .npy shown as min..max -> 0..255: pixel (1, 0) (value 4) won, at full white,
+    # outlined in yellow; pixel (0, 0) (value 1) is dimmed to 60%
+    assert (pic[top + 300, 10] == 255).all() and pic[top + 10, 10, 0] == 0
+    assert tuple(pic[top + 256, 100]) == (255, 221, 0)  # the winner's outline
+    assert (pic[top:, 520:1032] == 255).all()  # the output: one cell, the max, white
+    assert "enlarged 256x" in result.stderr
+    assert (pic[:top].max(axis=2) < 128).sum() > 100  # the caption
 
 
 def test_lp_pooling_of_an_image_to_npy_is_exact(tmp_path):

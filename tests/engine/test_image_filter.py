@@ -49,24 +49,51 @@ def test_range_modes_never_wrap(range_mode, at_1020, at_minus_190):
     assert r2.range_mode == range_mode
 
 
-def test_auto_range_is_abs_for_zero_sum_and_clip_otherwise():
+def test_auto_range_is_stretch_for_zero_sum_and_clip_otherwise():
     image, _ = spike_image()
-    assert filter_image(image, SOBEL_X, FilterSettings()).range_mode == "abs"
+    assert filter_image(image, SOBEL_X, FilterSettings()).range_mode == "stretch"
     assert filter_image(image, BOX3, FilterSettings()).range_mode == "clip"
 
 
 def test_edge_detector_on_a_real_photo_is_clearly_visible(samples):
     camera = np.asarray(Image.open(samples / "camera.png"))
     result = filter_image(camera, SOBEL_X, FilterSettings())
-    assert result.operation == "convolution" and result.range_mode == "abs"
-    np.testing.assert_allclose(
-        result.response, ndimage.convolve(camera.astype(float), SOBEL_X, mode="reflect"), atol=1e-3
-    )
-    np.testing.assert_array_equal(
-        result.pixels, np.clip(np.rint(np.abs(result.response)), 0, 255).astype(np.uint8)
-    )
+    assert result.operation == "convolution" and result.range_mode == "stretch"
+    expected = ndimage.convolve(camera.astype(float), SOBEL_X, mode="reflect")
+    np.testing.assert_allclose(result.response, expected, atol=1e-3)
+    level = np.percentile(np.abs(expected), 99.5)
+    assert result.level == pytest.approx(level, rel=1e-6)
+    stretched = 255 * np.clip(np.abs(expected) / level, 0, 1) ** 0.5
+    assert np.abs(result.pixels - stretched).max() <= 0.5 + 1e-3
     # not almost black: a clear share of strong edges
-    assert 0.03 < (result.pixels > 100).mean() < 0.5
+    assert 0.03 < (result.pixels >= 128).mean() < 0.5
+    assert result.pixels.mean() > 40
+
+
+@pytest.mark.parametrize("photo", ["chelsea.png", "coffee.png", "camera.png", "astronaut.png"])
+@pytest.mark.parametrize("kernel", ["edge-1", "edge-2", "edge-3"])
+def test_the_articles_edge_kernels_are_clearly_visible_by_default(samples, photo, kernel):
+    # issue 15: with --range abs, edge-1 on chelsea averaged 8.6 of 255 (0.0% pixels >= 128)
+    from cnnfilter.kernels import REGISTRY
+
+    image = np.asarray(Image.open(samples / photo))
+    weights = REGISTRY[kernel].make([])
+    pixels = filter_image(image, weights, FilterSettings()).pixels
+    assert 45 < pixels.mean() < 100, pixels.mean()
+    assert 0.05 < (pixels >= 128).mean() < 0.25
+
+
+def test_magnitude_combines_two_kernels_as_hypot():
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    sobel_y = SOBEL_X.T.copy()
+    raw = FilterSettings(raw=True)
+    gx = filter_image(image, SOBEL_X, raw).response.astype(np.float64)
+    gy = filter_image(image, sobel_y, raw).response.astype(np.float64)
+    both = filter_image(image, [SOBEL_X, sobel_y], FilterSettings(raw=True, combine="magnitude"))
+    np.testing.assert_allclose(both.response, np.hypot(gx, gy), rtol=1e-6, atol=1e-3)
+    with pytest.raises(UsageError, match="two or more kernels of one shape"):
+        filter_image(image, [SOBEL_X], FilterSettings(combine="magnitude"))
 
 
 def test_operations_and_their_names():

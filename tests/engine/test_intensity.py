@@ -9,6 +9,7 @@ from cnnfilter.engine.intensity import (
     RANGE_MODES,
     choose_range,
     premultiply,
+    stretch_level,
     to_pixels,
     unpremultiply,
 )
@@ -69,24 +70,49 @@ def test_sixteen_bit_range():
 
 
 def test_choose_range():
-    assert choose_range("auto", 0.0) == "abs"
-    assert choose_range("auto", 1e-12) == "abs"
+    assert choose_range("auto", 0.0) == "stretch"
+    assert choose_range("auto", 1e-12) == "stretch"
     assert choose_range("auto", 1.0) == "clip"
     assert choose_range("auto", -8.0) == "clip"
-    for mode in ("clip", "abs", "rescale"):
+    for mode in ("clip", "abs", "rescale", "stretch"):
         assert choose_range(mode, 0.0) == mode
-    assert set(RANGE_MODES) == {"auto", "clip", "abs", "rescale"}
+    assert set(RANGE_MODES) == {"auto", "clip", "abs", "rescale", "stretch"}
 
 
 def test_unknown_range_modes_are_refused():
     with pytest.raises(
         UsageError,
-        match=r"range must be one of auto, clip, abs, rescale, got "
+        match=r"range must be one of auto, clip, abs, rescale, stretch, got "
         r"'wrap'",
     ):
         choose_range("wrap", 0.0)
-    with pytest.raises(UsageError, match=r"range must be clip, abs or rescale here, got 'auto'"):
+    with pytest.raises(
+        UsageError, match=r"range must be clip, abs, rescale or stretch here, got 'auto'"
+    ):
         to_pixels(ARTICLE, "auto", max_value=255, dtype=np.uint8)
+
+
+def test_stretch_maps_the_percentile_exactly_to_full_white():
+    # 1000 magnitudes 0.1, 0.2, ..., 100.0 with random signs: the 99.5th percentile of
+    # |v| is 99.5049... (numpy's linear rule: position 0.995 * 999 = 994.005)
+    rng = np.random.default_rng(0)
+    mags = np.arange(1, 1001) / 10.0
+    values = mags * rng.choice([-1.0, 1.0], size=1000)
+    level = stretch_level(values, 99.5)
+    assert level == pytest.approx(99.5 + 0.005 * 0.1, abs=1e-12)
+    out = to_pixels(values.reshape(25, 40), "stretch", max_value=255, dtype=np.uint8,
+                    percentile=99.5, gamma=1.0).ravel()  # fmt: skip
+    assert (out[mags >= level] == 255).all() and (out[mags < 99.4] < 255).all()
+    np.testing.assert_array_equal(out, np.rint(np.minimum(mags / level, 1) * 255))
+    half = to_pixels(np.array([level / 4, -level]), "stretch", max_value=65535,
+                     dtype=np.uint16, percentile=100, gamma=0.5)  # fmt: skip
+    assert half[0] in (32767, 32768) and half[1] == 65535  # (1/4) ** 0.5 = 1/2: 32767.5
+    assert stretch_level(np.zeros(5)) == 0.0
+    assert to_pixels(np.zeros(3), "stretch", max_value=255, dtype=np.uint8).tolist() == [0, 0, 0]
+    with pytest.raises(UsageError, match=r"percentile must be in \(0, 100\], got 0"):
+        stretch_level(values, 0)
+    with pytest.raises(UsageError, match="gamma must be > 0"):
+        to_pixels(values, "stretch", max_value=255, dtype=np.uint8, gamma=0)
 
 
 def test_premultiply_and_back():
