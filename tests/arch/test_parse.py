@@ -300,7 +300,7 @@ ERRORS = [
         "unknown top key",
         "input: [8, 8, 3]\nlayer: [relu]\nlayers: [relu]\n",
         2,
-        r"unknown key 'layer'; fix: use only name, input and layers",
+        r"unknown key 'layer'; fix: use only name, input, blocks and layers",
     ),
     (
         "residual without body",
@@ -322,9 +322,9 @@ ERRORS = [
     ),
     (
         "activation name",
-        "input: [8, 8, 3]\nlayers:\n  - dense: {units: 2, activation: swish}\n",
+        "input: [8, 8, 3]\nlayers:\n  - dense: {units: 2, activation: swoosh}\n",
         3,
-        r"unknown activation 'swish'",
+        r"unknown activation 'swoosh'",
     ),
 ]
 

@@ -245,8 +245,9 @@ BAD_FILES = [
         "bad.yaml:3: layer 'conv2d_1' (conv2d): output would be 0 x 0",
     ),
     (
-        "input: [8, 8, 3]\nlayers:\n  - dense: {units: 1}\n",
-        "bad.yaml:3: layer 'dense_1' (dense): needs a flat input but gets 8 x 8 x 3; "
+        "input: [8, 8, 3]\nlayers:\n  - dense: {units: 1, in_features: 192}\n",
+        "bad.yaml:3: layer 'dense_1' (dense): in_features is 192 = 8 x 8 x 3 but its input is "
+        "not flat (a dense layer on 8 x 8 x 3 acts on its 3 channels); "
         "fix: add '- flatten' before it",
     ),
     (
