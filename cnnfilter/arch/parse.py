@@ -371,6 +371,8 @@ def _network(root: yaml.Node, ctx: _Context, input_shape: Shape | None = None) -
     if not nodes:
         raise ctx.fail(items["layers"], where, "no layers", _TOP_FIX["layers"])
     layers = tuple(_layers(nodes, ctx))
+    if not layers:
+        raise ctx.fail(items["layers"], where, "no layers (every repeat ran 0 times)", _TOP_FIX["layers"])
     _check_unique_names(layers, ctx)
     return Network(str(name), Shape(*dims), layers, ctx.source)
 
@@ -405,6 +407,10 @@ def _layer(node: yaml.Node, ctx: _Context) -> list[Layer]:
         )
     if not isinstance(spelling, str):
         raise ctx.fail(node, where, f"layer type {spelling!r} is not a word", "write e.g. - relu")
+    if "$" in spelling:  # a block argument naming the type, e.g. - $activation
+        spelling = _substitute(spelling, node, ctx, where)
+        if not isinstance(spelling, str):
+            raise ctx.fail(node, where, f"layer type {spelling!r} is not a word", "pass a type name")
     if spelling in ctx.blocks:
         return [_use_block(node, spelling, options, ctx)]
     kind = spelling.lower() if spelling.lower() in _STRUCTURAL else canonical_type(spelling)
@@ -619,7 +625,7 @@ def _repeat(node, items, ctx: _Context) -> list[Layer]:
             raise ctx.fail(node, where, f"missing option {key!r}", fix)
     times = _scalar(given["times"], ctx, where)
     start = _scalar(given["start"], ctx, where) if "start" in given else 1
-    for key, value, minimum in (("times", times, 1), ("start", start, 0)):
+    for key, value, minimum in (("times", times, 0), ("start", start, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ctx.fail(
                 given[key],
@@ -630,6 +636,8 @@ def _repeat(node, items, ctx: _Context) -> list[Layer]:
     nodes = _sequence(given["layers"], ctx, where, fix)
     if not nodes:
         raise ctx.fail(given["layers"], where, "no layers to repeat", fix)
+    if times * len(nodes) > MAX_LAYERS:
+        raise ctx.fail(given["times"], where, f"more than {MAX_LAYERS} layers", "lower times")
     _nested(ctx, node, where)
     layers: list[Layer] = []
     for i in range(start, start + times):

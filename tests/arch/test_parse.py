@@ -316,9 +316,9 @@ ERRORS = [
     ),
     (
         "repeat zero times",
-        "input: [8, 8, 3]\nlayers:\n  - repeat: {times: 0, layers: [relu]}\n",
+        "input: [8, 8, 3]\nlayers:\n  - repeat: {times: -1, layers: [relu]}\n",
         3,
-        r"repeat: times 0 is not a whole number >= 1",
+        r"repeat: times -1 is not a whole number >= 0",
     ),
     (
         "activation name",
