@@ -124,11 +124,11 @@ def _print_table(console, title: str, headers, rows, footer, numeric, width=None
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
         # Numbers and header words never fold: only the layer names give way.
-        width = max([len(header)] + [len(row[i]) for row in rows])
+        natural = max([len(header)] + [len(row[i]) for row in rows])
         table.add_column(
             header,
             justify="right" if header in numeric else "left",
-            min_width=None if i == 0 else width,
+            min_width=None if i == 0 else natural,
         )
     for row in rows:
         table.add_row(*row)
