@@ -850,6 +850,9 @@ class LayerScale(Layer):
 
     init_values: float = opt(_number, 1e-6, "layer_scale")
 
+    def weights(self, step):
+        return step.input.channels, 0
+
 
 def _num_parameters(value: Any) -> int | str:
     if value == "channels":
