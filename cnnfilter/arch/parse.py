@@ -64,7 +64,8 @@ class _Context:
     layers: int = 0
     nesting: int = 0
     counters: dict[str, int] = field(default_factory=dict)
-    iterations: list[int] = field(default_factory=list)
+    #: (iteration, times) of the enclosing repeats, innermost last
+    iterations: list[tuple[int, int]] = field(default_factory=list)
     #: block name -> (argument defaults, layer nodes, definition node)
     blocks: dict[str, tuple[dict[str, Any], list[yaml.Node], yaml.Node]] = field(
         default_factory=dict
@@ -453,8 +454,11 @@ def _name(kind: str, items: list[tuple[str, yaml.Node]], ctx: _Context) -> str:
                     value, f"layer ({kind})", f"name {name!r} is not text", "write name: some_text"
                 )
             name = str(name)
-            for i in reversed(ctx.iterations):  # innermost repeat first
-                name = name.replace("{i}", str(i)) if "{i}" in name else f"{name}_{i}"
+            for i, times in reversed(ctx.iterations):  # innermost repeat first
+                if "{i}" in name:
+                    name = name.replace("{i}", str(i))
+                elif times > 1:  # a repeat of 0 or 1 (a condition) keeps the name
+                    name = f"{name}_{i}"
             return f"{ctx.prefixes[-1]}.{name}" if ctx.prefixes else name
     ctx.counters[kind] = ctx.counters.get(kind, 0) + 1
     return f"{kind}_{ctx.counters[kind]}"
@@ -641,7 +645,7 @@ def _repeat(node, items, ctx: _Context) -> list[Layer]:
     _nested(ctx, node, where)
     layers: list[Layer] = []
     for i in range(start, start + times):
-        ctx.iterations.append(i)
+        ctx.iterations.append((i, times))
         layers.extend(_layers(nodes, ctx))
         ctx.iterations.pop()
     ctx.nesting -= 1

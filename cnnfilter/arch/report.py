@@ -372,13 +372,16 @@ FIELDS_DROP_ORDER = ["eff. padding", "type", "start"]
 
 
 def fields_table(
-    fields: ReceptiveFields, *, indent: str = "  "
+    fields: ReceptiveFields, *, indent: str = "  ", depth: int | None = None
 ) -> tuple[list[str], list[list[str]]]:
     """Headers and formatted rows of the ``receptive-field`` table (one value when
-    rows and columns agree, else ``rows x cols``)."""
+    rows and columns agree, else ``rows x cols``; ``(max r)``: the largest field over
+    all branches when it differs; ``depth`` hides deeper rows)."""
     headers = ["layer", "type", "output", "field r", "jump j", "start", "eff. padding"]
     rows = []
     for row in fields.rows:
+        if depth is not None and row.depth > depth:
+            continue
         f = row.field
         mark = "~" if f.approximate else ""
         rows.append(

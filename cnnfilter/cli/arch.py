@@ -57,6 +57,10 @@ InputOption = Annotated[
 ChannelsFirstOption = Annotated[
     bool, typer.Option("--channels-first", help="Read --input as CxHxW (PyTorch's order).")
 ]
+DepthOption = Annotated[
+    int | None,
+    typer.Option(min=0, help="Show rows nested at most this deep; a block's row sums its layers."),
+]
 WidthOption = Annotated[
     int | None,
     typer.Option(
@@ -153,12 +157,7 @@ def params(
     input_text: InputOption = None,
     channels_first: ChannelsFirstOption = False,
     width: WidthOption = None,
-    depth: Annotated[
-        int | None,
-        typer.Option(
-            min=0, help="Show rows nested at most this deep; a block's row sums its layers."
-        ),
-    ] = None,
+    depth: DepthOption = None,
     batch_size: Annotated[
         int, typer.Option(min=1, help="Images per batch for the memory estimate.")
     ] = 1,
@@ -223,10 +222,12 @@ def _unit(text: str) -> tuple[int, int]:
 def receptive_field(
     arch: ArchFile,
     json_out: JsonOption = False,
-    input_text: InputOption = None,
-    channels_first: ChannelsFirstOption = False,
     csv: CsvOption = False,
     markdown: MarkdownOption = False,
+    input_text: InputOption = None,
+    channels_first: ChannelsFirstOption = False,
+    width: WidthOption = None,
+    depth: DepthOption = None,
     image: Annotated[
         Path | None,
         typer.Option(help="Photo to draw one unit's receptive field on (needs --layer and -o)."),
@@ -261,7 +262,7 @@ def receptive_field(
 
         imageio.check_input_file(image)
     shape = task.parse_input(input_text, channels_first=channels_first) if input_text else None
-    fields = task.receptive_field(arch, input_shape=shape)
+    fields = task.receptive_field(arch, input_shape=shape, depth=depth)
     if image is not None:
         drawn = task.draw_field(
             fields, image, layer, _unit(unit) if unit is not None else None, output, fmt=fmt,

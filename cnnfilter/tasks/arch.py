@@ -187,6 +187,7 @@ class Fields:
     """``receptive-field``: the :class:`cnnfilter.arch.receptive.ReceptiveFields` and forms."""
 
     fields: object
+    depth: int | None = None
 
     @property
     def title(self) -> str:
@@ -215,7 +216,7 @@ class Fields:
         :data:`cnnfilter.arch.report.FIELDS_DROP_ORDER`)."""
         from cnnfilter.arch import report
 
-        headers, rows = report.fields_table(self.fields, indent=indent)
+        headers, rows = report.fields_table(self.fields, indent=indent, depth=self.depth)
         headers, rows, _ = report.fit_columns(headers, rows, width, report.FIELDS_DROP_ORDER)
         return headers, rows
 
@@ -244,7 +245,7 @@ class Fields:
         return lines
 
 
-def receptive_field(arch: Path | str, *, input_shape=None) -> Fields:
+def receptive_field(arch: Path | str, *, input_shape=None, depth: int | None = None) -> Fields:
     """Receptive field size, jump, start and effective padding of every layer of ``arch``
     (a file, ``-`` or a built-in name; ``input_shape`` replaces the file's input).
 
@@ -253,7 +254,7 @@ def receptive_field(arch: Path | str, *, input_shape=None) -> Fields:
     """
     from cnnfilter.arch.receptive import receptive_fields
 
-    return Fields(receptive_fields(_trace(arch, input_shape)))
+    return Fields(receptive_fields(_trace(arch, input_shape)), depth)
 
 
 @dataclass(frozen=True)
