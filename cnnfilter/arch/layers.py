@@ -238,8 +238,9 @@ class Layer:
         """Multiply-accumulates for one image (torchvision's "GFLOPS" convention)."""
         return 0
 
-    def kernel(self) -> str:
-        """The weight shape for the summary's kernel column ('' when none)."""
+    def kernel(self, step) -> str:
+        """The weight shape for the summary's kernel column ('' when none): Keras'
+        ``(kh, kw, in, out)`` order for convolutions, ``in x out`` for dense layers."""
         return ""
 
     def field(self, step, rows, cols):
@@ -345,8 +346,8 @@ class Conv2d(Layer):
     def macs(self, step):
         return self._kernel_weights(step.input.channels) * step.output.height * step.output.width
 
-    def kernel(self):
-        return _kernel_text(*self.kernel_size)
+    def kernel(self, step):
+        return _kernel_text(*self.kernel_size, step.input.channels // self.groups, self.filters)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -381,8 +382,8 @@ class DepthwiseConv2d(Layer):
         kh, kw = self.kernel_size
         return step.output.channels * kh * kw * step.output.height * step.output.width
 
-    def kernel(self):
-        return _kernel_text(*self.kernel_size)
+    def kernel(self, step):
+        return _kernel_text(*self.kernel_size, step.input.channels, self.depth_multiplier)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -421,8 +422,11 @@ class SeparableConv2d(Layer):
         out = step.output
         return self._per_position(step.input.channels) * out.height * out.width
 
-    def kernel(self):
-        return _kernel_text(*self.kernel_size) + " + 1 x 1"
+    def kernel(self, step):
+        mid = step.input.channels * self.depth_multiplier
+        return _kernel_text(*self.kernel_size, step.input.channels, self.depth_multiplier) + (
+            f" + 1 x 1 x {mid} x {self.filters}"
+        )
 
 
 def _pytorch_padding(value: Any) -> tuple[int, int]:
@@ -495,8 +499,8 @@ class ConvTranspose2d(Layer):
     def macs(self, step):
         return self._kernel_weights(step.input.channels) * step.input.height * step.input.width
 
-    def kernel(self):
-        return _kernel_text(*self.kernel_size)
+    def kernel(self, step):
+        return _kernel_text(*self.kernel_size, self.filters // self.groups, step.input.channels)
 
     def field(self, step, rows, cols):
         out = []
@@ -544,8 +548,8 @@ class LocallyConnected2d(Layer):
     def macs(self, step):
         return self._kernel_weights(step)
 
-    def kernel(self):
-        return _kernel_text(*self.kernel_size)
+    def kernel(self, step):
+        return _kernel_text(*self.kernel_size, step.input.channels, self.filters)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -586,8 +590,8 @@ class Dense(Layer):
         i = step.input
         return i.height * i.width * i.channels * self.units
 
-    def kernel(self):
-        return f"{self.units}"
+    def kernel(self, step):
+        return _kernel_text(step.input.channels, self.units)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -609,7 +613,7 @@ class MaxPool2d(Layer):
         rows, cols = _windows(self, shape, fail, pool=True)
         return Inferred(Shape(rows.out, cols.out, shape.channels), rows, cols)
 
-    def kernel(self):
+    def kernel(self, step):
         return _kernel_text(*self.kernel_size)
 
 

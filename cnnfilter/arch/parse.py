@@ -309,7 +309,7 @@ def _input_dims(node: yaml.Node, ctx: _Context) -> list[int]:
         raise ctx.fail(
             node, where, f"input {dims!r} is not [height, width, channels]", _TOP_FIX["input"]
         )
-    if dims[0] <= 4 and dims[2] > 4:
+    if dims[0] <= 4 and dims[1] > 4 and dims[2] > 4:  # [3, 224, 224]; not [1, 1, 100]
         c, h, w = dims
         raise ctx.fail(
             node,

@@ -110,7 +110,8 @@ def _render(result, form: str, numeric, width: int | None = None) -> None:
     elif form == "markdown":
         headers, rows = result.table(indent="· ")
         print(f"**{result.title}**\n")
-        print(report.to_markdown(headers, rows, right=numeric))
+        right = {i for i, header in enumerate(headers) if header in numeric}
+        print(report.to_markdown(headers, rows, right=right))
         print()
         print("\n".join(f"- {label}: {text}" for label, text in result.footer()))
     else:

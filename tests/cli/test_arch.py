@@ -53,7 +53,9 @@ def test_params_json_keys_are_stable():
         "name",
         "type",
         "depth",
+        "input",
         "output",
+        "kernel",
         "parameters",
         "non_trainable",
         "macs",
@@ -106,9 +108,11 @@ def test_params_markdown_is_a_table_with_totals():
     out = run("params", ARCH / "lenet5.yaml", "--markdown").stdout
     lines = out.splitlines()
     assert lines[0] == "**lenet5: input 32 x 32 x 1**"
-    assert lines[2].startswith("| layer | type | output | parameters |")
-    assert lines[3].startswith("| --- | --- | --- | ---: |")
-    assert "| c5 | dense | 120 | 48,120 | 78.0% |" in out
+    assert lines[2] == (
+        "| layer | type | input | output | kernel | parameters | non-trainable | MACs | share |"
+    )
+    assert lines[3] == "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |"
+    assert "| c5 | dense | 400 | 120 | 400 x 120 | 48,120 |  | 48.00 k | 78.0% |" in out
     assert "- parameters: 61,706 (trainable" in out
 
 
