@@ -155,6 +155,8 @@ class _Walker:
         self.exceeded = False
         self.blocks: list[str] = []  # enclosing merges, innermost last
         self.largest = largest  # follow the largest branch instead of the first
+        self.gate_noted = False
+        self.in_gate = 0  # inside a broadcast gate branch: no "exceeds the input" warning
 
     def steps(self, steps, field: Field, grid: tuple[int, int], depth: int):
         for step in steps:
@@ -188,14 +190,30 @@ class _Walker:
         return field, grid
 
     def merge(self, step: Step, field: Field, grid, depth: int) -> Field:
-        """The main path (the first branch), or with ``largest`` the largest branch."""
+        """The main path (the first branch), or with ``largest`` the largest branch.
+
+        A branch pooled to ``1 x 1`` and broadcast (a squeeze-and-excitation gate) sees
+        the whole input; it is not followed, and a warning says so once per network.
+        """
         self.blocks.append(step.layer.name)
         ends = []
-        for _, branch in step.branches:
+        for name, branch in step.branches:
+            out = branch[-1].output if branch else step.input
+            gate = out.height * out.width == 1 and step.output.height * step.output.width > 1
+            self.in_gate += gate
             end, _ = self.steps(branch, field, grid, depth + 1)
-            ends.append(end)
+            self.in_gate -= gate
+            if gate and not self.gate_noted:
+                self.gate_noted = True
+                self.warnings.append(
+                    f"{step.layer.op} '{step.layer.name}': branch '{name}' is pooled to 1 x 1 "
+                    "and broadcast (a gate): it sees the whole input; the field shown follows "
+                    "the other branches (so in every such block)"
+                )
+            if not gate:
+                ends.append(end)
         self.blocks.pop()
-        if step.layer.op == "aux":
+        if step.layer.op == "aux" or not ends:
             return field
         if len(ends) == 2 and step.layer.op == "add":
             return self.union(step, ends[0], ends[1])
@@ -241,7 +259,7 @@ class _Walker:
         return Field(axes[0], axes[1], approximate)
 
     def check_exceeds(self, step: Step, field: Field) -> None:
-        if self.exceeded:
+        if self.exceeded or self.in_gate:
             return
         if field.rows.size > self.input.height or field.cols.size > self.input.width:
             self.exceeded = True

@@ -128,8 +128,11 @@ def params_records(summary: Summary, *, compare: bool = False) -> list[dict[str,
     return records
 
 
-def params_document(summary: Summary, *, compare: bool = False) -> dict[str, Any]:
-    """The ``params`` JSON report (see the module docstring)."""
+def params_document(
+    summary: Summary, *, compare: bool = False, batch_size: int = 1, dtype: str = "float32"
+) -> dict[str, Any]:
+    """The ``params`` JSON report (see the module docstring); ``memory`` in bytes for
+    ``batch_size`` images of ``dtype`` (:meth:`Summary.memory`)."""
     total = {
         "parameters": summary.parameters,
         "trainable": summary.parameters,
@@ -142,6 +145,8 @@ def params_document(summary: Summary, *, compare: bool = False) -> dict[str, Any
     }
     if compare:
         total["locally_connected_parameters"] = summary.locally_connected
+    memory = {"batch_size": batch_size, "dtype": dtype}
+    memory.update(summary.memory(batch_size=batch_size, dtype=dtype))
     network = summary.trace.network
     return {
         "network": network.name,
@@ -150,6 +155,7 @@ def params_document(summary: Summary, *, compare: bool = False) -> dict[str, Any
         "conventions": dict(CONVENTIONS),
         "layers": params_records(summary, compare=compare),
         "total": total,
+        "memory": memory,
     }
 
 

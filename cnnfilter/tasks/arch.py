@@ -112,7 +112,9 @@ class Params:
         """The ``params --json`` document."""
         from cnnfilter.arch import report
 
-        return report.params_document(self.summary, compare=self.compare)
+        return report.params_document(
+            self.summary, compare=self.compare, batch_size=self.batch_size, dtype=self.dtype
+        )
 
     def records(self) -> list[dict]:
         """One record per layer and a ``total`` record (``params --csv``)."""
