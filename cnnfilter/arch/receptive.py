@@ -195,7 +195,8 @@ class _Walker:
         A branch pooled to ``1 x 1`` and broadcast (a squeeze-and-excitation gate) sees
         the whole input; it is not followed, and a warning says so once per network.
         """
-        self.blocks.append(step.layer.name)
+        kind = "residual" if step.layer.type == "residual" else step.layer.op
+        self.blocks.append(f"{kind} '{step.layer.name}'")
         ends = []
         for name, branch in step.branches:
             out = branch[-1].output if branch else step.input
@@ -280,7 +281,7 @@ class _Walker:
                 f"{g.kernel_size}, stride {g.stride}, dilation {g.dilation}, padding "
                 f"{g.pad_before}+{g.pad_after}); "
                 + (
-                    f"another branch of '{self.blocks[-1]}' may still see them"
+                    f"the other branch of {self.blocks[-1]} may still see them"
                     if self.blocks
                     else "what only they carry is lost"
                 )

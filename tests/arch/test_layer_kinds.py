@@ -318,3 +318,15 @@ def test_concat_follows_the_main_path_and_states_the_largest_field():
     merge, last = rows[-2], rows[-1]
     assert merge.field.rows.size == 1 and merge.largest == (5, 5)
     assert last.field.rows.size == 3 and last.largest == (7, 7)
+
+
+def test_the_small_unet_sample_by_hand():
+    from cnnfilter.arch.parse import load_network
+
+    from helpers import ROOT
+
+    s = summarize(trace(load_network(ROOT / "samples" / "arch" / "small_unet.yaml")))
+    # enc1 1*16*9+16, enc2 16*32*9+32, bottleneck 32*64*9+64, up1 (transposed) 64*32*2*2+32,
+    # dec1 32*16*9+16, head 32*2+2
+    assert s.parameters == 160 + 4_640 + 18_496 + 8_224 + 4_624 + 66
+    assert s.trace.output == Shape(64, 64, 2)
