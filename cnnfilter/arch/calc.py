@@ -159,8 +159,9 @@ def _rows(steps, depth: int, rows: list[Row], train_only: bool = False) -> Cost:
     for step in steps:
         own = layer_cost(step)
         if train_only:
-            own = Cost(own.parameters, own.non_trainable, 0, own.activation_bytes,
-                       own.locally_connected)  # fmt: skip
+            own = Cost(
+                own.parameters, own.non_trainable, 0, own.activation_bytes, own.locally_connected
+            )
         inner = Cost()
         if step.branches:
             side = isinstance(step.layer, Merge) and step.layer.train_only

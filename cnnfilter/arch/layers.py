@@ -15,9 +15,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
 from fractions import Fraction
+from typing import Any, ClassVar
 
 from cnnfilter.engine.geometry import (
     AxisGeometry,
@@ -371,7 +370,9 @@ class DepthwiseConv2d(Layer):
 
     def infer(self, shape, fail):
         rows, cols = _windows(self, shape, fail)
-        return Inferred(Shape(rows.out, cols.out, shape.channels * self.depth_multiplier), rows, cols)
+        return Inferred(
+            Shape(rows.out, cols.out, shape.channels * self.depth_multiplier), rows, cols
+        )
 
     def weights(self, step):
         kh, kw = self.kernel_size
@@ -473,17 +474,31 @@ class ConvTranspose2d(Layer):
     def infer(self, shape, fail):
         c = shape.channels
         if self.in_channels is not None and self.in_channels != c:
-            raise fail(f"in_channels is {self.in_channels} but its input has {c} channels",
-                       f"write in_channels: {c}")  # fmt: skip
+            raise fail(
+                f"in_channels is {self.in_channels} but its input has {c} channels",
+                f"write in_channels: {c}",
+            )
         if c % self.groups or self.filters % self.groups:
-            raise fail(f"groups {self.groups} must divide the input channels {c} and the "
-                       f"filters {self.filters}", "choose groups that divide both")  # fmt: skip
+            raise fail(
+                f"groups {self.groups} must divide the input channels {c} and the "
+                f"filters {self.filters}",
+                "choose groups that divide both",
+            )
         sizes = []
-        for n, k, s, p, op, d in zip((shape.height, shape.width), self.kernel_size, self.stride,
-                                     self.padding, self.output_padding, self.dilation, strict=True):  # fmt: skip
+        for n, k, s, p, op, d in zip(
+            (shape.height, shape.width),
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.dilation,
+            strict=True,
+        ):
             if op >= max(s, d):
-                raise fail(f"output_padding {op} must be smaller than the stride or the dilation",
-                           "lower output_padding")  # fmt: skip
+                raise fail(
+                    f"output_padding {op} must be smaller than the stride or the dilation",
+                    "lower output_padding",
+                )
             sizes.append((n - 1) * s - 2 * p + d * (k - 1) + op + 1)
         if min(sizes) < 1:
             raise fail(f"output would be {sizes[0]} x {sizes[1]}", "use less padding")
@@ -504,8 +519,9 @@ class ConvTranspose2d(Layer):
 
     def field(self, step, rows, cols):
         out = []
-        for axis, k, s, p, d in zip((rows, cols), self.kernel_size, self.stride, self.padding,
-                                    self.dilation, strict=True):  # fmt: skip
+        for axis, k, s, p, d in zip(
+            (rows, cols), self.kernel_size, self.stride, self.padding, self.dilation, strict=True
+        ):
             # Output o reads inputs i = (o + p - t d) / s: about ceil(k_eff / s) of them,
             # centred on (o + p - (k_eff - 1) / 2) / s.
             k_eff = d * (k - 1) + 1
@@ -720,8 +736,10 @@ class Upsample(Layer):
     def field(self, step, rows, cols):
         k = 1 if self.mode == "nearest" else 2
         out = []
-        for axis, n, o in ((rows, step.input.height, step.output.height),
-                           (cols, step.input.width, step.output.width)):  # fmt: skip
+        for axis, n, o in (
+            (rows, step.input.height, step.output.height),
+            (cols, step.input.width, step.output.width),
+        ):
             s = Fraction(o, n)
             out.append(axis.fractional(k, s, Fraction(1, 2) / s - Fraction(1, 2)))
         return out[0], out[1]
@@ -922,8 +940,10 @@ class ChannelShuffle(Layer):
 
     def infer(self, shape, fail):
         if shape.channels % self.groups:
-            raise fail(f"groups {self.groups} does not divide the {shape.channels} channels",
-                       "choose groups that divides the channels")  # fmt: skip
+            raise fail(
+                f"groups {self.groups} does not divide the {shape.channels} channels",
+                "choose groups that divides the channels",
+            )
         return Inferred(shape)
 
 
@@ -996,7 +1016,8 @@ class Merge(Layer):
                 raise fail(
                     f"branch '{name}' ends in {out} but branch '{other}' in {full}",
                     "make the shapes agree, e.g. a shortcut 1x1 conv2d with the body's stride "
-                    "and filters" + (" (multiply also takes 1 x 1 x C)" if self.op == "multiply" else ""),
+                    "and filters"
+                    + (" (multiply also takes 1 x 1 x C)" if self.op == "multiply" else ""),
                 )
         return full
 
@@ -1036,9 +1057,22 @@ class Block(Layer):
 
 
 ACTIVATIONS = (
-    "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "hardswish", "hardsigmoid",
-    "sigmoid", "tanh", "softmax", "softplus", "mish", "prelu", "identity",
-)  # fmt: skip
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "silu",
+    "hardswish",
+    "hardsigmoid",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "softplus",
+    "mish",
+    "prelu",
+    "identity",
+)
 
 _ACTIVATION_CLASSES = {"leaky_relu": LeakyReLU, "softmax": Softmax, "elu": ELU, "prelu": PReLU}
 

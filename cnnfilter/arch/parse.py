@@ -135,7 +135,9 @@ def _read_stdin() -> bytes:
     return stream.read(MAX_BYTES + 1)  # one byte more than allowed: enough to refuse
 
 
-def parse_network(text: str, *, source: str = "<arch>", input_shape: Shape | None = None) -> Network:
+def parse_network(
+    text: str, *, source: str = "<arch>", input_shape: Shape | None = None
+) -> Network:
     """Parse ``arch.yaml`` text (format: docs/reference/arch-yaml.md).
 
     >>> net = parse_network("input: [32, 32, 1]\\nlayers: [conv2d: {filters: 5, kernel_size: 3}]")
@@ -206,9 +208,11 @@ def _substitute(text: str, node: yaml.Node, ctx: _Context, where: str) -> Any:
     """``$arg`` (the value itself), ``${expression}`` (a number) or text with either inside."""
     if not ctx.args:
         raise ctx.fail(
-            node, where, f"{text!r} uses a block argument outside a block",
+            node,
+            where,
+            f"{text!r} uses a block argument outside a block",
             "define the layers under blocks: with args: and use the block",
-        )  # fmt: skip
+        )
     whole = _WHOLE.fullmatch(text)
     if whole:
         return _evaluate(whole.group(1) or whole.group(2), node, ctx, where)
@@ -240,8 +244,14 @@ def _eval_node(node, args: dict[str, Any]) -> Any:
     import ast
     import operator
 
-    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}  # fmt: skip
+    ops = {
+        ast.Add: operator.add,
+        ast.Sub: operator.sub,
+        ast.Mult: operator.mul,
+        ast.Div: operator.truediv,
+        ast.FloorDiv: operator.floordiv,
+        ast.Mod: operator.mod,
+    }
     if isinstance(node, ast.Name):
         return args[node.id]
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
@@ -373,7 +383,9 @@ def _network(root: yaml.Node, ctx: _Context, input_shape: Shape | None = None) -
         raise ctx.fail(items["layers"], where, "no layers", _TOP_FIX["layers"])
     layers = tuple(_layers(nodes, ctx))
     if not layers:
-        raise ctx.fail(items["layers"], where, "no layers (every repeat ran 0 times)", _TOP_FIX["layers"])
+        raise ctx.fail(
+            items["layers"], where, "no layers (every repeat ran 0 times)", _TOP_FIX["layers"]
+        )
     _check_unique_names(layers, ctx)
     return Network(str(name), Shape(*dims), layers, ctx.source)
 
@@ -392,26 +404,7 @@ def _layers(nodes: list[yaml.Node], ctx: _Context) -> list[Layer]:
 
 
 def _layer(node: yaml.Node, ctx: _Context) -> list[Layer]:
-    where = "layer"
-    ctx.visit(node, where)
-    if isinstance(node, yaml.ScalarNode):
-        spelling, options = _scalar(node, ctx, where), None
-    elif isinstance(node, yaml.MappingNode) and len(node.value) == 1:
-        key_node, options = node.value[0]
-        spelling = _scalar(key_node, ctx, where)
-    else:
-        raise ctx.fail(
-            node,
-            where,
-            "a layer must be a type name or a one-key mapping 'type: {options}'",
-            "write e.g. '- conv2d: {filters: 64, kernel_size: 3}' and put name: inside the options",
-        )
-    if not isinstance(spelling, str):
-        raise ctx.fail(node, where, f"layer type {spelling!r} is not a word", "write e.g. - relu")
-    if "$" in spelling:  # a block argument naming the type, e.g. - $activation
-        spelling = _substitute(spelling, node, ctx, where)
-        if not isinstance(spelling, str):
-            raise ctx.fail(node, where, f"layer type {spelling!r} is not a word", "pass a type name")
+    spelling, options = _spelling(node, ctx)
     if spelling in ctx.blocks:
         return [_use_block(node, spelling, options, ctx)]
     kind = spelling.lower() if spelling.lower() in _STRUCTURAL else canonical_type(spelling)
@@ -430,13 +423,35 @@ def _layer(node: yaml.Node, ctx: _Context) -> list[Layer]:
         return _repeat(node, option_items, ctx)
     name = _name(kind, option_items, ctx)
     where = f"layer '{name}' ({kind})"
-    if kind == "residual":
-        return [_residual(node, name, option_items, ctx, where)]
+    build = {"residual": _residual, "aux": _aux}.get(kind)
+    if build is not None:
+        return [build(node, name, option_items, ctx, where)]
     if kind in _MERGES:
         return [_merge(node, kind, name, option_items, ctx, where)]
-    if kind == "aux":
-        return [_aux(node, name, option_items, ctx, where)]
     return [_build(node, kind, name, option_items, ctx, where)]
+
+
+def _spelling(node: yaml.Node, ctx: _Context) -> tuple[str, yaml.Node | None]:
+    """The type spelling of a layer entry (``$arg`` resolved) and its options node."""
+    where = "layer"
+    ctx.visit(node, where)
+    if isinstance(node, yaml.ScalarNode):
+        spelling, options = _scalar(node, ctx, where), None
+    elif isinstance(node, yaml.MappingNode) and len(node.value) == 1:
+        key_node, options = node.value[0]
+        spelling = _scalar(key_node, ctx, where)
+    else:
+        raise ctx.fail(
+            node,
+            where,
+            "a layer must be a type name or a one-key mapping 'type: {options}'",
+            "write e.g. '- conv2d: {filters: 64, kernel_size: 3}' and put name: inside the options",
+        )
+    if isinstance(spelling, str) and "$" in spelling:  # a block argument naming the type
+        spelling = _substitute(spelling, node, ctx, where)
+    if not isinstance(spelling, str):
+        raise ctx.fail(node, where, f"layer type {spelling!r} is not a word", "write e.g. - relu")
+    return spelling, options
 
 
 def _options(node: yaml.Node, ctx: _Context, kind: str) -> list[tuple[str, yaml.Node]]:
@@ -573,8 +588,14 @@ def _aux(node, name: str, items, ctx: _Context, where: str) -> Merge:
     _nested(ctx, node, where)
     layers = tuple(_layers(_sequence(given["layers"], ctx, where, fix), ctx))
     ctx.nesting -= 1
-    return Merge(name=name, line=node.start_mark.line + 1, type="aux", op="aux",
-                 branches=(("main", ()), ("aux", layers)), train_only=train_only)  # fmt: skip
+    return Merge(
+        name=name,
+        line=node.start_mark.line + 1,
+        type="aux",
+        op="aux",
+        branches=(("main", ()), ("aux", layers)),
+        train_only=train_only,
+    )
 
 
 def _use_block(node, block: str, options, ctx: _Context) -> Block:

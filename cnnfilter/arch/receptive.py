@@ -89,8 +89,11 @@ class AxisField:
         input units, output unit 0 centred on input unit coordinate ``centre``."""
         size = self.size + (k_in - 1) * self.jump
         start = self.start + Fraction(centre) * self.jump
-        return AxisField(_simplify(size), _simplify(Fraction(self.jump) / scale),
-                         _simplify(start - Fraction(size - 1, 2)))  # fmt: skip
+        return AxisField(
+            _simplify(size),
+            _simplify(Fraction(self.jump) / scale),
+            _simplify(start - Fraction(size - 1, 2)),
+        )
 
     def window(self, geometry: AxisGeometry) -> AxisField:
         """The field after a layer with this window geometry (the recurrence above)."""

@@ -241,8 +241,17 @@ def _pair_text(a: int | Fraction, b: int | Fraction) -> str:
 
 
 #: Columns of the ``params`` table; numbers from ``parameters`` on.
-PARAMS_HEADERS = ["layer", "type", "input", "output", "kernel", "parameters", "non-trainable",
-                  "MACs", "share"]  # fmt: skip
+PARAMS_HEADERS = [
+    "layer",
+    "type",
+    "input",
+    "output",
+    "kernel",
+    "parameters",
+    "non-trainable",
+    "MACs",
+    "share",
+]
 #: Short headers, used when the full ones do not fit the terminal.
 SHORT_HEADERS = {"parameters": "params", "non-trainable": "non-train", "kernel": "kernel"}
 #: Which columns go first when the table is wider than the terminal (documented in
@@ -395,7 +404,8 @@ def fields_table(
                 indent * row.depth + row.step.layer.name,
                 row.step.kind,
                 str(row.step.output),
-                mark + _pair_text(f.rows.size, f.cols.size)
+                mark
+                + _pair_text(f.rows.size, f.cols.size)
                 + ("" if row.largest is None else f" (max {_pair_text(*row.largest)})"),
                 mark + _pair_text(f.rows.jump, f.cols.jump),
                 _pair_text(f.rows.start, f.cols.start),

@@ -162,9 +162,7 @@ def params(
     batch_size: Annotated[
         int, typer.Option(min=1, help="Images per batch for the memory estimate.")
     ] = 1,
-    dtype: Annotated[
-        Dtype, typer.Option(help="Value type for the memory estimate.")
-    ] = "float32",
+    dtype: Annotated[Dtype, typer.Option(help="Value type for the memory estimate.")] = "float32",
     compare: Annotated[
         Compare | None,
         typer.Option(

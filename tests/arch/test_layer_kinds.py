@@ -208,8 +208,10 @@ blocks:
 
 
 def test_a_block_used_with_arguments_expands_with_prefixed_names():
-    n = net("  - unit: {filters: 2, name: b1}\n  - unit: {filters: 3, stride: 2, name: b2}\n",
-            blocks=BLOCKS)  # fmt: skip
+    n = net(
+        "  - unit: {filters: 2, name: b1}\n  - unit: {filters: 3, stride: 2, name: b2}\n",
+        blocks=BLOCKS,
+    )
     s = summarize(trace(n))
     assert s.trace.output == Shape(4, 4, 6)
     names = [r.step.layer.name for r in s.rows]
@@ -237,7 +239,10 @@ def test_arguments_outside_a_block_are_refused():
 
 
 def test_expressions_allow_arithmetic_only():
-    blocks = "blocks:\n  b:\n    args: [x]\n    layers: [conv2d: {filters: \"${__import__('os')}\", kernel_size: 1}]\n"
+    blocks = (
+        "blocks:\n  b:\n    args: [x]\n"
+        "    layers: [conv2d: {filters: \"${__import__('os')}\", kernel_size: 1}]\n"
+    )
     with pytest.raises(UsageError, match="Call is not allowed|is not allowed"):
         net("  - b: {x: 1}\n", blocks=blocks)
 
@@ -249,7 +254,9 @@ def test_a_block_that_uses_itself_stops_at_the_nesting_bound():
 
 
 def test_repeat_zero_times_is_a_condition():
-    blocks = "blocks:\n  b:\n    args: [n]\n    layers: [repeat: {times: $n, layers: [relu]}, flatten]\n"
+    blocks = (
+        "blocks:\n  b:\n    args: [n]\n    layers: [repeat: {times: $n, layers: [relu]}, flatten]\n"
+    )
     s = summarize(trace(net("  - b: {n: 0}\n", blocks=blocks)))
     assert [r.step.layer.type for r in s.rows] == ["flatten", "b"]
 
@@ -277,7 +284,9 @@ def fields(layers: str, input_shape: str = "[8, 8, 1]"):
 def test_nearest_upsampling_halves_the_jump_and_keeps_the_field():
     # conv 3x3 pad 1: r 3, j 1, start 0. Upsample x2 (stride 1/2, one input read):
     # r 3, j 1/2, unit 0 centred on input (0 + 1/2) / 2 - 1/2 = -1/4.
-    rows = fields("  - conv2d: {filters: 1, kernel_size: 3, padding: 1}\n  - upsample: {scale_factor: 2}\n")
+    rows = fields(
+        "  - conv2d: {filters: 1, kernel_size: 3, padding: 1}\n  - upsample: {scale_factor: 2}\n"
+    )
     f = rows[-1].field.rows
     assert (f.size, f.jump, f.start) == (3, Fraction(1, 2), Fraction(-1, 4))
 

@@ -80,9 +80,23 @@ def test_width_80_fits_without_splitting_numbers_or_headers(command):
     headers = [line for line in lines if line.startswith("┃")]
     assert len(headers) == 1  # no header word folded onto a second line
     cells = [c.strip() for c in headers[0].strip("┃").split("┃")]
-    known = {"layer", "type", "input", "output", "kernel", "parameters", "params",
-             "non-trainable", "non-train", "MACs", "share", "field r", "jump j", "start",
-             "eff. padding"}  # fmt: skip
+    known = {
+        "layer",
+        "type",
+        "input",
+        "output",
+        "kernel",
+        "parameters",
+        "params",
+        "non-trainable",
+        "non-train",
+        "MACs",
+        "share",
+        "field r",
+        "jump j",
+        "start",
+        "eff. padding",
+    }
     assert cells[0] == "layer" and set(cells) <= known
     body = [line for line in lines if line.startswith("│ ")]
     # every row on one line: the row count equals the layers shown
