@@ -100,8 +100,8 @@ def params_records(summary: Summary, *, compare: bool = False) -> list[dict[str,
     """One plain dict per table row (raw numbers, ``share`` as a fraction).
 
     ``parameters``, ``non_trainable``, ``macs`` are the layer's own (0 for a group:
-    a merge or a block use); a group's row adds ``total_parameters`` and
-    ``total_macs``, the sums over the layers inside it.
+    a merge or a block use); ``total_parameters`` and ``total_macs`` are a group's
+    sums over the layers inside it (``None`` for a layer).
     """
     records = []
     for row in summary.rows:
@@ -119,9 +119,9 @@ def params_records(summary: Summary, *, compare: bool = False) -> list[dict[str,
             "activation_bytes": row.cost.activation_bytes,
             "share": summary.share(row),
         }
-        if row.total is not None:
-            record["total_parameters"] = row.total.parameters
-            record["total_macs"] = row.total.macs
+        group = row.total is not None
+        record["total_parameters"] = row.total.parameters if group else None
+        record["total_macs"] = row.total.macs if group else None
         if compare:
             record["locally_connected_parameters"] = row.cost.locally_connected
         records.append(record)

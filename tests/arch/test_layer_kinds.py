@@ -7,6 +7,8 @@ import textwrap
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cnnfilter.arch.calc import summarize
 from cnnfilter.arch.layers import ACTIVATIONS, Shape
@@ -339,3 +341,29 @@ def test_the_small_unet_sample_by_hand():
     # dec1 32*16*9+16, head 32*2+2
     assert s.parameters == 160 + 4_640 + 18_496 + 8_224 + 4_624 + 66
     assert s.trace.output == Shape(64, 64, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 20),
+    k=st.integers(1, 5),
+    s=st.integers(1, 3),
+    d=st.integers(1, 2),
+    data=st.data(),
+)
+def test_conv_transpose2d_inverts_conv2d_output_size(n, k, s, d, data):
+    # A convolution with the same kernel, stride, padding and dilation maps the transposed
+    # convolution's output size back to n (PyTorch: ConvTranspose2d is Conv2d's gradient).
+    from cnnfilter.engine.geometry import output_size
+
+    p = data.draw(st.integers(0, (d * (k - 1)) // 2))
+    layer = (
+        f"conv_transpose2d: {{filters: 1, kernel_size: {k}, stride: {s}, padding: {p}, "
+        f"dilation: {d}}}"
+    )
+    try:
+        out = one(layer, f"[{n}, {n}, 1]")[0]
+    except UsageError:
+        assert (n - 1) * s - 2 * p + d * (k - 1) + 1 < 1
+        return
+    assert output_size(out.height, k, stride=s, padding=p, dilation=d) == n

@@ -61,6 +61,8 @@ def test_params_json_keys_are_stable():
         "macs",
         "activation_bytes",
         "share",
+        "total_parameters",
+        "total_macs",
     }
     assert (first["name"], first["output"], first["parameters"]) == ("conv1", [112, 112, 64], 9408)
     assert doc["layers"][-1]["output"] == [1000]

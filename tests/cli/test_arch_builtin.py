@@ -113,3 +113,14 @@ def test_memory_follows_batch_size_and_dtype():
     assert memory["parameters"] == (11_689_512 + 9_600) * 2
     assert memory["input"] == 224 * 224 * 3 * 2 * 8
     assert memory["total"] == memory["input"] + memory["forward_backward"] + memory["parameters"]
+
+
+def test_csv_rows_keep_their_columns_with_groups():
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(run("params", "resnet50", "--csv").stdout)))
+    assert {len(r) for r in rows} == {len(rows[0])}
+    header = rows[0]
+    block = next(r for r in rows if r[0] == "layer1.0")
+    assert block[header.index("total_parameters")] == "75008"
