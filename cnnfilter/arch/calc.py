@@ -19,19 +19,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnfilter.arch.layers import (
-    BatchNorm2d,
-    Conv2d,
-    Dense,
-    DepthwiseConv2d,
-    LocallyConnected2d,
-)
+from cnnfilter.arch.layers import Conv2d, DepthwiseConv2d, Merge
 from cnnfilter.arch.shapes import Step, Trace
 
-__all__ = ["BYTES_PER_VALUE", "Cost", "Row", "Summary", "layer_cost", "summarize"]
+__all__ = ["BYTES_PER_VALUE", "DTYPES", "Cost", "Row", "Summary", "layer_cost", "summarize"]
 
 BYTES_PER_VALUE = 4
 """float32."""
+
+DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2}
+"""Bytes per value of the ``--dtype`` choices."""
 
 
 @dataclass(frozen=True)
@@ -54,11 +51,18 @@ class Cost:
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the table: nesting depth, the traced step, its cost."""
+    """One line of the table: nesting depth, the traced step, its own cost and, for a
+    group (merge or block), ``total``: the sum over the layers inside it."""
 
     depth: int
     step: Step
     cost: Cost
+    total: Cost | None = None
+
+    @property
+    def shown(self) -> Cost:
+        """The cost the table shows: a group's total, else the layer's own."""
+        return self.total if self.total is not None else self.cost
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class Summary:
     non_trainable: int
     macs: int
     activation_bytes: int
+    #: Sum of the outputs (float32 bytes, batch 1) of the layers with parameters:
+    #: what torchinfo doubles into its "Forward/backward pass size".
+    trainable_output_bytes: int = 0
 
     @property
     def parameter_bytes(self) -> int:
@@ -93,20 +100,39 @@ class Summary:
 
     def share(self, row: Row) -> float:
         """``row``'s fraction of :attr:`parameters` (0 when the network has none)."""
-        return row.cost.parameters / self.parameters if self.parameters else 0.0
+        return row.shown.parameters / self.parameters if self.parameters else 0.0
+
+    def memory(self, *, batch_size: int = 1, dtype: str = "float32") -> dict[str, int]:
+        """torchinfo's memory estimate, in bytes, for ``batch_size`` images of ``dtype``.
+
+        ``input`` (the batch), ``forward_backward`` (twice the outputs of every layer
+        with parameters: the outputs kept for the backward pass and their gradients, as
+        torchinfo's "Forward/backward pass size"), ``parameters`` (trainable and
+        running statistics) and ``total`` (their sum, torchinfo's "Estimated Total
+        Size"); ``activations``: every layer's output once (inference).
+        """
+        size = DTYPES[dtype]
+
+        def per_value(float32_bytes: int) -> int:
+            return float32_bytes // BYTES_PER_VALUE * size * batch_size
+
+        memory = {
+            "input": per_value(self.input_bytes),
+            "activations": per_value(self.activation_bytes),
+            "forward_backward": 2 * per_value(self.trainable_output_bytes),
+            "parameters": (self.parameters + self.non_trainable) * size,
+        }
+        memory["total"] = memory["input"] + memory["forward_backward"] + memory["parameters"]
+        return memory
 
 
 def layer_cost(step: Step) -> Cost:
-    """Parameters, MACs and output memory of one traced layer.
+    """Parameters, MACs and output memory of one traced layer (the rules are the
+    layer classes' :meth:`~cnnfilter.arch.layers.Layer.weights` and
+    :meth:`~cnnfilter.arch.layers.Layer.macs`, each citing its source).
 
-    With ``Ho x Wo`` the output size, ``C`` input channels, ``F`` filters:
-
-    * conv2d: ``F (C / groups) kh kw`` weights + ``F`` biases; MACs = weights x ``Ho Wo``.
-    * depthwise_conv2d: ``C m kh kw`` weights + ``C m`` biases (``m`` the depth multiplier).
-    * locally_connected2d (Keras LocallyConnected2D): ``Ho Wo F C kh kw``
-      weights + ``Ho Wo F`` biases; MACs = weights.
-    * dense: ``in x units`` weights + ``units`` biases; MACs = weights.
-    * batchnorm2d: ``2C`` trainable, ``2C`` non-trainable.
+    ``locally_connected`` is set for conv and depthwise layers: ``Ho Wo`` times
+    their weights and biases.
 
     >>> from cnnfilter.arch.parse import parse_network
     >>> from cnnfilter.arch.shapes import trace
@@ -116,31 +142,45 @@ def layer_cost(step: Step) -> Cost:
     >>> cost.parameters, cost.macs, cost.locally_connected
     (45, 46080, 46080)
     """
-    layer, c_in, out = step.layer, step.input.channels, step.output
-    positions = out.height * out.width
+    layer, out = step.layer, step.output
     memory = out.size * BYTES_PER_VALUE
+    if step.branches:
+        return Cost(activation_bytes=memory if isinstance(layer, Merge) else 0)
+    trainable, running = layer.weights(step)
+    unshared = None
     if isinstance(layer, Conv2d | DepthwiseConv2d):
-        kh, kw = layer.kernel_size
-        if isinstance(layer, Conv2d):
-            weights = layer.filters * (c_in // layer.groups) * kh * kw
+        unshared = out.height * out.width * trainable
+    return Cost(trainable, running, layer.macs(step), memory, unshared)
+
+
+def _rows(steps, depth: int, rows: list[Row], train_only: bool = False) -> Cost:
+    """Append the rows of ``steps`` (display order) and return their summed cost."""
+    total = Cost()
+    for step in steps:
+        own = layer_cost(step)
+        if train_only:
+            own = Cost(
+                own.parameters, own.non_trainable, 0, own.activation_bytes, own.locally_connected
+            )
+        inner = Cost()
+        if step.branches:
+            side = isinstance(step.layer, Merge) and step.layer.train_only
+            for _, branch in step.branches:
+                inner = _add(inner, _rows(branch, depth + 1, rows, train_only or side))
+            rows.append(Row(depth, step, own, _add(inner, own)))
         else:
-            weights = c_in * layer.depth_multiplier * kh * kw
-        biases = out.channels if layer.bias else 0
-        unshared = positions * (weights + biases)
-        return Cost(weights + biases, 0, weights * positions, memory, unshared)
-    if isinstance(layer, LocallyConnected2d):
-        kh, kw = layer.kernel_size
-        weights = positions * layer.filters * c_in * kh * kw
-        biases = positions * layer.filters if layer.bias else 0
-        return Cost(weights + biases, 0, weights, memory)
-    if isinstance(layer, Dense):
-        weights = c_in * layer.units
-        return Cost(weights + (layer.units if layer.bias else 0), 0, weights, memory)
-    if isinstance(layer, BatchNorm2d):
-        trainable = 2 * c_in if layer.affine else 0
-        running = 2 * c_in if layer.track_running_stats else 0
-        return Cost(trainable, running, 0, memory)
-    return Cost(activation_bytes=memory)
+            rows.append(Row(depth, step, own))
+        total = _add(total, _add(inner, own))
+    return total
+
+
+def _add(a: Cost, b: Cost) -> Cost:
+    return Cost(
+        a.parameters + b.parameters,
+        a.non_trainable + b.non_trainable,
+        a.macs + b.macs,
+        a.activation_bytes + b.activation_bytes,
+    )
 
 
 def summarize(trace: Trace) -> Summary:
@@ -153,12 +193,17 @@ def summarize(trace: Trace) -> Summary:
     >>> s.parameters, s.non_trainable, s.macs
     (103, 4, 96)
     """
-    rows = tuple(Row(depth, step, layer_cost(step)) for depth, step in trace.walk())
+    rows: list[Row] = []
+    total = _rows(trace.steps, 0, rows)
+    trainable_out = sum(
+        r.cost.activation_bytes for r in rows if r.total is None and r.cost.parameters > 0
+    )
     return Summary(
         trace=trace,
-        rows=rows,
-        parameters=sum(r.cost.parameters for r in rows),
-        non_trainable=sum(r.cost.non_trainable for r in rows),
-        macs=sum(r.cost.macs for r in rows),
-        activation_bytes=sum(r.cost.activation_bytes for r in rows),
+        rows=tuple(rows),
+        parameters=total.parameters,
+        non_trainable=total.non_trainable,
+        macs=total.macs,
+        activation_bytes=total.activation_bytes,
+        trainable_output_bytes=trainable_out,
     )

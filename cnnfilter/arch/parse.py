@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ import yaml
 
 from cnnfilter.arch.layers import (
     LAYER_TYPES,
+    Block,
     Layer,
+    Merge,
     Network,
     OptionError,
     Residual,
@@ -51,7 +54,10 @@ MAX_LAYER_NODES = 128
 
 _YAML = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null")}
-_STRUCTURAL = {"residual", "repeat"}
+_STRUCTURAL = {"residual", "repeat", "add", "concat", "multiply", "aux"}
+_MERGES = {"add", "concat", "multiply"}
+MAX_EXPRESSION = 200
+"""Longest ``${...}`` expression accepted in a block, in characters."""
 
 
 @dataclass
@@ -64,7 +70,14 @@ class _Context:
     layers: int = 0
     nesting: int = 0
     counters: dict[str, int] = field(default_factory=dict)
-    iterations: list[int] = field(default_factory=list)
+    #: (iteration, times) of the enclosing repeats, innermost last
+    iterations: list[tuple[int, int]] = field(default_factory=list)
+    #: block name -> (argument defaults, layer nodes, definition node)
+    blocks: dict[str, tuple[dict[str, Any], list[yaml.Node], yaml.Node]] = field(
+        default_factory=dict
+    )
+    args: list[dict[str, Any]] = field(default_factory=list)  # innermost block's last
+    prefixes: list[str] = field(default_factory=list)  # enclosing block uses' names
 
     def fail(self, node: yaml.Node | int, where: str, problem: str, fix: str) -> UsageError:
         line = node if isinstance(node, int) else node.start_mark.line + 1
@@ -93,7 +106,7 @@ class _Context:
             )
 
 
-def load_network(path: str | Path) -> Network:
+def load_network(path: str | Path, *, input_shape: Shape | None = None) -> Network:
     """Read and parse an ``arch.yaml`` file (``-``: standard input).
 
     Raises:
@@ -119,7 +132,7 @@ def load_network(path: str | Path) -> Network:
         raise UsageError(
             f"{path}: the layer file is not UTF-8 text; fix: save it as UTF-8"
         ) from None
-    return parse_network(text, source=str(path))
+    return parse_network(text, source=str(path), input_shape=input_shape)
 
 
 def _read_stdin() -> bytes:
@@ -134,7 +147,9 @@ def _read_stdin() -> bytes:
     return stream.read(MAX_BYTES + 1)  # one byte more than allowed: enough to refuse
 
 
-def parse_network(text: str, *, source: str = "<arch>") -> Network:
+def parse_network(
+    text: str, *, source: str = "<arch>", input_shape: Shape | None = None
+) -> Network:
     """Parse ``arch.yaml`` text (format: docs/reference/arch-yaml.md).
 
     >>> net = parse_network("input: [32, 32, 1]\\nlayers: [conv2d: {filters: 5, kernel_size: 3}]")
@@ -148,7 +163,7 @@ def parse_network(text: str, *, source: str = "<arch>") -> Network:
     loader = yaml.SafeLoader("")
     try:
         ctx = _Context(source, loader)
-        return _network(root, ctx)
+        return _network(root, ctx, input_shape)
     finally:
         loader.dispose()
 
@@ -192,7 +207,77 @@ def _scalar(node: yaml.Node, ctx: _Context, where: str) -> Any:
         raise ctx.fail(
             node, where, "expected a single value", "write a number, a word or true/false"
         )
-    return ctx.loader.construct_object(node, deep=True)
+    value = ctx.loader.construct_object(node, deep=True)
+    if isinstance(value, str) and "$" in value:
+        return _substitute(value, node, ctx, where)
+    return value
+
+
+_WHOLE = re.compile(r"\$(\w+)|\$\{([^{}]*)\}")
+
+
+def _substitute(text: str, node: yaml.Node, ctx: _Context, where: str) -> Any:
+    """``$arg`` (the value itself), ``${expression}`` (a number) or text with either inside."""
+    if not ctx.args:
+        raise ctx.fail(
+            node,
+            where,
+            f"{text!r} uses a block argument outside a block",
+            "define the layers under blocks: with args: and use the block",
+        )
+    whole = _WHOLE.fullmatch(text)
+    if whole:
+        return _evaluate(whole.group(1) or whole.group(2), node, ctx, where)
+    return _WHOLE.sub(lambda m: str(_evaluate(m.group(1) or m.group(2), node, ctx, where)), text)
+
+
+def _evaluate(expression: str, node: yaml.Node, ctx: _Context, where: str) -> Any:
+    import ast
+
+    args = ctx.args[-1]
+    fix = "use the block's arguments (" + ", ".join(args) + ") with + - * / // % ( ) min max"
+    if len(expression) > MAX_EXPRESSION:
+        raise ctx.fail(node, where, f"expression longer than {MAX_EXPRESSION} characters", fix)
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        raise ctx.fail(node, where, f"cannot read the expression {expression!r}", fix) from None
+    try:
+        value = _eval_node(tree.body, args)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        problem = f"unknown argument {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+        raise ctx.fail(node, where, f"${{{expression}}}: {problem}", fix) from None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _eval_node(node, args: dict[str, Any]) -> Any:
+    import ast
+    import operator
+
+    ops = {
+        ast.Add: operator.add,
+        ast.Sub: operator.sub,
+        ast.Mult: operator.mul,
+        ast.Div: operator.truediv,
+        ast.FloorDiv: operator.floordiv,
+        ast.Mod: operator.mod,
+    }
+    if isinstance(node, ast.Name):
+        return args[node.id]
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in ops:
+        return ops[type(node.op)](_eval_node(node.left, args), _eval_node(node.right, args))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_eval_node(node.operand, args)
+    calls = {"min": min, "max": max, "int": int, "round": round}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in calls:
+        if node.keywords:
+            raise ValueError("keyword arguments are not allowed")
+        return calls[node.func.id](*(_eval_node(a, args) for a in node.args))
+    raise ValueError(f"{type(node).__name__} is not allowed")
 
 
 def _value(node: yaml.Node, ctx: _Context, where: str, depth: int = 0) -> Any:
@@ -235,37 +320,84 @@ def _sequence(node: yaml.Node, ctx: _Context, where: str, fix: str) -> list[yaml
     return list(node.value)
 
 
-def _network(root: yaml.Node, ctx: _Context) -> Network:
+def _input_dims(node: yaml.Node, ctx: _Context) -> list[int]:
     where = "top level"
-    items = dict(_mapping(root, ctx, where, "write name:, input: and layers: at the top level"))
-    unknown = sorted(set(items) - {"name", "input", "layers"})
-    if unknown:
-        raise ctx.fail(
-            items[unknown[0]],
-            where,
-            f"unknown key {unknown[0]!r}",
-            "use only name, input and layers",
-        )
-    for key in ("input", "layers"):
-        if key not in items:
-            raise ctx.fail(root, where, f"missing {key}:", _TOP_FIX[key])
-    name = _scalar(items["name"], ctx, where) if "name" in items else Path(ctx.source).stem
-    dims = _value(items["input"], ctx, where)
+    dims = _value(node, ctx, where)
     if not (
         isinstance(dims, list)
         and len(dims) == 3
         and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims)
     ):
         raise ctx.fail(
-            items["input"],
-            where,
-            f"input {dims!r} is not [height, width, channels]",
-            _TOP_FIX["input"],
+            node, where, f"input {dims!r} is not [height, width, channels]", _TOP_FIX["input"]
         )
+    if dims[0] <= 4 and dims[1] > 4 and dims[2] > 4:  # [3, 224, 224]; not [1, 1, 100]
+        c, h, w = dims
+        raise ctx.fail(
+            node,
+            where,
+            f"input {dims} looks channels-first ([channels, height, width], PyTorch's order); "
+            "arch.yaml is channels-last",
+            f"write input: [{h}, {w}, {c}] (or pass --input {c}x{h}x{w} --channels-first)",
+        )
+    return dims
+
+
+def _define_blocks(node: yaml.Node, ctx: _Context) -> None:
+    """``blocks: {name: {args: [a, b: default], layers: [...]}}``, kept as nodes."""
+    where = "blocks"
+    fix = "write blocks: {name: {args: [arg, arg: default], layers: [...]}}"
+    for name, definition in _mapping(node, ctx, where, fix):
+        here = f"block '{name}'"
+        if name.lower() in _STRUCTURAL or canonical_type(name) is not None:
+            raise ctx.fail(definition, here, f"{name!r} is a layer type", "rename the block")
+        given = dict(_mapping(definition, ctx, here, fix))
+        unknown = sorted(set(given) - {"args", "layers"})
+        if unknown or "layers" not in given:
+            problem = f"unknown key {unknown[0]!r}" if unknown else "missing layers:"
+            raise ctx.fail(definition, here, problem, fix)
+        defaults: dict[str, Any] = {}
+        for item in _sequence(given["args"], ctx, here, fix) if "args" in given else []:
+            if isinstance(item, yaml.MappingNode) and len(item.value) == 1:
+                key_node, value_node = item.value[0]
+                defaults[_scalar(key_node, ctx, here)] = _value(value_node, ctx, here)
+            else:
+                defaults[_scalar(item, ctx, here)] = dataclasses.MISSING
+        nodes = _sequence(given["layers"], ctx, here, fix)
+        if not nodes:
+            raise ctx.fail(given["layers"], here, "no layers", fix)
+        ctx.blocks[name] = (defaults, nodes, definition)
+
+
+def _network(root: yaml.Node, ctx: _Context, input_shape: Shape | None = None) -> Network:
+    where = "top level"
+    items = dict(_mapping(root, ctx, where, "write name:, input: and layers: at the top level"))
+    unknown = sorted(set(items) - {"name", "input", "layers", "blocks"})
+    if unknown:
+        raise ctx.fail(
+            items[unknown[0]],
+            where,
+            f"unknown key {unknown[0]!r}",
+            "use only name, input, blocks and layers",
+        )
+    if "blocks" in items:
+        _define_blocks(items["blocks"], ctx)
+    for key in ("input", "layers"):
+        if key not in items:
+            raise ctx.fail(root, where, f"missing {key}:", _TOP_FIX[key])
+    name = _scalar(items["name"], ctx, where) if "name" in items else Path(ctx.source).stem
+    if input_shape is not None:
+        dims = [input_shape.height, input_shape.width, input_shape.channels]
+    else:
+        dims = _input_dims(items["input"], ctx)
     nodes = _sequence(items["layers"], ctx, where, _TOP_FIX["layers"])
     if not nodes:
         raise ctx.fail(items["layers"], where, "no layers", _TOP_FIX["layers"])
     layers = tuple(_layers(nodes, ctx))
+    if not layers:
+        raise ctx.fail(
+            items["layers"], where, "no layers (every repeat ran 0 times)", _TOP_FIX["layers"]
+        )
     _check_unique_names(layers, ctx)
     return Network(str(name), Shape(*dims), layers, ctx.source)
 
@@ -284,25 +416,12 @@ def _layers(nodes: list[yaml.Node], ctx: _Context) -> list[Layer]:
 
 
 def _layer(node: yaml.Node, ctx: _Context) -> list[Layer]:
-    where = "layer"
-    ctx.visit(node, where)
-    if isinstance(node, yaml.ScalarNode):
-        spelling, options = _scalar(node, ctx, where), None
-    elif isinstance(node, yaml.MappingNode) and len(node.value) == 1:
-        key_node, options = node.value[0]
-        spelling = _scalar(key_node, ctx, where)
-    else:
-        raise ctx.fail(
-            node,
-            where,
-            "a layer must be a type name or a one-key mapping 'type: {options}'",
-            "write e.g. '- conv2d: {filters: 64, kernel_size: 3}' and put name: inside the options",
-        )
-    if not isinstance(spelling, str):
-        raise ctx.fail(node, where, f"layer type {spelling!r} is not a word", "write e.g. - relu")
+    spelling, options = _spelling(node, ctx)
+    if spelling in ctx.blocks:
+        return [_use_block(node, spelling, options, ctx)]
     kind = spelling.lower() if spelling.lower() in _STRUCTURAL else canonical_type(spelling)
     if kind is None:
-        known = [*LAYER_TYPES, *_STRUCTURAL]
+        known = [*LAYER_TYPES, *_STRUCTURAL, *ctx.blocks]
         close = difflib.get_close_matches(spelling.lower(), known, n=1)
         hint = f"did you mean {close[0]}?" if close else "known types: " + ", ".join(known)
         raise ctx.fail(node, f"layer '{spelling}'", f"unknown layer type {spelling!r}", hint)
@@ -322,9 +441,35 @@ def _layer(node: yaml.Node, ctx: _Context) -> list[Layer]:
         return _repeat(node, option_items, ctx)
     name = _name(kind, option_items, ctx)
     where = f"layer '{name}' ({kind})"
-    if kind == "residual":
-        return [_residual(node, name, option_items, ctx, where)]
+    build = {"residual": _residual, "aux": _aux}.get(kind)
+    if build is not None:
+        return [build(node, name, option_items, ctx, where)]
+    if kind in _MERGES:
+        return [_merge(node, kind, name, option_items, ctx, where)]
     return [_build(node, kind, name, option_items, ctx, where)]
+
+
+def _spelling(node: yaml.Node, ctx: _Context) -> tuple[str, yaml.Node | None]:
+    """The type spelling of a layer entry (``$arg`` resolved) and its options node."""
+    where = "layer"
+    ctx.visit(node, where)
+    if isinstance(node, yaml.ScalarNode):
+        spelling, options = _scalar(node, ctx, where), None
+    elif isinstance(node, yaml.MappingNode) and len(node.value) == 1:
+        key_node, options = node.value[0]
+        spelling = _scalar(key_node, ctx, where)
+    else:
+        raise ctx.fail(
+            node,
+            where,
+            "a layer must be a type name or a one-key mapping 'type: {options}'",
+            "write e.g. '- conv2d: {filters: 64, kernel_size: 3}' and put name: inside the options",
+        )
+    if isinstance(spelling, str) and "$" in spelling:  # a block argument naming the type
+        spelling = _substitute(spelling, node, ctx, where)
+    if not isinstance(spelling, str):
+        raise ctx.fail(node, where, f"layer type {spelling!r} is not a word", "write e.g. - relu")
+    return spelling, options
 
 
 def _check_layer_size(node, spelling: str, options, ctx: _Context) -> None:
@@ -369,9 +514,12 @@ def _name(kind: str, items: list[tuple[str, yaml.Node]], ctx: _Context) -> str:
                     value, f"layer ({kind})", f"name {name!r} is not text", "write name: some_text"
                 )
             name = str(name)
-            for i in reversed(ctx.iterations):  # innermost repeat first
-                name = name.replace("{i}", str(i)) if "{i}" in name else f"{name}_{i}"
-            return name
+            for i, times in reversed(ctx.iterations):  # innermost repeat first
+                if "{i}" in name:
+                    name = name.replace("{i}", str(i))
+                elif times > 1:  # a repeat of 0 or 1 (a condition) keeps the name
+                    name = f"{name}_{i}"
+            return f"{ctx.prefixes[-1]}.{name}" if ctx.prefixes else name
     ctx.counters[kind] = ctx.counters.get(kind, 0) + 1
     return f"{kind}_{ctx.counters[kind]}"
 
@@ -440,9 +588,94 @@ def _residual(node, name: str, items, ctx: _Context, where: str) -> Residual:
         name=name,
         line=node.start_mark.line + 1,
         type="residual",
-        body=tuple(body),
-        shortcut=tuple(shortcut),
+        op="add",
+        branches=(("body", tuple(body)), ("shortcut", tuple(shortcut))),
     )
+
+
+def _merge(node, kind: str, name: str, items, ctx: _Context, where: str) -> Merge:
+    """``add``/``concat``/``multiply: {branches: {name: [layers], ...}}`` (or a list of lists)."""
+    fix = f"write {kind}: {{branches: {{a: [layers...], b: [layers...]}}}} ([] is the identity)"
+    given = dict(items)
+    unknown = sorted(set(given) - {"name", "branches"})
+    if unknown:
+        raise ctx.fail(given[unknown[0]], where, f"unknown option {unknown[0]!r}", fix)
+    if "branches" not in given:
+        raise ctx.fail(node, where, "missing option 'branches'", fix)
+    _nested(ctx, node, where)
+    branch_node = given["branches"]
+    if isinstance(branch_node, yaml.SequenceNode):
+        named = [(str(i), item) for i, item in enumerate(_sequence(branch_node, ctx, where, fix))]
+    else:
+        named = _mapping(branch_node, ctx, where, fix)
+    if len(named) < 2:
+        raise ctx.fail(branch_node, where, f"{len(named)} branch", "give at least two branches")
+    branches = tuple(
+        (branch, tuple(_layers(_sequence(layers, ctx, where, fix), ctx)))
+        for branch, layers in named
+    )
+    ctx.nesting -= 1
+    line = node.start_mark.line + 1
+    return Merge(name=name, line=line, type=kind, op=kind, branches=branches)
+
+
+def _aux(node, name: str, items, ctx: _Context, where: str) -> Merge:
+    """``aux: {layers: [...], train_only: true}``: a side branch; the input passes on."""
+    fix = "write aux: {layers: [layers...], train_only: true}"
+    given = dict(items)
+    unknown = sorted(set(given) - {"name", "layers", "train_only"})
+    if unknown or "layers" not in given:
+        problem = f"unknown option {unknown[0]!r}" if unknown else "missing option 'layers'"
+        raise ctx.fail(node, where, problem, fix)
+    train_only = _scalar(given["train_only"], ctx, where) if "train_only" in given else True
+    if not isinstance(train_only, bool):
+        raise ctx.fail(given["train_only"], where, "train_only: expected true or false", fix)
+    _nested(ctx, node, where)
+    layers = tuple(_layers(_sequence(given["layers"], ctx, where, fix), ctx))
+    ctx.nesting -= 1
+    return Merge(
+        name=name,
+        line=node.start_mark.line + 1,
+        type="aux",
+        op="aux",
+        branches=(("main", ()), ("aux", layers)),
+        train_only=train_only,
+    )
+
+
+def _use_block(node, block: str, options, ctx: _Context) -> Block:
+    """One use of a block: its arguments bound, its layers parsed in their scope."""
+    defaults, nodes, _ = ctx.blocks[block]
+    where = f"block '{block}'"
+    items = [] if options is None else _options(options, ctx, block)
+    values: dict[str, Any] = {}
+    name = None
+    for key, value_node in items:
+        if key == "name":
+            continue
+        if key not in defaults:
+            close = difflib.get_close_matches(key, list(defaults), n=1)
+            fix = f"did you mean {close[0]}?" if close else f"its args are {', '.join(defaults)}"
+            raise ctx.fail(value_node, where, f"unknown argument {key!r}", fix)
+        values[key] = _value(value_node, ctx, where)
+    name = _name(block, items, ctx)
+    for key, default in defaults.items():
+        if key not in values:
+            if default is dataclasses.MISSING:
+                raise ctx.fail(node, where, f"missing argument {key!r}", f"add {key}: <value>")
+            values[key] = default
+    _nested(ctx, node, where)
+    ctx.args.append(values)
+    ctx.prefixes.append(name)
+    saved, ctx.iterations = ctx.iterations, []
+    try:
+        layers = tuple(_layers(nodes, ctx))
+    finally:
+        ctx.args.pop()
+        ctx.prefixes.pop()
+        ctx.iterations = saved
+    ctx.nesting -= 1
+    return Block(name=name, line=node.start_mark.line + 1, type=block, block=block, layers=layers)
 
 
 def _repeat(node, items, ctx: _Context) -> list[Layer]:
@@ -462,7 +695,7 @@ def _repeat(node, items, ctx: _Context) -> list[Layer]:
             raise ctx.fail(node, where, f"missing option {key!r}", fix)
     times = _scalar(given["times"], ctx, where)
     start = _scalar(given["start"], ctx, where) if "start" in given else 1
-    for key, value, minimum in (("times", times, 1), ("start", start, 0)):
+    for key, value, minimum in (("times", times, 0), ("start", start, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ctx.fail(
                 given[key],
@@ -473,10 +706,12 @@ def _repeat(node, items, ctx: _Context) -> list[Layer]:
     nodes = _sequence(given["layers"], ctx, where, fix)
     if not nodes:
         raise ctx.fail(given["layers"], where, "no layers to repeat", fix)
+    if times * len(nodes) > MAX_LAYERS:
+        raise ctx.fail(given["times"], where, f"more than {MAX_LAYERS} layers", "lower times")
     _nested(ctx, node, where)
     layers: list[Layer] = []
     for i in range(start, start + times):
-        ctx.iterations.append(i)
+        ctx.iterations.append((i, times))
         ctx.replaying += i > start  # later passes: counted as layers, not as YAML nodes
         layers.extend(_layers(nodes, ctx))
         ctx.replaying -= i > start
@@ -488,9 +723,11 @@ def _repeat(node, items, ctx: _Context) -> list[Layer]:
 def _walk(layers: tuple[Layer, ...]):
     for layer in layers:
         yield layer
-        if isinstance(layer, Residual):
-            yield from _walk(layer.body)
-            yield from _walk(layer.shortcut)
+        if isinstance(layer, Merge):
+            for _, branch in layer.branches:
+                yield from _walk(branch)
+        elif isinstance(layer, Block):
+            yield from _walk(layer.layers)
 
 
 def _check_unique_names(layers: tuple[Layer, ...], ctx: _Context) -> None:

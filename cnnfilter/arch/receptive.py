@@ -18,17 +18,33 @@ starting from ``r = 1, j = 1, left = 0`` at the input. Pixel centres are at
 
 Layers without a window keep the field; a dense layer on a flattened
 ``H x W`` grid acts as an ``H x W`` kernel; global pooling as a kernel the size
-of its input. A residual block's field is the union of its branches' fields
-(the longer one when they are centred alike), with a warning when they are
-not.
+of its input. Each layer kind's rule is its class's
+:meth:`~cnnfilter.arch.layers.Layer.field`.
+
+Upsampling and transposed convolution make the jump fractional (Araujo et al.,
+section "Upsampling" and "transposed convolution": a layer of stride ``1/s``
+whose kernel is the number of input values one output reads)::
+
+    j_out = j_in / s      r_out = r_in + (k_in - 1) j_in      start_out = start_in + c j_in
+
+with ``k_in`` = 1 (nearest), 2 (bilinear) or ``ceil(k_eff / s)`` (transposed
+convolution), and ``c`` the input coordinate of output unit 0's centre.
+
+Branches (residual, concat, multiply) follow the *main path*, the first branch
+listed: the field of a merge is the main path's field (for a residual whose
+shortcut is the identity or a 1x1 convolution, also the union of both). The
+largest field over all branches is given beside it (``largest``), as Araujo et
+al. do for multi-path networks; the two differ in Inception-style blocks. A
+warning says when the branches are not aligned (different centres or jumps).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from cnnfilter.arch.layers import AdaptivePool2d, Dense, Residual
+from cnnfilter.arch.layers import AdaptivePool2d, Block, Dense, Merge
 from cnnfilter.arch.shapes import Step, Trace
 from cnnfilter.engine.geometry import AxisGeometry, effective_kernel_size
 from cnnfilter.errors import UsageError
@@ -47,11 +63,15 @@ SOURCE = (
 
 @dataclass(frozen=True)
 class AxisField:
-    """Receptive field along one axis: size ``r``, jump ``j``, first pixel ``left``."""
+    """Receptive field along one axis: size ``r``, jump ``j``, first pixel ``left``.
 
-    size: int
-    jump: int
-    left: int
+    Integers, or :class:`~fractions.Fraction` after upsampling or a transposed
+    convolution (a fractional jump).
+    """
+
+    size: int | Fraction
+    jump: int | Fraction
+    left: int | Fraction
 
     @property
     def start(self) -> Fraction:
@@ -64,9 +84,21 @@ class AxisField:
         return -self.left
 
     def span(self, unit: int) -> tuple[int, int]:
-        """First and last input pixel (inclusive) of unit ``unit``'s field."""
+        """First and last input pixel (inclusive) of unit ``unit``'s field (widened to
+        whole pixels when the jump is fractional)."""
         first = self.left + unit * self.jump
-        return first, first + self.size - 1
+        return math.floor(first), math.ceil(first + self.size - 1)
+
+    def fractional(self, k_in: int, scale, centre) -> AxisField:
+        """The field after a layer of stride ``1/scale`` that reads ``k_in`` neighbouring
+        input units, output unit 0 centred on input unit coordinate ``centre``."""
+        size = self.size + (k_in - 1) * self.jump
+        start = self.start + Fraction(centre) * self.jump
+        return AxisField(
+            _simplify(size),
+            _simplify(Fraction(self.jump) / scale),
+            _simplify(start - Fraction(size - 1, 2)),
+        )
 
     def window(self, geometry: AxisGeometry) -> AxisField:
         """The field after a layer with this window geometry (the recurrence above)."""
@@ -106,6 +138,8 @@ class FieldRow:
     depth: int
     step: Step
     field: Field
+    #: The largest field over every path to this layer, when it differs from ``field``.
+    largest: tuple[int | Fraction, int | Fraction] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,12 +156,15 @@ class ReceptiveFields:
 
 
 class _Walker:
-    def __init__(self, trace: Trace) -> None:
+    def __init__(self, trace: Trace, largest: bool = False) -> None:
         self.input = trace.network.input
         self.rows: list[FieldRow] = []
         self.warnings: list[str] = []
         self.exceeded = False
-        self.blocks: list[str] = []  # enclosing residual blocks, innermost last
+        self.blocks: list[str] = []  # enclosing merges, innermost last
+        self.largest = largest  # follow the largest branch instead of the first
+        self.gate_noted = False
+        self.in_gate = 0  # inside a broadcast gate branch: no "exceeds the input" warning
 
     def steps(self, steps, field: Field, grid: tuple[int, int], depth: int):
         for step in steps:
@@ -136,20 +173,22 @@ class _Walker:
 
     def step(self, step: Step, field: Field, grid: tuple[int, int], depth: int):
         layer = step.layer
-        if isinstance(layer, Residual):
-            field = self.residual(step, field, grid, depth)
-        elif step.rows is not None and step.cols is not None:
-            self.check_dropped(step)
-            field = Field(
-                field.rows.window(step.rows), field.cols.window(step.cols), field.approximate
-            )
-        elif isinstance(layer, Dense) and grid != (1, 1):
+        if isinstance(layer, Merge):
+            field = self.merge(step, field, grid, depth)
+        elif isinstance(layer, Block):
+            field, _ = self.steps(step.branches[0][1], field, grid, depth + 1)
+        elif isinstance(layer, Dense) and grid != (1, 1) and step.input.flat:
             # The first dense layer after flatten: one window over the whole grid.
             rows = AxisGeometry(grid[0], grid[0], 1, 1, 0, 0, 1)
             cols = AxisGeometry(grid[1], grid[1], 1, 1, 0, 0, 1)
             field = Field(field.rows.window(rows), field.cols.window(cols), field.approximate)
         elif isinstance(layer, AdaptivePool2d):
             field = self.adaptive(step, field)
+        else:
+            if step.rows is not None and step.cols is not None:
+                self.check_dropped(step)
+            rows, cols = layer.field(step, field.rows, field.cols)
+            field = Field(rows, cols, field.approximate)
         if not step.output.flat:
             grid = (step.output.height, step.output.width)
         elif isinstance(layer, Dense) or step.rows is not None:
@@ -158,18 +197,47 @@ class _Walker:
         self.check_exceeds(step, field)
         return field, grid
 
-    def residual(self, step: Step, field: Field, grid, depth: int) -> Field:
-        self.blocks.append(step.layer.name)
-        body, _ = self.steps(step.body, field, grid, depth + 1)
-        short, _ = self.steps(step.shortcut, field, grid, depth + 1)
+    def merge(self, step: Step, field: Field, grid, depth: int) -> Field:
+        """The main path (the first branch), or with ``largest`` the largest branch.
+
+        A branch pooled to ``1 x 1`` and broadcast (a squeeze-and-excitation gate) sees
+        the whole input; it is not followed, and a warning says so once per network.
+        """
+        kind = "residual" if step.layer.type == "residual" else step.layer.op
+        self.blocks.append(f"{kind} '{step.layer.name}'")
+        ends = []
+        for name, branch in step.branches:
+            out = branch[-1].output if branch else step.input
+            gate = out.height * out.width == 1 and step.output.height * step.output.width > 1
+            self.in_gate += gate
+            end, _ = self.steps(branch, field, grid, depth + 1)
+            self.in_gate -= gate
+            if gate and not self.gate_noted:
+                self.gate_noted = True
+                self.warnings.append(
+                    f"{step.layer.op} '{step.layer.name}': branch '{name}' is pooled to 1 x 1 "
+                    "and broadcast (a gate): it sees the whole input; the field shown follows "
+                    "the other branches (so in every such block)"
+                )
+            if not gate:
+                ends.append(end)
         self.blocks.pop()
+        if step.layer.op == "aux" or not ends:
+            return field
+        if len(ends) == 2 and step.layer.op == "add":
+            return self.union(step, ends[0], ends[1])
+        main = max(ends, key=lambda e: e.rows.size * e.cols.size) if self.largest else ends[0]
+        return Field(main.rows, main.cols, any(e.approximate for e in ends))
+
+    def union(self, step: Step, body: Field, short: Field) -> Field:
         axes = []
         for name, a, b in (("rows", body.rows, short.rows), ("columns", body.cols, short.cols)):
-            if a.start != b.start or a.jump != b.jump:
+            if (a.start != b.start or a.jump != b.jump) and not self.largest:
                 self.warnings.append(
                     f"residual '{step.layer.name}': its branches are not aligned along {name} "
-                    f"(body units centred at {_num(a.start)} + {a.jump} i, shortcut at "
-                    f"{_num(b.start)} + {b.jump} i): the sum mixes units that see different places"
+                    f"(body units centred at {_num(a.start)} + {_num(a.jump)} i, shortcut at "
+                    f"{_num(b.start)} + {_num(b.jump)} i): the sum mixes units that see different "
+                    "places"
                 )
             left = min(a.left, b.left)
             right = max(a.left + a.size - 1, b.left + b.size - 1)
@@ -201,7 +269,7 @@ class _Walker:
         return Field(axes[0], axes[1], approximate)
 
     def check_exceeds(self, step: Step, field: Field) -> None:
-        if self.exceeded:
+        if self.exceeded or self.in_gate:
             return
         if field.rows.size > self.input.height or field.cols.size > self.input.width:
             self.exceeded = True
@@ -224,7 +292,7 @@ class _Walker:
                 f"{g.kernel_size}, stride {g.stride}, dilation {g.dilation}, padding "
                 f"{g.pad_before}+{g.pad_after}); "
                 + (
-                    f"the other branch of residual '{self.blocks[-1]}' may still see them"
+                    f"the other branch of {self.blocks[-1]} may still see them"
                     if self.blocks
                     else "what only they carry is lost"
                 )
@@ -241,6 +309,11 @@ def _check_walk(step: Step, count: int, what: str) -> None:
         )
 
 
+def _simplify(value: Fraction) -> int | Fraction:
+    value = Fraction(value)
+    return int(value) if value.denominator == 1 else value
+
+
 def _unseen(g: AxisGeometry) -> int:
     """Input positions ``0 .. n - 1`` that no window of the layer reads."""
     seen = bytearray(g.n)
@@ -252,7 +325,8 @@ def _unseen(g: AxisGeometry) -> int:
     return g.n - sum(seen)
 
 
-def _num(value: Fraction) -> str:
+def _num(value: int | Fraction) -> str:
+    value = Fraction(value)
     return str(int(value)) if value.denominator == 1 else str(float(value))
 
 
@@ -273,8 +347,19 @@ def receptive_fields(trace: Trace) -> ReceptiveFields:
     ...  for r in receptive_fields(trace(net)).rows]
     [(3, 1, 1), (4, 2, 1), (12, 2, 1)]
     """
-    walker = _Walker(trace)
     unit = AxisField(1, 1, 0)
     net_input = trace.network.input
-    walker.steps(trace.steps, Field(unit, unit), (net_input.height, net_input.width), 0)
-    return ReceptiveFields(trace, tuple(walker.rows), tuple(walker.warnings))
+    grid = (net_input.height, net_input.width)
+    walker = _Walker(trace)
+    walker.steps(trace.steps, Field(unit, unit), grid, 0)
+    rows = walker.rows
+    if any(isinstance(step.layer, Merge) and len(step.branches) > 1 for _, step in trace.walk()):
+        widest = _Walker(trace, largest=True)
+        widest.steps(trace.steps, Field(unit, unit), grid, 0)
+        rows = [
+            row
+            if (row.field.rows.size, row.field.cols.size) == (w.field.rows.size, w.field.cols.size)
+            else FieldRow(row.depth, row.step, row.field, (w.field.rows.size, w.field.cols.size))
+            for row, w in zip(rows, widest.rows, strict=True)
+        ]
+    return ReceptiveFields(trace, tuple(rows), tuple(walker.warnings))

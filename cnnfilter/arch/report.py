@@ -97,28 +97,42 @@ def _input(summary_or_fields) -> dict[str, int]:
 
 
 def params_records(summary: Summary, *, compare: bool = False) -> list[dict[str, Any]]:
-    """One plain dict per table row (raw numbers, ``share`` as a fraction)."""
+    """One plain dict per table row (raw numbers, ``share`` as a fraction).
+
+    ``parameters``, ``non_trainable``, ``macs`` are the layer's own (0 for a group:
+    a merge or a block use); ``total_parameters`` and ``total_macs`` are a group's
+    sums over the layers inside it (``None`` for a layer).
+    """
     records = []
     for row in summary.rows:
+        step = row.step
         record = {
-            "name": row.step.layer.name,
-            "type": "add" if row.step.body else row.step.layer.type,
+            "name": step.layer.name,
+            "type": step.kind,
             "depth": row.depth,
-            "output": _shape(row.step.output),
+            "input": _shape(step.input),
+            "output": _shape(step.output),
+            "kernel": step.layer.kernel(step),
             "parameters": row.cost.parameters,
             "non_trainable": row.cost.non_trainable,
             "macs": row.cost.macs,
             "activation_bytes": row.cost.activation_bytes,
             "share": summary.share(row),
         }
+        group = row.total is not None
+        record["total_parameters"] = row.total.parameters if group else None
+        record["total_macs"] = row.total.macs if group else None
         if compare:
             record["locally_connected_parameters"] = row.cost.locally_connected
         records.append(record)
     return records
 
 
-def params_document(summary: Summary, *, compare: bool = False) -> dict[str, Any]:
-    """The ``params`` JSON report (see the module docstring)."""
+def params_document(
+    summary: Summary, *, compare: bool = False, batch_size: int = 1, dtype: str = "float32"
+) -> dict[str, Any]:
+    """The ``params`` JSON report (see the module docstring); ``memory`` in bytes for
+    ``batch_size`` images of ``dtype`` (:meth:`Summary.memory`)."""
     total = {
         "parameters": summary.parameters,
         "trainable": summary.parameters,
@@ -131,6 +145,8 @@ def params_document(summary: Summary, *, compare: bool = False) -> dict[str, Any
     }
     if compare:
         total["locally_connected_parameters"] = summary.locally_connected
+    memory = {"batch_size": batch_size, "dtype": dtype}
+    memory.update(summary.memory(batch_size=batch_size, dtype=dtype))
     network = summary.trace.network
     return {
         "network": network.name,
@@ -139,10 +155,12 @@ def params_document(summary: Summary, *, compare: bool = False) -> dict[str, Any
         "conventions": dict(CONVENTIONS),
         "layers": params_records(summary, compare=compare),
         "total": total,
+        "memory": memory,
     }
 
 
-def _json_number(value: Fraction) -> int | float:
+def _json_number(value: int | Fraction) -> int | float:
+    value = Fraction(value)
     return int(value) if value.denominator == 1 else float(value)
 
 
@@ -154,13 +172,16 @@ def fields_records(fields: ReceptiveFields) -> list[dict[str, Any]]:
         records.append(
             {
                 "name": row.step.layer.name,
-                "type": "add" if row.step.body else row.step.layer.type,
+                "type": row.step.kind,
                 "depth": row.depth,
                 "output": _shape(row.step.output),
-                "receptive_field": [f.rows.size, f.cols.size],
-                "jump": [f.rows.jump, f.cols.jump],
+                "receptive_field": [_json_number(f.rows.size), _json_number(f.cols.size)],
+                "largest_receptive_field": (
+                    None if row.largest is None else [_json_number(v) for v in row.largest]
+                ),
+                "jump": [_json_number(f.rows.jump), _json_number(f.cols.jump)],
                 "start": [_json_number(f.rows.start), _json_number(f.cols.start)],
-                "effective_padding": [f.rows.padding, f.cols.padding],
+                "effective_padding": [_json_number(f.rows.padding), _json_number(f.cols.padding)],
                 "approximate": f.approximate,
             }
         )
@@ -219,33 +240,94 @@ def _pair_text(a: int | Fraction, b: int | Fraction) -> str:
     return text_a if text_a == text_b else f"{text_a} x {text_b}"
 
 
+#: Columns of the ``params`` table; numbers from ``parameters`` on.
+PARAMS_HEADERS = [
+    "layer",
+    "type",
+    "input",
+    "output",
+    "kernel",
+    "parameters",
+    "non-trainable",
+    "MACs",
+    "share",
+]
+#: Short headers, used when the full ones do not fit the terminal.
+SHORT_HEADERS = {"parameters": "params", "non-trainable": "non-train", "kernel": "kernel"}
+#: Which columns go first when the table is wider than the terminal (documented in
+#: docs/params.md): the input shape, the kernel, the share, the non-trainable count,
+#: the type. Layer, output, parameters and MACs always stay.
+PARAMS_DROP_ORDER = ["input", "kernel", "share", "non-trainable", "type"]
+
+
 def params_table(
-    summary: Summary, *, compare: bool = False, indent: str = "  "
+    summary: Summary, *, compare: bool = False, indent: str = "  ", depth: int | None = None
 ) -> tuple[list[str], list[list[str]]]:
-    """Headers and formatted rows of the ``params`` table (numbers columns 3+)."""
-    headers = ["layer", "type", "output", "parameters", "share", "MACs", "activations"]
+    """Headers and formatted rows of the ``params`` table (numbers from column 5 on).
+
+    A group's row (a merge or a block use) shows the totals of the layers inside
+    it; ``depth`` hides the rows nested deeper than it (``--depth``).
+    """
+    headers = list(PARAMS_HEADERS)
     if compare:
         headers.append("if locally connected")
     rows = []
-    for record, row in zip(params_records(summary, compare=compare), summary.rows, strict=True):
+    for row in summary.rows:
+        if depth is not None and row.depth > depth:
+            continue
+        step, shown = row.step, row.shown
         cells = [
-            indent * record["depth"] + record["name"],
-            record["type"],
-            str(row.step.output),
-            f"{record['parameters']:,}",
-            f"{100 * record['share']:.1f}%" if record["parameters"] else "",
-            human_count(record["macs"]) if record["macs"] else "",
-            human_bytes(record["activation_bytes"]),
+            indent * row.depth + step.layer.name,
+            step.kind,
+            str(step.input),
+            str(step.output),
+            step.layer.kernel(step),
+            f"{shown.parameters:,}",
+            f"{shown.non_trainable:,}" if shown.non_trainable else "",
+            human_count(shown.macs) if shown.macs else "",
+            f"{100 * summary.share(row):.1f}%" if shown.parameters else "",
         ]
         if compare:
-            lc = record["locally_connected_parameters"]
+            lc = row.cost.locally_connected
             cells.append("" if lc is None else f"{lc:,}")
         rows.append(cells)
     return headers, rows
 
 
-def params_totals(summary: Summary, *, compare: bool = False) -> list[tuple[str, str]]:
+def _width(headers: list[str], rows: list[list[str]], keep: list[int]) -> int:
+    """Width of a Rich table with a box: cells, one space either side, borders."""
+    widths = [max([len(headers[i])] + [len(r[i]) for r in rows]) for i in keep]
+    return sum(widths) + 3 * len(keep) + 1
+
+
+def fit_columns(
+    headers: list[str], rows: list[list[str]], width: int | None, drop_order: list[str]
+) -> tuple[list[str], list[list[str]], list[int]]:
+    """Drop and abbreviate columns until the table fits ``width`` characters.
+
+    First the long headers are shortened (:data:`SHORT_HEADERS`), then the
+    columns of ``drop_order`` are dropped one by one. ``width=None`` (a pipe or a
+    file) keeps every column. Returns the headers, the rows and the kept column
+    indices of the original table.
+    """
+    keep = list(range(len(headers)))
+    if width is None or _width(headers, rows, keep) <= width:
+        return headers, rows, keep
+    original, headers = headers, [SHORT_HEADERS.get(h, h) for h in headers]
+    for name in drop_order:
+        if _width(headers, rows, keep) <= width:
+            break
+        if name in original:
+            keep.remove(original.index(name))
+    return [headers[i] for i in keep], [[r[i] for i in keep] for r in rows], keep
+
+
+def params_totals(
+    summary: Summary, *, compare: bool = False, batch_size: int = 1, dtype: str = "float32"
+) -> list[tuple[str, str]]:
     """``(label, value and convention)`` lines printed under the table."""
+    memory = summary.memory(batch_size=batch_size, dtype=dtype)
+    batch = f"{dtype}, batch of {batch_size}"
     lines = [
         (
             "parameters",
@@ -266,12 +348,24 @@ def params_totals(summary: Summary, *, compare: bool = False) -> list[tuple[str,
         ),
         (
             "parameter memory",
-            f"{human_bytes(summary.parameter_bytes)} (float32, running statistics included)",
+            f"{human_bytes(memory['parameters'])} ({dtype}, running statistics included)",
         ),
+        ("input memory", f"{human_bytes(memory['input'])} ({batch})"),
         (
             "activation memory",
-            f"{human_bytes(summary.activation_bytes)} (float32, batch of 1, "
-            "every layer's output, input excluded)",
+            f"{human_bytes(memory['activations'])} ({batch}, every layer's output once, "
+            "input excluded: inference)",
+        ),
+        (
+            "forward/backward",
+            f"{human_bytes(memory['forward_backward'])} ({batch}: twice the outputs of the "
+            "layers with parameters, kept for the backward pass and their gradients; "
+            "torchinfo's 'Forward/backward pass size')",
+        ),
+        (
+            "estimated total",
+            f"{human_bytes(memory['total'])} (input + forward/backward + parameters: "
+            "torchinfo's 'Estimated Total Size')",
         ),
     ]
     if compare:
@@ -288,22 +382,31 @@ def params_totals(summary: Summary, *, compare: bool = False) -> list[tuple[str,
     return lines
 
 
+#: Columns of the ``receptive-field`` table dropped first when it is too wide.
+FIELDS_DROP_ORDER = ["eff. padding", "type", "start"]
+
+
 def fields_table(
-    fields: ReceptiveFields, *, indent: str = "  "
+    fields: ReceptiveFields, *, indent: str = "  ", depth: int | None = None
 ) -> tuple[list[str], list[list[str]]]:
     """Headers and formatted rows of the ``receptive-field`` table (one value when
-    rows and columns agree, else ``rows x cols``)."""
+    rows and columns agree, else ``rows x cols``; ``(max r)``: the largest field over
+    all branches when it differs; ``depth`` hides deeper rows)."""
     headers = ["layer", "type", "output", "field r", "jump j", "start", "eff. padding"]
     rows = []
     for row in fields.rows:
+        if depth is not None and row.depth > depth:
+            continue
         f = row.field
         mark = "~" if f.approximate else ""
         rows.append(
             [
                 indent * row.depth + row.step.layer.name,
-                "add" if row.step.body else row.step.layer.type,
+                row.step.kind,
                 str(row.step.output),
-                mark + _pair_text(f.rows.size, f.cols.size),
+                mark
+                + _pair_text(f.rows.size, f.cols.size)
+                + ("" if row.largest is None else f" (max {_pair_text(*row.largest)})"),
                 mark + _pair_text(f.rows.jump, f.cols.jump),
                 _pair_text(f.rows.start, f.cols.start),
                 _pair_text(f.rows.padding, f.cols.padding),

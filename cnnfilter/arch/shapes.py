@@ -1,10 +1,10 @@
 """Follow a tensor through a parsed network: every layer's input and output shape.
 
-Every sliding-window layer (convolutions, pooling, zero padding) gets its
-output size from :func:`cnnfilter.engine.geometry.resolve_axes`, the
-geometry the ``apply`` and ``pool`` commands use; ``padding: same`` follows
-TensorFlow's rule (:func:`~cnnfilter.engine.geometry.same_padding` with
-``rule="tensorflow"``). The
+The shape rule of each layer kind lives on its class (:meth:`Layer.infer
+<cnnfilter.arch.layers.Layer.infer>`); this module walks the tree. Every
+sliding-window layer gets its output size from
+:func:`cnnfilter.engine.geometry.resolve_axes`, the geometry the ``apply`` and
+``pool`` commands use; ``padding: same`` follows TensorFlow's rule. The
 resolved per-axis geometry is kept on each :class:`Step` so that the
 parameter and receptive-field calculators never recompute it.
 """
@@ -14,30 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from cnnfilter.arch.layers import (
-    AdaptivePool2d,
-    AvgPool2d,
-    BatchNorm2d,
-    Conv2d,
-    Dense,
-    DepthwiseConv2d,
-    Flatten,
-    GlobalPool2d,
-    Layer,
-    LocallyConnected2d,
-    MaxPool2d,
-    Network,
-    Residual,
-    Shape,
-    ZeroPadding2d,
-    layer_error,
-)
-from cnnfilter.engine.geometry import AxisGeometry, check_pool_padding, resolve_axes
-from cnnfilter.errors import UsageError
+from cnnfilter.arch.layers import Block, Layer, Merge, Network, Shape, layer_error
+from cnnfilter.engine.geometry import AxisGeometry
 
 __all__ = ["Step", "Trace", "trace"]
-
-_WINDOWED = (Conv2d, DepthwiseConv2d, LocallyConnected2d, MaxPool2d, AvgPool2d)
 
 
 @dataclass(frozen=True)
@@ -46,8 +26,9 @@ class Step:
 
     ``rows`` and ``cols`` hold the resolved window geometry (kernel, stride,
     dilation, padding before/after, output size) of windowed layers, zero
-    padding and global pooling; ``None`` for the others. A residual step keeps
-    its branches in ``body`` and ``shortcut``; its ``output`` is their sum.
+    padding and global pooling; ``None`` for the others. A merge keeps its
+    branches' steps in ``branches`` (``(name, steps)`` pairs); a block use keeps
+    its layers' steps as one branch named ``""``.
     """
 
     layer: Layer
@@ -55,8 +36,26 @@ class Step:
     output: Shape
     rows: AxisGeometry | None = None
     cols: AxisGeometry | None = None
-    body: tuple[Step, ...] = ()
-    shortcut: tuple[Step, ...] = ()
+    branches: tuple[tuple[str, tuple[Step, ...]], ...] = ()
+
+    @property
+    def body(self) -> tuple[Step, ...]:
+        """The first branch's steps (a residual's body)."""
+        return self.branches[0][1] if self.branches and isinstance(self.layer, Merge) else ()
+
+    @property
+    def shortcut(self) -> tuple[Step, ...]:
+        """The second branch's steps (a residual's shortcut)."""
+        return self.branches[1][1] if len(self.branches) > 1 else ()
+
+    @property
+    def kind(self) -> str:
+        """What the table shows as its type: the merge op, the block name, else the type."""
+        if isinstance(self.layer, Merge):
+            return self.layer.op
+        if isinstance(self.layer, Block):
+            return self.layer.block
+        return self.layer.type
 
 
 @dataclass(frozen=True)
@@ -72,14 +71,14 @@ class Trace:
         return self.steps[-1].output
 
     def walk(self) -> Iterator[tuple[int, Step]]:
-        """``(depth, step)`` in display order: a residual's branches, then its sum."""
+        """``(depth, step)`` in display order: a group's layers, then the group's row."""
         return _walk(self.steps, 0)
 
 
 def _walk(steps: tuple[Step, ...], depth: int) -> Iterator[tuple[int, Step]]:
     for step in steps:
-        yield from _walk(step.body, depth + 1)
-        yield from _walk(step.shortcut, depth + 1)
+        for _, branch in step.branches:
+            yield from _walk(branch, depth + 1)
         yield depth, step
 
 
@@ -88,10 +87,10 @@ def trace(network: Network) -> Trace:
 
     Raises:
         UsageError: a layer cannot take its input: an output of size zero, a
-            dense layer on an unflattened input, a spatial layer on a flat one,
-            a channel count that does not match ``in_channels`` /
-            ``num_features`` / ``groups``, or residual branches whose shapes
-            differ. The message names the file, line, layer and fix.
+            spatial layer on a flat input, a channel count that does not match
+            ``in_channels`` / ``in_features`` / ``num_features`` / ``groups``, or
+            branches whose shapes do not merge. The message names the file,
+            line, layer and fix.
 
     >>> from cnnfilter.arch.parse import parse_network
     >>> net = parse_network("input: [32, 32, 3]\\nlayers: [conv2d: {filters: 8, kernel_size: 5}]")
@@ -111,132 +110,23 @@ def _steps(layers: tuple[Layer, ...], shape: Shape, source: str) -> tuple[Step, 
 
 
 def _step(layer: Layer, shape: Shape, source: str) -> Step:
-    def error(problem: str, fix: str):
+    def fail(problem: str, fix: str):
         return layer_error(source, layer, problem, fix)
 
-    if isinstance(layer, Residual):
-        return _residual(layer, shape, source)
-    if isinstance(layer, Dense | Flatten | BatchNorm2d):
-        return _flat_step(layer, shape, error)
-    if not isinstance(layer, _WINDOWED + (ZeroPadding2d, GlobalPool2d, AdaptivePool2d)):
-        return Step(layer, shape, shape)  # activations, dropout: element-wise
-    if shape.flat:
-        raise error(
+    if isinstance(layer, Block):
+        inner = _steps(layer.layers, shape, source)
+        return Step(layer, shape, inner[-1].output if inner else shape, branches=(("", inner),))
+    if isinstance(layer, Merge):
+        branches = tuple((name, _steps(ls, shape, source)) for name, ls in layer.branches)
+        outputs = [
+            (name, steps[-1].output, steps[-1].layer.name) if steps else (name, shape, None)
+            for name, steps in branches
+        ]
+        return Step(layer, shape, layer.merge(outputs, shape, fail), branches=branches)
+    if layer.spatial and shape.flat:
+        raise fail(
             f"needs an H x W x C input but gets the flat {shape}",
             "move it before the flatten, dense or global pooling layer",
         )
-    if isinstance(layer, GlobalPool2d | AdaptivePool2d | ZeroPadding2d):
-        return _fixed_step(layer, shape)
-    rows, cols = _windows(layer, shape, error)
-    return Step(layer, shape, Shape(rows.out, cols.out, _channels(layer, shape, error)), rows, cols)
-
-
-def _flat_step(layer: Dense | Flatten | BatchNorm2d, shape: Shape, error) -> Step:
-    """Dense, flatten and batch norm: checks of the feature count, no window."""
-    if isinstance(layer, Flatten):
-        return Step(layer, shape, Shape(1, 1, shape.size, flat=True))
-    if isinstance(layer, BatchNorm2d):
-        if layer.num_features is not None and layer.num_features != shape.channels:
-            raise error(
-                f"num_features is {layer.num_features} but its input has {shape.channels} channels",
-                f"write num_features: {shape.channels}",
-            )
-        return Step(layer, shape, shape)
-    if not shape.flat:
-        raise error(f"needs a flat input but gets {shape}", "add '- flatten' before it")
-    if layer.in_features is not None and layer.in_features != shape.channels:
-        raise error(
-            f"in_features is {layer.in_features} but its input has {shape.channels}",
-            f"write in_features: {shape.channels} or fix the layers before it",
-        )
-    return Step(layer, shape, Shape(1, 1, layer.units, flat=True))
-
-
-def _fixed_step(layer: GlobalPool2d | AdaptivePool2d | ZeroPadding2d, shape: Shape) -> Step:
-    """Layers whose output size is fixed by the layer, not by a sliding window."""
-    if isinstance(layer, GlobalPool2d):
-        rows = AxisGeometry(shape.height, shape.height, 1, 1, 0, 0, 1)
-        cols = AxisGeometry(shape.width, shape.width, 1, 1, 0, 0, 1)
-        return Step(layer, shape, Shape(1, 1, shape.channels, flat=True), rows, cols)
-    if isinstance(layer, AdaptivePool2d):
-        out_h, out_w = layer.output_size
-        return Step(layer, shape, Shape(out_h, out_w, shape.channels))
-    top, bottom, left, right = layer.padding
-    rows = AxisGeometry(shape.height, 1, 1, 1, top, bottom, shape.height + top + bottom)
-    cols = AxisGeometry(shape.width, 1, 1, 1, left, right, shape.width + left + right)
-    return Step(layer, shape, Shape(rows.out, cols.out, shape.channels), rows, cols)
-
-
-def _windows(layer, shape: Shape, error) -> tuple[AxisGeometry, AxisGeometry]:
-    """Resolve padding and output size along rows and along columns.
-
-    ``padding: same`` follows TensorFlow's rule; pooling layers follow
-    PyTorch's ``padding <= kernel_size // 2``.
-    """
-    stride = layer.stride if layer.stride is not None else layer.kernel_size
-    if isinstance(layer, MaxPool2d | AvgPool2d) and not isinstance(layer.padding, str):
-        for k, pads in zip(layer.kernel_size, (layer.padding[:2], layer.padding[2:]), strict=True):
-            try:
-                check_pool_padding(k, max(pads))
-            except UsageError:
-                raise error(
-                    f"padding {max(pads)} is more than half the kernel {k} (PyTorch refuses it)",
-                    f"use padding <= {k // 2}",
-                ) from None
-    rows, cols = resolve_axes(
-        (shape.height, shape.width),
-        layer.kernel_size,
-        layer.padding,
-        stride=stride,
-        dilation=layer.dilation,
-        same_rule="tensorflow",
-        ceil_mode=getattr(layer, "ceil_mode", False),
-    )
-    if rows.out < 1 or cols.out < 1:
-        raise error(
-            f"output would be {rows.out} x {cols.out}: input {shape.height} x {shape.width} "
-            f"with padding {rows.pad_before + rows.pad_after} x {cols.pad_before + cols.pad_after} "
-            f"is smaller than the kernel span {rows.effective_kernel_size} x "
-            f"{cols.effective_kernel_size}",
-            "use a smaller kernel, stride or dilation, more padding, or a larger input",
-        )
-    return rows, cols
-
-
-def _channels(layer, shape: Shape, error) -> int:
-    c = shape.channels
-    if isinstance(layer, Conv2d):
-        if layer.in_channels is not None and layer.in_channels != c:
-            raise error(
-                f"in_channels is {layer.in_channels} but its input has {c} channels",
-                f"write in_channels: {c} or fix the layers before it",
-            )
-        if c % layer.groups or layer.filters % layer.groups:
-            raise error(
-                f"groups {layer.groups} must divide the input channels {c} and the "
-                f"filters {layer.filters}",
-                "choose groups that divide both",
-            )
-        return layer.filters
-    if isinstance(layer, DepthwiseConv2d):
-        return c * layer.depth_multiplier
-    if isinstance(layer, LocallyConnected2d):
-        return layer.filters
-    return c  # pooling
-
-
-def _residual(layer: Residual, shape: Shape, source: str) -> Step:
-    body = _steps(layer.body, shape, source)
-    shortcut = _steps(layer.shortcut, shape, source)
-    out_body = body[-1].output
-    out_short = shortcut[-1].output if shortcut else shape
-    if out_body != out_short:
-        short_desc = f"'{shortcut[-1].layer.name}'" if shortcut else "the identity"
-        raise layer_error(
-            source,
-            layer,
-            f"the body ends in {out_body} (layer '{body[-1].layer.name}') but the shortcut in "
-            f"{out_short} ({short_desc})",
-            "make the shapes agree, e.g. a shortcut 1x1 conv2d with the body's stride and filters",
-        )
-    return Step(layer, shape, out_body, body=body, shortcut=shortcut)
+    inferred = layer.infer(shape, fail)
+    return Step(layer, shape, inferred.output, inferred.rows, inferred.cols)

@@ -43,11 +43,47 @@ Compare = choice_enum(
 ArchFile = Annotated[
     Path,
     typer.Argument(
-        help="Layer file (arch.yaml), or - for stdin; format in docs/reference/arch-yaml.md, "
-        "examples in samples/arch/.",
-        dir_okay=False,  # not exists=True: it would refuse '-'; load_network reports a missing file
+        help="Layer file (arch.yaml), - for stdin, or a built-in architecture such as "
+        "resnet50 (see --list); format in docs/reference/arch-yaml.md.",
+        dir_okay=False,  # not exists=True: it would refuse '-' and built-in names
     ),
 ]
+OptionalArchFile = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Layer file (arch.yaml), - for stdin, or a built-in architecture such as "
+        "resnet50 (see --list); format in docs/reference/arch-yaml.md.",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+InputOption = Annotated[
+    str | None,
+    typer.Option(
+        "--input",
+        help="Replace the file's input: HxWxC, e.g. 224x224x3 (CxHxW with --channels-first).",
+    ),
+]
+ChannelsFirstOption = Annotated[
+    bool, typer.Option("--channels-first", help="Read --input as CxHxW (PyTorch's order).")
+]
+DepthOption = Annotated[
+    int | None,
+    typer.Option(min=0, help="Show rows nested at most this deep; a block's row sums its layers."),
+]
+WidthOption = Annotated[
+    int | None,
+    typer.Option(
+        "--width",
+        min=40,
+        help="Fit the table to this many columns (default: the terminal's width; piped "
+        "output keeps every column).",
+    ),
+]
+Dtype = choice_enum(
+    "Dtype",
+    {"float32": "4 bytes a value", "float16": "2 bytes a value", "bfloat16": "2 bytes a value"},
+)
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print the table as CSV on stdout.")]
 MarkdownOption = Annotated[
     bool, typer.Option("--markdown", help="Print the table as Markdown on stdout.")
@@ -65,7 +101,15 @@ def _report_form(json_out: bool, csv: bool, markdown: bool) -> str:
     return chosen[0] if chosen else "table"
 
 
-def _render(result, form: str, numeric) -> None:
+def _terminal_width(console, width: int | None) -> int | None:
+    """``--width``, else the terminal's width, or ``None`` for a pipe or a file (full table)."""
+    if width is not None:
+        console.width = width
+        return width
+    return console.width if console.is_terminal else None
+
+
+def _render(result, form: str, numeric, width: int | None = None) -> None:
     """Print a params or receptive-field result in ``form`` on stdout."""
     from cnnfilter.arch import report
 
@@ -76,34 +120,59 @@ def _render(result, form: str, numeric) -> None:
     elif form == "markdown":
         headers, rows = result.table(indent="· ")
         print(f"**{result.title}**\n")
-        print(report.to_markdown(headers, rows, right=numeric))
+        right = {i for i, header in enumerate(headers) if header in numeric}
+        print(report.to_markdown(headers, rows, right=right))
         print()
         print("\n".join(f"- {label}: {text}" for label, text in result.footer()))
     else:
-        _print_table(result.title, *result.table(), result.footer(), numeric)
+        console = stdout_console()
+        fit = _terminal_width(console, width)
+        headers, rows = result.table(width=fit)
+        _print_table(console, result.title, headers, rows, result.footer(), numeric, fit)
 
 
-def _print_table(title: str, headers, rows, footer, numeric) -> None:
+def _print_table(console, title: str, headers, rows, footer, numeric, width=None) -> None:
+    import textwrap
+
     from rich.table import Table
 
-    console = stdout_console()
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
-        table.add_column(header, justify="right" if i in numeric else "left")
+        # Numbers and header words never fold: only the layer names give way.
+        natural = max([len(header)] + [len(row[i]) for row in rows])
+        table.add_column(
+            header,
+            justify="right" if header in numeric else "left",
+            min_width=None if i == 0 else natural,
+        )
     for row in rows:
         table.add_row(*row)
     print_table(console, table)
     for label, text in footer:
-        console.print(f"{label}: {text}")
+        line = f"{label}: {text}"
+        if width is not None:  # whole words on each line of a narrow terminal
+            line = textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False)
+        console.print(line, markup=False)
 
 
 @app.command()
 @guarded
 def params(
-    arch: ArchFile,
+    arch: OptionalArchFile = None,
     json_out: JsonOption = False,
     csv: CsvOption = False,
     markdown: MarkdownOption = False,
+    list_builtin: Annotated[
+        bool, typer.Option("--list", help="List the built-in architectures and exit.")
+    ] = False,
+    input_text: InputOption = None,
+    channels_first: ChannelsFirstOption = False,
+    width: WidthOption = None,
+    depth: DepthOption = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Images per batch for the memory estimate.")
+    ] = 1,
+    dtype: Annotated[Dtype, typer.Option(help="Value type for the memory estimate.")] = "float32",
     compare: Annotated[
         Compare | None,
         typer.Option(
@@ -114,16 +183,38 @@ def params(
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Per-layer output shape, parameters, MACs and memory of a layer stack, and totals.
+    """Per-layer shapes, kernel, parameters and MACs of a layer stack; totals and memory.
 
-    Example: cnnfilter params samples/arch/vgg16.yaml --markdown
+    Example: cnnfilter params resnet50 --depth 1
     """
-    from cnnfilter.tasks.arch import PARAMS_NUMERIC
-    from cnnfilter.tasks.arch import params as run_params
+    from cnnfilter.tasks import arch as task
 
     Notes.of(quiet=quiet, verbose=verbose)
     form = _report_form(json_out, csv, markdown)
-    _render(run_params(arch, compare=compare is not None), form, PARAMS_NUMERIC)
+    if list_builtin:
+        _print_builtin(task.builtin_architectures(), form)
+        return
+    if arch is None:
+        raise UsageError("give a layer file, - or a built-in name (see --list)")
+    shape = task.parse_input(input_text, channels_first=channels_first) if input_text else None
+    result = task.params(
+        arch,
+        compare=compare is not None,
+        input_shape=shape,
+        depth=depth,
+        batch_size=batch_size,
+        dtype=getattr(dtype, "value", dtype),
+    )
+    _render(result, form, task.PARAMS_NUMERIC, width)
+
+
+def _print_builtin(entries, form: str) -> None:
+    if form == "json":
+        emit_json({"architectures": [{"name": n, "description": d} for n, d in entries]})
+        return
+    width = max(len(name) for name, _ in entries)
+    for name, description in entries:
+        print(f"{name:<{width}}  {description}")
 
 
 def _unit(text: str) -> tuple[int, int]:
@@ -142,6 +233,10 @@ def receptive_field(
     json_out: JsonOption = False,
     csv: CsvOption = False,
     markdown: MarkdownOption = False,
+    input_text: InputOption = None,
+    channels_first: ChannelsFirstOption = False,
+    width: WidthOption = None,
+    depth: DepthOption = None,
     image: Annotated[
         Path | None,
         typer.Option(help="Photo to draw one unit's receptive field on (needs --layer and -o)."),
@@ -178,7 +273,8 @@ def receptive_field(
         from cnnfilter import imageio
 
         imageio.check_input_file(image)
-    fields = task.receptive_field(arch)
+    shape = task.parse_input(input_text, channels_first=channels_first) if input_text else None
+    fields = task.receptive_field(arch, input_shape=shape, depth=depth)
     if image is not None:
         drawn = task.draw_field(
             fields, image, layer, _unit(unit) if unit is not None else None, output, fmt=fmt,
@@ -189,7 +285,7 @@ def receptive_field(
     if image is not None:
         notes(_drawn_line(drawn))
     else:
-        _render(fields, form, task.FIELDS_NUMERIC)
+        _render(fields, form, task.FIELDS_NUMERIC, width)
 
 
 def _drawn_line(drawn) -> str:

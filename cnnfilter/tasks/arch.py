@@ -15,6 +15,8 @@ from cnnfilter.tasks._common import check_output_path, output_format
 
 __all__ = [
     "PARAMS_NUMERIC",
+    "builtin_architectures",
+    "parse_input",
     "FIELDS_NUMERIC",
     "Params",
     "Fields",
@@ -24,16 +26,70 @@ __all__ = [
     "draw_field",
 ]
 
-#: Columns (0-based) of the tables that hold numbers (right-aligned).
-PARAMS_NUMERIC = frozenset({3, 4, 5, 6, 7})
-FIELDS_NUMERIC = frozenset({3, 4, 5, 6})
+#: Header names of the tables' number columns (right-aligned).
+PARAMS_NUMERIC = frozenset(
+    {"parameters", "params", "non-trainable", "non-train", "MACs", "share", "if locally connected"}
+)
+FIELDS_NUMERIC = frozenset({"field r", "jump j", "start", "eff. padding"})
 
 
-def _trace(arch: Path):
+def builtin_architectures() -> list[tuple[str, str]]:
+    """``(name, description)`` of every built-in architecture (``params --list``)."""
+    from cnnfilter.arch import zoo
+
+    return [(name, zoo.describe(name)) for name in zoo.names()]
+
+
+def resolve_arch(arch: Path | str) -> Path | str:
+    """``arch`` itself when it is ``-`` or an existing file, else the built-in of that name.
+
+    Raises:
+        UsageError: neither a file nor a built-in name (with the closest built-ins).
+    """
+    from cnnfilter.arch import zoo
+
+    text = str(arch)
+    if text == "-" or Path(text).exists() or text.endswith((".yaml", ".yml")):
+        return arch
+    found = zoo.path(text)
+    if found is None:
+        import difflib
+
+        close = difflib.get_close_matches(text.lower(), zoo.names(), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "list them with --list"
+        raise UsageError(f"{text}: no such layer file and no built-in architecture; {hint}")
+    return found
+
+
+def parse_input(text: str, *, channels_first: bool = False):
+    """``224x224x3`` (height x width x channels) or, with ``channels_first``,
+    ``3x224x224`` -> :class:`~cnnfilter.arch.layers.Shape`.
+
+    Raises:
+        UsageError: not three whole numbers >= 1, or a channels-first-looking value
+            without ``channels_first``.
+    """
+    from cnnfilter.arch.layers import Shape
+
+    parts = text.lower().replace(" ", "").replace(",", "x").split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise UsageError(f"input={text!r}: write HxWxC, e.g. 224x224x3")
+    a, b, c = (int(p) for p in parts)
+    if channels_first:
+        return Shape(b, c, a)
+    if a <= 4 and b > 4 and c > 4:
+        raise UsageError(
+            f"input={text!r} looks channels-first (CxHxW); write {b}x{c}x{a} "
+            "(height x width x channels) or add channels_first=True (--channels-first)"
+        )
+    return Shape(a, b, c)
+
+
+def _trace(arch: Path | str, input_shape=None):
     from cnnfilter.arch import load_network
     from cnnfilter.arch.shapes import trace
 
-    return trace(load_network(arch))
+    return trace(load_network(resolve_arch(arch), input_shape=input_shape))
 
 
 @dataclass(frozen=True)
@@ -42,6 +98,9 @@ class Params:
 
     summary: object
     compare: bool = False
+    depth: int | None = None
+    batch_size: int = 1
+    dtype: str = "float32"
 
     @property
     def title(self) -> str:
@@ -53,7 +112,9 @@ class Params:
         """The ``params --json`` document."""
         from cnnfilter.arch import report
 
-        return report.params_document(self.summary, compare=self.compare)
+        return report.params_document(
+            self.summary, compare=self.compare, batch_size=self.batch_size, dtype=self.dtype
+        )
 
     def records(self) -> list[dict]:
         """One record per layer and a ``total`` record (``params --csv``)."""
@@ -73,28 +134,54 @@ class Params:
             total["locally_connected_parameters"] = s.locally_connected
         return [*records, total]
 
-    def table(self, indent: str = "  "):
-        """``(headers, rows)`` of the table."""
+    def table(self, indent: str = "  ", width: int | None = None):
+        """``(headers, rows)`` of the table, fitted to ``width`` columns when given
+        (columns dropped in :data:`cnnfilter.arch.report.PARAMS_DROP_ORDER`)."""
         from cnnfilter.arch import report
 
-        return report.params_table(self.summary, compare=self.compare, indent=indent)
+        headers, rows = report.params_table(
+            self.summary, compare=self.compare, indent=indent, depth=self.depth
+        )
+        headers, rows, _ = report.fit_columns(headers, rows, width, report.PARAMS_DROP_ORDER)
+        return headers, rows
 
     def footer(self) -> list[tuple[str, str]]:
-        """``(label, text)`` lines under the table: the totals."""
+        """``(label, text)`` lines under the table: the totals and the memory estimate."""
         from cnnfilter.arch import report
 
-        return report.params_totals(self.summary, compare=self.compare)
+        return report.params_totals(
+            self.summary, compare=self.compare, batch_size=self.batch_size, dtype=self.dtype
+        )
 
 
-def params(arch: Path | str, *, compare: bool = False) -> Params:
-    """Per-layer shapes, parameters, MACs and memory of the layer file ``arch`` (or ``-``).
+def params(
+    arch: Path | str,
+    *,
+    compare: bool = False,
+    input_shape=None,
+    depth: int | None = None,
+    batch_size: int = 1,
+    dtype: str = "float32",
+) -> Params:
+    """Per-layer shapes, parameters, MACs and memory of the layer file ``arch`` (``-``:
+    stdin; a name such as ``resnet50``: the built-in architecture).
+
+    ``input_shape`` (a :class:`~cnnfilter.arch.layers.Shape`, see :func:`parse_input`)
+    replaces the file's input; ``depth`` hides rows nested deeper; ``batch_size`` and
+    ``dtype`` (float32, float16, bfloat16) size the memory estimate.
 
     Raises:
-        UsageError: a malformed layer file (``file:line: layer ...; fix: ...``).
+        UsageError: a malformed layer file (``file:line: layer ...; fix: ...``), an
+            unknown name, a bad depth, batch size or dtype.
     """
-    from cnnfilter.arch.calc import summarize
+    from cnnfilter.arch.calc import DTYPES, summarize
 
-    return Params(summarize(_trace(Path(arch))), compare)
+    if dtype not in DTYPES:
+        raise UsageError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}")
+    if batch_size < 1 or (depth is not None and depth < 0):
+        raise UsageError("batch_size= must be >= 1 and depth= >= 0")
+    summary = summarize(_trace(arch, input_shape))
+    return Params(summary, compare, depth, batch_size, dtype)
 
 
 @dataclass(frozen=True)
@@ -102,6 +189,7 @@ class Fields:
     """``receptive-field``: the :class:`cnnfilter.arch.receptive.ReceptiveFields` and forms."""
 
     fields: object
+    depth: int | None = None
 
     @property
     def title(self) -> str:
@@ -125,11 +213,14 @@ class Fields:
 
         return report.fields_records(self.fields)
 
-    def table(self, indent: str = "  "):
-        """``(headers, rows)`` of the table."""
+    def table(self, indent: str = "  ", width: int | None = None):
+        """``(headers, rows)`` of the table (``width``: dropped columns, see
+        :data:`cnnfilter.arch.report.FIELDS_DROP_ORDER`)."""
         from cnnfilter.arch import report
 
-        return report.fields_table(self.fields, indent=indent)
+        headers, rows = report.fields_table(self.fields, indent=indent, depth=self.depth)
+        headers, rows, _ = report.fit_columns(headers, rows, width, report.FIELDS_DROP_ORDER)
+        return headers, rows
 
     def footer(self) -> list[tuple[str, str]]:
         """``(label, text)`` lines under the table: the source and the conventions."""
@@ -143,20 +234,29 @@ class Fields:
                 "...); unit i is centred at start + i j",
             ),
         ]
+        if any(row.largest is not None for row in self.fields.rows):
+            lines.append(
+                (
+                    "branches",
+                    "the field follows the main path (the first branch of each concat, add or "
+                    "multiply); '(max r)' is the largest field over all branches",
+                )
+            )
         if any(row.field.approximate for row in self.fields.rows):
             lines.append(("~", "approximate: adaptive pooling with unequal windows"))
         return lines
 
 
-def receptive_field(arch: Path | str) -> Fields:
-    """Receptive field size, jump, start and effective padding of every layer of ``arch``.
+def receptive_field(arch: Path | str, *, input_shape=None, depth: int | None = None) -> Fields:
+    """Receptive field size, jump, start and effective padding of every layer of ``arch``
+    (a file, ``-`` or a built-in name; ``input_shape`` replaces the file's input).
 
     Raises:
         UsageError: a malformed layer file.
     """
     from cnnfilter.arch.receptive import receptive_fields
 
-    return Fields(receptive_fields(_trace(Path(arch))))
+    return Fields(receptive_fields(_trace(arch, input_shape)), depth)
 
 
 @dataclass(frozen=True)

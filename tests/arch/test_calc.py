@@ -214,8 +214,9 @@ SHAPE_ERRORS = [
         r"0 x 0 is smaller than the kernel span 3 x 3; fix: use a smaller kernel",
     ),
     (
-        "input: [4, 4, 1]\nlayers:\n  - dense: {units: 2}\n",
-        r"net.yaml:3: layer 'dense_1' \(dense\): needs a flat input but gets 4 x 4 x 1; "
+        "input: [4, 4, 1]\nlayers:\n  - dense: {units: 2, in_features: 16}\n",
+        r"net.yaml:3: layer 'dense_1' \(dense\): in_features is 16 = 4 x 4 x 1 but its input "
+        r"is not flat \(a dense layer on 4 x 4 x 1 acts on its 1 channels\); "
         r"fix: add '- flatten' before it",
     ),
     (

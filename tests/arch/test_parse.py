@@ -300,7 +300,7 @@ ERRORS = [
         "unknown top key",
         "input: [8, 8, 3]\nlayer: [relu]\nlayers: [relu]\n",
         2,
-        r"unknown key 'layer'; fix: use only name, input and layers",
+        r"unknown key 'layer'; fix: use only name, input, blocks and layers",
     ),
     (
         "residual without body",
@@ -316,15 +316,15 @@ ERRORS = [
     ),
     (
         "repeat zero times",
-        "input: [8, 8, 3]\nlayers:\n  - repeat: {times: 0, layers: [relu]}\n",
+        "input: [8, 8, 3]\nlayers:\n  - repeat: {times: -1, layers: [relu]}\n",
         3,
-        r"repeat: times 0 is not a whole number >= 1",
+        r"repeat: times -1 is not a whole number >= 0",
     ),
     (
         "activation name",
-        "input: [8, 8, 3]\nlayers:\n  - dense: {units: 2, activation: swish}\n",
+        "input: [8, 8, 3]\nlayers:\n  - dense: {units: 2, activation: swoosh}\n",
         3,
-        r"unknown activation 'swish'",
+        r"unknown activation 'swoosh'",
     ),
 ]
 

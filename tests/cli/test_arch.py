@@ -42,7 +42,7 @@ def test_params_json_keys_are_stable():
     result = run("params", ARCH / "resnet18.yaml", "--json")
     assert result.exit_code == 0 and result.stderr == ""
     doc = json.loads(result.stdout)
-    assert set(doc) == {"network", "source", "input", "conventions", "layers", "total"}
+    assert set(doc) == {"network", "source", "input", "conventions", "layers", "total", "memory"}
     assert doc["total"]["parameters"] == 11_689_512  # jq '.total.parameters'
     assert doc["total"]["non_trainable"] == 9_600
     assert doc["total"]["parameters_with_running_stats"] == 11_699_112
@@ -53,12 +53,16 @@ def test_params_json_keys_are_stable():
         "name",
         "type",
         "depth",
+        "input",
         "output",
+        "kernel",
         "parameters",
         "non_trainable",
         "macs",
         "activation_bytes",
         "share",
+        "total_parameters",
+        "total_macs",
     }
     assert (first["name"], first["output"], first["parameters"]) == ("conv1", [112, 112, 64], 9408)
     assert doc["layers"][-1]["output"] == [1000]
@@ -106,9 +110,11 @@ def test_params_markdown_is_a_table_with_totals():
     out = run("params", ARCH / "lenet5.yaml", "--markdown").stdout
     lines = out.splitlines()
     assert lines[0] == "**lenet5: input 32 x 32 x 1**"
-    assert lines[2].startswith("| layer | type | output | parameters |")
-    assert lines[3].startswith("| --- | --- | --- | ---: |")
-    assert "| c5 | dense | 120 | 48,120 | 78.0% |" in out
+    assert lines[2] == (
+        "| layer | type | input | output | kernel | parameters | non-trainable | MACs | share |"
+    )
+    assert lines[3] == "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |"
+    assert "| c5 | dense | 400 | 120 | 400 x 120 | 48,120 |  | 48.00 k | 78.0% |" in out
     assert "- parameters: 61,706 (trainable" in out
 
 
@@ -246,8 +252,9 @@ BAD_FILES = [
         "bad.yaml:3: layer 'conv2d_1' (conv2d): output would be 0 x 0",
     ),
     (
-        "input: [8, 8, 3]\nlayers:\n  - dense: {units: 1}\n",
-        "bad.yaml:3: layer 'dense_1' (dense): needs a flat input but gets 8 x 8 x 3; "
+        "input: [8, 8, 3]\nlayers:\n  - dense: {units: 1, in_features: 192}\n",
+        "bad.yaml:3: layer 'dense_1' (dense): in_features is 192 = 8 x 8 x 3 but its input is "
+        "not flat (a dense layer on 8 x 8 x 3 acts on its 3 channels); "
         "fix: add '- flatten' before it",
     ),
     (

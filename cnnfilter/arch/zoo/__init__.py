@@ -1,0 +1,45 @@
+"""Built-in architectures: ``arch.yaml`` files shipped inside the package.
+
+``cnnfilter params resnet50`` reads ``zoo/resnet50.yaml``; ``cnnfilter params
+--list`` prints :func:`names`. The files use the block syntax of
+docs/reference/arch-yaml.md and torchvision's layer names; each one's
+parameter count equals torchvision's published ``num_params`` and its MACs
+its published ``GFLOPS`` (tests/arch/test_zoo.py).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["describe", "names", "path"]
+
+
+def _folder() -> Path:
+    return Path(str(resources.files(__name__)))
+
+
+def names() -> list[str]:
+    """The built-in architectures, sorted."""
+    return sorted(p.stem for p in _folder().glob("*.yaml"))
+
+
+def path(name: str) -> Path | None:
+    """The file of the built-in ``name`` (``ResNet50`` and ``resnet-50`` too), or ``None``."""
+    key = name.lower().replace("-", "_")
+    candidate = _folder() / f"{key}.yaml"
+    if candidate.is_file():
+        return candidate
+    compact = key.replace("_", "")
+    for stem in names():
+        if stem.replace("_", "") == compact:
+            return _folder() / f"{stem}.yaml"
+    return None
+
+
+def describe(name: str) -> str:
+    """The first comment line of the built-in ``name`` (its one-line description)."""
+    for line in path(name).read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
