@@ -707,7 +707,13 @@ def _repeat(node, items, ctx: _Context) -> list[Layer]:
     if not nodes:
         raise ctx.fail(given["layers"], where, "no layers to repeat", fix)
     if times * len(nodes) > MAX_LAYERS:
-        raise ctx.fail(given["times"], where, f"more than {MAX_LAYERS} layers", "lower times")
+        raise ctx.fail(
+            given["times"],
+            where,
+            f"{times} x {len(nodes)} layers is more than {MAX_LAYERS} layers after expanding "
+            "repeat (the limit)",
+            "lower times",
+        )
     _nested(ctx, node, where)
     layers: list[Layer] = []
     for i in range(start, start + times):

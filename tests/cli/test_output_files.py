@@ -427,8 +427,8 @@ def test_a_plain_repeat_is_limited_by_layers_not_by_yaml_nodes():
     with pytest.raises(UsageError) as info:
         parse_network(_repeat_file(MAX_LAYERS + 1), source="deep.yaml")
     assert str(info.value) == (
-        "deep.yaml:3: layer 'conv2d': more than 20000 layers after expanding repeat (the "
-        "limit); fix: lower the repeat counts"
+        "deep.yaml:3: repeat: 20001 x 1 layers is more than 20000 layers after expanding "
+        "repeat (the limit); fix: lower times"
     )
 
 
