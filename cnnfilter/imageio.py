@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnfilter.errors import CnnfilterError, ProcessingError, UsageError
+from cnnfilter.errors import CnnfilterError, OutputClosed, ProcessingError, UsageError
 
 __all__ = [
     "LoadedImage",
@@ -599,7 +599,8 @@ def write_stdout(data: bytes) -> None:
 
     Raises:
         UsageError: standard output is a terminal (binary data would garble it).
-        ProcessingError: the reader went away (broken pipe) or the write failed.
+        OutputClosed: the reader went away (broken pipe; a ProcessingError).
+        ProcessingError: the write failed.
     """
     stream = sys.stdout
     if stream is None:
@@ -633,7 +634,7 @@ def write_stdout(data: bytes) -> None:
             os.close(devnull)
         except (OSError, ValueError, AttributeError):
             pass
-        raise ProcessingError(
+        raise OutputClosed(
             "standard output was closed before the whole image was written (broken pipe)"
         ) from None
     except OSError as exc:

@@ -22,5 +22,13 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Entry point of the ``cnnfilter`` console script."""
-    app()
+    """Entry point of the ``cnnfilter`` console script.
+
+    Closed, full or cut-off standard streams end the run with one line and an
+    exit code, never a traceback (:mod:`cnnfilter.cli._streams`).
+    """
+    import sys
+
+    from cnnfilter.cli._streams import run
+
+    sys.exit(run(app))

@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from cnnfilter.cli._errors import INTERRUPT_EXIT_CODES, as_flags, exit_code_for
-from cnnfilter.errors import CnnfilterError
+from cnnfilter.errors import CnnfilterError, OutputClosed
 
 
 def _click_class(name: str) -> type:
@@ -58,13 +58,13 @@ class _OneLineErrors(TyperGroup):
             else:
                 where = exc.ctx.command_path
                 message = exc.format_message().rstrip(".")
-                print(f"Error: {message}; see '{where} --help'", file=sys.stderr)
+                note(f"Error: {message}; see '{where} --help'")
             sys.exit(exc.exit_code)
         except _ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
         except typer.Abort:
-            print("Aborted.", file=sys.stderr)
+            note("Aborted.")
             sys.exit(1)
         if not standalone_mode:
             return rv
@@ -126,10 +126,20 @@ def stderr_console():
 
 
 def stdout_console():
-    """A Rich console on stdout; colour off under NO_COLOR or a non-terminal."""
+    """A Rich console on stdout; colour off under NO_COLOR or a non-terminal.
+
+    A reader that goes away (``| head``) raises :class:`BrokenPipeError`, which
+    :func:`guarded` turns into the quiet exit 141 (Rich's own reaction is an
+    exit 1).
+    """
     from rich.console import Console
 
-    return Console(no_color=_colour_off(sys.stdout), highlight=False, soft_wrap=True)
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(32, "Broken pipe")
+
+    return _PipeConsole(no_color=_colour_off(sys.stdout), highlight=False, soft_wrap=True)
 
 
 def print_table(console, table) -> None:
@@ -155,12 +165,13 @@ def print_table(console, table) -> None:
 def animations_enabled(*, quiet: bool = False) -> bool:
     """Whether progress bars may animate on stderr.
 
-    Off with ``--quiet``, under ``NO_COLOR``, with ``TERM=dumb``, or when
-    stdout or stderr is not a terminal (a pipe, a file, a CI log).
+    Off with ``--quiet`` (or ``CNNFILTER_QUIET=1``), with ``TERM=dumb``, or
+    when stdout or stderr is not a terminal (a pipe, a file, a CI log).
+    ``NO_COLOR`` only takes the colour away (no-color.org): the bar still
+    moves, in the terminal's default colour.
     """
     return not (
         quiet
-        or os.environ.get("NO_COLOR")
         or os.environ.get("TERM") == "dumb"
         or not _isatty(sys.stderr)
         or not _isatty(sys.stdout)
@@ -168,13 +179,18 @@ def animations_enabled(*, quiet: bool = False) -> bool:
 
 
 def note(message: str) -> None:
-    """One informational line on stderr (what ran, with which settings)."""
-    print(message, file=sys.stderr, flush=True)
+    """One line on stderr; a closed or full stderr is ignored (the exit code still tells)."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        from cnnfilter.cli._streams import silence_stderr
+
+        silence_stderr()
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``Error: message`` on stderr and exit with ``code``."""
-    print(f"Error: {message}", file=sys.stderr, flush=True)
+    note(f"Error: {message}")
     raise typer.Exit(code)
 
 
@@ -232,7 +248,9 @@ def guarded(func: F) -> F:
     (:func:`cnnfilter.cli._errors.exit_code_for`).
 
     Also: SIGTERM and Ctrl-C end the command with one line, exit code 143 or
-    130, and no partial output file.
+    130, and no partial output file; a reader of stdout that went away
+    (``| head``) ends it quietly with 141, the SIGPIPE convention
+    (:mod:`cnnfilter.cli._streams`).
     """
 
     @functools.wraps(func)
@@ -240,6 +258,11 @@ def guarded(func: F) -> F:
         try:
             with sigterm_as_interrupt():
                 return func(*args, **kwargs)
+        except (OutputClosed, BrokenPipeError):
+            from cnnfilter.cli._streams import SIGPIPE_EXIT, silence_stdout
+
+            silence_stdout()
+            raise typer.Exit(SIGPIPE_EXIT) from None
         except CnnfilterError as exc:
             fail(as_flags(str(exc), known_flags()), exit_code_for(exc))
         except KeyboardInterrupt as exc:
