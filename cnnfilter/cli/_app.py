@@ -35,6 +35,21 @@ _UsageError = _click_class("UsageError")
 _ClickException = _click_class("ClickException")
 
 
+def one_line(message: str) -> str:
+    """Click's message as a clause that ``; see '... --help'`` can follow.
+
+    >>> one_line("No such command 'aply'. Did you mean 'apply'?")
+    "No such command 'aply' (did you mean 'apply'?)"
+    >>> one_line("Invalid value for '--op': Value error, 'x' is not one of 'a', 'b'.")
+    "Invalid value for '--op': 'x' is not one of 'a', 'b'"
+    """
+    import re
+
+    text = " ".join(message.split()).replace(": Value error, ", ": ")
+    text = re.sub(r"\. Did you mean (.+)\?$", r" (did you mean \1?)", text)
+    return text.rstrip(".")
+
+
 class _OneLineErrors(TyperGroup):
     """Command-line mistakes as one stderr line, like the library's own errors.
 
@@ -57,8 +72,7 @@ class _OneLineErrors(TyperGroup):
                 exc.show()
             else:
                 where = exc.ctx.command_path
-                message = exc.format_message().rstrip(".")
-                note(f"Error: {message}; see '{where} --help'")
+                note(f"Error: {one_line(exc.format_message())}; see '{where} --help'")
             sys.exit(exc.exit_code)
         except _ClickException as exc:
             exc.show()
