@@ -208,7 +208,9 @@ def _ints(name, args, labels, defaults) -> list[int]:
         try:
             values.append(int(text) if text else defaults[i])
         except ValueError:
-            raise UsageError(f"kernel {name!r}: {label} must be a whole number, got {text!r}") from None
+            raise UsageError(
+                f"kernel {name!r}: {label} must be a whole number, got {text!r}"
+            ) from None
     return values
 
 
@@ -387,7 +389,12 @@ def resolve_foreign(text: str):
     """
     match = _USER_DEFINED.match(text)
     if match:
-        return text.strip(), _im_user_defined(match), "ImageMagick user-defined kernel string", _describe("WxH")
+        return (
+            text.strip(),
+            _im_user_defined(match),
+            "ImageMagick user-defined kernel string",
+            _describe("WxH"),
+        )
     name, *args = text.split(":")
     key = name.strip().lower()
     if key in _SKIMAGE and not args:

@@ -79,7 +79,12 @@ def complete_boundary(incomplete: str) -> list[tuple[str, str]]:
     return _starting(BOUNDARIES.items(), incomplete)
 
 
-def complete_path(incomplete: str, suffixes: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+def complete_path(incomplete: str) -> list[tuple[str, str]]:
+    """Any file or folder that starts with ``incomplete`` (folders end in ``/``)."""
+    return _paths(incomplete, ())
+
+
+def _paths(incomplete: str, suffixes: tuple[str, ...]) -> list[tuple[str, str]]:
     """Files and folders that start with ``incomplete`` (folders end in ``/``).
 
     With ``suffixes``, only files with one of them are offered. Hidden
@@ -106,13 +111,13 @@ def complete_path(incomplete: str, suffixes: tuple[str, ...] = ()) -> list[tuple
 def complete_image(incomplete: str) -> list[tuple[str, str]]:
     """Image files, ``.npy`` arrays and folders; ``-`` is standard input."""
     extra = [("-", "standard input")] if incomplete == "" else []
-    return extra + complete_path(incomplete, IMAGE_SUFFIXES)
+    return extra + _paths(incomplete, IMAGE_SUFFIXES)
 
 
 def complete_arch(incomplete: str) -> list[tuple[str, str]]:
     """Built-in architecture names (:func:`architecture_names`), then layer files."""
     names = [] if "/" in incomplete else _starting(architecture_names(), incomplete)
-    return names + complete_path(incomplete, ARCH_SUFFIXES)
+    return names + _paths(incomplete, ARCH_SUFFIXES)
 
 
 def complete_help_topic(incomplete: str) -> list[tuple[str, str]]:

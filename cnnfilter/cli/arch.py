@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded, print_table, stdout_console
+from cnnfilter.cli._complete import complete_arch
 from cnnfilter.cli._options import (
     ForceOption,
     FormatOption,
@@ -22,6 +23,7 @@ from cnnfilter.cli._options import (
     QuietOption,
     VerboseOption,
     choice_enum,
+    example,
 )
 from cnnfilter.cli._output import Notes, emit_json
 from cnnfilter.errors import UsageError
@@ -33,6 +35,8 @@ Compare = choice_enum(
 ArchFile = Annotated[
     Path,
     typer.Argument(
+        metavar="ARCH",
+        autocompletion=complete_arch,
         help="Layer file (arch.yaml), or - for stdin; format in docs/reference/arch-yaml.md, "
         "examples in samples/arch/.",
         dir_okay=False,  # not exists=True: it would refuse '-'; load_network reports a missing file
@@ -87,7 +91,7 @@ def _print_table(title: str, headers, rows, footer, numeric) -> None:
         console.print(f"{label}: {text}")
 
 
-@app.command()
+@app.command(epilog=example("cnnfilter params samples/arch/vgg16.yaml --markdown"))
 @guarded
 def params(
     arch: ArchFile,
@@ -104,10 +108,7 @@ def params(
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Per-layer output shape, parameters, MACs and memory of a layer stack, and totals.
-
-    Example: cnnfilter params samples/arch/vgg16.yaml --markdown
-    """
+    """Per-layer output shape, parameters, MACs and memory of a layer stack, and totals."""
     from cnnfilter.tasks.arch import PARAMS_NUMERIC
     from cnnfilter.tasks.arch import params as run_params
 
@@ -125,7 +126,14 @@ def _unit(text: str) -> tuple[int, int]:
     return row, col
 
 
-@app.command("receptive-field")
+@app.command(
+    "receptive-field",
+    epilog=example(
+        "cnnfilter receptive-field samples/arch/vgg16.yaml --csv",
+        "cnnfilter receptive-field samples/arch/vgg16.yaml --image samples/astronaut.png \\",
+        "    --layer conv5_3 --unit 7,7 -o rf.png",
+    ),
+)
 @guarded
 def receptive_field(
     arch: ArchFile,
@@ -136,10 +144,15 @@ def receptive_field(
         Path | None,
         typer.Option(help="Photo to draw one unit's receptive field on (needs --layer and -o)."),
     ] = None,
-    layer: Annotated[str | None, typer.Option(help="Layer whose unit is drawn.")] = None,
+    layer: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Layer whose unit is drawn.")
+    ] = None,
     unit: Annotated[
         str | None,
-        typer.Option(help="ROW,COL of the unit in the layer's output (default: the centre)."),
+        typer.Option(
+            metavar="ROW,COL",
+            help="ROW,COL of the unit in the layer's output (default: the centre).",
+        ),
     ] = None,
     output: OutputOption = None,
     fmt: FormatOption = None,
@@ -152,9 +165,6 @@ def receptive_field(
 
     Recurrence and terms of Araujo, Norris & Sim, "Computing Receptive Fields
     of Convolutional Neural Networks" (Distill 2019).
-
-    Example: cnnfilter receptive-field samples/arch/vgg16.yaml --image
-    samples/astronaut.png --layer conv5_3 --unit 7,7 -o rf.png
     """
     from cnnfilter.tasks import arch as task
 

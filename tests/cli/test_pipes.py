@@ -272,9 +272,7 @@ def test_terminal_gets_a_coloured_progress_bar(samples, tmp_path):
         ({"CNNFILTER_QUIET": "1"}, [], ""),  # the environment's -q, for scripts
     ],
 )
-def test_quiet_turns_colour_and_animation_off(
-    samples, tmp_path, extra_env, extra_args, summary
-):
+def test_quiet_turns_colour_and_animation_off(samples, tmp_path, extra_env, extra_args, summary):
     args = _batch_args(samples, tmp_path / "b") + extra_args
     code, seen = _run_on_pty(args, _env(**extra_env))
     assert code == 0

@@ -53,7 +53,9 @@ def test_closed_stdout_is_one_error_line_and_exit_1(args):
     proc = shell(f"{CLI} {args} >&-")
     assert proc.returncode == 1
     assert_no_traceback(proc.stderr)
-    assert ("\n" + proc.stderr).endswith("\nError: cannot write to standard output: Bad file descriptor\n")
+    assert ("\n" + proc.stderr).endswith(
+        "\nError: cannot write to standard output: Bad file descriptor\n"
+    )
     assert proc.stderr.count("Error:") == 1
 
 
