@@ -122,6 +122,6 @@ def complete_arch(incomplete: str) -> list[tuple[str, str]]:
 
 def complete_help_topic(incomplete: str) -> list[tuple[str, str]]:
     """The topics of ``cnnfilter help``."""
-    from cnnfilter.cli.help import TOPICS
+    from cnnfilter.help import TOPICS
 
     return _starting(((name, topic.title) for name, topic in TOPICS.items()), incomplete)
