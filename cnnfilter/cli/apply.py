@@ -12,19 +12,19 @@ from cnnfilter.cli._complete import complete_boundary, complete_image, complete_
 from cnnfilter.cli._options import (
     DxOption,
     DyOption,
-    KsizeOption,
-    example,
     ForceOption,
     FormatOption,
     FrameOption,
     JsonOption,
     KernelFileOption,
     KernelOption,
+    KsizeOption,
     MaxPixelsOption,
     QuietOption,
     VerboseOption,
     choice_enum,
     choices_help,
+    example,
     frame_note,
 )
 from cnnfilter.cli._output import Notes, check_stdout_use, emit_json
@@ -181,8 +181,8 @@ def apply(
     Several inputs, a folder or a glob make a batch: -o is then a folder or a
     pattern, and --workers processes share the files.
     """
-    from cnnfilter.foreign_kernels import opencv_sobel_spec
     from cnnfilter.engine.image_filter import FilterSettings
+    from cnnfilter.foreign_kernels import opencv_sobel_spec
     from cnnfilter.tasks import apply as task
 
     notes = Notes.of(quiet=quiet, verbose=verbose)

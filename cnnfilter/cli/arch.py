@@ -130,8 +130,8 @@ def _unit(text: str) -> tuple[int, int]:
     "receptive-field",
     epilog=example(
         "cnnfilter receptive-field samples/arch/vgg16.yaml --csv",
-        "cnnfilter receptive-field samples/arch/vgg16.yaml --image samples/astronaut.png \\",
-        "    --layer conv5_3 --unit 7,7 -o rf.png",
+        "cnnfilter receptive-field samples/arch/vgg16.yaml --layer conv5_3 \\",
+        "    --image samples/astronaut.png --unit 7,7 -o rf.png",
     ),
 )
 @guarded

@@ -19,8 +19,8 @@ from cnnfilter.cli._options import (
     QuietOption,
     VerboseOption,
     choice_enum,
-    example,
     choices_help,
+    example,
     frame_note,
 )
 from cnnfilter.cli._output import Notes, emit_json
