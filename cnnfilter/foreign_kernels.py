@@ -294,22 +294,20 @@ def _radius_sigma(name: str, text: str) -> tuple[float, float]:
     return radius, sigma
 
 
-def _im_gaussian(text: str) -> np.ndarray:
-    from cnnfilter.kernels import gaussian_kernel
-
+def _im_gaussian(text: str, gaussian: Callable) -> np.ndarray:
     radius, sigma = _radius_sigma("Gaussian", text)
     size = 2 * int(radius) + 1 if radius else gaussian_size_for_sigma(sigma)
-    return gaussian_kernel(size, sigma)
+    return gaussian(size, sigma)
 
 
-def _im_unsharp(text: str) -> np.ndarray:
+def _im_unsharp(text: str, gaussian: Callable) -> np.ndarray:
     geometry, _, gain_text = text.partition("+")
     gain_text = gain_text.split("+")[0]
     try:
         gain = float(gain_text) if gain_text else 1.0
     except ValueError:
         raise UsageError(f"Unsharp: GAIN must be a number, got {gain_text!r}") from None
-    blur = _im_gaussian(geometry or "0x1")
+    blur = _im_gaussian(geometry or "0x1", gaussian)
     identity = blur * 0
     identity[blur.shape[0] // 2, blur.shape[1] // 2] = 1.0
     return (1 + gain) * identity - gain * blur
@@ -378,11 +376,14 @@ def _skimage_source(name: str) -> str:
     return f"scikit-image skimage.filters.{name} (edges.py kernel, normalised as its code)"
 
 
-def resolve_foreign(text: str):
+def resolve_foreign(text: str, *, gaussian: Callable):
     """The kernel ``text`` names in another tool's words, or None if it is not such a name.
 
     Returns ``(name, weights, source, description)``; ``description`` states
-    the convention (axis, sign, boundary mode to match the tool).
+    the convention (axis, sign, boundary mode to match the tool). ``gaussian``
+    is the kernels module's Gaussian builder ``(size, sigma) -> weights``, which
+    ``Gaussian:RxS`` and ``Unsharp`` call (this module does not import
+    :mod:`cnnfilter.kernels`, which imports it).
 
     Raises:
         UsageError: a foreign name with bad arguments.
@@ -402,10 +403,10 @@ def resolve_foreign(text: str):
     if key == "laplacian" and not args:  # bare: cnnfilter's own 4-neighbour Laplacian
         return None
     if key == "gaussian" and args and "x" in args[0].lower():
-        weights = _im_gaussian(args[0].lower())
+        weights = _im_gaussian(args[0].lower(), gaussian)
         return text.strip(), weights, "ImageMagick kernel 'Gaussian:RxS'", _describe("Gaussian")
     if key == "unsharp" and args:
-        weights = _im_unsharp(":".join(args).lower())
+        weights = _im_unsharp(":".join(args).lower(), gaussian)
         return text.strip(), weights, "ImageMagick -unsharp RxS+G+0", _describe("Unsharp")
     if key in _BUILDERS:
         build, source = _BUILDERS[key]

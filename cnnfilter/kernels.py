@@ -639,7 +639,7 @@ def resolve_kernel(spec: str) -> Kernel:
         )
     from cnnfilter.foreign_kernels import resolve_foreign
 
-    foreign = resolve_foreign(text)
+    foreign = resolve_foreign(text, gaussian=gaussian_kernel)
     if foreign is not None:  # a scikit-image, OpenCV or ImageMagick name
         label, weights, source, description = foreign
         check_weights(weights, label)

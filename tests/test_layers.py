@@ -1,7 +1,8 @@
 """The package's import rules, read from the source with ``ast``.
 
 Layers, top to bottom: ``cli`` -> ``tasks`` -> ``engine``, ``imageio``,
-``kernels``, ``arch``, ``render`` -> ``errors``. A module may import its own
+``kernels`` (with ``foreign_kernels``), ``help``, ``arch``, ``render`` -> ``errors``. A
+module may import its own
 layer's modules and those below, never above (the library modules of one
 rank may use one another: ``arch`` uses ``engine.geometry``); ``engine``
 imports only ``engine`` and ``errors``; only the CLI imports the package
@@ -31,6 +32,8 @@ RANKS = {
     "engine": 1,
     "imageio": 1,
     "kernels": 1,
+    "foreign_kernels": 1,  # kernel names of other tools, used by kernels (one way)
+    "help": 1,  # the shipped reference pages (data)
     "arch": 1,
     "render": 1,
     "errors": 0,

@@ -136,7 +136,7 @@ TableOption = Annotated[
 
 _CV_NOTE = "OpenCV's Sobel with -k Sobel, as cv2.Sobel(img, ddepth, dx, dy, ksize)"
 
-#: ``--dx``/``--dy``/``--ksize``: OpenCV's Sobel (:func:`~cnnfilter.foreign_kernels.opencv_sobel_spec`).
+#: ``--dx``/``--dy``/``--ksize``: OpenCV's Sobel (see foreign_kernels.opencv_sobel_spec).
 DxOption = Annotated[
     int | None,
     typer.Option("--dx", metavar="N", min=0, help=f"Order of the x derivative: {_CV_NOTE}."),
