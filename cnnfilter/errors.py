@@ -14,6 +14,8 @@ class                      exit code  meaning
 :class:`ProcessingError`   1          the input could not be processed (corrupt
                                       image, write failure, ...); in a batch: at
                                       least one input failed
+(stdout reader gone)       141        :class:`OutputClosed`: the reader of standard
+                                      output exited (``| head``); quiet, as ``cat``
 (Ctrl-C)                   130        interrupted by SIGINT (128 + 2)
 (``kill``)                 143        interrupted by SIGTERM (128 + 15)
 =========================  =========  ===========================================
@@ -24,7 +26,7 @@ temporary name and renamed only when complete.
 
 from __future__ import annotations
 
-__all__ = ["CnnfilterError", "UsageError", "ProcessingError"]
+__all__ = ["CnnfilterError", "UsageError", "ProcessingError", "OutputClosed"]
 
 
 class CnnfilterError(Exception):
@@ -37,3 +39,11 @@ class UsageError(CnnfilterError, ValueError):
 
 class ProcessingError(CnnfilterError):
     """A file could not be read, decoded or written."""
+
+
+class OutputClosed(ProcessingError):
+    """The reader of standard output went away (``cnnfilter ... | head``): a broken pipe.
+
+    The command line ends such a run quietly with exit code 141 (128 + SIGPIPE),
+    as Unix filters do; library callers see a :class:`ProcessingError`.
+    """

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cnnfilter.errors import CnnfilterError, ProcessingError, UsageError
+from cnnfilter.errors import CnnfilterError, OutputClosed, ProcessingError, UsageError
 
 if TYPE_CHECKING:
     from cnnfilter.codecs.meta import ImageMeta
@@ -1241,7 +1241,8 @@ def write_stdout(data: bytes) -> None:
 
     Raises:
         UsageError: standard output is a terminal (binary data would garble it).
-        ProcessingError: the reader went away (broken pipe) or the write failed.
+        OutputClosed: the reader went away (broken pipe; a ProcessingError).
+        ProcessingError: the write failed.
     """
     stream = sys.stdout
     if stream is None:
@@ -1275,7 +1276,7 @@ def write_stdout(data: bytes) -> None:
             os.close(devnull)
         except (OSError, ValueError, AttributeError):
             pass
-        raise ProcessingError(
+        raise OutputClosed(
             "standard output was closed before the whole image was written (broken pipe)"
         ) from None
     except OSError as exc:

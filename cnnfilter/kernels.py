@@ -35,6 +35,8 @@ __all__ = [
     "kernel_from_array",
     "gaussian_kernel",
     "log_kernel",
+    "listed_names",
+    "suggestions",
 ]
 
 #: Largest kernel side accepted from a spec or a file (a 1025x1025 kernel is
@@ -71,10 +73,7 @@ class KernelEntry:
     def make(self, args: list[str]) -> np.ndarray:
         """Build the weights from colon-separated arguments (defaults fill the rest)."""
         if len(args) > len(self.params):
-            raise UsageError(
-                f"kernel {self.name!r} takes at most {len(self.params)} parameter(s) "
-                f"({self.usage}), got {len(args)}"
-            )
+            raise UsageError(_too_many(self, args))
         values: list[float] = []
         for i, pname in enumerate(self.params):
             text = args[i] if i < len(args) else None
@@ -96,6 +95,21 @@ class KernelEntry:
         except UsageError as exc:  # name the kernel as typed, and its usage
             spec = ":".join([self.name, *args])
             raise UsageError(f"kernel {spec!r}: {exc} (usage: {self.usage})") from None
+
+
+def _too_many(entry: KernelEntry, args: list[str]) -> str:
+    """The message for ``sobel-x:3`` or ``box:3:4``: what the kernel takes, what was given.
+
+    >>> e = KernelEntry("box", "", "", lambda s: s, ("size",), (3,))
+    >>> _too_many(e, ["3", "4"])
+    "kernel 'box' takes 1 parameter (box:SIZE), got 2: '3:4'"
+    """
+    given = f"got {len(args)}: {':'.join(args)!r}"
+    count = len(entry.params)
+    if count == 0:
+        return f"kernel {entry.name!r} takes no parameters, {given}; write just {entry.name}"
+    takes = f"{count} parameter{'' if count == 1 else 's'}"
+    return f"kernel {entry.name!r} takes {takes} ({entry.usage}), {given}"
 
 
 def _fixed(matrix: list[list[float]], scale: float = 1.0) -> Callable[[], np.ndarray]:
@@ -369,12 +383,48 @@ def _lookup(name: str) -> KernelEntry:
     key = ALIASES.get(key, key)
     if key in REGISTRY:
         return REGISTRY[key]
-    close = difflib.get_close_matches(key, list(REGISTRY) + list(ALIASES), n=3, cutoff=0.5)
+    close = suggestions(key)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise UsageError(
         f"unknown kernel {name!r}{hint}; run 'cnnfilter kernels' for the list, or give a "
         "matrix such as '[[1,0,-1],[2,0,-2],[1,0,-1]]'"
     )
+
+
+def suggestions(typed: str) -> list[str]:
+    """Up to 3 names close to ``typed``, only among those ``cnnfilter kernels`` lists.
+
+    Hidden spellings (:data:`ALIASES`) still work but are never suggested.
+
+    >>> sorted(suggestions("sobel-z"))
+    ['Sobel', 'sobel-x', 'sobel-y']
+    >>> suggestions("sobelx")  # a hidden alias of sobel-x is not offered itself
+    ['sobel-x', 'Sobel', 'sobel_v']
+    """
+    from cnnfilter.foreign_kernels import listed_names as foreign
+
+    names = [*REGISTRY, *foreign()]
+    by_key = {n.lower(): n for n in names}
+    return [by_key[k] for k in difflib.get_close_matches(typed.lower(), by_key, n=3, cutoff=0.5)]
+
+
+def listed_names() -> list[tuple[str, str]]:
+    """``(what to type, what it is)`` for every name ``cnnfilter kernels`` lists.
+
+    A kernel with parameters is given up to its first colon (``gaussian:``),
+    its usage in the description. The shell-completion source.
+    """
+    from cnnfilter.foreign_kernels import FOREIGN_NAMES
+
+    pairs = [
+        (e.name + (":" if e.params else ""), (f"{e.usage}: " if e.params else "") + e.description)
+        for e in REGISTRY.values()
+    ]
+    for f in FOREIGN_NAMES:
+        if f.name[0].isalpha() and f.name != "WxH":
+            typed = f.name + (":" if ":" in f.usage else "")
+            pairs.append((typed, f"{f.usage} ({f.tool}): {f.what}"))
+    return pairs
 
 
 def kernel_from_array(values: object, *, name: str = "custom", allow_3d: bool = True) -> Kernel:
@@ -621,6 +671,13 @@ def resolve_kernel(spec: str) -> Kernel:
             "the kernel spec is empty; give a name such as sobel-x (see 'cnnfilter kernels') or a "
             "matrix such as '1,0,-1;2,0,-2;1,0,-1'"
         )
+    from cnnfilter.foreign_kernels import resolve_foreign
+
+    foreign = resolve_foreign(text, gaussian=gaussian_kernel)
+    if foreign is not None:  # a scikit-image, OpenCV or ImageMagick name
+        label, weights, source, description = foreign
+        check_weights(weights, label)
+        return Kernel(label, weights, source, description)
     if (
         text.startswith("[")
         or any(ch.isdigit() for ch in text.split(":")[0][:1])

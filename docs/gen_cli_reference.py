@@ -1,9 +1,12 @@
 """Write docs/reference/cli.md: the ``--help`` of cnnfilter and of every command.
 
+Also copies the reference pages of ``cnnfilter help TOPIC`` (docs/reference/*.md, the one
+source) into the package, cnnfilter/help/, so that they are installed with it.
+
 Usage, from the repository root after set-up::
 
-    python docs/gen_cli_reference.py           # rewrite docs/reference/cli.md
-    python docs/gen_cli_reference.py --check   # exit 1 if the file is out of date
+    python docs/gen_cli_reference.py           # rewrite docs/reference/cli.md and the copies
+    python docs/gen_cli_reference.py --check   # exit 1 if either is out of date
 
 The help is rendered in-process at a fixed width (80 columns, no colour), so the file
 depends only on the code. ``tests/docs/test_cli_reference.py`` regenerates it in memory and
@@ -16,6 +19,7 @@ import sys
 from pathlib import Path
 
 TARGET = Path(__file__).resolve().parent / "reference" / "cli.md"
+PACKAGE_PAGES = Path(__file__).resolve().parent.parent / "cnnfilter" / "help"
 ENV = {"COLUMNS": "80", "LINES": "50", "NO_COLOR": "1", "TERM": "dumb"}
 
 HEADER = """\
@@ -62,18 +66,31 @@ def render() -> str:
     return "\n".join(parts)
 
 
+def topic_copies() -> dict[Path, str]:
+    """Package copy -> text of its source page, for every topic of ``cnnfilter help``."""
+    from cnnfilter.help import TOPICS
+
+    source = TARGET.parent
+    return {PACKAGE_PAGES / t.file: (source / t.file).read_text() for t in TOPICS.values()}
+
+
+def stale() -> list[Path]:
+    """The generated files that differ from what this script would write."""
+    wanted = {TARGET: render(), **topic_copies()}
+    return [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
+
+
 def main(argv: list[str]) -> int:
-    text = render()
     if argv == ["--check"]:
-        if TARGET.read_text() != text:
-            print(f"{TARGET} is out of date; run: python docs/gen_cli_reference.py")
-            return 1
-        return 0
+        for path in stale():
+            print(f"{path} is out of date; run: python docs/gen_cli_reference.py")
+        return 1 if stale() else 0
     if argv:
         print(__doc__)
         return 2
-    TARGET.write_text(text)
-    print(f"wrote {TARGET}")
+    for path, text in {TARGET: render(), **topic_copies()}.items():
+        path.write_text(text)
+        print(f"wrote {path}")
     return 0
 
 

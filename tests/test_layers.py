@@ -1,7 +1,8 @@
 """The package's import rules, read from the source with ``ast``.
 
 Layers, top to bottom: ``cli`` -> ``tasks`` -> ``engine``, ``imageio``,
-``kernels``, ``arch``, ``render`` -> ``errors``. A module may import its own
+``kernels`` (with ``foreign_kernels``), ``help``, ``arch``, ``render`` -> ``errors``. A
+module may import its own
 layer's modules and those below, never above (the library modules of one
 rank may use one another: ``arch`` uses ``engine.geometry``); ``engine``
 imports only ``engine`` and ``errors``; only the CLI imports the package
@@ -32,6 +33,8 @@ RANKS = {
     "imageio": 1,
     "codecs": 1,  # 16-bit codecs, metadata and the format table, used by imageio
     "kernels": 1,
+    "foreign_kernels": 1,  # kernel names of other tools, used by kernels (one way)
+    "help": 1,  # the shipped reference pages (data)
     "arch": 1,
     "render": 1,
     "errors": 0,

@@ -15,6 +15,7 @@ from cnnfilter.cli import arch as _arch  # noqa: F401  (registers `params`, `rec
 from cnnfilter.cli import detect as _detect  # noqa: F401  (registers `detect`)
 from cnnfilter.cli import pool as _pool  # noqa: F401  (registers `pool`)
 from cnnfilter.cli import formats as _formats  # noqa: F401  (registers `formats`)
+from cnnfilter.cli import help as _help  # noqa: F401  (registers `help`)
 
 # isort: on
 from cnnfilter.cli._app import app
@@ -23,5 +24,13 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Entry point of the ``cnnfilter`` console script."""
-    app()
+    """Entry point of the ``cnnfilter`` console script.
+
+    Closed, full or cut-off standard streams end the run with one line and an
+    exit code, never a traceback (:mod:`cnnfilter.cli._streams`).
+    """
+    import sys
+
+    from cnnfilter.cli._streams import run
+
+    sys.exit(run(app))

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterator
 from typing import NoReturn, TypeVar
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from cnnfilter.cli._errors import INTERRUPT_EXIT_CODES, as_flags, exit_code_for
-from cnnfilter.errors import CnnfilterError
+from cnnfilter.errors import CnnfilterError, OutputClosed
 
 
 def _click_class(name: str) -> type:
@@ -35,6 +35,87 @@ _UsageError = _click_class("UsageError")
 _ClickException = _click_class("ClickException")
 
 
+def one_line(message: str) -> str:
+    """Click's message as a clause that ``; see '... --help'`` can follow.
+
+    >>> one_line("No such command 'aply'. Did you mean 'apply'?")
+    "No such command 'aply' (did you mean 'apply'?)"
+    >>> one_line("Invalid value for '--op': Value error, 'x' is not one of 'a', 'b'.")
+    "Invalid value for '--op': 'x' is not one of 'a', 'b'"
+    """
+    import re
+
+    text = " ".join(message.split()).replace(": Value error, ", ": ")
+    text = re.sub(r"\. Did you mean (.+)\?$", r" (did you mean \1?)", text)
+    return text.rstrip(".")
+
+
+#: `` <list[str]>``, `` <str>``, `` <int range>``: the Python type Typer appends to a name.
+_TYPE_SUFFIX = " <"
+
+
+class ReadableCommand(TyperCommand):
+    """A command whose help names values as a person reads them, never as Python types.
+
+    Typer writes ``{images}...`` in the usage line and ``images... <list[str]>``
+    under Arguments; here an argument is its metavar (``IMAGE...``,
+    ``[KERNEL]``) or its name in capitals, and an option without a metavar
+    loses Typer's ``<type>`` suffix.
+    """
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(_argument_name(param))
+        return pieces
+
+    def format_options(self, ctx, formatter) -> None:
+        args, opts = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            name, text = record
+            if param.param_type_name == "argument":
+                args.append((_argument_name(param), text))
+            else:
+                opts.append((_readable_option(name), text))
+        for title, rows in (("Arguments", args), ("Options", opts)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+#: Typer's type label -> the word a person reads.
+_TYPE_WORDS = {"int": "N", "int range": "N", "float": "X", "float range": "X", "path": "FILE",
+               "file": "FILE", "directory": "DIR", "str": "TEXT", "text": "TEXT"}  # fmt: skip
+
+
+def _readable_option(name: str) -> str:
+    """``--top <int range>`` -> ``--top N``; ``--op <max|avg>`` -> ``--op max|avg``.
+
+    >>> _readable_option("-t, --template <path>"), _readable_option("--op <max|avg|lp>")
+    ('-t, --template FILE', '--op max|avg|lp')
+    """
+    if _TYPE_SUFFIX not in name:
+        return name
+    head, _, label = name.partition(_TYPE_SUFFIX)
+    label = label.rstrip(">")
+    word = label if "|" in label else _TYPE_WORDS.get(label, "VALUE")
+    return f"{head} {word}"
+
+
+def _argument_name(param) -> str:
+    """``IMAGE...`` (required, several), ``[KERNEL]`` (optional), ``ARCH`` (required)."""
+    name = param.metavar or param.name.upper()
+    if param.nargs != 1 and not name.endswith("..."):
+        name += "..."
+    if not param.required and not name.startswith("["):
+        name = f"[{name}]"
+    return name
+
+
 class _OneLineErrors(TyperGroup):
     """Command-line mistakes as one stderr line, like the library's own errors.
 
@@ -42,6 +123,12 @@ class _OneLineErrors(TyperGroup):
     and users read one: ``Error: No such option: --kernal (Possible options:
     --kernel, --kernel-file); see 'cnnfilter apply --help'``. Exit code 2.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():  # every command, whoever registered it
+            if type(command) is TyperCommand:
+                command.__class__ = ReadableCommand
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -57,14 +144,13 @@ class _OneLineErrors(TyperGroup):
                 exc.show()
             else:
                 where = exc.ctx.command_path
-                message = exc.format_message().rstrip(".")
-                print(f"Error: {message}; see '{where} --help'", file=sys.stderr)
+                note(f"Error: {one_line(exc.format_message())}; see '{where} --help'")
             sys.exit(exc.exit_code)
         except _ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
         except typer.Abort:
-            print("Aborted.", file=sys.stderr)
+            note("Aborted.")
             sys.exit(1)
         if not standalone_mode:
             return rv
@@ -79,7 +165,11 @@ app = typer.Typer(
         "kernels, response maps, pooling, parameters and receptive fields."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion; the words come from cli/_complete.py
+    add_completion=True,
+    epilog="\b\nExample:\n  cnnfilter apply samples/astronaut.png -k sobel-x -o edges.png\n\n"
+    "'cnnfilter help' lists the topic pages (boundary modes, arch.yaml, JSON keys, exit "
+    "codes); 'cnnfilter help --man' prints the manual page.",
     pretty_exceptions_enable=False,
     # Plain Click help: Typer's Rich help formatter costs ~90 ms of imports on
     # every --help (measured by benchmarks/run.py against `import typer`).
@@ -126,41 +216,46 @@ def stderr_console():
 
 
 def stdout_console():
-    """A Rich console on stdout; colour off under NO_COLOR or a non-terminal."""
+    """A Rich console on stdout; colour off under NO_COLOR or a non-terminal.
+
+    A reader that goes away (``| head``) raises :class:`BrokenPipeError`, which
+    :func:`guarded` turns into the quiet exit 141 (Rich's own reaction is an
+    exit 1).
+    """
     from rich.console import Console
 
-    return Console(no_color=_colour_off(sys.stdout), highlight=False, soft_wrap=True)
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(32, "Broken pipe")
+
+    return _PipeConsole(no_color=_colour_off(sys.stdout), highlight=False, soft_wrap=True)
 
 
-def print_table(console, table) -> None:
-    """Print a Rich table on ``console`` without ever eliding or cropping a value.
+def print_table(console, table, form: str | None = None) -> None:
+    """Print a Rich table on ``console`` without ever eliding, cropping or splitting a value.
 
-    To a pipe or a file the console is widened to the table's natural width,
-    whatever ``COLUMNS`` says, so that every row stays on one line for
-    ``grep``, ``awk`` and ``cut``. In a terminal too narrow for the table, the
-    cells fold onto further lines (Rich's default would cut ``0.000322`` to
-    ``0.00032…``); the widest columns, the text ones, give way first.
+    On a terminal: box drawing, columns wrapping at spaces only (one
+    ``column: value`` line each when the terminal is too narrow even so). To a
+    pipe or a file: plain fixed-width text, one line per row, whatever
+    ``COLUMNS`` says. ``form`` (``--table``) chooses: ``box``, ``plain`` or
+    ``tsv`` (:mod:`cnnfilter.cli._tables`).
     """
-    from rich.measure import Measurement
+    from cnnfilter.cli._tables import render_table
 
-    for column in table.columns:
-        column.no_wrap = False
-        column.overflow = "fold"
-    if not console.is_terminal:
-        natural = Measurement.get(console, console.options.update_width(100_000), table).maximum
-        console.width = max(natural, console.width)
-    console.print(table)
+    render_table(console, table, form)
 
 
 def animations_enabled(*, quiet: bool = False) -> bool:
     """Whether progress bars may animate on stderr.
 
-    Off with ``--quiet``, under ``NO_COLOR``, with ``TERM=dumb``, or when
-    stdout or stderr is not a terminal (a pipe, a file, a CI log).
+    Off with ``--quiet`` (or ``CNNFILTER_QUIET=1``), with ``TERM=dumb``, or
+    when stdout or stderr is not a terminal (a pipe, a file, a CI log).
+    ``NO_COLOR`` only takes the colour away (no-color.org): the bar still
+    moves, in the terminal's default colour.
     """
     return not (
         quiet
-        or os.environ.get("NO_COLOR")
         or os.environ.get("TERM") == "dumb"
         or not _isatty(sys.stderr)
         or not _isatty(sys.stdout)
@@ -168,13 +263,18 @@ def animations_enabled(*, quiet: bool = False) -> bool:
 
 
 def note(message: str) -> None:
-    """One informational line on stderr (what ran, with which settings)."""
-    print(message, file=sys.stderr, flush=True)
+    """One line on stderr; a closed or full stderr is ignored (the exit code still tells)."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        from cnnfilter.cli._streams import silence_stderr
+
+        silence_stderr()
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``Error: message`` on stderr and exit with ``code``."""
-    print(f"Error: {message}", file=sys.stderr, flush=True)
+    note(f"Error: {message}")
     raise typer.Exit(code)
 
 
@@ -232,7 +332,9 @@ def guarded(func: F) -> F:
     (:func:`cnnfilter.cli._errors.exit_code_for`).
 
     Also: SIGTERM and Ctrl-C end the command with one line, exit code 143 or
-    130, and no partial output file.
+    130, and no partial output file; a reader of stdout that went away
+    (``| head``) ends it quietly with 141, the SIGPIPE convention
+    (:mod:`cnnfilter.cli._streams`).
     """
 
     @functools.wraps(func)
@@ -240,6 +342,11 @@ def guarded(func: F) -> F:
         try:
             with sigterm_as_interrupt():
                 return func(*args, **kwargs)
+        except (OutputClosed, BrokenPipeError):
+            from cnnfilter.cli._streams import SIGPIPE_EXIT, silence_stdout
+
+            silence_stdout()
+            raise typer.Exit(SIGPIPE_EXIT) from None
         except CnnfilterError as exc:
             fail(as_flags(str(exc), known_flags()), exit_code_for(exc))
         except KeyboardInterrupt as exc:

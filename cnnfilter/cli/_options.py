@@ -16,6 +16,8 @@ from typing import Annotated
 
 import typer
 
+from cnnfilter.cli._complete import complete_kernel, complete_path
+from cnnfilter.cli._tables import TABLE_FORMS
 from cnnfilter.kernels import REGISTRY
 
 __all__ = [
@@ -33,7 +35,24 @@ __all__ = [
     "FormatOption",
     "MaxPixelsOption",
     "FrameOption",
+    "TableOption",
+    "DxOption",
+    "DyOption",
+    "KsizeOption",
+    "example",
 ]
+
+
+def example(*lines: str) -> str:
+    """The epilog of a command's help: its example lines, never re-wrapped.
+
+    >>> print(example("cnnfilter kernels sobel-x"))
+    \b
+    Example:
+      cnnfilter kernels sobel-x
+    """
+    label = "Example:" if len(lines) == 1 else "Examples:"
+    return "\b\n" + label + "\n" + "\n".join("  " + line for line in lines)
 
 
 def choice_enum(name: str, table: dict[str, str]) -> type[Enum]:
@@ -67,22 +86,68 @@ def frame_note(frame: int, frames: int) -> str:
 
 
 KERNEL_HELP = (
-    "Named kernel (" + ", ".join(e.usage for e in REGISTRY.values()) + "), inline JSON "
+    "Named kernel (" + ", ".join(e.usage for e in REGISTRY.values()) + "; scikit-image, "
+    "OpenCV and ImageMagick names such as sobel_h, Laplacian:2, Gaussian:0x2), inline JSON "
     "'[[0,-1,0],[-1,5,-1],[0,-1,0]]' or rows '1,0,-1;2,0,-2;1,0,-1'. See 'cnnfilter kernels'."
 )
 
 #: ``--kernel/-k``: a registry name, inline JSON or rows.
-KernelOption = Annotated[str | None, typer.Option("--kernel", "-k", help=KERNEL_HELP)]
+KernelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--kernel", "-k", metavar="NAME|MATRIX", help=KERNEL_HELP, autocompletion=complete_kernel
+    ),
+]
 
 #: ``--kernel-file``: a kernel from a file.
 KernelFileOption = Annotated[
     Path | None,
-    typer.Option("--kernel-file", help="Kernel from a .txt/.csv matrix, .json or .npy file."),
+    typer.Option(
+        "--kernel-file",
+        metavar="FILE",
+        help="Kernel from a .txt/.csv matrix, .json or .npy file.",
+        autocompletion=complete_path,
+    ),
 ]
 
 #: ``--output/-o`` of a command whose output is optional.
 OutputOption = Annotated[
-    Path | None, typer.Option("--output", "-o", help="File to write (the format follows its name).")
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="File to write (the format follows its name).",
+        autocompletion=complete_path,
+    ),
+]
+
+#: ``--table``: how a table is drawn on stdout.
+TableOption = Annotated[
+    str | None,
+    typer.Option(
+        "--table",
+        metavar="|".join(TABLE_FORMS),
+        help="Table style: box (default on a terminal), plain (fixed-width, the default to "
+        "a pipe or file) or tsv.",
+        show_default=False,
+    ),
+]
+
+_CV_NOTE = "OpenCV's Sobel with -k Sobel, as cv2.Sobel(img, ddepth, dx, dy, ksize)"
+
+#: ``--dx``/``--dy``/``--ksize``: OpenCV's Sobel (see foreign_kernels.opencv_sobel_spec).
+DxOption = Annotated[
+    int | None,
+    typer.Option("--dx", metavar="N", min=0, help=f"Order of the x derivative: {_CV_NOTE}."),
+]
+DyOption = Annotated[
+    int | None,
+    typer.Option("--dy", metavar="N", min=0, help="Order of the y derivative (see --dx)."),
+]
+KsizeOption = Annotated[
+    int | None,
+    typer.Option("--ksize", metavar="1|3|5|7|-1", help="Aperture of --dx/--dy (-1: Scharr)."),
 ]
 
 #: ``--force``: replace existing output files.
@@ -114,6 +179,7 @@ FormatOption = Annotated[
     str | None,
     typer.Option(
         "--format",
+        metavar="FORMAT",
         help="Format of the output file: png, jpg, tiff, bmp, webp, gif, npy, ppm, tga, jp2... "
         "(cnnfilter formats lists all; default: its extension; for -o -, the input's format).",
     ),
@@ -123,6 +189,7 @@ FormatOption = Annotated[
 MaxPixelsOption = Annotated[
     int | None,
     typer.Option(
+        metavar="N",
         min=1,
         help="Refuse images with more pixels than this, checked from the header before "
         "decoding (default: 178,956,970, Pillow's own guard, or less when the float32 "
@@ -133,5 +200,5 @@ MaxPixelsOption = Annotated[
 
 #: ``--frame``, shared by every command that decodes an image.
 FrameOption = Annotated[
-    int, typer.Option(min=0, help="Frame of a multi-frame GIF/TIFF/WebP, from 0.")
+    int, typer.Option(metavar="N", min=0, help="Frame of a multi-frame GIF/TIFF/WebP, from 0.")
 ]

@@ -25,6 +25,8 @@ from cnnfilter.errors import UsageError
 
 __all__ = [
     "Notes",
+    "QUIET_VARIABLE",
+    "quiet_by_environment",
     "to_jsonable",
     "dumps",
     "emit_json",
@@ -50,12 +52,15 @@ class Notes:
     def of(cls, *, quiet: bool, verbose: bool) -> Notes:
         """Notes for ``-q``/``-v``; both together are refused.
 
+        ``CNNFILTER_QUIET=1`` in the environment is ``-q`` for every run (for
+        scripts); ``-v`` on the command line wins over it.
+
         Raises:
-            UsageError: both asked for.
+            UsageError: both flags given.
         """
         if quiet and verbose:
             raise UsageError("give -q/--quiet or -v/--verbose, not both")
-        return cls(quiet=quiet, verbose=verbose)
+        return cls(quiet=quiet or (quiet_by_environment() and not verbose), verbose=verbose)
 
     def __call__(self, message: str) -> None:
         if not self.quiet:
@@ -71,8 +76,26 @@ class Notes:
         _note(message)
 
 
+#: The environment variable that makes every run quiet, as ``-q`` does.
+QUIET_VARIABLE = "CNNFILTER_QUIET"
+
+
+def quiet_by_environment() -> bool:
+    """True when ``CNNFILTER_QUIET`` is set to anything but ``""``, ``0``, ``false`` or ``no``.
+
+    >>> import os; os.environ.pop("CNNFILTER_QUIET", None) and None; quiet_by_environment()
+    False
+    """
+    import os
+
+    value = os.environ.get(QUIET_VARIABLE, "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
+
+
 def _note(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    from cnnfilter.cli._app import note
+
+    note(message)
 
 
 def to_jsonable(value: object) -> object:
@@ -127,9 +150,9 @@ def emit_json(data: object) -> None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
-        from cnnfilter.errors import ProcessingError
+        from cnnfilter.errors import OutputClosed
 
-        raise ProcessingError("standard output was closed before the JSON was written") from None
+        raise OutputClosed("standard output was closed before the JSON was written") from None
 
 
 def check_stdout_use(output: str | Path | None, *, json_out: bool) -> None:

@@ -8,18 +8,23 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded
+from cnnfilter.cli._complete import complete_boundary, complete_image, complete_path
 from cnnfilter.cli._options import (
     KERNEL_HELP,
+    DxOption,
+    DyOption,
     ForceOption,
     FormatOption,
     FrameOption,
     JsonOption,
     KernelFileOption,
+    KsizeOption,
     MaxPixelsOption,
     QuietOption,
     VerboseOption,
     choice_enum,
     choices_help,
+    example,
     frame_note,
 )
 from cnnfilter.cli._output import Notes, check_stdout_use, emit_json
@@ -62,12 +67,19 @@ def check_magnitude(option: str, value: float, limit: float = 1e20) -> None:
         raise UsageError(f"{option} must be a finite number within ±{limit:.0e}, got {value:g}")
 
 
-@app.command()
+@app.command(
+    epilog=example(
+        "cnnfilter apply samples/astronaut.png -k sobel-x -o edges.png",
+        "cnnfilter apply photos/ --recursive -k sobel-x -o out/ --workers 2",
+    )
+)
 @guarded
 def apply(
     images: Annotated[
         list[str],
         typer.Argument(
+            metavar="IMAGE",
+            autocompletion=complete_image,
             help="Input images (PNG, JPEG, TIFF, BMP, WebP...) or .npy feature maps (H, W) "
             "or (H, W, C), folders, globs, or - for stdin.",
             show_default=False,
@@ -78,6 +90,8 @@ def apply(
         typer.Option(
             "--output",
             "-o",
+            metavar="OUT",
+            autocompletion=complete_path,
             help="Output file (the format follows the extension), - for stdout (the "
             "input's format unless --format), a pattern such as out/{stem}_edges.png "
             "({stem}, {name}, {ext}, {parent}) or a folder such as out/.",
@@ -85,15 +99,31 @@ def apply(
     ],
     kernel: Annotated[list[str] | None, typer.Option("--kernel", "-k", help=_KERNELS_HELP)] = None,
     kernel_file: KernelFileOption = None,
-    op: Annotated[Op, typer.Option(help=choices_help(OPERATIONS))] = Op["convolve"],
-    boundary: Annotated[str, typer.Option(help=_BOUNDARY_HELP)] = "symmetric",
-    cval: Annotated[float, typer.Option(help="Fill value for --boundary constant.")] = 0.0,
+    dx: DxOption = None,
+    dy: DyOption = None,
+    ksize: KsizeOption = None,
+    op: Annotated[
+        Op, typer.Option(metavar="convolve|correlate", help=choices_help(OPERATIONS))
+    ] = Op["convolve"],
+    boundary: Annotated[
+        str, typer.Option(metavar="MODE", help=_BOUNDARY_HELP, autocompletion=complete_boundary)
+    ] = "symmetric",
+    cval: Annotated[
+        float, typer.Option(metavar="K", help="Fill value for --boundary constant.")
+    ] = 0.0,
     padding: Annotated[
         str,
-        typer.Option(help="Output size: same, valid, full, or CNN padding P | PH,PW | T,B,L,R."),
+        typer.Option(
+            metavar="same|valid|full|P|PH,PW|T,B,L,R",
+            help="Output size: same, valid, full, or CNN padding P | PH,PW | T,B,L,R.",
+        ),
     ] = "same",
-    stride: Annotated[str, typer.Option(help="Step of the kernel: S or SH,SW.")] = "1",
-    dilation: Annotated[str, typer.Option(help="Spacing of kernel taps: D or DH,DW.")] = "1",
+    stride: Annotated[
+        str, typer.Option(metavar="S|SH,SW", help="Step of the kernel: S or SH,SW.")
+    ] = "1",
+    dilation: Annotated[
+        str, typer.Option(metavar="D|DH,DW", help="Spacing of kernel taps: D or DH,DW.")
+    ] = "1",
     sum_channels: Annotated[
         bool,
         typer.Option(
@@ -102,13 +132,15 @@ def apply(
         ),
     ] = False,
     scale: Annotated[
-        str | None, typer.Option(help="Multiply the kernel by a number, or 'auto' (1/sum).")
+        str | None,
+        typer.Option(metavar="X|auto", help="Multiply the kernel by a number, or 'auto' (1/sum)."),
     ] = None,
-    offset: Annotated[float, typer.Option(help="Add to every response value.")] = 0.0,
+    offset: Annotated[float, typer.Option(metavar="X", help="Add to every response value.")] = 0.0,
     range_: Annotated[
         RangeMode,
         typer.Option(
             "--range",
+            metavar="|".join({**RANGE_MODES, **RAW_RANGE}),
             help=choices_help(
                 {**RANGE_MODES, **RAW_RANGE}, "Map the response to pixels (never wraps around):"
             ),
@@ -139,9 +171,11 @@ def apply(
     ] = False,
     force: ForceOption = False,
     compress_level: Annotated[
-        int | None, typer.Option(min=0, max=9, help="PNG zlib level 0-9.")
+        int | None, typer.Option(metavar="0-9", min=0, max=9, help="PNG zlib level 0-9.")
     ] = None,
-    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    quality: Annotated[
+        int, typer.Option(metavar="1-100", min=1, max=100, help="JPEG/WebP quality.")
+    ] = 95,
     fmt: FormatOption = None,
     json_out: JsonOption = False,
     recursive: Annotated[
@@ -150,7 +184,11 @@ def apply(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", "-j", min=1, help="Processes for a batch (default: the number of cores)."
+            "--workers",
+            "-j",
+            metavar="N",
+            min=1,
+            help="Processes for a batch (default: the number of cores).",
         ),
     ] = None,
     skip_existing: Annotated[
@@ -162,7 +200,11 @@ def apply(
     max_pixels: MaxPixelsOption = None,
     frame: FrameOption = 0,
     method: Annotated[
-        Method, typer.Option(help=choices_help(with_auto(FILTER_METHODS, AUTO_METHOD)))
+        Method,
+        typer.Option(
+            metavar="auto|" + "|".join(FILTER_METHODS),
+            help=choices_help(with_auto(FILTER_METHODS, AUTO_METHOD)),
+        ),
     ] = Method["auto"],
     to_srgb: Annotated[
         bool,
@@ -175,15 +217,16 @@ def apply(
 ) -> None:
     """Filter an image with a kernel (convolution by default) and write the result.
 
-    Example: cnnfilter apply samples/astronaut.png --kernel sobel-x -o edges.png
-
-    Batch: cnnfilter apply photos/ --recursive --kernel sobel-x -o out/ --workers 2
+    Several inputs, a folder or a glob make a batch: -o is then a folder or a
+    pattern, and --workers processes share the files.
     """
     from cnnfilter.engine.image_filter import FilterSettings
+    from cnnfilter.foreign_kernels import opencv_sobel_spec
     from cnnfilter.tasks import apply as task
 
     notes = Notes.of(quiet=quiet, verbose=verbose)
     check_stdout_use(output, json_out=json_out)
+    kernel = opencv_sobel_spec(kernel, dx, dy, ksize)
     parsed_scale, parsed_padding = parse_scale(scale), parse_padding(padding)
     check_magnitude("--offset", offset)
     check_magnitude("--cval", cval)

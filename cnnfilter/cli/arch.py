@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded, print_table, stdout_console
+from cnnfilter.cli._complete import complete_arch
 from cnnfilter.cli._options import (
     ForceOption,
     FormatOption,
@@ -23,6 +24,7 @@ from cnnfilter.cli._options import (
     VerboseOption,
     choice_enum,
     choices_help,
+    example,
 )
 from cnnfilter.cli._output import Notes, emit_json
 from cnnfilter.errors import UsageError
@@ -43,6 +45,8 @@ Compare = choice_enum(
 ArchFile = Annotated[
     Path,
     typer.Argument(
+        metavar="ARCH",
+        autocompletion=complete_arch,
         help="Layer file (arch.yaml), - for stdin, or a built-in architecture such as "
         "resnet50 (see --list); format in docs/reference/arch-yaml.md.",
         dir_okay=False,  # not exists=True: it would refuse '-' and built-in names
@@ -155,7 +159,7 @@ def _print_table(console, title: str, headers, rows, footer, numeric, width=None
         console.print(line, markup=False)
 
 
-@app.command()
+@app.command(epilog=example("cnnfilter params samples/arch/vgg16.yaml --markdown"))
 @guarded
 def params(
     arch: OptionalArchFile = None,
@@ -183,10 +187,7 @@ def params(
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Per-layer shapes, kernel, parameters and MACs of a layer stack; totals and memory.
-
-    Example: cnnfilter params resnet50 --depth 1
-    """
+    """Per-layer shapes, kernel, parameters and MACs of a layer stack; totals and memory."""
     from cnnfilter.tasks import arch as task
 
     Notes.of(quiet=quiet, verbose=verbose)
@@ -226,7 +227,14 @@ def _unit(text: str) -> tuple[int, int]:
     return row, col
 
 
-@app.command("receptive-field")
+@app.command(
+    "receptive-field",
+    epilog=example(
+        "cnnfilter receptive-field samples/arch/vgg16.yaml --csv",
+        "cnnfilter receptive-field samples/arch/vgg16.yaml --layer conv5_3 \\",
+        "    --image samples/astronaut.png --unit 7,7 -o rf.png",
+    ),
+)
 @guarded
 def receptive_field(
     arch: ArchFile,
@@ -241,10 +249,15 @@ def receptive_field(
         Path | None,
         typer.Option(help="Photo to draw one unit's receptive field on (needs --layer and -o)."),
     ] = None,
-    layer: Annotated[str | None, typer.Option(help="Layer whose unit is drawn.")] = None,
+    layer: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Layer whose unit is drawn.")
+    ] = None,
     unit: Annotated[
         str | None,
-        typer.Option(help="ROW,COL of the unit in the layer's output (default: the centre)."),
+        typer.Option(
+            metavar="ROW,COL",
+            help="ROW,COL of the unit in the layer's output (default: the centre).",
+        ),
     ] = None,
     output: OutputOption = None,
     fit: Annotated[
@@ -260,9 +273,6 @@ def receptive_field(
 
     Recurrence and terms of Araujo, Norris & Sim, "Computing Receptive Fields
     of Convolutional Neural Networks" (Distill 2019).
-
-    Example: cnnfilter receptive-field samples/arch/vgg16.yaml --image
-    samples/astronaut.png --layer conv5_3 --unit 7,7 -o rf.png
     """
     from cnnfilter.tasks import arch as task
 

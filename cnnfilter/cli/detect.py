@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded, print_table, stdout_console
+from cnnfilter.cli._complete import complete_image
 from cnnfilter.cli._options import (
     ForceOption,
     FrameOption,
@@ -19,6 +20,7 @@ from cnnfilter.cli._options import (
     VerboseOption,
     choice_enum,
     choices_help,
+    example,
     frame_note,
 )
 from cnnfilter.cli._output import Notes, emit_json
@@ -32,13 +34,15 @@ _METHOD_HELP = choices_help(
 )
 
 
-@app.command()
+@app.command(epilog=example("cnnfilter detect samples/coins.png -k laplacian --top 10"))
 @guarded
 def detect(
     image: Annotated[
         Path,
         typer.Argument(
-            help="Input image (PNG, JPEG, TIFF, BMP, WebP...) or .npy feature map (H, W[, C])."
+            metavar="IMAGE",
+            autocompletion=complete_image,
+            help="Input image (PNG, JPEG, TIFF, BMP, WebP...) or .npy feature map (H, W[, C]).",
         ),
     ],
     kernel: KernelOption = None,
@@ -52,17 +56,19 @@ def detect(
         ),
     ] = None,
     method: Annotated[Method, typer.Option(help=_METHOD_HELP)] = Method["raw"],
-    top: Annotated[int, typer.Option(min=1, help="How many peaks to report.")] = 10,
+    top: Annotated[int, typer.Option(metavar="N", min=1, help="How many peaks to report.")] = 10,
     min_distance: Annotated[
         int | None,
         typer.Option(
+            metavar="PIXELS",
             min=1,
             help="Peaks closer than this many pixels in both rows and columns are merged "
             "(default: half the pattern's shorter side, at least 1).",
         ),
     ] = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Report only peaks with a score >= this.")
+        float | None,
+        typer.Option(metavar="SCORE", help="Report only peaks with a score >= this."),
     ] = None,
     json_out: JsonOption = False,
     heatmap: Annotated[
@@ -113,8 +119,6 @@ def detect(
     ones (sobel-x, prewitt...) give the opposite sign of apply's default.
     A peak at (row, col) means the pattern's top-left corner lies on image
     pixel (row, col).
-
-    Example: cnnfilter detect samples/coins.png --kernel laplacian --top 10
     """
     from cnnfilter.tasks.detect import detect as run_detect
 

@@ -7,25 +7,49 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded, print_table, stdout_console
-from cnnfilter.cli._options import JsonOption, QuietOption, VerboseOption
+from cnnfilter.cli._complete import complete_kernel
+from cnnfilter.cli._options import (
+    DxOption,
+    DyOption,
+    JsonOption,
+    KsizeOption,
+    QuietOption,
+    TableOption,
+    VerboseOption,
+    example,
+)
 from cnnfilter.cli._output import Notes, emit_json
 
 
-@app.command()
+@app.command(epilog=example("cnnfilter kernels Laplacian:2"))
 @guarded
 def kernels(
     name: Annotated[
-        str | None, typer.Argument(help="One kernel (e.g. sobel-x or gaussian:7:1.5).")
+        str | None,
+        typer.Argument(
+            metavar="[KERNEL]",
+            help="One kernel in detail (e.g. sobel-x, gaussian:7:1.5, sobel_h, Laplacian:2).",
+            autocompletion=complete_kernel,
+            show_default=False,
+        ),
     ] = None,
+    dx: DxOption = None,
+    dy: DyOption = None,
+    ksize: KsizeOption = None,
     json_out: JsonOption = False,
+    table: TableOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """List the named kernels: matrix, sum, separability and source."""
+    """List the named kernels (matrix, sum, separability, source) and the names other tools
+    use, with the convention of each; or show one kernel."""
+    from cnnfilter.foreign_kernels import opencv_sobel_spec
     from cnnfilter.kernels import resolve_kernel
     from cnnfilter.tasks.kernels import kernel_document, registry_document
 
     Notes.of(quiet=quiet, verbose=verbose)  # nothing to say on stderr; -q and -v are checked
+    form = _table_form(table)
+    name = opencv_sobel_spec(name, dx, dy, ksize)
     if name is not None:
         k = resolve_kernel(name)
         doc = kernel_document(k)
@@ -36,7 +60,16 @@ def kernels(
     elif json_out:
         emit_json(registry_document())
     else:
-        _print_registry(registry_document())
+        _print_registry(registry_document(), form)
+
+
+def _table_form(table: str | None) -> str | None:
+    from cnnfilter.cli._tables import TABLE_FORMS
+    from cnnfilter.errors import UsageError
+
+    if table is not None and table not in TABLE_FORMS:
+        raise UsageError(f"table= must be one of {', '.join(TABLE_FORMS)}, got {table!r}")
+    return table
 
 
 def _print_kernel(doc: dict, weights) -> None:
@@ -61,15 +94,15 @@ def _print_kernel(doc: dict, weights) -> None:
     console.print("written for convolution; with --op correlate it is applied unflipped")
 
 
-def _print_registry(doc: dict) -> None:
-    """The registry as a table."""
+def _print_registry(doc: dict, form: str | None) -> None:
+    """The registry as a table, then the names of other tools with their conventions."""
     from rich.table import Table
 
     from cnnfilter.render import format_number
 
-    table = Table(title="Named kernels (written for convolution)")
+    table = Table(title="Named kernels (written for convolution)", title_justify="left")
     for col in ("name", "size", "sum", "separable", "what", "source"):
-        table.add_column(col)
+        table.add_column(col, justify="right" if col == "sum" else "left")
     for entry in doc["kernels"]:
         table.add_row(
             entry["usage"],
@@ -79,4 +112,16 @@ def _print_registry(doc: dict) -> None:
             entry["description"],
             entry["source"],
         )
-    print_table(console=stdout_console(), table=table)
+    console = stdout_console()
+    print_table(console, table, form)
+    other = Table(
+        title="Names from other tools (same result as the tool under apply's default "
+        "convolution, with the boundary named)",
+        title_justify="left",
+    )
+    for col in ("name", "tool", "what", "convention"):
+        other.add_column(col)
+    for entry in doc["aliases"]:
+        other.add_row(entry["usage"], entry["tool"], entry["what"], entry["convention"])
+    console.file.write("\n")
+    print_table(console, other, form)

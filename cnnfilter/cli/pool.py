@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded, stderr_console, stdout_console
+from cnnfilter.cli._complete import complete_image
 from cnnfilter.cli._options import (
     ForceOption,
     FormatOption,
@@ -18,6 +19,7 @@ from cnnfilter.cli._options import (
     VerboseOption,
     choice_enum,
     choices_help,
+    example,
     frame_note,
 )
 from cnnfilter.cli._output import Notes, check_stdout_use, emit_json
@@ -27,13 +29,15 @@ from cnnfilter.engine.choices import POOL_OPS
 PoolOp = choice_enum("PoolOp", POOL_OPS)
 
 
-@app.command()
+@app.command(epilog=example("cnnfilter pool samples/astronaut.png --op max --size 2 -o pooled.png"))
 @guarded
 def pool(
     source: Annotated[
         Path,
         typer.Argument(
-            metavar="INPUT", help="Image (PNG, JPEG, TIFF...) or .npy array (H, W) or (H, W, C)."
+            metavar="INPUT",
+            autocompletion=complete_image,
+            help="Image (PNG, JPEG, TIFF...) or .npy array (H, W) or (H, W, C).",
         ),
     ],
     output: Annotated[
@@ -46,19 +50,23 @@ def pool(
         ),
     ] = None,
     op: Annotated[PoolOp, typer.Option(help=choices_help(POOL_OPS))] = PoolOp["max"],
-    size: Annotated[str, typer.Option("--size", help="Window size: K or KH,KW.")] = "2",
+    size: Annotated[
+        str, typer.Option("--size", metavar="K|KH,KW", help="Window size: K or KH,KW.")
+    ] = "2",
     stride: Annotated[
-        str | None, typer.Option(help="Step: S or SH,SW (default: the window size).")
+        str | None,
+        typer.Option(metavar="S|SH,SW", help="Step: S or SH,SW (default: the window size)."),
     ] = None,
     padding: Annotated[
         str,
         typer.Option(
+            metavar="P|PH,PW",
             help="P or PH,PW on both sides, at most half the window; max pads with -inf, "
-            "avg with 0."
+            "avg with 0.",
         ),
     ] = "0",
     dilation: Annotated[
-        str, typer.Option(help="Spacing of window taps: D or DH,DW (max only).")
+        str, typer.Option(metavar="D|DH,DW", help="Spacing of window taps: D or DH,DW (max only).")
     ] = "1",
     ceil_mode: Annotated[
         bool,
@@ -96,8 +104,6 @@ def pool(
     Prints the input and output shapes and the output-size formula with its
     numbers. 8-bit images stay 8-bit: max keeps the values, avg is rounded to
     the nearest integer.
-
-    Example: cnnfilter pool samples/astronaut.png --op max --size 2 -o pooled.png
     """
     from cnnfilter.tasks import pool as task
 

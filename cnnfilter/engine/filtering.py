@@ -258,6 +258,15 @@ class FilterPlan:
         return f"{self.method} ({how}{self.reason})"
 
 
+def _taps(count: int) -> str:
+    """``"1 non-zero tap"``, ``"9 non-zero taps"``.
+
+    >>> _taps(1), _taps(9)
+    ('1 non-zero tap', '9 non-zero taps')
+    """
+    return f"{count} non-zero tap{'' if count == 1 else 's'}"
+
+
 def _rank_rtol(dtype: np.dtype) -> float:
     """Tolerance on sigma_2 / sigma_1 below which dropping sigma_2 is below rounding."""
     return 1e-7 if np.dtype(dtype) == np.float32 else 1e-14
@@ -306,7 +315,7 @@ def plan_method(
     size = f"{kh}x{kw}" + (f"x{w.shape[2]}" if w.ndim == 3 else "")
     taps = int(np.count_nonzero(w)) // (w.shape[2] if w.ndim == 3 else 1)
     if method == "direct":
-        return FilterPlan("direct", method, f"{size} kernel: {taps} non-zero taps")
+        return FilterPlan("direct", method, f"{size} kernel: {_taps(taps)}")
     if method == "fft":
         return FilterPlan("fft", method, f"{size} kernel")
     rtol = _rank_rtol(dtype)
@@ -331,7 +340,7 @@ def plan_method(
             "separable", method, f"rank-1 {size} kernel: {kh} + {kw} taps instead of {taps}", rtol
         )
     if taps <= DIRECT_MAX_TAPS:
-        return FilterPlan("direct", method, f"{size} kernel: {taps} non-zero taps")
+        return FilterPlan("direct", method, f"{size} kernel: {_taps(taps)}")
     return FilterPlan("fft", method, f"{size} kernel: {taps} non-zero taps > {DIRECT_MAX_TAPS}")
 
 

@@ -76,7 +76,9 @@ def registry_document() -> dict:
     """Every named kernel (:data:`cnnfilter.kernels.REGISTRY`) with its default parameters.
 
     Each entry is :func:`kernel_document` plus ``usage`` (``gaussian:SIZE:SIGMA``)
-    and ``parameters`` (name -> default).
+    and ``parameters`` (name -> default). ``aliases``: the scikit-image, OpenCV
+    and ImageMagick names (:data:`cnnfilter.foreign_kernels.FOREIGN_NAMES`):
+    ``usage``, ``tool``, ``what``, ``convention``.
     """
     entries = []
     for entry in REGISTRY.values():
@@ -84,4 +86,10 @@ def registry_document() -> dict:
         doc["usage"] = entry.usage
         doc["parameters"] = dict(zip(entry.params, entry.defaults, strict=True))
         entries.append(doc)
-    return {"kernels": entries}
+    from cnnfilter.foreign_kernels import FOREIGN_NAMES
+
+    aliases = [
+        {"usage": f.usage, "tool": f.tool, "what": f.what, "convention": f.convention}
+        for f in FOREIGN_NAMES
+    ]
+    return {"kernels": entries, "aliases": aliases}

@@ -231,7 +231,7 @@ def test_fewer_peaks_than_asked_for_says_how_many_of_how_many(drawing):
     result = run(drawing, "--kernel", "curve", "--method", "raw", "--top", "3")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0] == "1 peak (1 of the 3 asked for) of curve (raw)"
-    assert "│    1 │  10 │  20 │  6600 │" in result.stdout
+    assert "rank  row  col  score\n   1   10   20   6600\n" in result.stdout
     one = run(drawing, "--kernel", "curve", "--method", "raw", "--top", "1")
     assert one.stdout.splitlines()[0] == "1 peak of curve (raw)"
 

@@ -63,13 +63,23 @@ def test_a_3d_kernel_is_shown_channel_by_channel():
 def test_kernel_list_piped_at_80_columns_has_one_line_per_kernel():
     out = stdout_of("kernels", columns=80)
     assert "…" not in out
+    assert not BOX.search(out)  # piped: plain text, no box drawing
     lines = out.splitlines()
     for entry in REGISTRY.values():
-        row = [line for line in lines if line.startswith(f"│ {entry.usage} ")]
+        row = [line for line in lines if line.startswith(f"{entry.usage} ")]
         assert len(row) == 1, entry.usage
         assert entry.description in row[0] and entry.source in row[0]
-    # title, 3 header lines, one line per kernel, bottom border
-    assert len(lines) == len(REGISTRY) + 5
+    # title, header, one line per kernel, then the names of other tools
+    assert lines[1].split() == ["name", "size", "sum", "separable", "what", "source"]
+    assert lines[len(REGISTRY) + 2] == ""
+
+
+def test_kernel_list_as_tsv_and_as_boxes_when_asked():
+    tsv = stdout_of("kernels", "--table", "tsv").splitlines()
+    assert tsv[0].split("\t") == ["name", "size", "sum", "separable", "what", "source"]
+    sobel = next(line for line in tsv if line.startswith("sobel-x\t")).split("\t")
+    assert sobel[1:4] == ["3x3", "0", "yes"]
+    assert BOX.search(stdout_of("kernels", "--table", "box", columns=250))
 
 
 @pytest.mark.parametrize(
@@ -81,12 +91,11 @@ def test_kernel_list_piped_at_80_columns_has_one_line_per_kernel():
 )
 def test_layer_tables_piped_at_80_columns_keep_every_row_on_one_line(args):
     out = stdout_of(*args, columns=80)
-    assert "…" not in out
-    rows = [line for line in out.splitlines() if line.startswith("│ ")]
-    assert any(line.startswith("│     layer4.2.conv3 ") for line in rows)  # block > residual > conv
-    assert all(line.count("│") == len(rows[0].split("│")) - 1 for line in rows)
+    assert "…" not in out and not BOX.search(out)
+    lines = out.splitlines()
+    assert any(line.startswith("    layer4.2.conv3 ") for line in lines)  # block > residual > conv
     if args[0] == "params":
-        conv1 = next(line for line in rows if line.startswith("│ conv1 "))
+        conv1 = next(line for line in lines if line.startswith("conv1 "))
         assert "118,013,952" in conv1 and "9,408" in conv1
 
 
@@ -103,29 +112,92 @@ def test_detect_peaks_table_piped_keeps_scores(tmp_path):
         "2",
         columns=20,
     )
-    assert "…" not in out
-    assert re.search(r"│\s+1 │\s+10 │\s+20 │\s+765.031 │", out), out
+    assert "…" not in out and not BOX.search(out)
+    assert re.search(r"^\s+1\s+10\s+20\s+765.031$", out, re.M), out
 
 
-def test_a_table_in_a_narrow_terminal_folds_values_instead_of_cutting_them():
+#: Box-drawing characters (Rich's heavy and light boxes).
+BOX = re.compile("[\u2500-\u257f]")
+
+
+def on_terminal(table, width: int) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=True, color_system=None)
+    print_table(console, table)
+    return buffer.getvalue()
+
+
+def words_of(table) -> set[str]:
+    words = {str(c.header) for c in table.columns} | {w for c in table.columns for w in []}
+    for column in table.columns:
+        words |= {w for cell in column._cells for w in str(cell).split()}
+        words |= set(str(column.header).split())
+    return words
+
+
+def assert_no_word_split(text: str, words: set[str]) -> None:
+    """Every header word and every number appears whole on one line."""
+    flat = text.replace("│", " ").replace("┃", " ")
+    seen = {w.rstrip(":") for line in flat.splitlines() for w in line.split()}
+    missing = {w for w in words if w not in seen}
+    assert not missing, missing
+
+
+def test_a_table_in_a_narrow_terminal_never_cuts_or_splits_a_value():
     table = Table(title="t")
     for name in ("layer", "type", "parameters", "MACs"):
-        table.add_column(name, no_wrap=True)
+        table.add_column(
+            name, no_wrap=True, justify="right" if name in ("parameters", "MACs") else "left"
+        )
     cells = ("features.denseblock4.denselayer16.conv2", "conv2d", "118,013,952", "0.000322")
     table.add_row(*cells)
+    for width in (30, 60, 80):
+        out = on_terminal(table, width)
+        assert "…" not in out
+        assert_no_word_split(out, set(cells) | {"layer", "type", "parameters", "MACs"})
+        # a line wider than the terminal holds one word that is wider still, whole
+        assert all(len(line) <= width or len(line.split()) == 1 for line in out.splitlines())
 
-    def render(width: int, terminal: bool) -> str:
-        buffer = io.StringIO()
-        console = Console(file=buffer, width=width, force_terminal=terminal, color_system=None)
-        print_table(console, table)
-        return buffer.getvalue()
 
-    narrow, piped = render(30, True), render(30, False)
-    assert "…" not in narrow and "…" not in piped
-    digits = sorted(re.findall(r"\d", " ".join(cells)))
-    assert sorted(re.findall(r"\d", narrow)) == digits  # folded, none lost
-    assert "118,013,952" in piped and "0.000322" in piped  # piped: natural width
-    assert max(len(line) for line in narrow.splitlines()) <= 30
+def kernel_tables():
+    """The two tables of `cnnfilter kernels`, built as the command builds them."""
+    from cnnfilter.cli import kernels as cli_kernels
+    from cnnfilter.tasks.kernels import registry_document
+
+    captured = []
+    original = cli_kernels.print_table
+    cli_kernels.print_table = lambda console, table, form=None: captured.append(table)
+    try:
+        cli_kernels._print_registry(registry_document(), None)
+    finally:
+        cli_kernels.print_table = original
+    return captured
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_kernels_tables_on_a_terminal_never_split_a_number_or_header_word(width):
+    for table in kernel_tables():
+        out = on_terminal(table, width)
+        assert max(len(line) for line in out.splitlines()) <= width
+        numbers = {
+            w for c in table.columns if str(c.header) in ("size", "sum") for w in map(str, c._cells)
+        }
+        headers = {w for c in table.columns for w in str(c.header).split()}
+        assert_no_word_split(out, numbers | headers)
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_detect_peak_table_on_a_terminal_never_splits_a_number(width, tmp_path):
+    table = Table(title="top 2 peaks of a_long_kernel_name (raw)", caption="row, col: ...")
+    for col in ("rank", "row", "col", "score"):
+        table.add_column(col, justify="right")
+    table.add_row("1", "1234", "5678", "-1.23457e+08")
+    table.add_row("2", "12", "5", "0.000123456")
+    out = on_terminal(table, width)
+    assert BOX.search(out)  # a terminal gets the boxes
+    assert_no_word_split(
+        out, {"rank", "row", "col", "score", "1234", "5678", "-1.23457e+08", "0.000123456"}
+    )
 
 
 def test_flags_take_no_value_and_show_no_metavar():

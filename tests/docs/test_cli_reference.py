@@ -18,6 +18,13 @@ def test_the_cli_reference_is_up_to_date():
     )
 
 
+def test_the_help_topics_shipped_in_the_package_are_the_reference_pages():
+    for copy, text in gen_cli.topic_copies().items():
+        assert copy.read_text() == text, (
+            f"{copy} differs from docs/reference; run: python docs/gen_cli_reference.py"
+        )
+
+
 def test_the_reference_holds_every_command_and_every_option():
     text = gen_cli.TARGET.read_text()
     names = gen_cli.command_names()
