@@ -145,11 +145,13 @@ def _filter(
     dilation: int | Sequence[int],
     channels: str,
     method: str | FilterPlan = "auto",
+    work: np.dtype | type | None = None,
 ) -> np.ndarray:
+    """Both public operations; ``work`` overrides :func:`work_dtype` (float64 for ncc)."""
     image = np.asarray(image)
     kernel = np.asarray(kernel)
     _check_inputs(image, kernel, channels)
-    dtype = work_dtype(image.dtype)
+    dtype = work_dtype(image.dtype) if work is None else np.dtype(work)
     weights = np.asarray(kernel, dtype=dtype)
     if flip:
         weights = weights[::-1, ::-1]
@@ -181,7 +183,9 @@ def _filter(
     rows, cols = geom.rows, geom.cols
     if plan.method == "fft":
         if _has_nonfinite(image, mode, cval):
-            call = dict(padding=padding, boundary=boundary, stride=stride, dilation=dilation)
+            call = dict(
+                padding=padding, boundary=boundary, stride=stride, dilation=dilation, work=work
+            )
             return _fft_nonfinite(image, kernel, flip, cval, channels, plan, call)
         return _tiled.run_fft(planes, out, rows, cols, mode, cval, sum_channels=sum_channels)
     steps = (rows.stride, cols.stride, rows.dilation, cols.dilation)
@@ -241,7 +245,7 @@ def _fft_nonfinite(image, kernel, flip, cval, channels, plan, call) -> np.ndarra
             return np.zeros(out.shape, dtype=bool)
         counts = _filter(
             mask.astype(mask_dtype), weights.astype(mask_dtype), flip=flip, cval=float(fill),
-            channels=channels, method="auto", **call,
+            channels=channels, method="auto", **{**call, "work": None},
         )  # fmt: skip
         return counts > 0.5
 
