@@ -378,24 +378,36 @@ def ncc_map(
 
 
 def response_map(
-    image: np.ndarray, pattern: np.ndarray, *, method: str = "raw", impl: str = "auto"
+    image: np.ndarray,
+    pattern: np.ndarray,
+    *,
+    method: str = "raw",
+    impl: str = "auto",
+    mask: np.ndarray | None = None,
 ) -> ResponseMap:
     """The response map of ``pattern`` over ``image`` by ``method`` (:data:`METHODS`).
 
     ``impl`` (``auto``/``direct``/``separable``/``fft``) chooses how the
     correlation is computed; every choice gives the same values to float
     rounding. The plan that ran is the result's ``plan``, resolved once.
+    ``mask`` (weights in ``[0, 1]``, ``(kh, kw)``, a template's alpha): ncc
+    uses OpenCV's masked formula (:func:`ncc_map`); raw multiplies the
+    pattern by it (transparent taps add nothing).
 
     Raises:
-        UsageError: unknown method, or as :func:`raw_map`.
+        UsageError: unknown method, or as :func:`raw_map` and :func:`ncc_map`.
     """
     if method == "raw":
         image, pattern = _check(image, pattern)
+        if mask is not None:
+            weights = _check_mask(mask, pattern, pattern.shape[2] if pattern.ndim == 3 else 1)
+            pattern = pattern * (weights if pattern.ndim == 3 else weights[:, :, 0])
         plan = plan_method(pattern, method=impl, dtype=work_dtype(image.dtype))
         values = correlate(image, pattern, padding="valid", channels="sum", method=plan)
-        return ResponseMap(values, "raw", tuple(np.shape(pattern)[:2]), plan=plan)
+        shape = tuple(np.shape(pattern)[:2])
+        return ResponseMap(values, "raw", shape, plan=plan, masked=mask is not None)
     if method == "ncc":
-        return ncc_map(image, pattern, method=impl)
+        return ncc_map(image, pattern, method=impl, mask=mask)
     raise UsageError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
 
 

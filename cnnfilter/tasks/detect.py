@@ -29,12 +29,17 @@ OUTPUTS = ("heatmap", "overlay", "raw")
 
 @dataclass(frozen=True)
 class Pattern:
-    """The pattern: weights ``(kh, kw)`` or ``(kh, kw, C)`` float64, as named and found."""
+    """The pattern: weights ``(kh, kw)`` or ``(kh, kw, C)`` float64, as named and found.
+
+    ``mask``: a template's alpha as weights in ``[0, 1]`` (``(kh, kw)`` float64),
+    or None (no alpha, or every pixel opaque).
+    """
 
     weights: object
     name: str
     source: str
     from_registry: bool = False
+    mask: object = None
 
 
 @dataclass
@@ -85,7 +90,11 @@ def read_pattern(
         k = load_kernel(kernel, kernel_file)
         return Pattern(k.weights, k.name, k.source or "custom", kernel is not None)
     loaded = imageio.read_image(template, role="template")
-    return Pattern(np.asarray(loaded.pixels, dtype=np.float64), template.name, str(template))
+    mask = None
+    if loaded.alpha is not None and np.any(loaded.alpha < loaded.max_value):
+        mask = np.asarray(loaded.alpha, dtype=np.float64) / loaded.max_value
+    pixels = np.asarray(loaded.pixels, dtype=np.float64)
+    return Pattern(pixels, template.name, str(template), mask=mask)
 
 
 def unflipped_note(pattern: Pattern) -> str:
@@ -190,11 +199,15 @@ def detect(
     import scipy.signal  # noqa: F401  (loaded before the clock starts: the time is the work's)
 
     t0 = time.perf_counter()
-    result = response_map(pixels, weights, method=method)
+    result = response_map(pixels, weights, method=method, mask=pattern.mask)
     elapsed = time.perf_counter() - t0
     kh, kw = weights.shape[:2]
     distance = min_distance if min_distance is not None else max(1, min(kh, kw) // 2)
-    peaks = find_peaks(result.values, top=top, min_distance=distance, threshold=threshold)
+    peaks = (
+        []  # a flat template measures nothing: its all-0 map has no best place
+        if result.flat_template
+        else find_peaks(result.values, top=top, min_distance=distance, threshold=threshold)
+    )
     written, colours = _write_pictures(outputs, loaded, result.values, peaks, (kh, kw), force)
     report = _report(image, loaded, pattern, result, peaks, written, colours, elapsed)
     report.update(min_distance=distance, threshold=threshold)
@@ -247,11 +260,12 @@ def _report(image, loaded, pattern, result, peaks, written, colours, elapsed) ->
             "name": pattern.name,
             "source": pattern.source,
             "shape": list(pattern.weights.shape),
+            "mask": "alpha" if pattern.mask is not None else None,
         },
         "operation": "cross-correlation",
         "method": result.method,
         "map_shape": [*values.shape, 1],
-        "map_range": [float(values.min()), float(values.max())],
+        "map_range": _finite_range(values),
         "coordinates": "top-left",
         "coordinates_note": COORDINATES,
         "min_distance": None,
@@ -272,9 +286,23 @@ def _report(image, loaded, pattern, result, peaks, written, colours, elapsed) ->
     }
 
 
+def _finite_range(values) -> list[float] | None:
+    """``[min, max]`` of the map's finite values (NaN/inf cells left out), or None."""
+    import numpy as np
+
+    finite = values[np.isfinite(values)]
+    return [float(finite.min()), float(finite.max())] if finite.size else None
+
+
 def _notes(found: DetectResult, written: dict, colours) -> list[str]:
     """The lines a person should read besides the run line."""
     notes = []
+    if found.pattern.mask is not None:
+        transparent = int((found.pattern.mask < 1).sum())
+        notes.append(
+            f"template alpha used as a mask: {transparent} of {found.pattern.mask.size} "
+            "template pixels are (partly) transparent and weigh by their alpha"
+        )
     unflipped = unflipped_note(found.pattern)
     if unflipped:
         notes.append(unflipped)
