@@ -169,6 +169,8 @@ def apply(
     rendered = task.apply_one(prepared.spec, images[0], output, force=force)
     given = dict(boundary=boundary, padding=padding, stride=stride, dilation=dilation)
     notes(_run_line(prepared, rendered, images[0], output, given))
+    for line in prepared.kernel.notes:
+        notes(line)
     notes.detail(_timings(rendered.report["timings_ms"]))
     if rendered.depth_note:
         notes(f"{'<stdout>' if output == '-' else output}: {rendered.depth_note}")

@@ -40,6 +40,7 @@ class Pattern:
     source: str
     from_registry: bool = False
     mask: object = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -88,7 +89,7 @@ def read_pattern(
         )
     if template is None:
         k = load_kernel(kernel, kernel_file)
-        return Pattern(k.weights, k.name, k.source or "custom", kernel is not None)
+        return Pattern(k.weights, k.name, k.source or "custom", kernel is not None, notes=k.notes)
     loaded = imageio.read_image(template, role="template")
     mask = None
     if loaded.alpha is not None and np.any(loaded.alpha < loaded.max_value):
@@ -296,7 +297,7 @@ def _finite_range(values) -> list[float] | None:
 
 def _notes(found: DetectResult, written: dict, colours) -> list[str]:
     """The lines a person should read besides the run line."""
-    notes = []
+    notes = list(found.pattern.notes)
     if found.pattern.mask is not None:
         transparent = int((found.pattern.mask < 1).sum())
         notes.append(
