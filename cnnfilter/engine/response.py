@@ -185,19 +185,80 @@ def _window_sums(channel: np.ndarray, kh: int, kw: int) -> tuple[np.ndarray, np.
 
 def _centred_variance_sum(channel: np.ndarray, kh: int, kw: int) -> np.ndarray:
     """``sum over the window of (I - window mean)^2``, >= 0, float64, per window."""
+    return _variance_sums(channel[:, :, np.newaxis], kh, kw)
+
+
+#: Output rows per strip of :func:`_variance_sums`: a strip's integral image of a
+#: 4000-column photo is ~3 MB, in cache. Measured on 12 MP gray, 64x64 windows, two
+#: threads on a loaded 2-core machine: whole-image integral images 6.7 s, strips of 32
+#: rows 0.5 s (the whole-image arrays are 96 MB each and every pass goes to memory).
+VARIANCE_STRIP_ROWS = 256
+
+
+def _variance_sums(data: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """``sum over channels and window of (I - window mean)^2``, >= 0, float64.
+
+    ``data``: ``(H, W, C)``. Integral images (cumulative sums along the rows,
+    then the columns) of each strip of output rows, on every core. Integer
+    channels sum in int64 and ``n S2 - S1^2`` is exact (0 exactly for a flat
+    window) while it fits; float channels are centred on their mean first and
+    sum in float64.
+    """
+    h, w, depth = data.shape
     n = kh * kw
-    s1, s2 = _window_sums(channel, kh, kw)
-    if s1.dtype == np.int64:
-        peak = int(np.abs(channel).max())
-        if n * n * peak * peak < 2**62:
-            # n * S2 - S1^2 is an exact integer: 0 exactly when the window is flat.
-            return (n * s2 - s1 * s1).astype(np.float64) / n
-        var = s2.astype(np.float64) - s1.astype(np.float64) ** 2 / n
-        var[var < 0.25] = 0.0  # an integer window that is not flat has var >= (n - 1) / n
-        return var
-    var = s2 - s1 * s1 / n
-    np.maximum(var, 0.0, out=var)
-    return var
+    out = np.zeros((h - kh + 1, w - kw + 1))
+    integer = data.dtype.kind in "biu"
+    acc = np.float64
+    if integer:
+        peak = int(np.abs(data).max()) if data.size else 0
+        exact = n * n * peak * peak < 2**62
+        means = [0] * depth
+        # int32 integral images wrap around, but every window sum (< 2^31) comes out
+        # right from their differences; int64 otherwise.
+        acc = np.int32 if n * peak * peak < 2**31 else np.int64
+    else:
+        means = [float(data[:, :, c].mean()) for c in range(depth)]
+
+    def strip(o0: int, o1: int) -> None:
+        dst = out[o0:o1]
+        for c in range(depth):
+            x = data[o0 : o1 + kh - 1, :, c].astype(acc)
+            if not integer:
+                x -= means[c]
+            s1, s2 = _box_sums(x, kh, kw), _box_sums(x * x, kh, kw)
+            if integer and exact:  # exact in float64 too: n S2 and S1^2 stay below 2^53
+                var = np.multiply(s2, float(n), dtype=np.float64)
+                sq = s1.astype(np.float64)
+                np.multiply(sq, sq, out=sq)
+                np.subtract(var, sq, out=var)
+                np.multiply(var, 1.0 / n, out=var)
+                np.add(dst, var, out=dst)
+            elif integer:
+                var = s2 - s1.astype(np.float64) ** 2 / n
+                var[var < 0.25] = 0.0  # a window that is not flat has var >= (n - 1) / n
+                dst += var
+            else:
+                dst += np.maximum(s2 - s1 * s1 / n, 0.0)
+
+    from cnnfilter.engine._tiled import chunks, parallel
+
+    parallel(strip, chunks(out.shape[0], VARIANCE_STRIP_ROWS))
+    return out
+
+
+def _box_sums(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """Sums over every ``kh x kw`` window of a 2-D strip (valid), by integral images."""
+    cs = np.empty((x.shape[0] + 1, x.shape[1]), dtype=x.dtype)
+    cs[0] = 0
+    # Row by row: numpy's cumsum along axis 0 walks each column in turn (measured on a
+    # 320 x 4000 int32 strip: 55 ms, against 1 ms for these row adds).
+    for i in range(x.shape[0]):
+        np.add(cs[i], x[i], out=cs[i + 1])
+    cols = cs[kh:] - cs[:-kh]
+    cs = np.empty((cols.shape[0], cols.shape[1] + 1), dtype=x.dtype)
+    cs[:, 0] = 0
+    np.cumsum(cols, axis=1, out=cs[:, 1:])
+    return cs[:, kw:] - cs[:, :-kw]
 
 
 def _corr64(data: np.ndarray, weights: np.ndarray, plan: FilterPlan | str) -> np.ndarray:
@@ -222,10 +283,7 @@ def _plain_terms(data: np.ndarray, tmpl: np.ndarray, method) -> tuple:
     plan = plan_method(weights, method=method, dtype=np.float64)  # once, for every channel
     source = data if depth > 1 else data[:, :, 0]
     numerator = _corr64(source, weights, plan)
-    var = _centred_variance_sum(data[:, :, 0], kh, kw)
-    for c in range(1, depth):
-        var += _centred_variance_sum(data[:, :, c], kh, kw)
-    return numerator, var, tt, plan
+    return numerator, _variance_sums(data, kh, kw), tt, plan
 
 
 def _masked_terms(data: np.ndarray, tmpl: np.ndarray, weights: np.ndarray, method) -> tuple:
@@ -359,7 +417,7 @@ def ncc_map(
         numerator, var, tt, plan = _masked_terms(data, tmpl, weights, method)
     n = kh * kw if weights is None else float((weights * weights).sum()) / depth
     if data.dtype.kind == "f" or weights is not None:
-        span = float(np.ptp(data)) if data.dtype.kind in "iuf" else 1.0
+        span = max(float(np.ptp(data[:, :, c])) for c in range(depth))
         flat = var <= depth * n * (FLAT_STD_FRACTION * span) ** 2
     else:
         flat = var <= 0
