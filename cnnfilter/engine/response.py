@@ -195,8 +195,11 @@ def _centred_variance_sum(channel: np.ndarray, kh: int, kw: int) -> np.ndarray:
 VARIANCE_STRIP_ROWS = 256
 
 
-def _variance_sums(data: np.ndarray, kh: int, kw: int) -> np.ndarray:
+def _variance_sums(data: np.ndarray, kh: int, kw: int, finish=None) -> np.ndarray:
     """``sum over channels and window of (I - window mean)^2``, >= 0, float64.
+
+    ``finish(o0, o1, var)``, when given, runs on each finished strip of output
+    rows ``[o0, o1)`` while it is in cache (the ncc quotient).
 
     ``data``: ``(H, W, C)``. Integral images (cumulative sums along the rows,
     then the columns) of each strip of output rows, on every core. Integer
@@ -239,6 +242,8 @@ def _variance_sums(data: np.ndarray, kh: int, kw: int) -> np.ndarray:
                 dst += var
             else:
                 dst += np.maximum(s2 - s1 * s1 / n, 0.0)
+        if finish is not None:
+            finish(o0, o1, dst)
 
     from cnnfilter.engine._tiled import chunks, parallel
 
@@ -269,12 +274,31 @@ def _corr64(data: np.ndarray, weights: np.ndarray, plan: FilterPlan | str) -> np
     )  # fmt: skip
 
 
-def _plain_terms(data: np.ndarray, tmpl: np.ndarray, method) -> tuple:
-    """Numerator, window variance sum, template energy and plan of the unmasked ncc.
+def _quotient(num: np.ndarray, var: np.ndarray, tt: float, limit: float, flat_out=None) -> int:
+    """``num = clip(num / sqrt(var * tt), -1, 1)`` in place, 0 where ``var <= limit``.
+
+    ``var`` is overwritten; ``flat_out`` (bool, same shape), when given,
+    receives the flat windows. Returns the number of flat windows.
+    """
+    flat = var <= limit
+    if flat_out is not None:
+        flat_out[...] = flat
+    np.multiply(var, tt, out=var)
+    np.sqrt(var, out=var)
+    var[flat] = 1.0
+    np.divide(num, var, out=num)
+    num[flat] = 0.0
+    np.clip(num, -1.0, 1.0, out=num)
+    return int(np.count_nonzero(flat))
+
+
+def _plain_ncc(data: np.ndarray, tmpl: np.ndarray, method, limit: float, flat_out) -> tuple:
+    """The unmasked ncc map, its number of flat windows and the plan.
 
     The numerator is one correlation of the image (as it is, no copy: the
     engine converts tiles to float64) with the zero-mean template, summed over
     channels in the frequency domain (one inverse transform for all channels).
+    The quotient is taken strip by strip as the window variances come.
     """
     kh, kw, depth = tmpl.shape
     tz = tmpl - tmpl.mean(axis=(0, 1))
@@ -283,7 +307,14 @@ def _plain_terms(data: np.ndarray, tmpl: np.ndarray, method) -> tuple:
     plan = plan_method(weights, method=method, dtype=np.float64)  # once, for every channel
     source = data if depth > 1 else data[:, :, 0]
     numerator = _corr64(source, weights, plan)
-    return numerator, _variance_sums(data, kh, kw), tt, plan
+    flats: list[int] = []
+
+    def finish(o0: int, o1: int, var: np.ndarray) -> None:
+        part = None if flat_out is None else flat_out[o0:o1]
+        flats.append(_quotient(numerator[o0:o1], var, tt, limit, part))
+
+    _variance_sums(data, kh, kw, finish=finish)
+    return numerator, sum(flats), plan
 
 
 def _masked_terms(data: np.ndarray, tmpl: np.ndarray, weights: np.ndarray, method) -> tuple:
@@ -411,28 +442,23 @@ def ncc_map(
             foot = np.ones((kh, kw)) if weights is None else (weights != 0).any(axis=2)
             values[_covered(bad, foot)] = np.nan
         return ResponseMap(values, "ncc", (kh, kw), flat_template=True, masked=mask is not None)
-    if weights is None:
-        numerator, var, tt, plan = _plain_terms(data, tmpl, method)
-    else:
-        numerator, var, tt, plan = _masked_terms(data, tmpl, weights, method)
     n = kh * kw if weights is None else float((weights * weights).sum()) / depth
+    limit = 0.0  # integer windows: flat exactly when the exact variance sum is 0
     if data.dtype.kind == "f" or weights is not None:
         span = max(float(np.ptp(data[:, :, c])) for c in range(depth))
-        flat = var <= depth * n * (FLAT_STD_FRACTION * span) ** 2
+        limit = depth * n * (FLAT_STD_FRACTION * span) ** 2
+    flat = None if bad is None else np.zeros(shape, dtype=bool)
+    if weights is None:
+        out, flats, plan = _plain_ncc(data, tmpl, method, limit, flat)
     else:
-        flat = var <= 0
-    denom = np.sqrt(var * tt)
-    out = np.zeros(numerator.shape)
-    np.divide(numerator, denom, out=out, where=~flat)
-    np.clip(out, -1.0, 1.0, out=out)
+        out, var, tt, plan = _masked_terms(data, tmpl, weights, method)
+        flats = _quotient(out, var, tt, limit, flat)
     if bad is not None:
         foot = np.ones((kh, kw)) if weights is None else (weights != 0).any(axis=2)
         covered = _covered(bad, foot)
+        flats = int(np.count_nonzero(flat & ~covered))
         out[covered] = np.nan
-        flat &= ~covered
-    return ResponseMap(
-        out, "ncc", (kh, kw), flat_windows=int(flat.sum()), plan=plan, masked=mask is not None
-    )
+    return ResponseMap(out, "ncc", (kh, kw), flat_windows=flats, plan=plan, masked=mask is not None)
 
 
 def response_map(
