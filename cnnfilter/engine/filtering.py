@@ -22,6 +22,10 @@ the implementations are in :mod:`cnnfilter.engine._tiled`):
   matrix products;
 * ``fft``: overlap-save over square tiles with scipy.fft.
 
+NaN and inf in the image: every method gives non-finite values exactly
+where a window covers one under a non-zero weight, with the direct sum's
+IEEE value (the FFT by masks, :func:`_fft_nonfinite`).
+
 Each works on tiles of the border-extended image built on demand from the
 input (no padded copy, no float copy of the whole input, no stride-1 output
 when a stride is asked for), on every core.

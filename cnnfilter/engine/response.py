@@ -30,7 +30,20 @@ centre is image pixel ``(r + (kh - 1) / 2, c + (kw - 1) / 2)``.
   there; the map holds **0** ("no evidence either way"), as OpenCV and
   scikit-image do, never NaN or inf. A window is flat when its values are
   all equal (integer images), or when its standard deviation is below
-  ``1e-6`` times the value range of the image (float images).
+  ``1e-6`` times the value range of the image (float images, masks).
+
+  **Mask.** A template's alpha weights the windows with OpenCV's masked
+  formula (:func:`_masked_terms`).
+
+  **Precision.** Everything runs in float64: the values are within ~1e-11
+  of the exact coefficient on every window, near-flat ones included.
+  OpenCV's float32 ``matchTemplate`` errs by up to 0.17 there (measured by
+  ``benchmarks/detect.py``); the float64 FFT is what keeps gray ncc slower
+  than OpenCV (see docs/speed.md).
+
+**Non-finite pixels.** NaN or inf in the image make exactly the map cells
+whose window covers one non-finite (raw: the direct sum's IEEE value, see
+:mod:`cnnfilter.engine.filtering`; ncc: NaN). The pattern must be finite.
 """
 
 from __future__ import annotations
@@ -161,33 +174,6 @@ def raw_map(image: np.ndarray, pattern: np.ndarray, *, method: str = "auto") -> 
     return correlate(image, pattern, padding="valid", channels="sum", method=method)
 
 
-def _window_sums(channel: np.ndarray, kh: int, kw: int) -> tuple[np.ndarray, np.ndarray]:
-    """``sum`` and ``sum of squares`` over every ``kh x kw`` window (integral images).
-
-    Integer channels are summed in int64 (exact); floats in float64. The sums
-    run along one axis and then the other, so the rounding error of a float
-    window sum grows with one side of the image, not with its area.
-    """
-    acc = np.int64 if channel.dtype.kind in "biu" else np.float64
-    out = []
-    for data in (channel.astype(acc, copy=False), None):
-        if data is None:
-            wide = channel.astype(acc, copy=False)
-            data = wide * wide
-        cs = np.zeros((data.shape[0] + 1, data.shape[1]), dtype=acc)
-        np.cumsum(data, axis=0, out=cs[1:])
-        cols = cs[kh:] - cs[:-kh]
-        cs = np.zeros((cols.shape[0], cols.shape[1] + 1), dtype=acc)
-        np.cumsum(cols, axis=1, out=cs[:, 1:])
-        out.append(cs[:, kw:] - cs[:, :-kw])
-    return out[0], out[1]
-
-
-def _centred_variance_sum(channel: np.ndarray, kh: int, kw: int) -> np.ndarray:
-    """``sum over the window of (I - window mean)^2``, >= 0, float64, per window."""
-    return _variance_sums(channel[:, :, np.newaxis], kh, kw)
-
-
 #: Output rows per strip of :func:`_variance_sums`: a strip's integral image of a
 #: 4000-column photo is ~3 MB, in cache. Measured on 12 MP gray, 64x64 windows, two
 #: threads on a loaded 2-core machine: whole-image integral images 6.7 s, strips of 32
@@ -207,6 +193,8 @@ def _variance_sums(data: np.ndarray, kh: int, kw: int, finish=None) -> np.ndarra
     window) while it fits; float channels are centred on their mean first and
     sum in float64.
     """
+    from cnnfilter.engine._tiled import chunks, parallel, scratch
+
     h, w, depth = data.shape
     n = kh * kw
     out = np.zeros((h - kh + 1, w - kw + 1))
@@ -225,13 +213,19 @@ def _variance_sums(data: np.ndarray, kh: int, kw: int, finish=None) -> np.ndarra
     def strip(o0: int, o1: int) -> None:
         dst = out[o0:o1]
         for c in range(depth):
-            x = data[o0 : o1 + kh - 1, :, c].astype(acc)
+            src = data[o0 : o1 + kh - 1, :, c]
+            x = scratch("var_x", src.shape, np.dtype(acc))
+            np.copyto(x, src, casting="unsafe")
             if not integer:
                 x -= means[c]
-            s1, s2 = _box_sums(x, kh, kw), _box_sums(x * x, kh, kw)
+            s1 = _box_sums(x, kh, kw, "s1")
+            np.multiply(x, x, out=x)
+            s2 = _box_sums(x, kh, kw, "s2")
             if integer and exact:  # exact in float64 too: n S2 and S1^2 stay below 2^53
-                var = np.multiply(s2, float(n), dtype=np.float64)
-                sq = s1.astype(np.float64)
+                var = scratch("var_v", s2.shape, np.dtype(np.float64))
+                sq = scratch("var_q", s1.shape, np.dtype(np.float64))
+                np.multiply(s2, float(n), out=var, casting="unsafe")
+                np.copyto(sq, s1, casting="unsafe")
                 np.multiply(sq, sq, out=sq)
                 np.subtract(var, sq, out=var)
                 np.multiply(var, 1.0 / n, out=var)
@@ -245,25 +239,34 @@ def _variance_sums(data: np.ndarray, kh: int, kw: int, finish=None) -> np.ndarra
         if finish is not None:
             finish(o0, o1, dst)
 
-    from cnnfilter.engine._tiled import chunks, parallel
-
     parallel(strip, chunks(out.shape[0], VARIANCE_STRIP_ROWS))
     return out
 
 
-def _box_sums(x: np.ndarray, kh: int, kw: int) -> np.ndarray:
-    """Sums over every ``kh x kw`` window of a 2-D strip (valid), by integral images."""
-    cs = np.empty((x.shape[0] + 1, x.shape[1]), dtype=x.dtype)
+def _box_sums(x: np.ndarray, kh: int, kw: int, tag: str) -> np.ndarray:
+    """Sums over every ``kh x kw`` window of a 2-D strip (valid), by integral images.
+
+    Works in per-thread scratch buffers named by ``tag`` (fresh multi-megabyte
+    arrays cost page faults on every strip); the result is valid until the
+    thread's next call with the same ``tag``.
+    """
+    from cnnfilter.engine._tiled import scratch
+
+    rows, width = x.shape
+    cs = scratch(tag + "_v", (rows + 1, width), x.dtype)
     cs[0] = 0
     # Row by row: numpy's cumsum along axis 0 walks each column in turn (measured on a
     # 320 x 4000 int32 strip: 55 ms, against 1 ms for these row adds).
-    for i in range(x.shape[0]):
+    for i in range(rows):
         np.add(cs[i], x[i], out=cs[i + 1])
-    cols = cs[kh:] - cs[:-kh]
-    cs = np.empty((cols.shape[0], cols.shape[1] + 1), dtype=x.dtype)
-    cs[:, 0] = 0
-    np.cumsum(cols, axis=1, out=cs[:, 1:])
-    return cs[:, kw:] - cs[:, :-kw]
+    cols = scratch(tag + "_c", (rows - kh + 1, width), x.dtype)
+    np.subtract(cs[kh:], cs[:-kh], out=cols)
+    ch = scratch(tag + "_h", (rows - kh + 1, width + 1), x.dtype)
+    ch[:, 0] = 0
+    np.cumsum(cols, axis=1, out=ch[:, 1:])
+    res = scratch(tag + "_r", (rows - kh + 1, width - kw + 1), x.dtype)
+    np.subtract(ch[:, kw:], ch[:, :-kw], out=res)
+    return res
 
 
 def _corr64(data: np.ndarray, weights: np.ndarray, plan: FilterPlan | str) -> np.ndarray:
