@@ -342,16 +342,19 @@ def _masked_terms(data: np.ndarray, tmpl: np.ndarray, weights: np.ndarray, metho
     tbar = (a * tmpl).sum(axis=(0, 1)) / sa
     u = b * (tmpl - tbar)
     tt = float((b * (tmpl - tbar) ** 2).sum())
+    # each correlation plans for its own kernel (the mask may be rank 1 where u is not)
     plan = plan_method(u[:, :, 0], method=method, dtype=np.float64)
+    if isinstance(method, FilterPlan):
+        method = method.method
     shape = (data.shape[0] - tmpl.shape[0] + 1, data.shape[1] - tmpl.shape[1] + 1)
     numerator, var = np.zeros(shape), np.zeros(shape)
     for c in range(data.shape[2]):
         x = data[:, :, c].astype(np.float64)
         x -= x.mean()
-        ibar = _corr64(x, a[:, :, c], plan) / sa[c]
-        mb = ibar * sa[c] if binary else _corr64(x, b[:, :, c], plan)
-        numerator += _corr64(x, u[:, :, c], plan) - ibar * u[:, :, c].sum()
-        var += _corr64(x * x, b[:, :, c], plan) - 2 * ibar * mb + ibar * ibar * sb[c]
+        ibar = _corr64(x, a[:, :, c], method) / sa[c]
+        mb = ibar * sa[c] if binary else _corr64(x, b[:, :, c], method)
+        numerator += _corr64(x, u[:, :, c], method) - ibar * u[:, :, c].sum()
+        var += _corr64(x * x, b[:, :, c], method) - 2 * ibar * mb + ibar * ibar * sb[c]
     np.maximum(var, 0.0, out=var)
     return numerator, var, tt, plan
 
@@ -437,8 +440,7 @@ def ncc_map(
     if weights is None:
         flat_template = np.all(np.ptp(tmpl.reshape(-1, depth), axis=0) == 0)
     else:
-        tbar = (weights * tmpl).sum(axis=(0, 1)) / weights.sum(axis=(0, 1))
-        flat_template = np.all((weights == 0) | (tmpl == tbar))
+        flat_template = all(np.ptp(tmpl[:, :, c][weights[:, :, c] > 0]) == 0 for c in range(depth))
     if flat_template:
         values = np.zeros(shape)
         if bad is not None:

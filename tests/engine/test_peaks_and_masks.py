@@ -221,3 +221,22 @@ def test_ncc_and_raw_maps_are_nan_only_where_windows_cover_a_bad_pixel(bad):
     mask[:, 6] = 0  # the masked-out column does not see the bad pixel
     values = ncc_map(image, template, mask=mask).values
     np.testing.assert_array_equal(np.isnan(values), covered & ~(np.arange(34) == 19)[None, :])
+
+
+def test_masked_template_flat_where_opaque_is_a_flat_template():
+    template = np.full((4, 5), 9.0)
+    template[0, 0] = 200.0  # transparent: does not count
+    mask = np.full((4, 5), 0.3)
+    mask[0, 0] = 0.0
+    got = ncc_map(np.random.default_rng(0).random((12, 12)), template, mask=mask)
+    assert got.flat_template and not got.values.any()
+
+
+def test_a_mask_that_is_not_rank_1_under_a_rank_1_template_part():
+    rng = np.random.default_rng(8)
+    image = rng.integers(0, 256, (30, 30)).astype(np.uint8)
+    template = np.outer(np.arange(1.0, 15), np.arange(1.0, 15))  # rank 1
+    mask = np.ones((14, 14))
+    mask[:5, :5] = 0  # the mask is not rank 1
+    got = ncc_map(image, template, mask=mask).values
+    np.testing.assert_allclose(got, masked_ncc_loop(image, template, mask), atol=1e-9)
