@@ -226,17 +226,23 @@ def _write_pictures(outputs, loaded, values, peaks, pattern_hw, force):
 
     from cnnfilter import imageio, render
 
-    cmap, lo, hi = render.heatmap_scale(values)
+    finite = np.isfinite(values)
+    cmap, lo, hi = render.heatmap_scale(values[finite] if finite.any() else np.zeros(1))
+    # NaN/inf cells (windows over a non-finite pixel) are drawn as the low end
+    shown = values if finite.all() else np.where(finite, values, lo)
     written = {}
     if outputs["heatmap"] is not None:
-        picture = render.colorize(values, cmap=cmap, lo=lo, hi=hi)
+        picture = render.colorize(shown, cmap=cmap, lo=lo, hi=hi)
         imageio.write_image(outputs["heatmap"], picture, force=force)
         written["heatmap"] = str(outputs["heatmap"])
     if outputs["overlay"] is not None:
         kh, kw = pattern_hw
-        photo = render.display_rgb(loaded.pixels, loaded.max_value)
-        heat = render.colorize(values, cmap=cmap, lo=lo, hi=hi)
-        strength = render.heat_strength(values, cmap=cmap, lo=lo, hi=hi)
+        pixels = loaded.pixels
+        if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
+            pixels = np.where(np.isfinite(pixels), pixels, 0)  # NaN/inf pixels shown black
+        photo = render.display_rgb(pixels, loaded.max_value)
+        heat = render.colorize(shown, cmap=cmap, lo=lo, hi=hi)
+        strength = render.heat_strength(shown, cmap=cmap, lo=lo, hi=hi)
         picture = render.blend_heatmap(photo, heat, strength, offset=(kh // 2, kw // 2))
         render.mark_peaks(picture, [(p.row, p.col) for p in peaks], (kh, kw))
         imageio.write_image(outputs["overlay"], picture, force=force)

@@ -218,7 +218,8 @@ def test_nan_in_a_feature_map_spoils_only_the_windows_over_it(tmp_path, method):
     np.save(tmp_path / "f.npy", fmap)
     np.save(tmp_path / "k.npy", rng.random((4, 4)))
     result = run(tmp_path / "f.npy", "--kernel-file", tmp_path / "k.npy", "--method", method,
-                 "--raw", tmp_path / "m.npy", "--json")  # fmt: skip
+                 "--raw", tmp_path / "m.npy", "--heatmap", tmp_path / "h.png",
+                 "--overlay", tmp_path / "o.png", "--json")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     values = np.load(tmp_path / "m.npy")
@@ -227,3 +228,5 @@ def test_nan_in_a_feature_map_spoils_only_the_windows_over_it(tmp_path, method):
     np.testing.assert_array_equal(np.isnan(values), covered)
     assert doc["map_range"] == [float(np.nanmin(values)), float(np.nanmax(values))]
     assert all(not covered[p["row"], p["col"]] for p in doc["peaks"])
+    assert "16 cells NaN or inf" in result.stderr
+    assert "nan" not in doc["colormap"]["range"].__repr__()
