@@ -34,6 +34,7 @@ __all__ = [
     "load_kernel_file",
     "kernel_from_array",
     "gaussian_kernel",
+    "gaussian_size",
     "log_kernel",
     "listed_names",
     "suggestions",
@@ -52,6 +53,8 @@ class Kernel:
     weights: np.ndarray
     source: str = ""
     description: str = ""
+    #: what a person should know about this kernel (a Gaussian cut short), one line each
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class KernelEntry:
     source: str
     build: Callable[..., np.ndarray]
     params: tuple[str, ...] = ()
-    defaults: tuple[float, ...] = ()
+    #: None for a size derived from the other parameters (the Gaussians' sigma)
+    defaults: tuple[float | None, ...] = ()
 
     @property
     def usage(self) -> str:
@@ -136,32 +140,79 @@ def _sigma(value: float, name: str = "SIGMA") -> float:
     return float(value)
 
 
-def gaussian_kernel(size: float, sigma: float) -> np.ndarray:
+#: How far a Gaussian kernel whose size is left out reaches, in sigmas, each side of its
+#: centre: scipy.ndimage.gaussian_filter's default ``truncate=4.0``.
+GAUSSIAN_TRUNCATE = 4.0
+#: A given size whose radius ``(size - 1) / 2`` is under this many sigmas cuts the Gaussian
+#: short (at 2 sigma, 4.6 % of a 1-D Gaussian's mass lies outside): a note says so.
+GAUSSIAN_SHORT_SIGMAS = 2.0
+
+
+def gaussian_size(sigma: float, truncate: float = GAUSSIAN_TRUNCATE) -> int:
+    """Side of a Gaussian kernel from its sigma, as scipy.ndimage: ``2 r + 1``.
+
+    ``r = int(truncate * sigma + 0.5)`` (``round(truncate * sigma)``, halves
+    up), scipy.ndimage.gaussian_filter's radius rule with its default
+    ``truncate=4``.
+
+    Raises:
+        UsageError: ``sigma <= 0``, or a size above :data:`MAX_KERNEL_SIDE`.
+
+    >>> gaussian_size(1.0), gaussian_size(4.0), gaussian_size(1.4)
+    (9, 33, 13)
+    """
+    radius = int(truncate * _sigma(sigma) + 0.5)
+    return _size(2 * radius + 1, f"SIZE (derived from sigma {sigma:g}: 2 * round(4 sigma) + 1)")
+
+
+def short_gaussian_note(spec: str, size: int, sigma: float) -> str:
+    """A note when a ``size x size`` kernel cuts a Gaussian of ``sigma`` under 2 sigma, else ``""``.
+
+    >>> short_gaussian_note("gaussian::4", 33, 4.0)
+    ''
+    """
+    radius = (size - 1) / 2
+    if radius >= GAUSSIAN_SHORT_SIGMAS * sigma:
+        return ""
+    return (
+        f"{spec}: size {size} cuts the Gaussian (sigma {sigma:g}) at {radius / sigma:.2g} "
+        f"sigma from the centre, under {GAUSSIAN_SHORT_SIGMAS:g}; leave the size out for "
+        f"{gaussian_size(sigma)}x{gaussian_size(sigma)} (radius round(4 sigma), as "
+        "scipy.ndimage)"
+    )
+
+
+def gaussian_kernel(size: float | None, sigma: float) -> np.ndarray:
     """Sampled 2-D Gaussian, normalised to sum 1, shape ``(size, size)``, float64.
 
     ``w[y, x] ∝ exp(-(x² + y²) / (2 sigma²))`` with ``x, y`` measured in pixels
     from the kernel centre (``(size - 1) / 2``; even sizes are centred between
     pixels). Same as OpenCV's ``getGaussianKernel`` outer product for
-    ``sigma > 0``.
+    ``sigma > 0``, and, for an odd size, as ``scipy.ndimage.gaussian_filter``
+    of a unit impulse with ``radius=(size - 1) // 2``. ``size=None``:
+    :func:`gaussian_size` (``2 round(4 sigma) + 1``, scipy.ndimage's default).
 
     Raises:
         UsageError: ``size`` not a positive integer, ``sigma <= 0``.
 
-    >>> float(gaussian_kernel(3, 1.0).sum().round(12))
-    1.0
+    >>> float(gaussian_kernel(3, 1.0).sum().round(12)), gaussian_kernel(None, 4.0).shape
+    (1.0, (33, 33))
     """
     import numpy as np
 
-    n = _size(size)
     s = _sigma(sigma)
+    n = gaussian_size(s) if size is None else _size(size)
     x = np.arange(n, dtype=np.float64) - (n - 1) / 2
     g = np.exp(-(x**2) / (2 * s * s))
     g /= g.sum()
     return np.outer(g, g)
 
 
-def log_kernel(size: float, sigma: float) -> np.ndarray:
+def log_kernel(size: float | None, sigma: float) -> np.ndarray:
     """Laplacian of Gaussian, zero-sum, shape ``(size, size)``, float64.
+
+    ``size=None``: :func:`gaussian_size` of ``sigma`` (as scipy.ndimage's
+    ``gaussian_laplace``, truncate 4).
 
     ``LoG(x, y) = -1/(pi sigma^4) (1 - r²/(2 sigma²)) exp(-r²/(2 sigma²))``
     (Marr & Hildreth 1980), then shifted to sum to 0 as MATLAB's
@@ -173,17 +224,19 @@ def log_kernel(size: float, sigma: float) -> np.ndarray:
     """
     import numpy as np
 
-    n = _size(size)
     s = _sigma(sigma)
+    n = gaussian_size(s) if size is None else _size(size)
     x = np.arange(n, dtype=np.float64) - (n - 1) / 2
     r2 = x[:, None] ** 2 + x[None, :] ** 2
     w = -(1.0 / (math.pi * s**4)) * (1 - r2 / (2 * s * s)) * np.exp(-r2 / (2 * s * s))
     return w - w.mean()
 
 
-def _dog(size: float, sigma1: float, sigma2: float) -> np.ndarray:
+def _dog(size: float | None, sigma1: float, sigma2: float) -> np.ndarray:
     if _sigma(sigma1, "SIGMA1") == _sigma(sigma2, "SIGMA2"):
         raise UsageError("SIGMA1 and SIGMA2 must differ, or the difference is 0 everywhere")
+    if size is None:  # both sampled on the grid the wider Gaussian needs
+        size = gaussian_size(max(sigma1, sigma2))
     return gaussian_kernel(size, sigma1) - gaussian_kernel(size, sigma2)
 
 
@@ -338,7 +391,7 @@ _ENTRIES = [
         "Gaussian function sampled at pixel centres (as OpenCV getGaussianKernel)",
         gaussian_kernel,
         ("size", "sigma"),
-        (5, 1.0),
+        (None, 1.0),
     ),
     KernelEntry("box", "SIZE x SIZE mean filter", "box filter (normalised)", _box, ("size",), (3,)),
     KernelEntry(
@@ -347,7 +400,7 @@ _ENTRIES = [
         "Marr & Hildreth 1980; zero-sum as MATLAB fspecial('log')",
         log_kernel,
         ("size", "sigma"),
-        (9, 1.4),
+        (None, 1.4),
     ),
     KernelEntry(
         "dog",
@@ -355,7 +408,7 @@ _ENTRIES = [
         "Marr & Hildreth 1980 (DoG approximation of the LoG)",
         _dog,
         ("size", "sigma1", "sigma2"),
-        (9, 1.0, 1.6),
+        (None, 1.0, 1.6),
     ),
 ]
 
@@ -690,7 +743,19 @@ def resolve_kernel(spec: str) -> Kernel:
     entry = _lookup(name)
     weights = entry.make(args)
     label = entry.name if not args else ":".join([entry.name, *args])
-    return Kernel(label, weights, entry.source, entry.description)
+    notes = ()
+    if entry.name in _GAUSSIANS and args and args[0].strip():
+        given = args + [""] * (len(entry.params) - len(args))
+        sigmas = [
+            float(g) if g.strip() else d for g, d in zip(given[1:], entry.defaults[1:], strict=True)
+        ]
+        note = short_gaussian_note(label, weights.shape[0], max(sigmas))
+        notes = (note,) if note else ()
+    return Kernel(label, weights, entry.source, entry.description, notes)
+
+
+#: Registry kernels whose first parameter is the size of a sampled Gaussian.
+_GAUSSIANS = ("gaussian", "log", "dog")
 
 
 #: The article's curve detector (point 4): 30 along a curve, 0 elsewhere. The article (after

@@ -8,7 +8,12 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded
-from cnnfilter.cli._complete import complete_boundary, complete_image, complete_path
+from cnnfilter.cli._complete import (
+    complete_boundary,
+    complete_image,
+    complete_kernel,
+    complete_path,
+)
 from cnnfilter.cli._options import (
     KERNEL_HELP,
     DxOption,
@@ -97,7 +102,16 @@ def apply(
             "({stem}, {name}, {ext}, {parent}) or a folder such as out/.",
         ),
     ],
-    kernel: Annotated[list[str] | None, typer.Option("--kernel", "-k", help=_KERNELS_HELP)] = None,
+    kernel: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kernel",
+            "-k",
+            metavar="NAME|MATRIX",
+            help=_KERNELS_HELP,
+            autocompletion=complete_kernel,
+        ),
+    ] = None,
     kernel_file: KernelFileOption = None,
     dx: DxOption = None,
     dy: DyOption = None,
@@ -226,7 +240,10 @@ def apply(
 
     notes = Notes.of(quiet=quiet, verbose=verbose)
     check_stdout_use(output, json_out=json_out)
-    kernel = opencv_sobel_spec(kernel, dx, dy, ksize)
+    if kernel is not None and len(kernel) == 1:  # --dx/--dy/--ksize shape one Sobel kernel
+        kernel = [opencv_sobel_spec(kernel[0], dx, dy, ksize)]
+    elif dx is not None or dy is not None or ksize is not None:
+        kernel = [opencv_sobel_spec(None, dx, dy, ksize)]  # refused, as for kernels
     parsed_scale, parsed_padding = parse_scale(scale), parse_padding(padding)
     check_magnitude("--offset", offset)
     check_magnitude("--cval", cval)
@@ -265,6 +282,8 @@ def apply(
     rendered = task.apply_one(prepared.spec, images[0], output, force=force)
     given = dict(boundary=boundary, padding=padding, stride=stride, dilation=dilation)
     notes(_run_line(prepared, rendered, images[0], output, given))
+    for line in prepared.kernel.notes:
+        notes(line)
     notes.detail(_timings(rendered.report["timings_ms"]))
     for note in (rendered.depth_note, *rendered.notes):
         if note:

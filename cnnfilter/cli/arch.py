@@ -55,6 +55,8 @@ ArchFile = Annotated[
 OptionalArchFile = Annotated[
     Path | None,
     typer.Argument(
+        metavar="ARCH",
+        autocompletion=complete_arch,
         help="Layer file (arch.yaml), - for stdin, or a built-in architecture such as "
         "resnet50 (see --list); format in docs/reference/arch-yaml.md.",
         dir_okay=False,
@@ -65,6 +67,7 @@ InputOption = Annotated[
     str | None,
     typer.Option(
         "--input",
+        metavar="HxWxC",
         help="Replace the file's input: HxWxC, e.g. 224x224x3 (CxHxW with --channels-first).",
     ),
 ]

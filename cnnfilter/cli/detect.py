@@ -153,10 +153,23 @@ def _run_line(found, image: str) -> str:
         f"{', alpha ignored' if found.alpha else ''}) with {found.pattern.name} "
         f"({kh}x{kw}{'x' + str(depth[0]) if depth else ''})"
         f"{', channels summed' if report['image_shape'][2] > 1 else ''}; response map "
-        f"{values.shape[0]} x {values.shape[1]}, range [{float(values.min()):.6g}, "
-        f"{float(values.max()):.6g}]; {report['timings_ms']['response']:.0f} ms"
+        f"{values.shape[0]} x {values.shape[1]}, {_range_text(report['map_range'], values)}; "
+        f"{report['timings_ms']['response']:.0f} ms"
         f"{frame_note(found.frame, found.frames)}"
     )
+
+
+def _range_text(finite_range, values) -> str:
+    """``range [lo, hi]`` of the finite cells, and how many are NaN or inf."""
+    import numpy as np
+
+    text = (
+        "no finite value"
+        if finite_range is None
+        else "range [{:.6g}, {:.6g}]".format(*finite_range)
+    )
+    bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+    return text + (f" ({bad:,} cells NaN or inf: their windows cover one)" if bad else "")
 
 
 def _print_peaks(found, top: int) -> None:

@@ -47,11 +47,13 @@ def kernels(
     from cnnfilter.kernels import resolve_kernel
     from cnnfilter.tasks.kernels import kernel_document, registry_document
 
-    Notes.of(quiet=quiet, verbose=verbose)  # nothing to say on stderr; -q and -v are checked
+    notes = Notes.of(quiet=quiet, verbose=verbose)
     form = _table_form(table)
     name = opencv_sobel_spec(name, dx, dy, ksize)
     if name is not None:
         k = resolve_kernel(name)
+        for line in k.notes:
+            notes(line)
         doc = kernel_document(k)
         if json_out:
             emit_json(doc)

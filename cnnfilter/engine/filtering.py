@@ -22,6 +22,10 @@ the implementations are in :mod:`cnnfilter.engine._tiled`):
   matrix products;
 * ``fft``: overlap-save over square tiles with scipy.fft.
 
+NaN and inf in the image: every method gives non-finite values exactly
+where a window covers one under a non-zero weight, with the direct sum's
+IEEE value (the FFT by masks, :func:`_fft_nonfinite`).
+
 Each works on tiles of the border-extended image built on demand from the
 input (no padded copy, no float copy of the whole input, no stride-1 output
 when a stride is asked for), on every core.
@@ -29,13 +33,14 @@ when a stride is asked for), on every core.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from cnnfilter.engine import _tiled
-from cnnfilter.engine.boundary import canonical_boundary
+from cnnfilter.engine.boundary import boundary_mode, canonical_boundary
 from cnnfilter.engine.choices import FILTER_METHODS
 from cnnfilter.engine.geometry import AxisGeometry, PaddingSpec, resolve_axes
 from cnnfilter.engine.separable import separate
@@ -144,11 +149,13 @@ def _filter(
     dilation: int | Sequence[int],
     channels: str,
     method: str | FilterPlan = "auto",
+    work: np.dtype | type | None = None,
 ) -> np.ndarray:
+    """Both public operations; ``work`` overrides :func:`work_dtype` (float64 for ncc)."""
     image = np.asarray(image)
     kernel = np.asarray(kernel)
     _check_inputs(image, kernel, channels)
-    dtype = work_dtype(image.dtype)
+    dtype = work_dtype(image.dtype) if work is None else np.dtype(work)
     weights = np.asarray(kernel, dtype=dtype)
     if flip:
         weights = weights[::-1, ::-1]
@@ -179,6 +186,11 @@ def _filter(
         out = np.empty((oh, ow) + (image.shape[2:] if not sum_channels else ()), dtype=dtype)
     rows, cols = geom.rows, geom.cols
     if plan.method == "fft":
+        if _has_nonfinite(image, mode, cval):
+            call = dict(
+                padding=padding, boundary=boundary, stride=stride, dilation=dilation, work=work
+            )
+            return _fft_nonfinite(image, kernel, flip, cval, channels, plan, call)
         return _tiled.run_fft(planes, out, rows, cols, mode, cval, sum_channels=sum_channels)
     steps = (rows.stride, cols.stride, rows.dilation, cols.dilation)
     check = image.dtype.kind == "f"  # integer pixels are always finite
@@ -189,7 +201,69 @@ def _filter(
     else:
         tile_fns = [_tiled.StackedDirectTile(w, steps, check) for _, w in planes]
     pairs = [(src, fn) for (src, _), fn in zip(planes, tile_fns, strict=True)]
-    return _tiled.run_rows(pairs, out, rows, cols, mode, cval, sum_channels=sum_channels)
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, the documented IEEE answer
+        return _tiled.run_rows(pairs, out, rows, cols, mode, cval, sum_channels=sum_channels)
+
+
+def _has_nonfinite(image: np.ndarray, mode: str, cval: float) -> bool:
+    """True when the extended image holds a NaN or an inf (pixels, or the fill value)."""
+    if boundary_mode(mode).fills and not math.isfinite(cval):
+        return True
+    return image.dtype.kind == "f" and not bool(np.isfinite(image).all())
+
+
+#: Kernels with more non-zero taps than this count their non-finite inputs in
+#: float64 (a float32 FFT's rounding error on counts of up to this many stays
+#: far below the 0.5 that separates 0 from 1).
+_COUNT_FLOAT32_MAX_TAPS = 2**16
+
+
+def _fft_nonfinite(image, kernel, flip, cval, channels, plan, call) -> np.ndarray:
+    """The FFT result with NaN and inf placed as the direct method places them.
+
+    An FFT mixes every input of a tile into every output, so one NaN or inf
+    would spoil the whole tile. Instead: the FFT runs on the image with every
+    non-finite value replaced by 0 (and a non-finite ``cval`` by 0); then the
+    non-finite inputs each output's window covers are counted by correlating
+    0/1 masks of them with 0/1 masks of the kernel's signs, with the call's
+    geometry and boundary (exact small integers). As the direct method's IEEE
+    arithmetic gives (zero taps never touch their input, ``w * inf`` has the
+    sign of ``w``):
+
+    * a covered NaN, or covered infinities pulling both ways -> NaN;
+    * covered infinities all pulling up (``+inf`` under ``w > 0`` or
+      ``-inf`` under ``w < 0``) -> ``+inf``; all pulling down -> ``-inf``;
+    * no covered non-finite input -> the FFT's value.
+    """
+    finite_cval = cval if math.isfinite(cval) else 0.0
+    with np.errstate(invalid="ignore"):
+        clean = np.where(np.isfinite(image), image, np.zeros((), image.dtype))
+    out = _filter(
+        clean, kernel, flip=flip, cval=finite_cval, channels=channels, method=plan, **call
+    )
+    taps = int(np.count_nonzero(kernel))
+    mask_dtype = np.float32 if taps <= _COUNT_FLOAT32_MAX_TAPS else np.float64
+
+    def covered(mask: np.ndarray, weights: np.ndarray, fill: bool) -> np.ndarray:
+        if not fill and not mask.any():
+            return np.zeros(out.shape, dtype=bool)
+        counts = _filter(
+            mask.astype(mask_dtype), weights.astype(mask_dtype), flip=flip, cval=float(fill),
+            channels=channels, method="auto", **{**call, "work": None},
+        )  # fmt: skip
+        return counts > 0.5
+
+    nan = covered(np.isnan(image), kernel != 0, math.isnan(cval))
+    up = down = np.zeros(out.shape, dtype=bool)
+    plus, minus = image == np.inf, image == -np.inf
+    if plus.any() or minus.any() or math.isinf(cval):
+        pos, neg = kernel > 0, kernel < 0
+        up = covered(plus, pos, cval == np.inf) | covered(minus, neg, cval == -np.inf)
+        down = covered(plus, neg, cval == np.inf) | covered(minus, pos, cval == -np.inf)
+    out[up & ~down] = np.inf
+    out[down & ~up] = -np.inf
+    out[nan | (up & down)] = np.nan
+    return out
 
 
 def _factors(weights: np.ndarray, dtype: np.dtype, rtol: float) -> tuple[np.ndarray, np.ndarray]:

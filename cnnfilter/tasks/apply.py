@@ -362,14 +362,10 @@ def scaled(k: Kernel, scale: float | str | None) -> tuple[Kernel, str, float | N
         total = float(k.weights.sum())
         if abs(total) < 1e-12:
             return k, "scale auto: the kernel sums to 0, left unscaled", None
-        return (
-            Kernel(k.name, k.weights / total, k.source, k.description),
-            f"scale 1/{total:g}",
-            (1.0 / total),
-        )
+        return replace(k, weights=k.weights / total), f"scale 1/{total:g}", (1.0 / total)
     weights = k.weights * scale
     check_weights(weights, k.name)
-    return Kernel(k.name, weights, k.source, k.description), f"scale {scale:g}", float(scale)
+    return replace(k, weights=weights), f"scale {scale:g}", float(scale)
 
 
 def prepare(

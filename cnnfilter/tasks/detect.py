@@ -30,12 +30,18 @@ OUTPUTS = ("heatmap", "overlay", "raw")
 
 @dataclass(frozen=True)
 class Pattern:
-    """The pattern: weights ``(kh, kw)`` or ``(kh, kw, C)`` float64, as named and found."""
+    """The pattern: weights ``(kh, kw)`` or ``(kh, kw, C)`` float64, as named and found.
+
+    ``mask``: a template's alpha as weights in ``[0, 1]`` (``(kh, kw)`` float64),
+    or None (no alpha, or every pixel opaque).
+    """
 
     weights: object
     name: str
     source: str
     from_registry: bool = False
+    mask: object = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -84,9 +90,13 @@ def read_pattern(
         )
     if template is None:
         k = load_kernel(kernel, kernel_file)
-        return Pattern(k.weights, k.name, k.source or "custom", kernel is not None)
+        return Pattern(k.weights, k.name, k.source or "custom", kernel is not None, notes=k.notes)
     loaded = imageio.read_image(template, role="template")
-    return Pattern(np.asarray(loaded.pixels, dtype=np.float64), template.name, str(template))
+    mask = None
+    if loaded.alpha is not None and np.any(loaded.alpha < loaded.max_value):
+        mask = np.asarray(loaded.alpha, dtype=np.float64) / loaded.max_value
+    pixels = np.asarray(loaded.pixels, dtype=np.float64)
+    return Pattern(pixels, template.name, str(template), mask=mask)
 
 
 def _check_one_stdin(**given: Path | None) -> None:
@@ -221,11 +231,15 @@ def detect(
     import scipy.signal  # noqa: F401  (loaded before the clock starts: the time is the work's)
 
     t0 = time.perf_counter()
-    result = response_map(pixels, weights, method=method)
+    result = response_map(pixels, weights, method=method, mask=pattern.mask)
     elapsed = time.perf_counter() - t0
     kh, kw = weights.shape[:2]
     distance = min_distance if min_distance is not None else max(1, min(kh, kw) // 2)
-    peaks = find_peaks(result.values, top=top, min_distance=distance, threshold=threshold)
+    peaks = (
+        []  # a flat template measures nothing: its all-0 map has no best place
+        if result.flat_template
+        else find_peaks(result.values, top=top, min_distance=distance, threshold=threshold)
+    )
     name = "<stdin>" if str(image) == "-" else Path(image).name
     look = Look(method, pattern, (kh, kw), same_size, pad_value, name)
     written, colours = _write_pictures(outputs, loaded, result.values, peaks, look, force)
@@ -290,8 +304,13 @@ def _write_pictures(outputs, loaded, values, peaks, look: Look, force):
     from cnnfilter import imageio, render
 
     percentile = HEAT_PERCENTILE if look.method == "raw" else None
-    cmap, lo, hi = render.heatmap_scale(values, percentile=percentile)
-    shown = same_size_map(values, look.pattern_hw, look.pad_value) if look.same_size else values
+    finite = np.isfinite(values)
+    cmap, lo, hi = render.heatmap_scale(
+        values[finite] if finite.any() else np.zeros(1), percentile=percentile
+    )
+    # NaN/inf cells (windows over a non-finite pixel) are drawn as the low end
+    drawn = values if finite.all() else np.where(finite, values, lo)
+    shown = same_size_map(drawn, look.pattern_hw, look.pad_value) if look.same_size else drawn
     factors = {
         "heatmap": render.enlarge_factor(shown.shape),
         "overlay": render.enlarge_factor(loaded.pixels.shape),
@@ -305,26 +324,30 @@ def _write_pictures(outputs, loaded, values, peaks, look: Look, force):
         written["heatmap"] = str(outputs["heatmap"])
     if outputs["overlay"] is not None:
         f = factors["overlay"]
-        picture = _overlay(loaded, values, peaks, look, (cmap, lo, hi), f)
+        picture = _overlay(loaded, drawn, peaks, look, (cmap, lo, hi), f)
         picture, _ = render.annotate_map(picture, cmap=cmap, lo=lo, hi=hi, caption=look.caption(f))
         imageio.write_image(outputs["overlay"], picture, force=force)
         written["overlay"] = str(outputs["overlay"])
     if outputs["raw"] is not None:
         tiff = output_format(outputs["raw"], has_format=False) == "TIFF"
-        imageio.write_image(
-            outputs["raw"], shown.astype(np.float32) if tiff else shown, force=force
-        )
+        raw = same_size_map(values, look.pattern_hw, look.pad_value) if look.same_size else values
+        imageio.write_image(outputs["raw"], raw.astype(np.float32) if tiff else raw, force=force)
         written["raw"] = str(outputs["raw"])
     return written, (cmap, lo, hi, factors)
 
 
 def _overlay(loaded, values, peaks, look: Look, scale, factor: int):
     """The photo, dimmed and desaturated, the same-size map over it, the peaks boxed."""
+    import numpy as np
+
     from cnnfilter import render
 
     cmap, lo, hi = scale
     kh, kw = look.pattern_hw
-    photo = render.display_rgb(loaded.pixels, loaded.max_value)
+    pixels = loaded.pixels
+    if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
+        pixels = np.where(np.isfinite(pixels), pixels, 0)  # NaN/inf pixels shown black
+    photo = render.display_rgb(pixels, loaded.max_value)
     full = same_size_map(values, (kh, kw), look.pad_value)
     heat = render.colorize(full, cmap=cmap, lo=lo, hi=hi)
     strength = render.heat_strength(full, cmap=cmap, lo=lo, hi=hi)
@@ -349,11 +372,12 @@ def _report(image, loaded, pattern, result, peaks, written, colours, elapsed) ->
             "name": pattern.name,
             "source": pattern.source,
             "shape": list(pattern.weights.shape),
+            "mask": "alpha" if pattern.mask is not None else None,
         },
         "operation": "cross-correlation",
         "method": result.method,
         "map_shape": [*values.shape, 1],
-        "map_range": [float(values.min()), float(values.max())],
+        "map_range": _finite_range(values),
         "coordinates": "top-left",
         "coordinates_note": COORDINATES,
         "min_distance": None,
@@ -380,9 +404,23 @@ def _report(image, loaded, pattern, result, peaks, written, colours, elapsed) ->
     }
 
 
+def _finite_range(values) -> list[float] | None:
+    """``[min, max]`` of the map's finite values (NaN/inf cells left out), or None."""
+    import numpy as np
+
+    finite = values[np.isfinite(values)]
+    return [float(finite.min()), float(finite.max())] if finite.size else None
+
+
 def _notes(found: DetectResult, written: dict, colours) -> list[str]:
     """The lines a person should read besides the run line."""
-    notes = []
+    notes = list(found.pattern.notes)
+    if found.pattern.mask is not None:
+        transparent = int((found.pattern.mask < 1).sum())
+        notes.append(
+            f"template alpha used as a mask: {transparent} of {found.pattern.mask.size} "
+            "template pixels are (partly) transparent and weigh by their alpha"
+        )
     unflipped = unflipped_note(found.pattern)
     if unflipped:
         notes.append(unflipped)

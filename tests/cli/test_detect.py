@@ -240,3 +240,53 @@ def test_all_peaks_found_is_titled_top_k(samples):
     result = run(samples / "coins.png", "--kernel", "laplacian", "--top", "4")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0] == "top 4 peaks of laplacian (raw)"
+
+
+def test_transparent_template_corner_is_a_mask_and_the_exact_copy_scores_1(tmp_path):
+    rng = np.random.default_rng(4)
+    scene = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    Image.fromarray(scene).save(tmp_path / "scene.png")
+    rgba = np.dstack([scene[20:36, 30:46], np.full((16, 16), 255, np.uint8)])
+    rgba[:3, :3] = 0  # the top-left 3x3 is transparent (colour 0 under it)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    args = ("--template", tmp_path / "t.png", "--method", "ncc", "--threshold", "0.9", "--json")
+    result = run(tmp_path / "scene.png", *args)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["pattern"]["mask"] == "alpha"
+    assert [(p["row"], p["col"]) for p in doc["peaks"]] == [(20, 30)]
+    assert doc["peaks"][0]["score"] == pytest.approx(1.0, abs=1e-9)
+    assert "template alpha used as a mask" in result.stderr
+
+
+def test_template_as_large_as_the_image_reports_its_one_score(tmp_path):
+    rng = np.random.default_rng(5)
+    Image.fromarray(rng.integers(0, 256, (20, 30), dtype=np.uint8)).save(tmp_path / "a.png")
+    result = run(tmp_path / "a.png", "--template", tmp_path / "a.png", "--method", "ncc", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["map_shape"] == [1, 1, 1]
+    assert [(p["rank"], p["row"], p["col"]) for p in doc["peaks"]] == [(1, 0, 0)]
+    assert doc["peaks"][0]["score"] == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("method", ["raw", "ncc"])
+def test_nan_in_a_feature_map_spoils_only_the_windows_over_it(tmp_path, method):
+    rng = np.random.default_rng(6)
+    fmap = rng.random((30, 40))
+    fmap[5, 6] = np.nan
+    np.save(tmp_path / "f.npy", fmap)
+    np.save(tmp_path / "k.npy", rng.random((4, 4)))
+    result = run(tmp_path / "f.npy", "--kernel-file", tmp_path / "k.npy", "--method", method,
+                 "--raw", tmp_path / "m.npy", "--heatmap", tmp_path / "h.png",
+                 "--overlay", tmp_path / "o.png", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    values = np.load(tmp_path / "m.npy")
+    covered = np.zeros((27, 37), dtype=bool)
+    covered[2:6, 3:7] = True
+    np.testing.assert_array_equal(np.isnan(values), covered)
+    assert doc["map_range"] == [float(np.nanmin(values)), float(np.nanmax(values))]
+    assert all(not covered[p["row"], p["col"]] for p in doc["peaks"])
+    assert "16 cells NaN or inf" in result.stderr
+    assert "nan" not in doc["colormap"]["range"].__repr__()

@@ -34,11 +34,11 @@ def stdout_of(*args: str, columns: int = 80) -> str:
 
 
 def test_kernel_matrix_is_printed_whole_when_piped():
-    out = stdout_of("kernels", "log")
+    out = stdout_of("kernels", "log:9:1.4")
     assert "…" not in out
     lines = out.splitlines()
-    assert lines[0] == "log (9x9)"
-    expected = resolve_kernel("log").weights
+    assert lines[0] == "log:9:1.4 (9x9)"
+    expected = resolve_kernel("log:9:1.4").weights
     shown = np.array([[float(v) for v in line.split()] for line in lines[1:10]])
     np.testing.assert_allclose(shown, expected, rtol=5e-4)  # 4 significant digits
     assert shown[0, 0] == pytest.approx(0.0003258, rel=1e-9)
@@ -113,7 +113,8 @@ def test_detect_peaks_table_piped_keeps_scores(tmp_path):
         columns=20,
     )
     assert "…" not in out and not BOX.search(out)
-    assert re.search(r"^\s+1\s+10\s+20\s+765.031$", out, re.M), out
+    # the 6 x 6 plateau of 765.031 (the kernel inside the square) is one peak, at its centre
+    assert re.search(r"^\s+1\s+12\s+22\s+765.031$", out, re.M), out
 
 
 #: Box-drawing characters (Rich's heavy and light boxes).

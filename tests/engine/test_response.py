@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from scipy import ndimage
 
-from cnnfilter.engine.response import find_peaks, ncc_map, raw_map, response_map
+from cnnfilter.engine.response import Peak, find_peaks, ncc_map, raw_map, response_map
 from cnnfilter.errors import UsageError
 from cnnfilter.kernels import resolve_kernel
 
@@ -171,8 +171,8 @@ def test_response_map_checks_inputs():
         response_map(np.zeros((5, 5, 4)), np.ones((2, 2, 3)), method="ncc")
     with pytest.raises(UsageError, match="method must be one of raw, ncc"):
         response_map(np.zeros((5, 5)), np.ones((2, 2)), method="sad")
-    with pytest.raises(UsageError, match="NaN or inf"):
-        response_map(np.full((5, 5), np.nan), np.ones((2, 2)))
+    with pytest.raises(UsageError, match="pattern contains NaN or inf"):
+        response_map(np.zeros((5, 5)), np.full((2, 2), np.nan))
 
 
 # --- peaks ------------------------------------------------------------------------------------
@@ -193,15 +193,20 @@ def test_peaks_on_a_constructed_map_with_known_maxima():
     assert got == [(5, 5), (30, 40)]
 
 
-def test_peaks_on_a_plateau_are_spaced_and_deterministic():
+def test_a_plateau_is_one_peak_at_its_centre():
     m = np.zeros((10, 10))
     m[2:5, 2:5] = 1.0
     got = [(p.row, p.col) for p in find_peaks(m, top=5, min_distance=1)]
-    assert got == [(2, 2), (2, 4), (4, 2), (4, 4)]
+    assert got == [(3, 3)]
+    m[7, 2:6] = 0.5  # an even-length ridge: the centroid (7, 3.5) is as near (7, 3) as (7, 4)
+    got = [(p.row, p.col) for p in find_peaks(m, top=5, min_distance=1)]
+    assert got == [(3, 3), (7, 3)]
 
 
-def test_flat_map_has_no_peaks():
-    assert find_peaks(np.ones((5, 5))) == []
+def test_a_constant_map_is_one_plateau_and_reports_its_value():
+    assert find_peaks(np.ones((5, 5))) == [Peak(2, 2, 1.0)]
+    assert find_peaks(np.full((1, 1), -3.0)) == [Peak(0, 0, -3.0)]
+    assert find_peaks(np.ones((5, 5)), threshold=2.0) == []
 
 
 @pytest.mark.parametrize(

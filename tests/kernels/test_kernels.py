@@ -212,12 +212,55 @@ def test_gaussian_matches_scipy_gaussian_filter_on_a_delta(radius, sigma):
 
 
 def test_gaussian_default_parameters_and_label():
-    k = resolve_kernel("gaussian")
-    assert k.weights.shape == (5, 5)
-    np.testing.assert_allclose(k.weights, gaussian_kernel(5, 1.0))
+    k = resolve_kernel("gaussian")  # sigma 1, size from sigma: 2 * round(4 * 1) + 1
+    assert k.weights.shape == (9, 9)
+    np.testing.assert_allclose(k.weights, gaussian_kernel(9, 1.0))
     assert resolve_kernel("gaussian:7:1.5").name == "gaussian:7:1.5"
     assert resolve_kernel("gaussian:7").weights.shape == (7, 7)
-    assert resolve_kernel("gaussian::2").weights.shape == (5, 5)  # empty = default
+    assert resolve_kernel("gaussian::2").weights.shape == (17, 17)  # empty = from sigma
+    assert resolve_kernel("gaussian-3x3").weights.shape == (3, 3)  # named kernels stay
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.5, 0.8, 1.0, 1.4, 2.0, 2.5, 4.0, 6.3])
+@pytest.mark.parametrize("name", ["gaussian", "log", "dog"])
+def test_size_left_out_follows_scipy_ndimage_truncate_4(name, sigma):
+    """The side is scipy's: gaussian_filter of a unit impulse reaches exactly as far."""
+    delta = np.zeros((81, 81))
+    delta[40, 40] = 1.0
+    ref = ndimage.gaussian_filter(delta, sigma, mode="constant")  # truncate=4.0, scipy's default
+    rows = np.nonzero(ref.any(axis=1))[0]
+    side = rows[-1] - rows[0] + 1
+    spec = {"gaussian": f"gaussian::{sigma}", "log": f"log::{sigma}"}.get(
+        name, f"dog::{sigma / 2}:{sigma}"
+    )
+    w = resolve_kernel(spec).weights
+    assert w.shape == (side, side)
+    assert resolve_kernel(spec).notes == ()
+    if name == "gaussian":
+        np.testing.assert_allclose(
+            w, ref[rows[0] : rows[-1] + 1, rows[0] : rows[-1] + 1], rtol=1e-10, atol=1e-15
+        )
+
+
+def test_the_issue_example_gaussian_sigma_4_spreads_4_pixels():
+    w = resolve_kernel("gaussian::4").weights
+    assert w.shape == (33, 33)
+    x = np.arange(33) - 16
+    spread = math.sqrt((w.sum(axis=0) * x**2).sum())
+    assert spread == pytest.approx(4.0, abs=2e-3)  # 3.9987: the tails past 4 sigma are cut
+
+
+@pytest.mark.parametrize(
+    ("spec", "short"),
+    [("gaussian:5:4", True), ("gaussian:9:2", False), ("gaussian:7:1.6", True),
+     ("log:9:1.4", False), ("log:5:1.4", True), ("dog:9:1:3", True), ("dog:13:1:3", False),
+     ("dog:9:3", True)],
+)  # fmt: skip
+def test_a_given_size_that_cuts_the_gaussian_short_is_noted(spec, short):
+    notes = resolve_kernel(spec).notes
+    assert bool(notes) == short
+    if short:
+        assert len(notes) == 1 and "cuts the Gaussian" in notes[0] and notes[0].startswith(spec)
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 6])
@@ -245,7 +288,7 @@ def test_log_is_zero_sum_with_a_negative_centre(size, sigma):
 def test_dog_is_zero_sum_difference_of_gaussians(spec):
     w = resolve_kernel(spec).weights
     assert abs(w.sum()) < 1e-12
-    size, s1, s2 = [9, 1.0, 1.6] if spec == "dog" else [float(v) for v in spec.split(":")[1:]]
+    size, s1, s2 = [13, 1.0, 1.6] if spec == "dog" else [float(v) for v in spec.split(":")[1:]]
     np.testing.assert_allclose(w, gaussian_kernel(size, s1) - gaussian_kernel(size, s2))
 
 
