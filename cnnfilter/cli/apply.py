@@ -235,15 +235,11 @@ def apply(
     pattern, and --workers processes share the files.
     """
     from cnnfilter.engine.image_filter import FilterSettings
-    from cnnfilter.foreign_kernels import opencv_sobel_spec
     from cnnfilter.tasks import apply as task
 
     notes = Notes.of(quiet=quiet, verbose=verbose)
     check_stdout_use(output, json_out=json_out)
-    if kernel is not None and len(kernel) == 1:  # --dx/--dy/--ksize shape one Sobel kernel
-        kernel = [opencv_sobel_spec(kernel[0], dx, dy, ksize)]
-    elif dx is not None or dy is not None or ksize is not None:
-        kernel = [opencv_sobel_spec(None, dx, dy, ksize)]  # refused, as for kernels
+    kernel = _sobel_kernels(kernel, dx, dy, ksize)
     parsed_scale, parsed_padding = parse_scale(scale), parse_padding(padding)
     check_magnitude("--offset", offset)
     check_magnitude("--cval", cval)
@@ -359,3 +355,14 @@ def _range_text(report: dict) -> str:
 def _timings(timings: dict) -> str:
     """``timings: read 3 ms, filter 12 ms, ...`` for ``-v``."""
     return "timings: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in timings.items())
+
+
+def _sobel_kernels(kernel: list[str] | None, dx, dy, ksize) -> list[str] | None:
+    """``-k Sobel --dx 1 --dy 0 --ksize 5`` as OpenCV's Sobel kernel; others unchanged."""
+    from cnnfilter.foreign_kernels import opencv_sobel_spec
+
+    if kernel is not None and len(kernel) == 1:
+        return [opencv_sobel_spec(kernel[0], dx, dy, ksize)]
+    if dx is not None or dy is not None or ksize is not None:
+        return [opencv_sobel_spec(None, dx, dy, ksize)]  # refused, as for `kernels`
+    return kernel
