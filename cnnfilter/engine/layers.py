@@ -402,7 +402,7 @@ def conv_transpose2d(
     dilation: IntPair = 1,
     groups: int = 1,
 ) -> np.ndarray:
-    """Transposed convolution (``torch.nn.functional.conv_transpose2d``) of one ``(H, W, C_in)`` map.
+    """Transposed convolution (``F.conv_transpose2d``) of one ``(H, W, C_in)`` map.
 
     Every input pixel scatters ``x[y, x, :] @ W`` onto the output at
     ``(y s + i d - p, x s + j d - p)`` for each tap ``(i, j)``: one matrix
@@ -596,7 +596,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 def prelu(x: np.ndarray, weight: np.ndarray | float) -> np.ndarray:
-    """``x`` where ``x >= 0``, else ``weight * x``; ``weight`` one value or ``(C,)`` (He et al. 2015).
+    """``x`` where ``x >= 0``, else ``weight * x`` (He et al. 2015); one weight or ``(C,)``.
 
     Raises:
         UsageError: ``weight`` neither one value nor one per channel.
@@ -637,7 +637,7 @@ def max_pool2d(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
 ) -> np.ndarray:
-    """``torch.nn.MaxPool2d`` on ``(H, W, C)``: the engine's :func:`~cnnfilter.engine.pooling.pool2d`.
+    """``torch.nn.MaxPool2d`` on ``(H, W, C)``: the engine's pooling (PyTorch-exact).
 
     All channels at once; output size, ``-inf`` padding, ``ceil_mode`` and
     PyTorch's ``padding <= k // 2`` rule as that module documents.
@@ -688,7 +688,7 @@ def _adaptive(x: np.ndarray, output_size: IntPair, reduce) -> np.ndarray:
 
 
 def adaptive_avg_pool2d(x: np.ndarray, output_size: IntPair) -> np.ndarray:
-    """``torch.nn.AdaptiveAvgPool2d``: ``(H, W, C)`` -> ``(oh, ow, C)``, windows by :func:`adaptive_ranges`.
+    """``torch.nn.AdaptiveAvgPool2d``: ``(H, W, C)`` -> ``(oh, ow, C)`` (:func:`adaptive_ranges`).
 
     Rows are averaged first, then columns (the mean over a rectangle is the
     mean of its row means): ``oh + ow`` NumPy reductions.
@@ -697,7 +697,7 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: IntPair) -> np.ndarray:
 
 
 def adaptive_max_pool2d(x: np.ndarray, output_size: IntPair) -> np.ndarray:
-    """``torch.nn.AdaptiveMaxPool2d``: ``(H, W, C)`` -> ``(oh, ow, C)``, windows by :func:`adaptive_ranges`."""
+    """``torch.nn.AdaptiveMaxPool2d``: ``(H, W, C)`` -> ``(oh, ow, C)``, see adaptive_ranges."""
     return _adaptive(x, output_size, np.max)
 
 
@@ -707,7 +707,7 @@ def global_avg_pool(x: np.ndarray, *, keepdims: bool = False) -> np.ndarray:
 
 
 def global_max_pool(x: np.ndarray, *, keepdims: bool = False) -> np.ndarray:
-    """Maximum over rows and columns: ``(H, W, C)`` -> ``(C,)`` (``(1, 1, C)`` with ``keepdims``)."""
+    """Maximum over rows and columns: ``(H, W, C)`` -> ``(C,)``; ``(1, 1, C)`` with keepdims."""
     return as_map(x).max(axis=(0, 1), keepdims=keepdims)
 
 
