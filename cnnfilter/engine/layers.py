@@ -509,7 +509,9 @@ def batchnorm(
     shift = -_vector(running_mean, c, "running_mean") * scale
     if bias is not None:
         shift = shift + _vector(bias, c, "bias")
-    return x * scale.astype(F32) + shift.astype(F32)
+    out = x * scale.astype(F32)
+    out += shift.astype(F32)
+    return out
 
 
 # ----------------------------------------------------------------- activations
