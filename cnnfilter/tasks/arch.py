@@ -423,3 +423,42 @@ def _check_unit(row, layer: str, unit: tuple[int, int] | None) -> tuple[int, int
             f"columns 0..{grid[1] - 1})"
         )
     return r, c
+
+
+def write_yaml(result: Params, output: Path, *, force: bool = False) -> str:
+    """Write the network of ``result`` (read from a model file) as ``arch.yaml`` at
+    ``output`` (atomically: a temporary file renamed), and return the text.
+
+    Raises:
+        UsageError: a node has no ``arch.yaml`` equivalent (unknown ops, ops such as
+            Transpose, weights shared between nodes), or ``output`` exists without
+            ``force`` or is the model file.
+    """
+    import os
+    import tempfile
+
+    from cnnfilter.arch.toyaml import network_yaml
+
+    model = result.model
+    network = result.summary.trace.network
+    blocked = list(model.unwritable) + [f"{name} (shared weights)" for name in model.shared]
+    if blocked:
+        shown = ", ".join(blocked[:8]) + (
+            f" and {len(blocked) - 8} more" if len(blocked) > 8 else ""
+        )
+        raise UsageError(
+            f"to_yaml: {len(blocked)} node(s) have no arch.yaml equivalent: {shown}; "
+            "fix: count the model as it is (without to_yaml), or edit those nodes out of it"
+        )
+    check_output_path(output, [(Path(network.source), "model file")], force=force)
+    text = network_yaml(network, comment=f"written by cnnfilter params from {network.source}")
+    folder = Path(output).resolve().parent
+    fd, tmp = tempfile.mkstemp(prefix=".cnnfilter-", suffix=".yaml", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return text
