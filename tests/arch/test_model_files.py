@@ -11,6 +11,7 @@ import pytest
 from cnnfilter.arch.layers import Shape
 from cnnfilter.errors import UsageError
 from cnnfilter.tasks import arch as task
+
 from helpers import invoke
 
 onnx = pytest.importorskip("onnx")
@@ -290,9 +291,10 @@ SEQUENTIAL = {
     "config": {
         "name": "mnist",
         "layers": [
-            {"class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, 28, 28, 1]}},
-            {"class_name": "Conv2D", "config": {"name": "conv", "filters": 32, "kernel_size": [3, 3],
-             "strides": [1, 1], "padding": "valid", "activation": "relu", "use_bias": True}},
+            {"class_name": "InputLayer",
+             "config": {"name": "in", "batch_shape": [None, 28, 28, 1]}},
+            {"class_name": "Conv2D", "config": {"name": "conv", "filters": 32,
+             "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid", "activation": "relu", "use_bias": True}},
             {"class_name": "BatchNormalization", "config": {"name": "bn", "momentum": 0.99,
              "epsilon": 0.001, "center": True, "scale": True}},
             {"class_name": "MaxPooling2D", "config": {"name": "pool", "pool_size": [2, 2]}},
@@ -326,8 +328,9 @@ def test_keras_file_functional_with_branches_and_a_custom_layer(tmp_path):
         return {"class_name": "__keras_tensor__", "config": {"keras_history": [name, 0, 0]}}
 
     def layer(cls, name, inbound, **config):
+        inbound_nodes = [{"args": [inbound], "kwargs": {}}] if inbound else []
         return {"class_name": cls, "name": name, "config": {"name": name, **config},
-                "inbound_nodes": [{"args": [inbound], "kwargs": {}}] if inbound else []}  # fmt: skip
+                "inbound_nodes": inbound_nodes}  # fmt: skip
 
     layers = [
         layer("InputLayer", "in", None, batch_shape=[None, 16, 16, 8]),
