@@ -106,30 +106,125 @@ def _import_onnx():
     return onnx
 
 
+def _varint(buf, pos: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= end:
+            raise ValueError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _fields(buf, start: int, end: int):
+    """``(field number, wire type, value start, value end)`` of each field in
+    ``buf[start:end]`` (protobuf wire format)."""
+    pos = start
+    while pos < end:
+        key, pos = _varint(buf, pos, end)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, after = _varint(buf, pos, end)
+        elif wire == 1:
+            after = pos + 8
+        elif wire == 2:
+            length, pos = _varint(buf, pos, end)
+            after = pos + length
+        elif wire == 5:
+            after = pos + 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+        if after > end:
+            raise ValueError("truncated field")
+        yield number, wire, pos, after
+        pos = after
+
+
+#: TensorProto fields that hold the values (float_data, int32_data, string_data,
+#: int64_data, raw_data, double_data, uint64_data): dropped from large initializers
+_VALUE_FIELDS = frozenset({4, 5, 6, 7, 9, 10, 11})
+
+
+def _length_field(number: int, payload: bytes) -> bytes:
+    return _encode_varint(number << 3 | 2) + _encode_varint(len(payload)) + payload
+
+
+def _strip(buf, start: int, end: int, depth: int) -> bytes:
+    """A copy of a ModelProto (``depth`` 0) or GraphProto (1) without the values of its
+    initializers larger than :data:`KEEP_BYTES` (their pages of the file are never read)."""
+    out = bytearray()
+    for number, wire, begin, after in _fields(buf, start, end):
+        if wire == 2 and depth == 0 and number == 7:  # ModelProto.graph
+            out += _length_field(7, _strip(buf, begin, after, 1))
+            continue
+        if wire == 2 and depth == 1 and number == 5 and after - begin > KEEP_BYTES:
+            kept = bytearray()  # GraphProto.initializer: keep dims, type, name...
+            for f, w, b, a in _fields(buf, begin, after):
+                if f not in _VALUE_FIELDS:
+                    kept += _raw_field(buf, f, b, a, w)
+            out += _length_field(5, bytes(kept))
+            continue
+        out += _raw_field(buf, number, begin, after, wire)
+    return bytes(out)
+
+
+def _raw_field(buf, number: int, begin: int, after: int, wire: int) -> bytes:
+    """The field re-encoded as it was."""
+    if wire == 2:
+        return _length_field(number, bytes(buf[begin:after]))
+    return _encode_varint(number << 3 | wire) + bytes(buf[begin:after])
+
+
 def _load(path: Path):
-    """Parse the file, drop large initializer values; one-line errors."""
+    """Parse the file without the values of large initializers; one-line errors.
+
+    The file is memory-mapped and walked in protobuf's wire format: the model's fields
+    are copied as they are except the ``raw_data`` (and other value fields) of each
+    initializer larger than :data:`KEEP_BYTES`, so a 100 MB model costs a few kilobytes
+    of parsing and its weights are never paged in.
+    """
+    import mmap
+
     onnx = _import_onnx()
     from google.protobuf.message import DecodeError
 
     try:
         with open(path, "rb") as fh:
-            model = onnx.ModelProto()
-            model.ParseFromString(fh.read())
+            size = fh.seek(0, 2)
+            if size == 0:
+                raise ValueError("the file is empty")
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                data = _strip(buf, 0, size, 0)
+        model = onnx.ModelProto()
+        model.ParseFromString(data)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the model file ({exc.strerror})") from None
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise UsageError(
-            f"{path}: not a readable ONNX model (protobuf: {str(exc).splitlines()[0][:80]}); "
+            f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:80]}); "
             "fix: check that the file is complete (not truncated) and is an .onnx export"
         ) from None
     if not model.graph.node or not model.graph.input:
         raise UsageError(
             f"{path}: not an ONNX model (no graph nodes or inputs); fix: give an .onnx export"
         )
-    for tensor in model.graph.initializer:
-        if tensor.ByteSize() > KEEP_BYTES:
-            for name in ("raw_data", "float_data", "int32_data", "int64_data", "double_data"):
-                tensor.ClearField(name)
     return onnx, model
 
 
