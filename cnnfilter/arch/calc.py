@@ -146,7 +146,7 @@ def layer_cost(step: Step) -> Cost:
     memory = out.size * BYTES_PER_VALUE
     if step.branches:
         return Cost(activation_bytes=memory if isinstance(layer, Merge) else 0)
-    trainable, running = layer.weights(step)
+    trainable, running = layer.counted if layer.counted is not None else layer.weights(step)
     unshared = None
     if isinstance(layer, Conv2d | DepthwiseConv2d):
         unshared = out.height * out.width * trainable

@@ -62,6 +62,7 @@ __all__ = [
     "ChannelSplit",
     "Shape",
     "Network",
+    "Imported",
     "layer_error",
     "Softmax",
     "ZeroPadding2d",
@@ -220,6 +221,9 @@ class Layer:
     name: str
     line: int
     type: str
+    #: ``(trainable, non_trainable)`` counted from a model file's weights (ONNX
+    #: initializers, a shared one counted at its first use); ``None``: :meth:`weights`.
+    counted: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
     #: Needs an ``H x W x C`` input (refused after flatten / global pooling).
     spatial: ClassVar[bool] = False
@@ -1054,6 +1058,29 @@ class Block(Layer):
 
     block: str = ""
     layers: tuple[Layer, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Imported(Layer):
+    """A node of a model file (ONNX, Keras) with no ``arch.yaml`` layer kind: its output
+    shape is the one the file's shape inference gave, its parameters those of its
+    weights (:attr:`Layer.counted`), its MACs ``mac_count`` (0 unless the importer
+    knows the op's arithmetic, e.g. a ``MatMul`` with a constant operand).
+
+    ``known`` is false for an op the importer does not know: the table marks its row
+    and a warning names it. ``output_shape`` ``None`` passes the input shape on.
+    """
+
+    op: str = ""
+    output_shape: Shape | None = None
+    mac_count: int = 0
+    known: bool = True
+
+    def infer(self, shape, fail):
+        return Inferred(self.output_shape if self.output_shape is not None else shape)
+
+    def macs(self, step):
+        return self.mac_count
 
 
 ACTIVATIONS = (

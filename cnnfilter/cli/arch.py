@@ -47,8 +47,9 @@ ArchFile = Annotated[
     typer.Argument(
         metavar="ARCH",
         autocompletion=complete_arch,
-        help="Layer file (arch.yaml), - for stdin, or a built-in architecture such as "
-        "resnet50 (see --list); format in docs/reference/arch-yaml.md.",
+        help="Layer file (arch.yaml), a model file (.onnx; Keras .keras or .json), - for "
+        "stdin, or a built-in architecture such as resnet50 (see --list); format in "
+        "docs/reference/arch-yaml.md.",
         dir_okay=False,  # not exists=True: it would refuse '-' and built-in names
     ),
 ]
@@ -57,8 +58,9 @@ OptionalArchFile = Annotated[
     typer.Argument(
         metavar="ARCH",
         autocompletion=complete_arch,
-        help="Layer file (arch.yaml), - for stdin, or a built-in architecture such as "
-        "resnet50 (see --list); format in docs/reference/arch-yaml.md.",
+        help="Layer file (arch.yaml), a model file (.onnx; Keras .keras or .json), - for "
+        "stdin, or a built-in architecture such as resnet50 (see --list); format in "
+        "docs/reference/arch-yaml.md.",
         dir_okay=False,
         show_default=False,
     ),
@@ -68,7 +70,8 @@ InputOption = Annotated[
     typer.Option(
         "--input",
         metavar="HxWxC",
-        help="Replace the file's input: HxWxC, e.g. 224x224x3 (CxHxW with --channels-first).",
+        help="Replace the file's input: HxWxC, e.g. 224x224x3 (CxHxW with --channels-first); "
+        "a model file's too (needed when its size is symbolic).",
     ),
 ]
 ChannelsFirstOption = Annotated[
@@ -187,13 +190,24 @@ def params(
             "(locally connected, one kernel per output position)."
         ),
     ] = None,
+    to_yaml: Annotated[
+        Path | None,
+        typer.Option(
+            "--to-yaml",
+            help="Also write the network as an arch.yaml file (a model file whose every node "
+            "has an arch.yaml kind), to edit and recount.",
+            dir_okay=False,
+        ),
+    ] = None,
+    force: ForceOption = False,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Per-layer shapes, kernel, parameters and MACs of a layer stack; totals and memory."""
+    """Per-layer shapes, kernel, parameters and MACs of a layer stack or a model file
+    (.onnx, Keras .keras or .json); totals and memory."""
     from cnnfilter.tasks import arch as task
 
-    Notes.of(quiet=quiet, verbose=verbose)
+    notes = Notes.of(quiet=quiet, verbose=verbose)
     form = _report_form(json_out, csv, markdown)
     if list_builtin:
         _print_builtin(task.builtin_architectures(), form)
@@ -209,7 +223,13 @@ def params(
         batch_size=batch_size,
         dtype=getattr(dtype, "value", dtype),
     )
+    if to_yaml is not None:
+        task.write_yaml(result, to_yaml, force=force)
+    for warning in result.warnings:
+        notes.warn(f"Warning: {warning}")
     _render(result, form, task.PARAMS_NUMERIC, width)
+    if to_yaml is not None:
+        notes(f"wrote {to_yaml} (arch.yaml of {len(result.summary.rows)} rows)")
 
 
 def _print_builtin(entries, form: str) -> None:

@@ -85,11 +85,42 @@ def parse_input(text: str, *, channels_first: bool = False):
     return Shape(a, b, c)
 
 
-def _trace(arch: Path | str, input_shape=None):
+MODEL_SUFFIXES = {".onnx": "onnx", ".keras": "keras", ".json": "keras"}
+"""Model files read instead of an ``arch.yaml``, by their suffix."""
+
+
+def model_kind(arch: Path | str) -> str | None:
+    """``onnx`` or ``keras`` for a model file (by suffix), ``None`` for a layer file."""
+    return MODEL_SUFFIXES.get(Path(str(arch)).suffix.lower()) if str(arch) != "-" else None
+
+
+def load_model(arch: Path | str, input_shape=None):
+    """A :class:`cnnfilter.arch.fromonnx.ModelGraph` for any source: an ONNX or Keras
+    model file, or a layer file / built-in name (no warnings).
+
+    Raises:
+        UsageError: an unreadable or malformed file (one line naming it and the fix).
+    """
     from cnnfilter.arch import load_network
+    from cnnfilter.arch.fromonnx import ModelGraph
+
+    kind = model_kind(arch)
+    if kind == "onnx":
+        from cnnfilter.arch.fromonnx import read_onnx
+
+        return read_onnx(arch, input_shape=input_shape)
+    if kind == "keras":
+        from cnnfilter.arch.fromkeras import read_keras
+
+        return read_keras(arch, input_shape=input_shape)
+    return ModelGraph(load_network(resolve_arch(arch), input_shape=input_shape))
+
+
+def _trace(arch: Path | str, input_shape=None):
     from cnnfilter.arch.shapes import trace
 
-    return trace(load_network(resolve_arch(arch), input_shape=input_shape))
+    model = load_model(arch, input_shape)
+    return trace(model.network), model
 
 
 @dataclass(frozen=True)
@@ -101,6 +132,10 @@ class Params:
     depth: int | None = None
     batch_size: int = 1
     dtype: str = "float32"
+    #: what the model file's reader said (unknown ops, shared weights...)
+    warnings: tuple[str, ...] = ()
+    #: the :class:`cnnfilter.arch.fromonnx.ModelGraph` read (for ``to_yaml``)
+    model: object = None
 
     @property
     def title(self) -> str:
@@ -112,9 +147,11 @@ class Params:
         """The ``params --json`` document."""
         from cnnfilter.arch import report
 
-        return report.params_document(
+        document = report.params_document(
             self.summary, compare=self.compare, batch_size=self.batch_size, dtype=self.dtype
         )
+        document["warnings"] = list(self.warnings)
+        return document
 
     def records(self) -> list[dict]:
         """One record per layer and a ``total`` record (``params --csv``)."""
@@ -180,8 +217,9 @@ def params(
         raise UsageError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}")
     if batch_size < 1 or (depth is not None and depth < 0):
         raise UsageError("batch_size= must be >= 1 and depth= >= 0")
-    summary = summarize(_trace(arch, input_shape))
-    return Params(summary, compare, depth, batch_size, dtype)
+    traced, model = _trace(arch, input_shape)
+    return Params(summary=summarize(traced), compare=compare, depth=depth, batch_size=batch_size,
+                  dtype=dtype, warnings=tuple(model.warnings), model=model)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -190,6 +228,8 @@ class Fields:
 
     fields: object
     depth: int | None = None
+    #: what the model file's reader said, before the receptive-field warnings
+    model_warnings: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -198,14 +238,16 @@ class Fields:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return tuple(self.fields.warnings)
+        return self.model_warnings + tuple(self.fields.warnings)
 
     @property
     def report(self) -> dict:
         """The ``receptive-field --json`` document."""
         from cnnfilter.arch import report
 
-        return report.fields_document(self.fields)
+        document = report.fields_document(self.fields)
+        document["warnings"] = list(self.warnings)
+        return document
 
     def records(self) -> list[dict]:
         """One record per layer (``receptive-field --csv``)."""
@@ -256,7 +298,8 @@ def receptive_field(arch: Path | str, *, input_shape=None, depth: int | None = N
     """
     from cnnfilter.arch.receptive import receptive_fields
 
-    return Fields(receptive_fields(_trace(arch, input_shape)), depth)
+    traced, model = _trace(arch, input_shape)
+    return Fields(receptive_fields(traced), depth, tuple(model.warnings))
 
 
 @dataclass(frozen=True)
@@ -380,3 +423,42 @@ def _check_unit(row, layer: str, unit: tuple[int, int] | None) -> tuple[int, int
             f"columns 0..{grid[1] - 1})"
         )
     return r, c
+
+
+def write_yaml(result: Params, output: Path, *, force: bool = False) -> str:
+    """Write the network of ``result`` (read from a model file) as ``arch.yaml`` at
+    ``output`` (atomically: a temporary file renamed), and return the text.
+
+    Raises:
+        UsageError: a node has no ``arch.yaml`` equivalent (unknown ops, ops such as
+            Transpose, weights shared between nodes), or ``output`` exists without
+            ``force`` or is the model file.
+    """
+    import os
+    import tempfile
+
+    from cnnfilter.arch.toyaml import network_yaml
+
+    model = result.model
+    network = result.summary.trace.network
+    blocked = list(model.unwritable) + [f"{name} (shared weights)" for name in model.shared]
+    if blocked:
+        shown = ", ".join(blocked[:8]) + (
+            f" and {len(blocked) - 8} more" if len(blocked) > 8 else ""
+        )
+        raise UsageError(
+            f"to_yaml: {len(blocked)} node(s) have no arch.yaml equivalent: {shown}; "
+            "fix: count the model as it is (without to_yaml), or edit those nodes out of it"
+        )
+    check_output_path(output, [(Path(network.source), "model file")], force=force)
+    text = network_yaml(network, comment=f"written by cnnfilter params from {network.source}")
+    folder = Path(output).resolve().parent
+    fd, tmp = tempfile.mkstemp(prefix=".cnnfilter-", suffix=".yaml", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return text

@@ -42,7 +42,17 @@ def test_params_json_keys_are_stable():
     result = run("params", ARCH / "resnet18.yaml", "--json")
     assert result.exit_code == 0 and result.stderr == ""
     doc = json.loads(result.stdout)
-    assert set(doc) == {"network", "source", "input", "conventions", "layers", "total", "memory"}
+    assert set(doc) == {
+        "network",
+        "source",
+        "input",
+        "conventions",
+        "layers",
+        "total",
+        "memory",
+        "warnings",
+    }
+    assert doc["warnings"] == []
     assert doc["total"]["parameters"] == 11_689_512  # jq '.total.parameters'
     assert doc["total"]["non_trainable"] == 9_600
     assert doc["total"]["parameters_with_running_stats"] == 11_699_112
