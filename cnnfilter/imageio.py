@@ -508,10 +508,32 @@ def encode_image(
         np.save(buf, array, allow_pickle=False)
         return buf.getvalue()
     arr, _ = fit_bit_depth(np.ascontiguousarray(array), fmt)  # 16 -> 8 bits where needed
+    fast = _encode_png_parallel(arr, fmt, compress_level)
+    if fast is not None:
+        return fast
     im = _pillow_image(arr, fmt)
     buf = io.BytesIO()
     im.save(buf, format=fmt, **_save_options(arr, fmt, compress_level, quality))
     return buf.getvalue()
+
+
+def _encode_png_parallel(arr: np.ndarray, fmt: str, compress_level: int) -> bytes | None:
+    """8-bit PNGs on every core of the thread budget (:mod:`cnnfilter._pngenc`), else None.
+
+    Same pixels and about the same size as Pillow's encoder (Paeth rows,
+    Z_RLE), 1.5-2x faster on one core and split over the cores of
+    :func:`cnnfilter.engine.threads.thread_budget`. Level 0 (stored) stays with Pillow.
+    """
+    if fmt != "PNG" or arr.dtype != np.uint8 or compress_level < 1:
+        return None
+    if arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4):
+        return None
+    from cnnfilter._pngenc import encode_png
+    from cnnfilter.engine.threads import thread_budget
+
+    return encode_png(
+        arr, level=compress_level, strategy=DEFAULT_PNG_STRATEGY, workers=thread_budget()
+    )
 
 
 def _pillow_image(arr: np.ndarray, fmt: str):

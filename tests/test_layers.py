@@ -33,6 +33,7 @@ RANKS = {
     "kernels": 1,
     "arch": 1,
     "render": 1,
+    "_pngenc": 1,  # the parallel PNG encoder behind imageio
     "errors": 0,
 }
 
