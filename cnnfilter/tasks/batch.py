@@ -106,11 +106,10 @@ class BatchResult:
 
 
 def default_workers() -> int:
-    """The number of cores this process may use (at least 1)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """The thread budget (``--threads``; by default the cores this process may use), >= 1."""
+    from cnnfilter.engine.threads import thread_budget
+
+    return thread_budget()
 
 
 def _is_image_name(path: Path) -> bool:
@@ -340,8 +339,9 @@ def split_existing(
 _WORK: Callable | None = None
 
 
-def _init_worker(work: Callable) -> None:
-    """Worker start-up: keep ``work``; leave Ctrl-C to the parent, which stops us.
+def _init_worker(work: Callable, threads: int | None = None) -> None:
+    """Worker start-up: keep ``work``; take ``threads`` of the run's core budget
+    (:func:`cnnfilter.engine.threads.set_thread_budget`); leave Ctrl-C to the parent.
 
     SIGTERM goes back to the system default: the parent's handler (inherited
     through fork) would raise inside the worker, possibly while it holds the
@@ -350,6 +350,10 @@ def _init_worker(work: Callable) -> None:
     """
     global _WORK
     _WORK = work
+    if threads is not None:
+        from cnnfilter.engine.threads import set_thread_budget
+
+        set_thread_budget(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
@@ -438,11 +442,14 @@ def _run_pool(jobs: Sequence[Job], work: Callable, record: Callable, workers: in
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    from cnnfilter.engine.threads import thread_budget
+
+    # one budget of cores for the run: N workers share it instead of each taking all
     executor = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=_pool_context(),
         initializer=_init_worker,
-        initargs=(work,),
+        initargs=(work, max(1, thread_budget() // workers)),
     )
     try:
         pending = {executor.submit(_in_worker, job): job for job in jobs}
