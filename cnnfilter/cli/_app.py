@@ -152,6 +152,35 @@ def print_table(console, table) -> None:
     console.print(table)
 
 
+def plain_table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    """The text Rich prints for a default ``Table`` (heavy head box) on a pipe, without Rich.
+
+    For commands that only list (``kernels``): importing Rich's console and
+    table costs more than Typer itself. Only for a stream that is not a
+    terminal, where :func:`print_table` widens the console to the table's
+    natural width and prints no styles; tests/cli/test_tables.py checks that
+    both give the same text.
+    """
+    widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
+
+    def line(left: str, fill: str, mid: str, right: str) -> str:
+        return left + mid.join(fill * (w + 2) for w in widths) + right
+
+    def cells(values: list[str], bar: str) -> str:
+        return bar + bar.join(f" {v.ljust(w)} " for v, w in zip(values, widths, strict=True)) + bar
+
+    out = [title, line("┏", "━", "┳", "┓"), cells(header, "┃")]
+    out.append(line("┡", "━", "╇", "┩"))
+    out += [cells(r, "│") for r in rows]
+    out.append(line("└", "─", "┴", "┘"))
+    return "\n".join(out)
+
+
+def stdout_is_plain() -> bool:
+    """True when stdout is not a terminal (a pipe or a file): no styles, no folding."""
+    return not _isatty(sys.stdout)
+
+
 def animations_enabled(*, quiet: bool = False) -> bool:
     """Whether progress bars may animate on stderr.
 

@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from cnnfilter.cli._app import app, guarded, print_table, stdout_console
+from cnnfilter.cli._app import (
+    app,
+    guarded,
+    plain_table,
+    print_table,
+    stdout_console,
+    stdout_is_plain,
+)
 from cnnfilter.cli._options import JsonOption, QuietOption, VerboseOption
 from cnnfilter.cli._output import Notes, emit_json
 
@@ -23,7 +30,7 @@ def kernels(
 ) -> None:
     """List the named kernels: matrix, sum, separability and source."""
     from cnnfilter.kernels import resolve_kernel
-    from cnnfilter.tasks.kernels import kernel_document, registry_document
+    from cnnfilter.tasks.kernels import kernel_document, registry_document, registry_listing
 
     Notes.of(quiet=quiet, verbose=verbose)  # nothing to say on stderr; -q and -v are checked
     if name is not None:
@@ -36,7 +43,7 @@ def kernels(
     elif json_out:
         emit_json(registry_document())
     else:
-        _print_registry(registry_document())
+        _print_registry(registry_listing())
 
 
 def _print_kernel(doc: dict, weights) -> None:
@@ -61,22 +68,18 @@ def _print_kernel(doc: dict, weights) -> None:
     console.print("written for convolution; with --op correlate it is applied unflipped")
 
 
-def _print_registry(doc: dict) -> None:
-    """The registry as a table."""
+def _print_registry(listing: list[list[str]]) -> None:
+    """The registry as a table: plain text on a pipe (no Rich, no NumPy), Rich in a terminal."""
+    title = "Named kernels (written for convolution)"
+    header = ["name", "size", "sum", "separable", "what", "source"]
+    if stdout_is_plain():
+        typer.echo(plain_table(title, header, listing))
+        return
     from rich.table import Table
 
-    from cnnfilter.render import format_number
-
-    table = Table(title="Named kernels (written for convolution)")
-    for col in ("name", "size", "sum", "separable", "what", "source"):
+    table = Table(title=title)
+    for col in header:
         table.add_column(col)
-    for entry in doc["kernels"]:
-        table.add_row(
-            entry["usage"],
-            "x".join(map(str, entry["shape"])),
-            format_number(round(entry["sum"], 10)),
-            "yes" if entry["separable"] else "no",
-            entry["description"],
-            entry["source"],
-        )
+    for row in listing:
+        table.add_row(*row)
     print_table(console=stdout_console(), table=table)

@@ -12,7 +12,13 @@ from pathlib import Path
 from cnnfilter.errors import UsageError
 from cnnfilter.kernels import REGISTRY, Kernel, load_kernel_file, resolve_kernel
 
-__all__ = ["load_kernel", "kernel_document", "registry_document", "readable_factors"]
+__all__ = [
+    "load_kernel",
+    "kernel_document",
+    "registry_document",
+    "registry_listing",
+    "readable_factors",
+]
 
 
 def load_kernel(kernel: str | None, kernel_file: Path | None) -> Kernel:
@@ -85,3 +91,36 @@ def registry_document() -> dict:
         doc["parameters"] = dict(zip(entry.params, entry.defaults, strict=True))
         entries.append(doc)
     return {"kernels": entries}
+
+
+def _listing_rows(doc: dict) -> list[list[str]]:
+    """The ``kernels`` table's cells from :func:`registry_document`."""
+    from cnnfilter.render import format_number
+
+    return [
+        [
+            e["usage"],
+            "x".join(map(str, e["shape"])),
+            format_number(round(e["sum"], 10)),
+            "yes" if e["separable"] else "no",
+            e["description"],
+            e["source"],
+        ]
+        for e in doc["kernels"]
+    ]
+
+
+def registry_listing() -> list[list[str]]:
+    """The ``kernels`` table: name, size, sum, separable, what, source (strings).
+
+    Read from :data:`cnnfilter.tasks._kernel_listing.LISTING`, computed ahead
+    so that listing needs neither NumPy nor an SVD per kernel (``kernels``
+    took 5x the start of ``import typer``); recomputed from the registry when
+    that table no longer names the registry's kernels in order.
+    tests/tasks/test_kernels_task.py checks that it equals the computed one.
+    """
+    from cnnfilter.tasks._kernel_listing import LISTING
+
+    if [row[0] for row in LISTING] == [e.usage for e in REGISTRY.values()]:
+        return [list(row) for row in LISTING]
+    return _listing_rows(registry_document())

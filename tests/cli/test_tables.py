@@ -138,3 +138,29 @@ def test_flags_take_no_value_and_show_no_metavar():
                 assert param.is_flag, (name, param.opts)
                 checked += 1
     assert checked >= 10  # --force, --json, --sum-channels, --ceil-mode, ...
+
+
+def test_the_plain_kernel_table_is_the_text_rich_prints_on_a_pipe():
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from cnnfilter.cli._app import plain_table, print_table
+    from cnnfilter.tasks.kernels import registry_listing
+
+    header = ["name", "size", "sum", "separable", "what", "source"]
+    rows = registry_listing()
+    table = Table(title="Named kernels (written for convolution)")
+    for col in header:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    buf = io.StringIO()
+    print_table(
+        console=Console(file=buf, width=80, no_color=True, highlight=False, soft_wrap=True),
+        table=table,
+    )
+    plain = plain_table("Named kernels (written for convolution)", header, rows)
+    assert plain == buf.getvalue().rstrip("\n")
+    assert len(plain.splitlines()) == len(rows) + 5

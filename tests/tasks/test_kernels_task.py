@@ -30,3 +30,14 @@ def test_exactly_one_kernel_source(tmp_path):
     with pytest.raises(UsageError, match="give exactly one of kernel="):
         load_kernel("box", tmp_path / "k.txt")
     assert load_kernel("box:3", None).weights.shape == (3, 3)
+
+
+def test_the_precomputed_kernel_listing_matches_the_registry():
+    from cnnfilter.tasks import _kernel_listing
+    from cnnfilter.tasks.kernels import _listing_rows, registry_document, registry_listing
+
+    fresh = _listing_rows(registry_document())
+    assert [list(r) for r in _kernel_listing.LISTING] == fresh, (
+        "cnnfilter/tasks/_kernel_listing.py is stale; LISTING = " + repr([tuple(r) for r in fresh])
+    )
+    assert registry_listing() == fresh
