@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from cnnfilter.engine import threads
+
 from helpers import ROOT
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
