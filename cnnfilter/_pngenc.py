@@ -112,7 +112,12 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def encode_png(
-    array: np.ndarray, *, level: int = 4, strategy: int = zlib.Z_RLE, workers: int = 2
+    array: np.ndarray,
+    *,
+    level: int = 4,
+    strategy: int = zlib.Z_RLE,
+    workers: int = 2,
+    band_bytes: int = BAND_BYTES,
 ) -> bytes:
     """Encode an 8-bit image as PNG bytes on ``workers`` threads.
 
@@ -122,6 +127,7 @@ def encode_png(
         level: zlib level 1-9.
         strategy: zlib strategy (Z_RLE by default, see the module notes).
         workers: threads; bands are compressed in any order and joined in order.
+        band_bytes: filtered bytes per band (:data:`BAND_BYTES`).
 
     Raises:
         ValueError: another dtype or channel count, or level outside 1-9.
@@ -134,7 +140,7 @@ def encode_png(
         raise ValueError(f"encode_png takes 1-4 channels and level 1-9, got {chans}, {level}")
     h, w = arr.shape[:2]
     rows = arr.reshape(h, w * chans)
-    per_band = max(1, BAND_BYTES // (w * chans + 1))
+    per_band = max(1, band_bytes // (w * chans + 1))
     starts = list(range(0, h, per_band))
 
     def band(i: int) -> tuple[bytes, int, int]:
