@@ -2,6 +2,11 @@
 
     python benchmarks/run.py            # about 2-4 minutes on 2 cores
     python benchmarks/run.py --quick    # skips the slow peers and the end-to-end runs
+    python benchmarks/run.py --json a.json && python benchmarks/compare.py a.json b.json
+
+Prints the detail tables, then issue 16's table (work, cnnfilter, peer,
+ratio, goal, met) from the same run; ``--json`` writes the numbers and the
+goals for :mod:`benchmarks.compare`.
 
 Prints one table. The test image is 4000 x 3000 x 3 float32 (12 MP RGB)
 resized from samples/astronaut.png; every filter is per-channel 'same'
@@ -83,7 +88,7 @@ def kernels_to_test(rng) -> list[tuple[str, np.ndarray]]:
     ]
 
 
-def filter_rows(img: np.ndarray, quick: bool) -> list[list[str]]:
+def filter_rows(img: np.ndarray, quick: bool, raw: dict) -> list[list[str]]:
     from scipy import ndimage, signal
 
     try:
@@ -142,6 +147,7 @@ def filter_rows(img: np.ndarray, quick: bool) -> list[list[str]]:
                     ),
                     3,
                 )
+        raw[label] = {"ours": ours, "convolve2d": t_c2d, "filter2D": t_cv, "sepFilter2D": t_cvsep}
         rows.append(
             [
                 f"{label} ({plan.method})",
@@ -175,7 +181,7 @@ def floor_time(img: np.ndarray) -> float:
     return best(lambda: np.copyto(dst, img), 5)
 
 
-def pooling_rows(img: np.ndarray, floor: float) -> list[list[str]]:
+def pooling_rows(img: np.ndarray, floor: float, raw: dict) -> list[list[str]]:
     """2x2 max and average pooling against NumPy and the floor (read 1, write 1/4)."""
     pool_floor = floor * (1 + 0.25) / 2
     phases = [img[i::2, j::2] for i in range(2) for j in range(2)]
@@ -198,7 +204,8 @@ def pooling_rows(img: np.ndarray, floor: float) -> list[list[str]]:
         if pooling is not None:
             func = _pool_function(pooling, kind)
             if func is not None:
-                t = best(lambda func=func: func(img), 3)
+                t = best(lambda func=func: func(img), 5)
+                raw[f"pool {kind}"] = {"ours": t, "floor": pool_floor}
                 ours = ms(t)
                 note = f"{t / pool_floor:.1f}x the floor"
         rows.append(
@@ -231,21 +238,41 @@ def wall(cmd: list[str], repeat: int = 1, env: dict | None = None) -> float:
     return best(run, repeat)
 
 
-def end_to_end_rows(tmp: Path, pixels: np.ndarray) -> list[list[str]]:
+def _timed_apply(cmd: list[str], repeat: int) -> tuple[float, dict]:
+    """Best wall time of ``cmd`` (an ``apply --json`` run) and that run's stage timings."""
+    best_t, stages = float("inf"), {}
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, check=True, capture_output=True, env=ENV, text=True)
+        t = time.perf_counter() - t0
+        if t < best_t:
+            import json
+
+            best_t, stages = t, json.loads(proc.stdout)["timings_ms"]
+    return best_t, stages
+
+
+def end_to_end_rows(tmp: Path, pixels: np.ndarray, raw: dict) -> list[list[str]]:
     from PIL import Image
 
     src = tmp / "photo12mp.png"
     Image.fromarray(pixels).save(src, compress_level=6)
     py = [sys.executable, "-m", "cnnfilter", "apply", str(src), "-k", "sobel-x", "--force"]
+    py.append("--json")
     rows = []
-    ours_clip = wall([*py, "--range", "clip", "-o", str(tmp / "ours_clip.png")], 2)
+    ours_clip, stages_clip = _timed_apply(
+        [*py, "--range", "clip", "-o", str(tmp / "ours_clip.png")], 3
+    )
     size_clip = (tmp / "ours_clip.png").stat().st_size
-    ours_abs = wall([*py, "-o", str(tmp / "ours_abs.png")], 2)
+    ours_abs, stages_abs = _timed_apply([*py, "-o", str(tmp / "ours_abs.png")], 3)
     size_abs = (tmp / "ours_abs.png").stat().st_size
+    raw["e2e clip"] = {"ours": ours_clip, "bytes": size_clip, "stages_ms": stages_clip}
+    raw["e2e abs"] = {"ours": ours_abs, "bytes": size_abs, "stages_ms": stages_abs}
     im = shutil.which("convert-im6.q16")
     if im:
-        t_im = wall([im, str(src), "-morphology", "Convolve", "Sobel", str(tmp / "im.png")], 2)
+        t_im = wall([im, str(src), "-morphology", "Convolve", "Sobel", str(tmp / "im.png")], 3)
         size_im = (tmp / "im.png").stat().st_size
+        raw["e2e imagemagick"] = {"time": t_im, "bytes": size_im}
         same = np.array_equal(
             np.asarray(Image.open(tmp / "im.png")), np.asarray(Image.open(tmp / "ours_clip.png"))
         )
@@ -291,7 +318,11 @@ def end_to_end_rows(tmp: Path, pixels: np.ndarray) -> list[list[str]]:
     return rows
 
 
-def startup_rows() -> list[list[str]]:
+#: Commands that only parse or list: each must start within 1.5x of ``import typer``.
+SUBCOMMANDS = ("apply", "detect", "pool", "kernels", "params", "receptive-field")
+
+
+def startup_rows(raw: dict) -> list[list[str]]:
     """Start times with every module byte-compiled, as ``pip install`` leaves them.
 
     An environment with ``PYTHONDONTWRITEBYTECODE`` set (the shared build
@@ -299,26 +330,108 @@ def startup_rows() -> list[list[str]]:
     source at every start (measured: ``--help`` 99 ms against 90 ms
     compiled) while typer's come compiled from its install. Both are
     compiled into one throw-away cache (``PYTHONPYCACHEPREFIX``) by a first
-    run that is not timed.
+    run that is not timed. ``import typer`` is timed between the others
+    (best of all its runs) so that a change of load hits both.
     """
+    cli = [sys.executable, "-m", "cnnfilter"]
+    commands = {"cnnfilter --help": [*cli, "--help"], "cnnfilter kernels": [*cli, "kernels"]}
+    for sub in SUBCOMMANDS:
+        commands[f"cnnfilter {sub} --help"] = [*cli, sub, "--help"]
+    commands["cnnfilter params --list"] = [*cli, "params", "--list"]
+    typer_cmd = [sys.executable, "-c", "import typer"]
     with tempfile.TemporaryDirectory() as cache:
         env = {k: v for k, v in ENV.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = cache
-        commands = {
-            "typer": [sys.executable, "-c", "import typer"],
-            "help": [sys.executable, "-m", "cnnfilter", "--help"],
-            "kernels": [sys.executable, "-m", "cnnfilter", "kernels"],
-        }
-        for cmd in commands.values():
-            wall(cmd, 1, env)
-        typer_t = wall(commands["typer"], 7, env)
-        help_t = wall(commands["help"], 7, env)
-        kernels_t = wall(commands["kernels"], 5, env)
+        for name, cmd in list(commands.items()):
+            if subprocess.run(cmd, capture_output=True, env=env).returncode != 0:
+                del commands[name]  # e.g. params --list on a branch without it
+        wall(typer_cmd, 1, env)
+        typer_times, times, ratios = [], {}, {}
+        for name, cmd in commands.items():
+            # interleaved, so that both see the same load; each ratio against its own
+            # neighbours' best
+            mine, theirs = [], []
+            for _ in range(5):
+                theirs.append(wall(typer_cmd, 1, env))
+                mine.append(wall(cmd, 1, env))
+            times[name], ratios[name] = min(mine), min(mine) / min(theirs)
+            typer_times += theirs
+        typer_t = min(typer_times)
+    raw["startup"] = {"import typer": typer_t, **times}
+    raw["startup_ratio"] = ratios
+    rows = [['python -c "import typer"', ms(typer_t), "1.0x"]]
+    rows += [[name, ms(t), f"{ratios[name]:.2f}x"] for name, t in times.items()]
+    return rows
+
+
+#: The issue's table: (work, measured key, goal text, test on the ratio).
+def goal_rows(raw: dict) -> list[dict]:
+    """The rows of issue 16's table from one run's numbers (see :func:`main`)."""
+    out = []
+
+    def add(work, ours, peer, ratio, goal, met, note=""):
+        out.append(
+            {"work": work, "cnnfilter_s": ours, "peer_s": peer, "ratio": ratio, "goal": goal,
+             "met": met, "note": note}
+        )  # fmt: skip
+
+    for label in ("3x3", "5x5"):
+        r = raw.get(label, {})
+        if r.get("filter2D"):
+            x = r["ours"] / r["filter2D"]
+            add(f"{label} vs OpenCV filter2D", r["ours"], r["filter2D"], x, "<= 2.5x", x <= 2.5)
+    r = raw.get("15x15 Gaussian", {})
+    if r.get("sepFilter2D"):
+        x = r["ours"] / r["sepFilter2D"]
+        add("15x15 Gaussian vs sepFilter2D", r["ours"], r["sepFilter2D"], x, "<= 3x", x <= 3)
+    for label in ("31x31", "63x63"):
+        r = raw.get(label, {})
+        if r.get("filter2D"):
+            x = r["ours"] / r["filter2D"]
+            add(f"{label} vs filter2D", r["ours"], r["filter2D"], x, "faster (< 1x)", x < 1)
+    for label, goal in (("3x3", 5), ("15x15 Gaussian", 20), ("31x31", 100)):
+        r = raw.get(label, {})
+        if r.get("convolve2d"):
+            x = r["convolve2d"] / r["ours"]
+            add(f"{label} vs the article's method (convolve2d)", r["ours"], r["convolve2d"], x,
+                f">= {goal}x faster", x >= goal)  # fmt: skip
+    for kind in ("max", "avg"):
+        r = raw.get(f"pool {kind}")
+        if r:
+            x = r["ours"] / r["floor"]
+            add(f"2x2 {kind} pooling vs memory floor", r["ours"], r["floor"], x, "<= 4x", x <= 4)
+    im = raw.get("e2e imagemagick")
+    for key, label in (("e2e abs", "default range"), ("e2e clip", "--range clip")):
+        r = raw.get(key)
+        if r and im:
+            x, size = im["time"] / r["ours"], r["bytes"] / im["bytes"]
+            stages = ", ".join(f"{k} {v:.0f}" for k, v in r["stages_ms"].items())
+            add(f"end to end vs ImageMagick (Sobel, 12 MP PNG, {label})", r["ours"], im["time"],
+                x, ">= 3x faster, size <= 1.25x", x >= 3 and size <= 1.25,
+                f"size {size:.2f}x; stages ms: {stages}")  # fmt: skip
+    st = raw.get("startup", {})
+    typer_t = st.get("import typer")
+    for name, x in raw.get("startup_ratio", {}).items():
+        add(f"`{name}` vs `import typer`", st[name], typer_t, x, "<= 1.5x", x <= 1.5)
+    return out
+
+
+def format_goal(row: dict) -> list[str]:
+    def t(v):
+        return f"{v * 1000:.0f} ms" if v < 10 else f"{v:.1f} s"
+
     return [
-        ['python -c "import typer"', ms(typer_t), "1.0x"],
-        ["cnnfilter --help", ms(help_t), f"{help_t / typer_t:.2f}x"],
-        ["cnnfilter kernels (numpy + rich table)", ms(kernels_t), f"{kernels_t / typer_t:.2f}x"],
+        row["work"],
+        t(row["cnnfilter_s"]),
+        t(row["peer_s"]),
+        f"{row['ratio']:.2f}x",
+        row["goal"],
+        "yes" if row["met"] else "NO",
+        row["note"],
     ]
+
+
+GOAL_HEADER = ["work", "cnnfilter", "peer", "ratio", "goal", "met", "note"]
 
 
 def table(title: str, header: list[str], rows: list[list[str]]) -> str:
@@ -337,12 +450,14 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="extrapolate every slow peer, skip the end-to-end runs"
     )
+    parser.add_argument("--json", metavar="PATH", help="also write the numbers and goals as JSON")
     args = parser.parse_args()
     t_start = time.perf_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     pixels = photo_12mp()
     img = pixels.astype(np.float32)
     floor = floor_time(img)
+    raw: dict = {"floor_copy": floor}
     print(
         f"# cnnfilter benchmark: {H}x{W}x3 float32 ({img.nbytes / 1e6:.0f} MB) from "
         f"samples/astronaut.png; {os.cpu_count()} CPUs; load average at start {load:.2f}"
@@ -351,7 +466,7 @@ def main() -> None:
     if blas_env:
         print(f"# environment: {blas_env}")
     print(f"# memory-bandwidth floor (one read + one write of the image): {ms(floor)}")
-    filt = filter_rows(img, args.quick)
+    filt = filter_rows(img, args.quick, raw)
     header = [
         "kernel (auto method)",
         "cnnfilter",
@@ -376,7 +491,7 @@ def main() -> None:
         table(
             "Pooling 2x2, stride 2 (floor: read the image once, write a quarter)",
             ["operation", "cnnfilter", "numpy 4 phases", "numpy reshape-max", "floor", "note"],
-            pooling_rows(img, floor),
+            pooling_rows(img, floor, raw),
         )
     )
     if not args.quick:
@@ -385,14 +500,35 @@ def main() -> None:
                 table(
                     "End to end on a 12 MP PNG (wall time incl. interpreter start)",
                     ["command", "time", "output", "speed", "size"],
-                    end_to_end_rows(Path(tmp), pixels),
+                    end_to_end_rows(Path(tmp), pixels, raw),
                 )
             )
     print(
-        table("CLI start (best of several)", ["command", "time", "vs import typer"], startup_rows())
+        table(
+            "CLI start (best of several)", ["command", "time", "vs import typer"], startup_rows(raw)
+        )
+    )
+    goals = goal_rows(raw)
+    print(
+        table(
+            "Issue 16's goals (ratio: cnnfilter / peer for times and the floor, peer / cnnfilter "
+            "for 'faster' goals)",
+            GOAL_HEADER,
+            [format_goal(g) for g in goals],
+        )
     )
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\n# total {time.perf_counter() - t_start:.0f} s; load average at end {load_end:.2f}")
+    if args.json:
+        import json
+
+        doc = {
+            "meta": {"load_start": load, "load_end": load_end, "cpus": os.cpu_count(),
+                     "date": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick},
+            "goals": goals,
+            "raw": raw,
+        }  # fmt: skip
+        Path(args.json).write_text(json.dumps(doc, indent=1, default=float) + "\n")
 
 
 if __name__ == "__main__":

@@ -860,6 +860,10 @@ def encode_picture(
     if deep.is_deep(arr) and (fmt == "TIFF" or (fmt == "PNG" and arr.dtype == np.uint16)):
         data, more = _encode_deep(arr, fmt, meta, compress_level)
         return data, notes + more
+    if meta is None or meta.is_empty():  # no chunks to carry: PNG rows deflated in parallel
+        fast = _encode_png_parallel(arr, fmt, compress_level)
+        if fast is not None:
+            return fast, notes
     im, more = _pillow_image(arr, fmt)
     channels = len(im.getbands())
     options, meta_notes = _meta_options(meta, fmt, channels)
@@ -892,6 +896,25 @@ def _encode_deep(arr: np.ndarray, fmt: str, meta, compress_level: int) -> tuple[
 
 #: Pillow mode of each channel count of a uint8 array.
 _MODE_OF_CHANNELS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+def _encode_png_parallel(arr: np.ndarray, fmt: str, compress_level: int) -> bytes | None:
+    """8-bit PNGs on every core of the thread budget (:mod:`cnnfilter._pngenc`), else None.
+
+    Same pixels and about the same size as Pillow's encoder (Paeth rows,
+    Z_RLE), 1.5-2x faster on one core and split over the cores of
+    :func:`cnnfilter.engine.threads.thread_budget`. Level 0 (stored) stays with Pillow.
+    """
+    if fmt != "PNG" or arr.dtype != np.uint8 or compress_level < 1:
+        return None
+    if arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4):
+        return None
+    from cnnfilter._pngenc import encode_png
+    from cnnfilter.engine.threads import thread_budget
+
+    return encode_png(
+        arr, level=compress_level, strategy=DEFAULT_PNG_STRATEGY, workers=thread_budget()
+    )
 
 
 def _pillow_image(arr: np.ndarray, fmt: str):

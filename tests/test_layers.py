@@ -37,6 +37,7 @@ RANKS = {
     "help": 1,  # the shipped reference pages (data)
     "arch": 1,
     "render": 1,
+    "_pngenc": 1,  # the parallel PNG encoder behind imageio
     "errors": 0,
 }
 

@@ -205,6 +205,15 @@ def apply(
             help="Processes for a batch (default: the number of cores).",
         ),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Cores for the whole run: filtering and encoding threads, shared by a "
+            "batch's workers (default: every core).",
+        ),
+    ] = None,
     skip_existing: Annotated[
         bool,
         typer.Option("--skip-existing", help="Batch: keep outputs that exist (resume a run)."),
@@ -238,6 +247,10 @@ def apply(
     from cnnfilter.tasks import apply as task
 
     notes = Notes.of(quiet=quiet, verbose=verbose)
+    if threads is not None:
+        from cnnfilter.engine.threads import set_thread_budget
+
+        set_thread_budget(threads)
     check_stdout_use(output, json_out=json_out)
     kernel = _sobel_kernels(kernel, dx, dy, ksize)
     parsed_scale, parsed_padding = parse_scale(scale), parse_padding(padding)

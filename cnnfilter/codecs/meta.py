@@ -49,6 +49,10 @@ class ImageMeta:
     text: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
+    def is_empty(self) -> bool:
+        """True when there is nothing to write besides the pixels."""
+        return not (self.icc or self.exif or self.dpi or self.text)
+
     def icc_space(self) -> str | None:
         """The profile's colour space (``"RGB"``, ``"GRAY"``, ``"CMYK"``), from its header."""
         if not self.icc or len(self.icc) < 20:

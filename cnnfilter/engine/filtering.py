@@ -294,6 +294,21 @@ def _factors(weights: np.ndarray, dtype: np.dtype, rtol: float) -> tuple[np.ndar
 #: 373 ms, 19x19 596 / 393 ms. Direct is chosen up to this many non-zero taps
 #: (between 13x13 = 169 and 15x15 = 225).
 DIRECT_MAX_TAPS = 196
+#: Small kernels (issue 16), where the time of a direct call goes. One thread,
+#: OPENBLAS_NUM_THREADS=1, 4000x3000x3 float32, the tile loop of
+#: :class:`~cnnfilter.engine._tiled.StackedDirectTile` (4 output rows a tile), on
+#: the shared machine at load 6-8 (ms, two runs): 3x3 whole 202 / 252 = banded
+#: product 55 / 64 + shifted adds 71 / 99 + the rest (per-tile Python, the
+#: input-tile NaN check) ~75; 5x5 whole 379 / 418 = product 203 / 161 + adds
+#: 142 / 111. Tried: checking the input tile instead of each output row for
+#: NaN (72 -> ~20 ms); one ``np.add.reduce`` over a strided stack of the
+#: shifted views instead of kw - 1 adds (3x3 43-51 vs 40 ms, 5x5 57-95 vs
+#: 53-112: no gain); 2, 3, 6, 8 rows a tile (no setting better than 4 beyond
+#: the noise). What bounds it: the band product multiplies (T + kh - 1) / kh
+#: zeros per tap (18 MACs per output for 3x3 instead of 9) and writes kw
+#: partial sums per output, then kw - 1 passes add them; OpenCV's filter2D
+#: does the 9 or 25 multiply-adds per output in registers in one pass over
+#: memory, so a NumPy path stays 2-4x behind it (see benchmarks/run.py).
 #: Separable (two 1-D passes) is chosen for rank-1 kernels up to this many
 #: taps in the two passes together (kh + kw). Gaussians, separable vs FFT:
 #: 31x31 230 / 550 ms, 63x63 402 / 740 ms, 127x127 848 / 896 ms.

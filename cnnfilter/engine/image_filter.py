@@ -137,6 +137,20 @@ def filter_image(
         return _filter_image(pixels, weights, settings, alpha=alpha, max_value=max_value, plan=plan)
 
 
+def _cannot_overflow(pixels, weights, offset: float, response: np.ndarray) -> bool:
+    """True when no response value can be inf or NaN: integer pixels, and the largest
+    possible ``|sum w x| + |offset|`` (dtype maximum times the sum of ``|w|``) fits the
+    response's dtype. Saves a pass over the response (and a boolean image) per call."""
+    if pixels.dtype.kind not in "biu":
+        return False
+    top = 1.0 if pixels.dtype.kind == "b" else float(np.iinfo(pixels.dtype).max)
+    top = max(top, float(-np.iinfo(pixels.dtype).min) if pixels.dtype.kind == "i" else 0.0)
+    bound = top * float(np.abs(weights).sum()) * (weights.shape[2] if weights.ndim == 3 else 1)
+    if pixels.ndim == 3 and weights.ndim == 2:
+        bound *= pixels.shape[2]  # channels summed, at worst
+    return bound + abs(offset) < float(np.finfo(response.dtype).max) / 4
+
+
 def _check_finite(response: np.ndarray, pixels: np.ndarray) -> None:
     """Refuse an inf/NaN response computed from a finite input (float overflow)."""
     if np.isfinite(response).all() or (pixels.dtype.kind == "f" and not np.isfinite(pixels).all()):
@@ -163,7 +177,10 @@ def _filter_image(pixels, weights, settings, *, alpha, max_value, plan) -> Filte
         np.sqrt(response, out=response)
     if settings.offset:  # after unpremultiplying: the offset is not scaled by alpha
         response += settings.offset
-    _check_finite(response, pixels)
+    offset = settings.offset
+    exact_ints = len(kernels) == 1 and _cannot_overflow(pixels, kernels[0], offset, response)
+    if alpha is not None or not exact_ints:  # skip a pass where no value can overflow
+        _check_finite(response, pixels)
     if settings.raw:
         mode = "raw"
         out = response

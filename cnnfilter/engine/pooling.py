@@ -50,10 +50,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnfilter.engine._tiled import WORKERS, scratch
+from cnnfilter.engine._tiled import scratch
 from cnnfilter.engine.choices import POOL_OPS as _POOL_OPS
 from cnnfilter.engine.filtering import work_dtype
 from cnnfilter.engine.geometry import AxisGeometry, as_pair, check_pool_padding, resolve_axes
+from cnnfilter.engine.threads import thread_budget
 from cnnfilter.errors import UsageError
 
 __all__ = [
@@ -228,14 +229,30 @@ def _tap_views(ext: np.ndarray, rows: AxisGeometry, cols: AxisGeometry):
 _BLOCK_BYTES = 1 << 20
 
 
+def _fold(views: list, out: np.ndarray, combine: Callable, casting: str) -> None:
+    """``out = combine(views[0], views[1], ...)``: one pass per view after the second."""
+    if len(views) == 1:
+        np.copyto(out, views[0], casting=casting)
+        return
+    combine(views[0], views[1], out=out, dtype=out.dtype, casting=casting)
+    for view in views[2:]:
+        combine(out, view, out=out, casting=casting)
+
+
 def _combine_taps(
-    ext: np.ndarray, rows: AxisGeometry, cols: AxisGeometry, out: np.ndarray, combine: Callable
+    ext: np.ndarray,
+    rows: AxisGeometry,
+    cols: AxisGeometry,
+    out: np.ndarray,
+    combine: Callable,
+    scale=None,
 ) -> None:
     """``out = combine(tap_1, tap_2, ...)`` over every kernel tap, by blocks of rows.
 
     Per block, the kernel rows are combined down whole padded rows (cast to
-    ``out.dtype``), then the kernel columns across them with the stride;
-    blocks run on :data:`WORKERS` threads.
+    ``out.dtype``), then the kernel columns across them with the stride, then
+    (average pooling) the block is multiplied by ``scale`` while in cache;
+    blocks run on :func:`~cnnfilter.engine.threads.thread_budget` threads.
     """
     acc_row_bytes = math.prod(ext.shape[1:]) * out.itemsize
     block = max(1, _BLOCK_BYTES // max(out[:1].nbytes, acc_row_bytes, 1))
@@ -245,30 +262,30 @@ def _combine_taps(
         r1 = min(r0 + block, rows.out)
         target = out[r0:r1]
         # Down the rows first, on whole rows (long contiguous inner loops), then
-        # across the columns with the stride: kh + kw passes, only kw of them
-        # strided, instead of kh * kw strided passes.
+        # across the columns with the stride: kh + kw - 2 passes, only kw - 1 of
+        # them strided, instead of kh * kw strided passes. The first two taps of
+        # each direction are combined in one pass (no copy of the first).
         acc = scratch("pool", (r1 - r0,) + ext.shape[1:], out.dtype)
+        downs = []
         for i in range(rows.kernel_size):
             start = r0 * rows.stride + i * rows.dilation
-            view = ext[start : start + (r1 - r0 - 1) * rows.stride + 1 : rows.stride]
-            if i == 0:
-                np.copyto(acc, view, casting=casting)
-            else:
-                combine(acc, view, out=acc, casting=casting)
+            downs.append(ext[start : start + (r1 - r0 - 1) * rows.stride + 1 : rows.stride])
+        _fold(downs, acc, combine, casting)
+        across = []
         for j in range(cols.kernel_size):
             c0 = j * cols.dilation
-            view = acc[:, c0 : c0 + (cols.out - 1) * cols.stride + 1 : cols.stride]
-            if j == 0:
-                np.copyto(target, view)
-            else:
-                combine(target, view, out=target)
+            across.append(acc[:, c0 : c0 + (cols.out - 1) * cols.stride + 1 : cols.stride])
+        _fold(across, target, combine, "same_kind")
+        if scale is not None:
+            np.multiply(target, scale, out=target)
 
     starts = range(0, rows.out, block)
-    if len(starts) == 1 or WORKERS < 2:
+    workers = thread_budget()
+    if len(starts) == 1 or workers < 2:
         for r0 in starts:
             run(r0)
         return
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(run, starts))
 
 
@@ -325,8 +342,13 @@ def pool2d(x: np.ndarray, spec: PoolSpec) -> np.ndarray:
     if spec.op == "avg":
         ext = _extended(x, rows, cols, 0)
         out = np.empty((rows.out, cols.out) + x.shape[2:], dtype=wd)
-        _combine_taps(ext, rows, cols, out, np.add)
-        _divide(out, rows, cols, spec.count_include_pad)
+        rdiv = _divisor_1d(rows, spec.count_include_pad)
+        cdiv = _divisor_1d(cols, spec.count_include_pad)
+        if np.all(rdiv == rdiv[0]) and np.all(cdiv == cdiv[0]):  # one divisor: in the blocks
+            _combine_taps(ext, rows, cols, out, np.add, wd.type(1.0 / (rdiv[0] * cdiv[0])))
+        else:
+            _combine_taps(ext, rows, cols, out, np.add)
+            _divide(out, rows, cols, spec.count_include_pad)
         return out
     return _lp_pool(x, rows, cols, spec, wd)
 

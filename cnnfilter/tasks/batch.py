@@ -114,11 +114,10 @@ class BatchResult:
 
 
 def default_workers() -> int:
-    """The number of cores this process may use (at least 1)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """The thread budget (``--threads``; by default the cores this process may use), >= 1."""
+    from cnnfilter.engine.threads import thread_budget
+
+    return thread_budget()
 
 
 def _is_image_name(path: Path) -> bool:

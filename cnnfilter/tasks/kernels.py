@@ -12,7 +12,12 @@ from pathlib import Path
 from cnnfilter.errors import UsageError
 from cnnfilter.kernels import REGISTRY, Kernel, load_kernel_file, resolve_kernel
 
-__all__ = ["load_kernel", "kernel_document", "registry_document", "readable_factors"]
+__all__ = [
+    "load_kernel",
+    "kernel_document",
+    "registry_document",
+    "readable_factors",
+]
 
 
 def load_kernel(kernel: str | None, kernel_file: Path | None) -> Kernel:

@@ -374,3 +374,21 @@ def test_sigterm_during_a_parallel_batch_keeps_only_complete_outputs(photos, tmp
     for path in written:
         assert read(path).shape == read(photos / path.relative_to(out)).shape
     assert "2 done, 0 skipped, 0 failed; interrupted by SIGTERM" in stderr
+
+
+def _budget_in_worker(job: Job) -> int:
+    """A picklable task: the thread budget the worker process was given."""
+    from cnnfilter.engine.threads import thread_budget
+
+    return thread_budget()
+
+
+@pytest.mark.parametrize(("budget", "workers", "each"), [(4, 2, 2), (2, 2, 1), (1, 2, 1)])
+def test_batch_workers_share_one_core_budget(monkeypatch, budget, workers, each):
+    from cnnfilter.engine.threads import ENV_VAR
+
+    monkeypatch.setenv(ENV_VAR, str(budget))
+    result = batch.run_jobs(
+        _jobs(4), _budget_in_worker, lambda job, value: {"value": value}, workers=workers
+    )
+    assert [o.report["value"] for o in result.outcomes] == [each] * 4
