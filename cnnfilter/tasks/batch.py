@@ -546,13 +546,28 @@ def run_jobs(
             for job in jobs:
                 record(job, *attempt(work, job))
         else:
+            import functools
+
+            from cnnfilter.engine.threads import thread_budget
             from cnnfilter.tasks._pool import run_pool
 
-            run_pool(jobs, work, record, min(workers, len(jobs), max_workers()), WORKER_DIED)
+            count = min(workers, len(jobs), max_workers())
+            # one budget of cores for the run: N workers share it instead of each taking all
+            budgeted = functools.partial(_with_threads, work, max(1, thread_budget() // count))
+            run_pool(jobs, budgeted, record, count, WORKER_DIED)
     except KeyboardInterrupt as exc:
         interrupted = getattr(exc, "signal_name", None) or "SIGINT"
     ordered = [outcomes[i] for i in sorted(outcomes)]
     return BatchResult(ordered, interrupted)
+
+
+def _with_threads(work: Callable, threads: int, job: Job) -> object:
+    """``work(job)`` in a worker process that keeps to ``threads`` of the run's cores
+    (:func:`cnnfilter.engine.threads.set_thread_budget`)."""
+    from cnnfilter.engine.threads import set_thread_budget
+
+    set_thread_budget(threads)
+    return work(job)
 
 
 def _record_refused(jobs: Sequence[Job], record: Callable) -> list[Job]:
