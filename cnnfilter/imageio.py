@@ -928,6 +928,8 @@ def _pillow_image(arr: np.ndarray, fmt: str):
 
 def _fit_mode(arr: np.ndarray, fmt: str, modes: dict) -> tuple[np.ndarray, list[str]]:
     """uint8 ``arr`` in a mode ``fmt``'s writer takes (alpha flattened, gray as RGB), notes."""
+    from cnnfilter.codecs.formats import gray_reads_back_as_colour
+
     notes = []
     mode = _MODE_OF_CHANNELS[1 if arr.ndim == 2 else arr.shape[2]]
     if mode == "LA" and "LA" not in modes and "RGBA" in modes:
@@ -944,6 +946,8 @@ def _fit_mode(arr: np.ndarray, fmt: str, modes: dict) -> tuple[np.ndarray, list[
     if mode == "L" and "L" not in modes:
         arr = np.repeat(arr[..., np.newaxis], 3, axis=2)
         notes.append(f"gray written as RGB: {fmt} has no gray mode")
+    elif mode == "L" and gray_reads_back_as_colour(fmt):
+        notes.append(f"gray written as RGB (R = G = B): {fmt} reads back as colour")
     return arr, notes
 
 

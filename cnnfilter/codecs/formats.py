@@ -20,6 +20,7 @@ __all__ = [
     "MODES",
     "extensions",
     "write_modes",
+    "gray_reads_back_as_colour",
     "format_table",
     "DEEP_WRITE",
 ]
@@ -105,6 +106,29 @@ def write_modes(fmt: str) -> dict[str, str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return {mode: kind for mode in MODES if (kind := _probe(fmt, mode)) is not None}
+
+
+@functools.cache
+def gray_reads_back_as_colour(fmt: str) -> bool:
+    """True when 8-bit gray written in ``fmt`` opens again as colour (WebP: RGB; GIF: palette).
+
+    The values are kept (R = G = B), but the picture is read back with three
+    channels; :func:`cnnfilter.imageio.encode_picture` says so on writing.
+    Measured once per process, as :func:`write_modes`.
+    """
+    import warnings
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _sample("L").save(buf, format=fmt)
+            with Image.open(io.BytesIO(buf.getvalue())) as im:
+                return im.mode not in ("L", "I;16", "I", "F", "1")
+        except Exception:  # noqa: BLE001 -- a writer that refuses gray: nothing read back
+            return False
 
 
 @functools.lru_cache(maxsize=1)
