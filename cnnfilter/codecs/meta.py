@@ -145,7 +145,8 @@ def save_options(meta: ImageMeta | None, fmt: str, channels: int) -> tuple[dict,
     if meta is None:
         return {}, []
     read_notes = len(meta.notes)
-    meta = _fits(meta, channels)
+    if fmt in ("PNG", "JPEG", "TIFF", "WEBP"):  # the formats that hold a profile
+        meta = _fits(meta, channels)
     options: dict = {}
     if meta.icc and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
         options["icc_profile"] = meta.icc

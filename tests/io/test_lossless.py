@@ -238,3 +238,56 @@ def test_pipe_defaults_to_the_input_format(samples):
     result = invoke("apply", "-", "-k", "sobel-x", "-o", "-", input=data)
     assert result.exit_code == 0, result.stderr
     assert Image.open(io.BytesIO(result.stdout_bytes)).format == "PNG"
+
+
+RGB_2x2 = np.array([[(255, 0, 0), (0, 255, 0)], [(0, 0, 255), (200, 100, 50)]], np.uint8)
+#: ITU-R 601-2 luma of RGB_2x2, by hand: (299 R + 587 G + 114 B) / 1000, rounded
+LUMA_2x2 = np.array([[76, 150], [29, 124]], np.uint8)  # 124.25 for (200, 100, 50)
+
+
+@pytest.mark.parametrize(
+    ("ext", "magic", "said"),
+    [
+        ("pgm", b"P5", "colour written as gray"),
+        ("ppm", b"P6", None),
+        ("pbm", b"P4", "written as 1 bit"),
+        ("pfm", b"Pf", "written as 32-bit float"),
+        ("pnm", b"P6", None),
+    ],
+)
+def test_netpbm_outputs_are_the_kind_their_extension_names(tmp_path, ext, magic, said):
+    src = tmp_path / "in.png"
+    Image.fromarray(RGB_2x2).save(src)
+    out = tmp_path / f"out.{ext}"
+    result = identity(src, out)
+    assert out.read_bytes()[:2] == magic
+    if said:
+        assert said in result.stderr
+    else:
+        assert "written as" not in result.stderr, result.stderr
+    with Image.open(out) as im:
+        got = np.asarray(im)
+    if ext == "pgm":
+        np.testing.assert_array_equal(got, LUMA_2x2)
+    elif ext == "pbm":
+        np.testing.assert_array_equal(got, LUMA_2x2 >= 128)
+    elif ext == "pfm":
+        np.testing.assert_allclose(got, LUMA_2x2 / 255.0, rtol=1e-6)
+    else:
+        np.testing.assert_array_equal(got, RGB_2x2)
+
+
+def test_16_bit_gray_into_pgm_stays_16_bit(tmp_path):
+    deep = tmp_path / "d.png"
+    MODES["I;16"]().save(deep)
+    identity(deep, tmp_path / "d.pgm")
+    assert (tmp_path / "d.pgm").read_bytes()[:2] == b"P5"
+    np.testing.assert_array_equal(read_image(tmp_path / "d.pgm").pixels, read_image(deep).pixels)
+
+
+def test_raw_float_response_into_pgm_is_refused_but_pfm_takes_it(tmp_path, samples):
+    result = invoke("apply", samples / "camera.png", "-k", "sobel-x", "--range", "raw",
+                    "-o", tmp_path / "r.pgm")  # fmt: skip
+    assert result.exit_code == 2 and "not PPM" in result.stderr
+    identity(samples / "camera.png", tmp_path / "r.pfm", "--range", "raw")
+    assert (tmp_path / "r.pfm").read_bytes()[:2] == b"Pf"
