@@ -50,6 +50,8 @@ __all__ = [
     "output_format",
     "stdout_format",
     "encode_picture",
+    "netpbm_variant",
+    "fit_netpbm",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_PNG_COMPRESS_LEVEL",
     "read_image",
@@ -818,12 +820,101 @@ def encode_image(
     compress_level: int = DEFAULT_PNG_COMPRESS_LEVEL,
     quality: int = 95,
     meta: ImageMeta | None = None,
+    variant: str | None = None,
 ) -> bytes:
     """Encode ``array`` in a Pillow format name or ``"NPY"``; return the bytes.
 
     As :func:`encode_picture`, without its notes.
     """
-    return encode_picture(array, fmt, compress_level=compress_level, quality=quality, meta=meta)[0]
+    return encode_picture(
+        array, fmt, compress_level=compress_level, quality=quality, meta=meta, variant=variant
+    )[0]
+
+
+#: The Netpbm kind each extension names (Pillow writes them all as format "PPM", choosing
+#: the kind by the image's mode alone). ``.ppm`` and ``.pnm`` are left to Pillow: colour as
+#: P6, gray as P5 (16-bit kept), which every PPM reader takes ("programs that read PPM also
+#: read PGM and PBM", Netpbm's documentation); PGM and PBM readers take nothing wider.
+NETPBM_VARIANTS = {
+    "pbm": "black and white (P4)",
+    "pgm": "gray (P5)",
+    "pfm": "32-bit float gray (Pf)",
+}
+
+
+def netpbm_variant(path: str | Path, fmt: str | None = None) -> str | None:
+    """``"pgm"``, ``"pbm"`` or ``"pfm"``: the Netpbm kind ``fmt`` or the extension names.
+
+    None for ``.ppm``, ``.pnm`` (any kind) and for other formats.
+
+    >>> netpbm_variant("edges.pgm"), netpbm_variant("-", "pbm"), netpbm_variant("x.pnm")
+    ('pgm', 'pbm', None)
+    """
+    key = (fmt or Path(str(path)).suffix).lower().lstrip(".")
+    return key if key in NETPBM_VARIANTS else None
+
+
+def _luma(colour: np.ndarray) -> np.ndarray:
+    """ITU-R 601-2 luma ``(299 R + 587 G + 114 B) / 1000`` (Pillow's RGB to L), colour's dtype."""
+    y = colour[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    if colour.dtype.kind == "f":
+        return y.astype(colour.dtype)
+    return np.rint(y).astype(colour.dtype)
+
+
+def _white(arr: np.ndarray) -> float:
+    return 65535.0 if arr.dtype == np.uint16 else 1.0 if arr.dtype.kind == "f" else 255.0
+
+
+def _flatten_gray(gray: np.ndarray, alpha: np.ndarray | None, white: float) -> np.ndarray:
+    """Gray as float64 in ``[0, white]``, composited onto white where ``alpha`` < full."""
+    g = gray.astype(np.float64)
+    if alpha is None:
+        return g
+    a = alpha.astype(np.float64) / white
+    return g * a + white * (1.0 - a)
+
+
+def fit_netpbm(arr: np.ndarray, variant: str) -> tuple[np.ndarray, list[str]]:
+    """``arr`` as the Netpbm kind its extension names, and notes of what changed.
+
+    * ``pgm``: colour becomes gray (:func:`_luma`, Pillow's formula), alpha kept
+      (flattened later: PGM has none);
+    * ``pbm``: gray (colour through luma, alpha flattened onto white), then
+      white where the value is at least half of full white;
+    * ``pfm``: gray as float32 in ``[0, 1]`` (``x / full white``; cnnfilter
+      reads float pictures with full white 1.0), alpha flattened onto white.
+
+    >>> fit_netpbm(np.array([[[255, 0, 0]]], np.uint8), "pgm")[0]
+    array([[76]], dtype=uint8)
+    >>> fit_netpbm(np.array([[0, 127, 128, 255]], np.uint8), "pbm")[0]
+    array([[False, False,  True,  True]])
+    """
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    if channels > 4 or arr.dtype.kind not in "uif" or variant not in NETPBM_VARIANTS:
+        return arr, []  # refused later, with the format's own message
+    name = f".{variant} holds {NETPBM_VARIANTS[variant]}"
+    if arr.dtype.kind == "f" and variant != "pfm":
+        raise UsageError(
+            f"a float array cannot be stored as .{variant} ({name[len(variant) + 2 :]} "
+            "integers); write .pfm, .tif or .npy, or map it to pixels first"
+        )
+    alpha = arr[..., -1] if channels in (2, 4) else None
+    colour = channels >= 3
+    gray = _luma(arr) if colour else (arr if arr.ndim == 2 else arr[..., 0])
+    notes = [f"colour written as gray (ITU-R 601 luma): {name}; use .ppm"] if colour else []
+    white = _white(arr)
+    if variant == "pgm":
+        return (gray if alpha is None else np.stack([gray, alpha], axis=-1)), notes
+    flat = _flatten_gray(gray, alpha, white)
+    if alpha is not None:
+        notes.append(f".{variant} has no alpha channel: transparent pixels flattened onto white")
+    if variant == "pbm":
+        notes.append(f"written as 1 bit (white from half of full white up): {name}")
+        return flat >= white / 2, notes
+    if arr.dtype.kind != "f":
+        notes.append(f"written as 32-bit float (x / {white:g}): {name}")
+    return (flat / white).astype(np.float32), notes
 
 
 def encode_picture(
@@ -833,6 +924,7 @@ def encode_picture(
     compress_level: int = DEFAULT_PNG_COMPRESS_LEVEL,
     quality: int = 95,
     meta: ImageMeta | None = None,
+    variant: str | None = None,
 ) -> tuple[bytes, list[str]]:
     """Encode ``array`` in ``fmt``; return the bytes and what had to be converted.
 
@@ -843,7 +935,9 @@ def encode_picture(
     notes: alpha flattened onto white where the format has none, gray + alpha
     as RGBA, 16 bits as 8. ``meta`` (ICC profile, EXIF, DPI, PNG text) is
     written where ``fmt`` holds it (:mod:`cnnfilter.codecs.meta`). WebP is
-    lossless at ``quality=100``.
+    lossless at ``quality=100``. ``variant``: the extension a PPM output was
+    named with (:func:`netpbm_variant`), which picks the Netpbm kind written
+    (:func:`fit_netpbm`).
 
     Raises:
         UsageError: a dtype/shape the format cannot store (with the fix); the
@@ -855,8 +949,11 @@ def encode_picture(
         buf = io.BytesIO()
         np.save(buf, array, allow_pickle=False)
         return buf.getvalue(), []
-    arr, depth_note = fit_bit_depth(np.ascontiguousarray(array), fmt)  # 16 -> 8 bits if needed
-    notes = [depth_note] if depth_note else []
+    arr, notes = np.ascontiguousarray(array), []
+    if fmt == "PPM" and variant in NETPBM_VARIANTS:
+        arr, notes = fit_netpbm(arr, variant)
+    arr, depth_note = fit_bit_depth(arr, fmt)  # 16 -> 8 bits if needed
+    notes += [depth_note] if depth_note else []
     if deep.is_deep(arr) and (fmt == "TIFF" or (fmt == "PNG" and arr.dtype == np.uint16)):
         data, more = _encode_deep(arr, fmt, meta, compress_level)
         return data, notes + more
@@ -924,6 +1021,8 @@ def _pillow_image(arr: np.ndarray, fmt: str):
     from cnnfilter.codecs.formats import write_modes
 
     modes = write_modes(fmt)
+    if arr.dtype == np.bool_ and arr.ndim == 2:  # black and white (a .pbm)
+        return Image.fromarray(arr), []
     if arr.dtype.kind == "f":
         if arr.ndim != 2 or "F" not in modes:
             raise UsageError(
@@ -951,6 +1050,8 @@ def _pillow_image(arr: np.ndarray, fmt: str):
 
 def _fit_mode(arr: np.ndarray, fmt: str, modes: dict) -> tuple[np.ndarray, list[str]]:
     """uint8 ``arr`` in a mode ``fmt``'s writer takes (alpha flattened, gray as RGB), notes."""
+    from cnnfilter.codecs.formats import gray_reads_back_as_colour
+
     notes = []
     mode = _MODE_OF_CHANNELS[1 if arr.ndim == 2 else arr.shape[2]]
     if mode == "LA" and "LA" not in modes and "RGBA" in modes:
@@ -967,6 +1068,8 @@ def _fit_mode(arr: np.ndarray, fmt: str, modes: dict) -> tuple[np.ndarray, list[
     if mode == "L" and "L" not in modes:
         arr = np.repeat(arr[..., np.newaxis], 3, axis=2)
         notes.append(f"gray written as RGB: {fmt} has no gray mode")
+    elif mode == "L" and gray_reads_back_as_colour(fmt):
+        notes.append(f"gray written as RGB (R = G = B): {fmt} reads back as colour")
     return arr, notes
 
 
@@ -1324,7 +1427,13 @@ def write_image(
     """
     p = Path(path)
     resolved = _format_for(p, fmt)
-    data = encode_image(array, resolved, compress_level=compress_level, quality=quality)
+    data = encode_image(
+        array,
+        resolved,
+        compress_level=compress_level,
+        quality=quality,
+        variant=netpbm_variant(p, fmt),
+    )
     if str(path) == STDIO:
         write_stdout(data)
     else:

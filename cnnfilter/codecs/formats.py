@@ -20,8 +20,10 @@ __all__ = [
     "MODES",
     "extensions",
     "write_modes",
+    "gray_reads_back_as_colour",
     "format_table",
     "DEEP_WRITE",
+    "kind_bits",
 ]
 
 #: The picture kinds probed, by Pillow mode: what each means, and a 2 x 3 sample.
@@ -34,11 +36,26 @@ MODES = {
     "F": "32-bit float gray",
 }
 
-#: Extra kinds the 16-bit codecs (cnnfilter[16bit]) write, per format.
+#: Extra kinds the 16-bit codecs (cnnfilter[16bit]) read and write, per format.
 DEEP_WRITE = {
     "PNG": ["16-bit gray + alpha", "16-bit colour", "16-bit colour + alpha"],
-    "TIFF": ["16-bit gray + alpha", "16-bit colour", "16-bit colour + alpha", "float colour"],
+    "TIFF": [
+        "16-bit gray + alpha",
+        "16-bit colour",
+        "16-bit colour + alpha",
+        "32-bit float colour",
+    ],
 }
+
+
+def kind_bits(kind: str) -> int:
+    """Bits per channel of a picture kind (``"16-bit colour"`` -> 16).
+
+    >>> kind_bits("8-bit gray + alpha"), kind_bits("32-bit float colour")
+    (8, 32)
+    """
+    return int(kind.split("-bit", 1)[0])
+
 
 #: Formats Pillow lists as writable that are not pictures of one frame (documents, icons,
 #: animations) or that do not read back what they write, left out of ``cnnfilter formats``.
@@ -107,6 +124,42 @@ def write_modes(fmt: str) -> dict[str, str]:
         return {mode: kind for mode in MODES if (kind := _probe(fmt, mode)) is not None}
 
 
+@functools.cache
+def gray_reads_back_as_colour(fmt: str) -> bool:
+    """True when 8-bit gray written in ``fmt`` opens again as colour (WebP: RGB; GIF: palette).
+
+    The values are kept (R = G = B), but the picture is read back with three
+    channels; :func:`cnnfilter.imageio.encode_picture` says so on writing.
+    Measured once per process, as :func:`write_modes`.
+    """
+    import warnings
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _sample("L").save(buf, format=fmt)
+            with Image.open(io.BytesIO(buf.getvalue())) as im:
+                return im.mode not in ("L", "I;16", "I", "F", "1")
+        except Exception:  # noqa: BLE001 -- a writer that refuses gray: nothing read back
+            return False
+
+
+def _is_stub(fmt: str) -> bool:
+    """A format Pillow only recognises (BUFR, GRIB, HDF5, WMF off Windows): no handler installed.
+
+    Pillow's stub plugins open such a file but load its pixels only through a
+    handler the application registers; without one they cannot be read.
+    """
+    from PIL import Image, ImageFile
+
+    cls = Image.OPEN[fmt][0]
+    stub = isinstance(cls, type) and issubclass(cls, ImageFile.StubImageFile)
+    return stub and getattr(cls, "_handler", None) is None
+
+
 @functools.lru_cache(maxsize=1)
 def extensions() -> tuple[dict[str, str], dict[str, str]]:
     """``(readable, writable)``: extension (``".png"``) -> Pillow format name.
@@ -117,7 +170,9 @@ def extensions() -> tuple[dict[str, str], dict[str, str]]:
 
     Image.init()
     registered = Image.registered_extensions()
-    readable = {ext: fmt for ext, fmt in registered.items() if fmt in Image.OPEN}
+    readable = {
+        ext: fmt for ext, fmt in registered.items() if fmt in Image.OPEN and not _is_stub(fmt)
+    }
     writable = {
         ext: fmt
         for ext, fmt in registered.items()
@@ -136,6 +191,10 @@ class FormatInfo:
     written: list[str]
     lossy: bool
     metadata: list[str]
+    #: kinds read beyond Pillow's modes (the 16-bit codecs), e.g. ``["16-bit colour"]``
+    read_deep: list[str]
+    #: bits per channel of the kinds written, ascending (``[8, 16]``)
+    bits: list[int]
 
 
 #: What cnnfilter carries from the input to an output of each format.
@@ -149,6 +208,13 @@ METADATA = {
 }
 
 
+def _label(fmt: str, mode: str) -> str:
+    """The kind written for ``mode``, and how it reads back where that differs."""
+    if mode == "L" and gray_reads_back_as_colour(fmt):
+        return f"{MODES[mode]} (reads back as colour)"
+    return MODES[mode]
+
+
 def format_table(deep: bool) -> list[FormatInfo]:
     """Every format cnnfilter reads or writes, by name; ``deep``: the 16-bit codecs are present."""
     readable, writable = extensions()
@@ -157,9 +223,9 @@ def format_table(deep: bool) -> list[FormatInfo]:
     for name in names:
         exts = sorted(e for e, f in {**readable, **writable}.items() if f == name)
         modes = write_modes(name) if name in writable.values() else {}
-        written = [MODES[m] for m in modes]
-        if deep:
-            written += DEEP_WRITE.get(name, [])
+        written = [_label(name, m) for m in modes]
+        read_deep = DEEP_WRITE.get(name, []) if deep else []
+        written += read_deep
         rows.append(
             FormatInfo(
                 name,
@@ -168,7 +234,9 @@ def format_table(deep: bool) -> list[FormatInfo]:
                 written,
                 any(kind == "lossy" for kind in modes.values()),
                 METADATA.get(name, []) if written else [],
+                read_deep,
+                sorted({kind_bits(k) for k in written}),
             )
         )
-    rows.append(FormatInfo("NPY", [".npy"], True, ["any shape and dtype"], False, []))
-    return rows
+    npy = FormatInfo("NPY", [".npy"], True, ["any shape and dtype"], False, [], [], [])
+    return [*rows, npy]

@@ -29,6 +29,15 @@ __all__ = ["ImageMeta", "meta_of", "save_options", "png_chunks", "to_srgb", "srg
 _ORIENTATION = 0x0112
 _EXIF_IFD = 0x8769
 _PIXEL_X, _PIXEL_Y = 0xA002, 0xA003
+#: TIFF tags of the first IFD that describe how the input's pixels were stored (size, samples,
+#: strips, tiles, compression, palette), not the picture: Pillow's ``getexif()`` of a TIFF
+#: returns them with the rest, and written again they contradict the output (Pillow's TIFF
+#: writer fails with "Error setting from dictionary" on a float TIFF's). Resolution and the
+#: ICC profile are carried as ``dpi`` and ``icc`` instead.
+_LAYOUT_TAGS = frozenset(
+    {254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 282, 283}
+    | {284, 296, 317, 320, 322, 323, 324, 325, 338, 339, 340, 341, 347, 530, 531, 532, 34675}
+)
 
 
 @dataclass(frozen=True)
@@ -90,12 +99,7 @@ def meta_of(im) -> ImageMeta:
     except Exception:  # noqa: BLE001 -- damaged EXIF is dropped, the pixels still count
         parsed = None
     if parsed is not None and len(parsed):
-        orientation = parsed.get(_ORIENTATION)
-        if orientation is not None:  # Pillow caches this object: put the tag back after
-            parsed[_ORIENTATION] = 1
-        exif = parsed.tobytes()
-        if orientation is not None:
-            parsed[_ORIENTATION] = orientation
+        exif = _descriptive_exif(parsed)
     dpi = info.get("dpi")
     if dpi is not None:
         try:
@@ -107,6 +111,24 @@ def meta_of(im) -> ImageMeta:
     if im.format == "PNG":  # Pillow puts the text chunks in ``info`` as str (nothing else is)
         text = {str(k): str(v) for k, v in info.items() if isinstance(v, str)}
     return ImageMeta(icc=icc, exif=exif, dpi=dpi, text=text)
+
+
+def _descriptive_exif(parsed) -> bytes | None:
+    """EXIF bytes of ``parsed`` with orientation 1 and no storage-layout tags; None if empty.
+
+    ``parsed`` (Pillow caches it on the image) is left as it was.
+    """
+    from PIL import Image
+
+    kept = Image.Exif()
+    kept.load(parsed.tobytes())
+    for tag in _LAYOUT_TAGS & set(kept):
+        del kept[tag]
+    if _ORIENTATION in kept:
+        kept[_ORIENTATION] = 1
+    if not len(kept):
+        return None
+    return kept.tobytes()
 
 
 def _fits(meta: ImageMeta, channels: int) -> ImageMeta:
@@ -127,7 +149,8 @@ def save_options(meta: ImageMeta | None, fmt: str, channels: int) -> tuple[dict,
     if meta is None:
         return {}, []
     read_notes = len(meta.notes)
-    meta = _fits(meta, channels)
+    if fmt in ("PNG", "JPEG", "TIFF", "WEBP"):  # the formats that hold a profile
+        meta = _fits(meta, channels)
     options: dict = {}
     if meta.icc and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
         options["icc_profile"] = meta.icc

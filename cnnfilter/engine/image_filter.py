@@ -28,7 +28,7 @@ from cnnfilter.engine.intensity import (
 )
 from cnnfilter.errors import UsageError
 
-__all__ = ["FilterSettings", "FilterResult", "filter_image", "OPERATIONS"]
+__all__ = ["FilterSettings", "FilterResult", "filter_image", "acts_per_pixel", "OPERATIONS"]
 
 #: ``op`` values and the name reports print for each (from :mod:`cnnfilter.engine.choices`).
 OPERATIONS = OPERATION_NAMES
@@ -100,6 +100,11 @@ def filter_image(
       instead of darkening towards black;
     * for kernels with negative weights (edges, sharpening), whose filtered
       alpha can vanish or change sign, by the kept alpha below.
+
+    A kernel whose non-zero weights all sit on the anchor tap (the identity;
+    :func:`acts_per_pixel`) mixes no neighbours, so nothing can bleed: the
+    straight colour is filtered as it is, and the identity returns every
+    value exactly, the hidden colour of transparent pixels included.
 
     The alpha channel itself is kept, not filtered: each output pixel takes
     the alpha of the input pixel under the kernel's anchor (the same sampling
@@ -232,19 +237,44 @@ def _response(pixels, weights, settings, alpha, max_value, plan):
         dilation=settings.dilation,
     )
     channels = "sum" if settings.sum_channels else "separate"
-    source = pixels if alpha is None else premultiply(pixels, alpha, max_value)
+    if alpha is None or acts_per_pixel(weights):
+        # A kernel whose taps all sit on the anchor mixes no neighbours, so nothing can
+        # bleed: premultiplying would only add float32 rounding and blank the hidden colour
+        # of fully transparent pixels, which the identity must keep.
+        response = run(pixels, weights, channels=channels, method=plan, **options)
+        alpha_out = None if alpha is None else _sample_alpha(alpha, weights.shape[:2], run, options)
+        return response, alpha_out
+    source = premultiply(pixels, alpha, max_value)
     response = run(source, weights, channels=channels, method=plan, **options)
-    alpha_out = None
-    if alpha is not None:
-        alpha_out = _sample_alpha(alpha, weights.shape[:2], run, options)
-        total = float(np.sum(weights))
-        if weights.ndim == 2 and total > 0 and np.all(weights >= 0):
-            # weights / total: the same rank and taps, so the same plan
-            coverage = run(alpha.astype(np.float32), weights / total, method=plan, **options)
-            response = unpremultiply(response, coverage, max_value)
-        else:
-            response = unpremultiply(response, alpha_out, max_value)
+    alpha_out = _sample_alpha(alpha, weights.shape[:2], run, options)
+    total = float(np.sum(weights))
+    if weights.ndim == 2 and total > 0 and np.all(weights >= 0):
+        # weights / total: the same rank and taps, so the same plan
+        coverage = run(alpha.astype(np.float32), weights / total, method=plan, **options)
+        response = unpremultiply(response, coverage, max_value)
+    else:
+        response = unpremultiply(response, alpha_out, max_value)
     return response, alpha_out
+
+
+def acts_per_pixel(weights: np.ndarray) -> bool:
+    """True when every non-zero weight sits on the anchor tap ``(kh // 2, kw // 2)``.
+
+    Such a kernel (the identity, a scaled identity, a per-channel weighting
+    of a ``(kh, kw, C)`` kernel) computes each output pixel from the input
+    pixel under its anchor alone; :func:`filter_image` then filters the
+    straight colour, unpremultiplied, so the identity is exact.
+
+    >>> acts_per_pixel(np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]]))
+    True
+    >>> acts_per_pixel(np.array([[0, 1, 0], [0, 0, 0], [0, 0, 0]]))
+    False
+    """
+    w = np.asarray(weights)
+    kh, kw = w.shape[:2]
+    off = np.ones((kh, kw), dtype=bool)
+    off[kh // 2, kw // 2] = False
+    return not np.any(w[off])
 
 
 def _sample_alpha(alpha, kernel_hw, run, options) -> np.ndarray:

@@ -203,16 +203,25 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     if (
         pixels.dtype.kind == "f"
         and fmt not in ("NPY", "TIFF")
-        and not (pixels.ndim == 2 and fmt == "PPM")
+        and not (
+            pixels.ndim == 2
+            and fmt == "PPM"
+            and imageio.netpbm_variant(target, spec.fmt) in (None, "pfm")
+        )
     ):
         raise UsageError(
             f"range_mode='raw' keeps the float response ({' x '.join(map(str, pixels.shape))}), "
-            f"which only .npy or a single-channel .tif can hold, not {fmt}; write .npy, or "
+            f"which only .npy, a .tif or a single-channel .pfm can hold, not {fmt}; write .npy, or "
             "use range_mode='clip', abs or rescale to map it to pixels"
         )
     meta = loaded.meta.resized(loaded.pixels.shape[:2], pixels.shape[:2]) if loaded.meta else None
     data, write_notes = imageio.encode_picture(
-        pixels, fmt, compress_level=spec.compress_level, quality=spec.quality, meta=meta
+        pixels,
+        fmt,
+        compress_level=spec.compress_level,
+        quality=spec.quality,
+        meta=meta,
+        variant=imageio.netpbm_variant(target, spec.fmt),
     )
     depth_note = next((n for n in write_notes if n.startswith("16-bit")), None)
     read_notes = tuple(loaded.meta.notes) if loaded.meta else ()

@@ -116,7 +116,9 @@ def pool(
 ) -> Pooled:
     """Pool ``source`` per channel as ``spec`` says; write ``output`` and the winners picture.
 
-    An image's alpha is pooled as its last channel. 8- and 16-bit images stay
+    An image's alpha is pooled as its last channel; the colour of transparent pixels
+    never reaches visible ones (avg and lp pool the colour premultiplied by alpha, max
+    sees fully transparent pixels as colour 0). 8- and 16-bit images stay
     as they are (max keeps the values, avg is rounded, lp is clipped); other
     values are mapped by :func:`as_picture` unless ``output`` is ``.npy``.
 
@@ -153,8 +155,12 @@ def pool(
 
     check_pool_cost(data.shape, rows, cols, max_memory_bytes=imageio.available_memory())
     t0 = time.perf_counter()
+    if kind == "image with alpha" and spec.op == "max":
+        data = _hide_transparent_colour(data)
     if show_winners is not None:
         result, indices = max_pool2d_with_indices(data, spec)
+    elif kind == "image with alpha" and spec.op != "max":
+        result, indices = _pool_premultiplied(data, spec, max_value), None
     else:
         result, indices = pool2d(data, spec), None
     elapsed = time.perf_counter() - t0
@@ -170,6 +176,39 @@ def pool(
         "total": round((time.perf_counter() - t_start) * 1000, 3),
     }
     return done
+
+
+def _hide_transparent_colour(data):
+    """Colour 0 where alpha (the last channel) is 0, so that a hidden colour never wins a max."""
+
+    out = data.copy()
+    out[..., :-1][data[..., -1] == 0] = 0
+    return out
+
+
+def _pool_premultiplied(data, spec, max_value):
+    """avg / lp pooling of colour + alpha (last channel) without the hidden colour bleeding in.
+
+    The colour is pooled premultiplied by ``alpha / max_value`` and divided by the pooled
+    alpha (0 where that is 0), as :func:`cnnfilter.engine.image_filter.filter_image` does:
+    an average is then the alpha-weighted average of the colours, and a window of opaque
+    blue beside transparent red stays blue. Alpha itself is pooled as a channel.
+    Returns ``work_dtype(data.dtype)`` values, as :func:`pool2d` does for avg and lp.
+    """
+    import numpy as np
+
+    from cnnfilter.engine.filtering import work_dtype
+    from cnnfilter.engine.pooling import pool2d
+
+    alpha = data[..., -1].astype(np.float64)
+    colour = data[..., :-1].astype(np.float64) * (alpha / max_value)[..., np.newaxis]
+    pooled_alpha = pool2d(alpha, spec)
+    pooled = pool2d(colour, spec)
+    share = (pooled_alpha / max_value)[..., np.newaxis]
+    out = np.zeros_like(pooled)
+    np.divide(pooled, share, out=out, where=np.broadcast_to(share > 0, pooled.shape))
+    result = np.concatenate([out, pooled_alpha[..., np.newaxis]], axis=2)
+    return result.astype(work_dtype(data.dtype))
 
 
 def _load(path: Path, *, max_pixels: int, frame: int):

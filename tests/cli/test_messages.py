@@ -79,8 +79,8 @@ def test_pool_refuses_a_picture_of_16_channels_and_points_to_npy(here):
 def test_apply_range_raw_to_png_names_range_and_npy(here):
     line = error_line(2, ["apply", "gray.png", "-k", "sobel-x", "--range", "raw", "-o", "r.png"])
     assert line == (
-        "Error: --range raw keeps the float response (48 x 40), which only .npy or a "
-        "single-channel .tif can hold, not PNG; write .npy, or use --range clip, abs or "
+        "Error: --range raw keeps the float response (48 x 40), which only .npy, a .tif or a "
+        "single-channel .pfm can hold, not PNG; write .npy, or use --range clip, abs or "
         "rescale to map it to pixels"
     )
     assert not Path("r.png").exists()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 from scipy import ndimage
 
 from cnnfilter.engine.filtering import convolve
-from cnnfilter.engine.image_filter import FilterSettings, filter_image
+from cnnfilter.engine.image_filter import FilterSettings, acts_per_pixel, filter_image
 from cnnfilter.errors import UsageError
 
 SOBEL_X = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
@@ -242,3 +246,40 @@ def test_offset_is_not_scaled_by_alpha(alpha_value):
     # a flat region: sobel gives 0 everywhere, plus the offset
     assert (result.pixels[..., 0] == 128).all()
     assert (result.pixels[..., 1] == alpha_value).all()
+
+
+IDENTITY3 = np.array([[0.0, 0, 0], [0, 1, 0], [0, 0, 0]])
+
+
+@given(
+    hnp.arrays(np.uint16, st.tuples(st.integers(1, 6), st.integers(1, 6), st.sampled_from([1, 3]))),
+    st.data(),
+)
+@hsettings(max_examples=60, deadline=None)
+def test_identity_with_alpha_returns_every_16_bit_value_exactly(colour, data):
+    """Alpha pictures skip premultiplication for a kernel acting per pixel: no float32 loss."""
+    alpha = data.draw(hnp.arrays(np.uint16, colour.shape[:2]))
+    colour = colour[..., 0] if colour.shape[2] == 1 else colour
+    op = data.draw(st.sampled_from(["convolve", "correlate"]))
+    result = filter_image(colour, IDENTITY3, FilterSettings(op=op), alpha=alpha, max_value=65535)
+    np.testing.assert_array_equal(result.pixels[..., :-1].reshape(colour.shape), colour)
+    np.testing.assert_array_equal(result.pixels[..., -1], alpha)
+    raw = filter_image(colour, IDENTITY3, FilterSettings(op=op, raw=True), alpha=alpha)
+    np.testing.assert_array_equal(raw.response, colour)  # the float response itself is exact
+
+
+def test_identity_keeps_the_hidden_colour_of_a_transparent_pixel():
+    colour, alpha = rgba_blue_next_to_hidden_red()
+    result = filter_image(colour, IDENTITY3, FilterSettings(), alpha=alpha)
+    np.testing.assert_array_equal(result.pixels[..., :3], colour)  # hidden red kept, not 0
+
+
+def test_a_shifting_delta_still_premultiplies():
+    """A single tap off the anchor reads a neighbour: the hidden red must not appear."""
+    colour, alpha = rgba_blue_next_to_hidden_red()
+    shift = np.zeros((3, 3))
+    shift[1, 2] = 1.0  # correlate: each pixel takes its right neighbour
+    assert acts_per_pixel(IDENTITY3) and acts_per_pixel(2 * IDENTITY3)
+    assert not acts_per_pixel(shift)
+    result = filter_image(colour, shift, FilterSettings(op="correlate"), alpha=alpha)
+    assert (result.pixels[:, 3, 0] == 0).all()  # column 3 is opaque; its neighbour hidden red

@@ -48,3 +48,44 @@ def test_a_feature_map_is_stretched_and_non_finite_values_become_zero():
                              source_dtype=values.dtype)  # fmt: skip
     np.testing.assert_array_equal(stored, [[0, 64], [64, 255]])  # nan -> 0 -> (0+2)/8*255
     assert how == "float64 values [-2, 6] rescaled to 0..255 (8 bits); write .npy to keep them"
+
+
+def _rgba(tmp_path, pixels):
+    from PIL import Image
+
+    path = tmp_path / "rgba.png"
+    Image.fromarray(np.array(pixels, np.uint8), mode="RGBA").save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("op", "want"),
+    [
+        # avg: the alpha-weighted average of the colours: only the opaque blue counts;
+        # alpha 255 / 4 = 63.75 -> 64 (unweighted, the hidden red would give (191, 0, 64))
+        ("avg", [0, 0, 255, 64]),
+        # max: a fully transparent pixel's hidden red never wins (it would give (255, 0, 255))
+        ("max", [0, 0, 255, 255]),
+    ],
+)
+def test_pooling_keeps_the_hidden_colour_of_transparent_pixels_out(tmp_path, op, want):
+    from cnnfilter.imageio import read_image
+
+    red = [255, 0, 0, 0]
+    src = _rgba(tmp_path, [[[0, 0, 255, 255], red], [red, red]])
+    out = tmp_path / "out.png"
+    pool(src, make_spec(op, 2), output=out)
+    got = read_image(out)
+    np.testing.assert_array_equal(np.append(got.pixels[0, 0], got.alpha[0, 0]), want)
+
+
+def test_avg_pooling_weights_colour_by_alpha(tmp_path):
+    from cnnfilter.imageio import read_image
+
+    # opaque blue beside a third-opaque red: R = 255 * 85 / 340 = 63.75, B = 255 * 255 / 340
+    src = _rgba(tmp_path, [[[0, 0, 255, 255], [255, 0, 0, 85]]])
+    out = tmp_path / "out.png"
+    pool(src, make_spec("avg", (1, 2)), output=out)
+    got = read_image(out)
+    np.testing.assert_array_equal(got.pixels[0, 0], [64, 0, 191])
+    assert got.alpha[0, 0] == 170
