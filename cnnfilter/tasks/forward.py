@@ -145,7 +145,7 @@ class Weights:
         if self.init is None:
             raise UsageError(
                 f"layer '{layer.name}' ({layer.type}) has no weights: give '{full}' in "
-                f"weights=FILE.npz, kernels: in the arch file, or init='he' with a seed"
+                f"weights=FILE.npz, kernels: in the arch file, or init='he' and seed=N"
             )
         if layer.name not in self.initialised:
             self.initialised.append(layer.name)
@@ -475,11 +475,16 @@ def forward(
 
     from cnnfilter.arch.layers import Shape
     from cnnfilter.arch.shapes import trace
-    from cnnfilter.tasks.arch import load_model
+    from cnnfilter.arch import load_network
+    from cnnfilter.tasks.arch import model_kind, resolve_arch
 
+    if model_kind(arch) is not None:
+        raise UsageError(
+            f"{arch}: forward runs arch.yaml layer files and built-in names; running "
+            f"{model_kind(arch)} model files is not supported yet"
+        )
     x = read_input(photo, max_pixels=max_pixels)
-    model = load_model(arch, input_shape=Shape(*x.shape))
-    network = getattr(model, "network", model)
+    network = load_network(resolve_arch(arch), input_shape=Shape(*x.shape))
     trace(network)  # every shape error before any work
     stored = {} if weights is None else load_weights(weights, layout=layout)
     w = Weights(stored, init, seed)
