@@ -40,7 +40,8 @@ def forward(
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o",
+            "--output",
+            "-o",
             help="Folder for the maps: NN_<layer>.png per layer and summary.json.",
         ),
     ],  # fmt: skip
@@ -61,9 +62,7 @@ def forward(
         typer.Option(help="he or glorot: random weights for layers that have none."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of --init.")] = 0,
-    layer: Annotated[
-        str | None, typer.Option(help="Write the montage of this layer only.")
-    ] = None,
+    layer: Annotated[str | None, typer.Option(help="Write the montage of this layer only.")] = None,
     npz: Annotated[
         bool, typer.Option("--npz", help="Also write every map, raw, to activations.npz.")
     ] = False,

@@ -473,9 +473,9 @@ def forward(
     """
     import numpy as np
 
+    from cnnfilter.arch import load_network
     from cnnfilter.arch.layers import Shape
     from cnnfilter.arch.shapes import trace
-    from cnnfilter.arch import load_network
     from cnnfilter.tasks.arch import model_kind, resolve_arch
 
     if model_kind(arch) is not None:

@@ -37,7 +37,9 @@ def test_forward_json_is_the_summary(tmp_path):
 
 def test_missing_weights_is_one_error_line(tmp_path):
     arch = tmp_path / "a.yaml"
-    arch.write_text("input: [8, 8, 1]\nlayers:\n  - conv2d: {name: c1, filters: 4, kernel_size: 3}\n")
+    arch.write_text(
+        "input: [8, 8, 1]\nlayers:\n  - conv2d: {name: c1, filters: 4, kernel_size: 3}\n"
+    )
     line = error_line(2, ["forward", arch, "samples/camera.png", "-o", tmp_path / "m"])
     assert "layer 'c1' (conv2d) has no weights" in line
     assert "--weights" in line and "--init" in line
@@ -45,7 +47,9 @@ def test_missing_weights_is_one_error_line(tmp_path):
 
 def test_init_and_weights_layout_options(tmp_path):
     arch = tmp_path / "a.yaml"
-    arch.write_text("input: [8, 8, 1]\nlayers:\n  - conv2d: {name: c1, filters: 2, kernel_size: 3}\n")
+    arch.write_text(
+        "input: [8, 8, 1]\nlayers:\n  - conv2d: {name: c1, filters: 2, kernel_size: 3}\n"
+    )
     r = invoke("forward", arch, "samples/camera.png", "-o", tmp_path / "m", "--init", "glorot",
                "--seed", "3", "--json")  # fmt: skip
     assert r.exit_code == 0, r.stderr

@@ -12,6 +12,7 @@ from cnnfilter.engine.filtering import correlate
 from cnnfilter.errors import UsageError
 from cnnfilter.kernels import resolve_kernel
 from cnnfilter.tasks.forward import forward
+
 from helpers import ARTICLE_PATCH
 
 ARTICLE = "samples/arch/article_first_layer.yaml"
@@ -71,7 +72,9 @@ def test_registry_layer_is_correlation_and_relu_pool_follow(tmp_path, photo):
 
 def test_registry_kernel_is_summed_over_input_channels(tmp_path):
     x = np.random.default_rng(5).normal(size=(9, 11, 3)).astype(np.float32)
-    arch = _arch(tmp_path, "input: [9, 11, 3]\nlayers:\n  - conv2d: {name: c, kernels: [sobel-x]}\n")
+    arch = _arch(
+        tmp_path, "input: [9, 11, 3]\nlayers:\n  - conv2d: {name: c, kernels: [sobel-x]}\n"
+    )
     forward(arch, _npy(tmp_path, x), output=tmp_path / "m", npz=True)
     k = resolve_kernel("sobel-x").weights
     want = np.zeros((7, 9))  # valid: 9 - 2, 11 - 2; a hand loop over taps and channels
