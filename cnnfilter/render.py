@@ -795,3 +795,69 @@ def fit_to_input(
     top, left = (new_h - h) // 2, (new_w - w) // 2
     canvas[top : top + h, left : left + w] = picture
     return canvas
+
+
+__all__ += ["montage"]
+
+#: Most channels :func:`montage` draws (the rest are counted in the caption).
+MONTAGE_MAX_TILES = 256
+
+
+def montage(maps: np.ndarray, *, title: str, min_tile: int = 64, gap: int = 4) -> np.ndarray:
+    """One layer's feature maps as a labelled grid of gray tiles, one per channel.
+
+    Every tile uses the **layer's shared scale**: black = the layer's minimum,
+    white = its maximum (a constant layer is mid-gray), so tiles compare with
+    each other. Each tile is enlarged by a whole factor so that its shorter
+    side is at least ``min_tile`` pixels and has its channel index above it.
+    The caption (Pillow's default font) names the layer, its shape, its range
+    and the scale. A flat vector ``(N,)`` is drawn as one tile of up to 32
+    values per row, in order.
+
+    Args:
+        maps: ``(H, W, C)`` or ``(N,)`` float array.
+        title: the layer's name and kind, first in the caption.
+
+    Returns:
+        ``(rows, cols, 3)`` uint8 RGB picture.
+    """
+    import math
+
+    from PIL import Image, ImageDraw
+
+    x = np.asarray(maps, dtype=np.float32)
+    shape = " x ".join(map(str, x.shape))
+    if x.ndim == 1:
+        n = x.size
+        width = min(32, n)
+        x = np.pad(x, (0, -n % width), constant_values=np.nan).reshape(-1, width)[..., None]
+    finite = x[np.isfinite(x)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    c = min(x.shape[2], MONTAGE_MAX_TILES)
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    gray = np.where(np.isfinite(x[..., :c]), (x[..., :c] - lo) * scale if scale else 127.5, 255)
+    gray = np.clip(np.rint(gray), 0, 255).astype(np.uint8)
+    f = enlarge_factor(x.shape[:2], min_side=min_tile)
+    th, tw = x.shape[0] * f, x.shape[1] * f
+    label = CAPTION_HEIGHT - 4
+    cols = max(1, min(c, math.ceil(math.sqrt(c))))
+    rows = math.ceil(c / cols)
+    canvas = np.full(
+        (rows * (th + label + gap) + gap, cols * (tw + gap) + gap, 3), BACKGROUND, dtype=np.uint8
+    )
+    spots = []
+    for i in range(c):
+        r, q = divmod(i, cols)
+        y0, x0 = gap + r * (th + label + gap) + label, gap + q * (tw + gap)
+        canvas[y0 : y0 + th, x0 : x0 + tw] = enlarge(gray[..., i], f)[..., None]
+        spots.append((x0, y0 - label))
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    for i, spot in enumerate(spots):
+        draw.text(spot, str(i), fill=_TEXT, font=_font())
+    more = f", first {c} of {x.shape[2]} channels" if x.shape[2] > c else ""
+    caption = (
+        f"{title}  {shape}  range {format_number(lo)} .. {format_number(hi)}  "
+        f"shared scale: black = min, white = max{more}"
+    )
+    return with_caption(np.asarray(image), caption)

@@ -172,6 +172,16 @@ def _int_any(value: Any) -> int:
     return value
 
 
+def _kernel_names(value: Any) -> tuple[str, ...]:
+    """A list of registry kernel specs (``[sobel-x, curve]``): the filters of a hand-set layer."""
+    items = value if isinstance(value, list) else [value]
+    if not items or len(items) > 1024 or not all(isinstance(v, str) and v.strip() for v in items):
+        raise OptionError(
+            f"expected a list of kernel names, got {value!r}", "write kernels: [sobel-x, curve]"
+        )
+    return tuple(v.strip() for v in items)
+
+
 def _activation_name(value: Any) -> str | None:
     if value is None:
         return None
@@ -227,6 +237,12 @@ class Layer:
 
     #: Needs an ``H x W x C`` input (refused after flatten / global pooling).
     spatial: ClassVar[bool] = False
+
+    @classmethod
+    def complete(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The options as given, with those that follow from others filled in (before the
+        parser checks the required ones). Raises :class:`OptionError`."""
+        return values
 
     def infer(self, shape: Shape, fail: Callable[[str, str], Exception]) -> Inferred:
         """Output shape (and window geometry) for ``shape``; ``fail(problem, fix)`` builds
@@ -320,8 +336,40 @@ class Conv2d(Layer):
     bias: bool = opt(boolean, True, "use_bias")
     in_channels: int | None = opt(_int_or_none, None, doc="checked against the input")
     activation: str | None = opt(_activation_name, None, doc="no parameters; informational")
+    kernels: tuple[str, ...] | None = opt(
+        _kernel_names,
+        None,
+        doc="registry kernels as the filters (forward): one filter each, filters and "
+        "kernel_size follow",
+    )
 
     spatial: ClassVar[bool] = True
+
+    @classmethod
+    def complete(cls, values):
+        """``kernels: [names]`` sets ``filters`` (one per name) and ``kernel_size`` (the
+        largest kernel's; smaller ones are zero-padded round their centre by ``forward``)."""
+        if values.get("kernels") is None:
+            return values
+        from cnnfilter.errors import UsageError
+        from cnnfilter.kernels import resolve_kernel
+
+        try:
+            shapes = [resolve_kernel(k).weights.shape[:2] for k in values["kernels"]]
+        except UsageError as exc:
+            raise OptionError(str(exc), "see 'cnnfilter kernels' for the names") from None
+        size = (max(s[0] for s in shapes), max(s[1] for s in shapes))
+        n = len(shapes)
+        if values.get("filters", n) != n:
+            raise OptionError(
+                f"filters is {values['filters']} but kernels names {n}", "drop filters"
+            )
+        if values.get("kernel_size", size) != size:
+            raise OptionError(
+                f"kernel_size is {values['kernel_size']} but the largest kernel is {size}",
+                "drop kernel_size",
+            )
+        return {**values, "filters": n, "kernel_size": size}
 
     def infer(self, shape, fail):
         c = shape.channels

@@ -554,6 +554,10 @@ def _build(node, kind, name, items, ctx: _Context, where: str) -> Layer:
             values[option] = specs[option].metadata["convert"](_value(value_node, ctx, where))
         except OptionError as exc:
             raise ctx.fail(value_node, where, f"{key}: {exc.problem}", exc.fix) from None
+    try:
+        values = cls.complete(values)
+    except OptionError as exc:
+        raise ctx.fail(node, where, exc.problem, exc.fix) from None
     for option, f in specs.items():
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if required and option not in values:

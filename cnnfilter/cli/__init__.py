@@ -14,6 +14,7 @@ from cnnfilter.cli import kernels as _kernels  # noqa: F401  (registers `kernels
 from cnnfilter.cli import arch as _arch  # noqa: F401  (registers `params`, `receptive-field`)
 from cnnfilter.cli import detect as _detect  # noqa: F401  (registers `detect`)
 from cnnfilter.cli import pool as _pool  # noqa: F401  (registers `pool`)
+from cnnfilter.cli import forward as _forward  # noqa: F401  (registers `forward`)
 from cnnfilter.cli import formats as _formats  # noqa: F401  (registers `formats`)
 from cnnfilter.cli import help as _help  # noqa: F401  (registers `help`)
 

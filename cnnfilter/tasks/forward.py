@@ -1,0 +1,561 @@
+"""``forward``: run an ``arch.yaml`` layer stack on one photo and keep every feature map.
+
+The input: the photo read by :func:`cnnfilter.imageio.read_image`, alpha
+dropped, as float32 ``H x W x C`` **scaled to 0..1** (divided by the file's
+full white, 255 or 65535; a ``.npy`` map is taken as it is). The network's
+``input:`` shape is replaced by the photo's.
+
+Weights, per layer (first match wins):
+
+* ``conv2d: {kernels: [vertical-lines, curve]}``: one filter per registry
+  kernel, the **same 2-D kernel on every input channel** (so the filter sums
+  the kernel's cross-correlation over the input channels, divided by
+  nothing), smaller kernels zero-padded round their centre to the largest;
+  a 3-D registry kernel ``(kh, kw, C)`` gives one 2-D kernel per channel.
+  The kernel is placed **unflipped**: a CNN layer computes
+  cross-correlation, so a map is :func:`cnnfilter.engine.filtering.correlate`
+  of the input with the registry kernel (``cnnfilter apply --op correlate``),
+  not the convolution the registry's line and Sobel kernels are written for
+  (their maps have the opposite sign of ``apply``'s default). The article's
+  curve detector is a pattern and is meant unflipped. Bias 0.
+* ``weights=`` a ``.npz`` keyed ``<layer>.weight``, ``<layer>.bias``
+  (batchnorm also ``.running_mean``, ``.running_var``; separable conv
+  ``.depthwise.weight``, ``.pointwise.weight``), PyTorch's layouts;
+  ``layout='keras'`` converts Keras' ``(kh, kw, in, out)`` / ``(in, out)``.
+* ``init='he'`` (normal, std ``sqrt(2 / fan_in)``) or ``'glorot'``
+  (uniform, limit ``sqrt(6 / (fan_in + fan_out))``), from ``seed``;
+  biases 0, batchnorm the identity (mean 0, var 1, weight 1, bias 0).
+
+A layer with weights and none of these is an error naming it. The pass is
+depth-first over the layer tree and keeps only the arrays later layers read
+(a merge's input until its branches are done); each layer's map is written
+(montage, statistics) as soon as it is made and then dropped, except with
+``npz=True``, which keeps every map for the ``.npz`` file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cnnfilter.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["ForwardResult", "Weights", "forward", "kernel_filters", "load_weights", "read_input"]
+
+INITS = ("he", "glorot")
+LAYOUTS = ("torch", "keras")
+
+
+@dataclass
+class ForwardResult:
+    """What :func:`forward` did: ``report`` (JSON-ready), files written, notes for people."""
+
+    report: dict
+    written: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_weights(path: str | Path, *, layout: str = "torch") -> dict[str, np.ndarray]:
+    """Read a ``.npz`` of named arrays (float32), converting Keras' layouts when asked.
+
+    Raises:
+        UsageError: unreadable file, not a ``.npz``, or an unknown ``layout``.
+    """
+    import numpy as np
+
+    from cnnfilter.engine.layers import keras_to_torch
+
+    if layout not in LAYOUTS:
+        raise UsageError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: np.asarray(data[k], dtype=np.float32) for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"weights={str(path)!r} is not a readable .npz file ({exc})") from None
+    if layout == "keras":
+        arrays = {
+            k: keras_to_torch(v, depthwise=k.endswith("depthwise.weight") or k.endswith("dw"))
+            if k.endswith("weight") and v.ndim in (2, 4)
+            else v
+            for k, v in arrays.items()
+        }
+    return arrays
+
+
+def kernel_filters(names: tuple[str, ...], c_in: int, size: tuple[int, int]) -> np.ndarray:
+    """The ``(len(names), c_in, kh, kw)`` weight of a layer of registry kernels.
+
+    Each kernel is zero-padded round its centre to ``size`` (an odd excess:
+    the spare row/column after) and copied unflipped onto every input channel
+    (a 3-D kernel ``(kh, kw, c_in)``: its own slice per channel).
+
+    Raises:
+        UsageError: a 3-D kernel whose depth is not ``c_in``.
+    """
+    import numpy as np
+
+    from cnnfilter.kernels import resolve_kernel
+
+    out = np.zeros((len(names), c_in, *size), dtype=np.float32)
+    for f, name in enumerate(names):
+        k = resolve_kernel(name).weights
+        if k.ndim == 3 and k.shape[2] != c_in:
+            raise UsageError(f"kernel {name!r} has {k.shape[2]} channels, its input {c_in}")
+        kh, kw = k.shape[:2]
+        top, left = (size[0] - kh) // 2, (size[1] - kw) // 2
+        per_channel = k.transpose(2, 0, 1) if k.ndim == 3 else k[None]
+        out[f, :, top : top + kh, left : left + kw] = per_channel
+    return out
+
+
+class Weights:
+    """Where each layer's arrays come from: stored arrays, then ``init``, else an error."""
+
+    def __init__(self, stored: dict[str, np.ndarray], init: str | None, seed: int) -> None:
+        import numpy as np
+
+        if init is not None and init not in INITS:
+            raise UsageError(f"init={init!r} is not one of {', '.join(INITS)}")
+        self.stored, self.init = stored, init
+        self.rng = np.random.default_rng(seed)
+        self.used: set[str] = set()
+        self.initialised: list[str] = []
+
+    def get(self, layer, key: str, shape: tuple[int, ...], fan: tuple[int, int], fill=None):
+        """``<layer>.<key>`` of ``shape``; ``fan`` (in, out) for ``init``; ``fill`` a
+        constant for vectors that ``init`` sets (bias 0, batchnorm identity)."""
+        import numpy as np
+
+        full = f"{layer.name}.{key}"
+        if full in self.stored:
+            arr = self.stored[full]
+            if arr.shape != shape:
+                raise UsageError(
+                    f"weights={full!r} has shape {arr.shape}, layer '{layer.name}' needs {shape}"
+                )
+            self.used.add(full)
+            return arr
+        if self.init is None:
+            raise UsageError(
+                f"layer '{layer.name}' ({layer.type}) has no weights: give '{full}' in "
+                f"weights=FILE.npz, kernels: in the arch file, or init='he' and seed=N"
+            )
+        if layer.name not in self.initialised:
+            self.initialised.append(layer.name)
+        if fill is not None:
+            return np.full(shape, fill, dtype=np.float32)
+        fan_in, fan_out = fan
+        if self.init == "he":
+            arr = self.rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
+        else:
+            limit = math.sqrt(6.0 / (fan_in + fan_out))
+            arr = self.rng.uniform(-limit, limit, size=shape)
+        return arr.astype(np.float32)
+
+    def bias(self, layer, n: int):
+        if not getattr(layer, "bias", False):
+            return None
+        if f"{layer.name}.bias" not in self.stored and f"{layer.name}.weight" in self.stored:
+            return None  # a weight without a bias: a layer saved with bias=False
+        return self.get(layer, "bias", (n,), (1, 1), fill=0.0)
+
+
+# ------------------------------------------------------------- one layer per kind
+
+
+def _conv(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    c_in, kh, kw = x.shape[2], *layer.kernel_size
+    shape = (layer.filters, c_in // layer.groups, kh, kw)
+    if layer.kernels is not None and f"{layer.name}.weight" not in w.stored:
+        weight = kernel_filters(layer.kernels, c_in, (kh, kw))
+        if layer.groups != 1:
+            weight = weight[:, : c_in // layer.groups]
+        bias = None
+    else:
+        weight = w.get(layer, "weight", shape, (shape[1] * kh * kw, layer.filters * kh * kw))
+        bias = w.bias(layer, layer.filters)
+    return L.conv2d(
+        x, weight, bias, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
+        groups=layer.groups,
+    )  # fmt: skip
+
+
+def _depthwise(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    c, (kh, kw), m = x.shape[2], layer.kernel_size, layer.depth_multiplier
+    weight = w.get(layer, "weight", (c * m, 1, kh, kw), (kh * kw, m * kh * kw))
+    return L.conv2d(
+        x, weight, w.bias(layer, c * m), stride=layer.stride, padding=layer.padding,
+        dilation=layer.dilation, groups=c,
+    )  # fmt: skip
+
+
+def _separable(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    c, (kh, kw), m = x.shape[2], layer.kernel_size, layer.depth_multiplier
+    dw = w.get(layer, "depthwise.weight", (c * m, 1, kh, kw), (kh * kw, m * kh * kw))
+    pw = w.get(layer, "pointwise.weight", (layer.filters, c * m, 1, 1), (c * m, layer.filters))
+    return L.separable_conv2d(
+        x, dw, pw, w.bias(layer, layer.filters), stride=layer.stride, padding=layer.padding,
+        dilation=layer.dilation,
+    )  # fmt: skip
+
+
+def _transposed(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    c, (kh, kw), g = x.shape[2], layer.kernel_size, layer.groups
+    shape = (c, layer.filters // g, kh, kw)
+    weight = w.get(layer, "weight", shape, (c // g * kh * kw, layer.filters // g * kh * kw))
+    return L.conv_transpose2d(
+        x, weight, w.bias(layer, layer.filters), stride=layer.stride, padding=layer.padding,
+        output_padding=layer.output_padding, dilation=layer.dilation, groups=g,
+    )  # fmt: skip
+
+
+def _dense(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    n = x.shape[-1]
+    weight = w.get(layer, "weight", (layer.units, n), (n, layer.units))
+    return L.dense(x, weight, w.bias(layer, layer.units))
+
+
+def _batchnorm(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    c = (x.shape[-1],)
+    mean = w.get(layer, "running_mean", c, (1, 1), fill=0.0)
+    var = w.get(layer, "running_var", c, (1, 1), fill=1.0)
+    scale = w.get(layer, "weight", c, (1, 1), fill=1.0) if layer.affine else None
+    shift = w.get(layer, "bias", c, (1, 1), fill=0.0) if layer.affine else None
+    return L.batchnorm(x, mean, var, scale, shift, eps=layer.eps)
+
+
+def _symmetric(layer) -> tuple[int, int] | str:
+    p = layer.padding
+    if isinstance(p, str):
+        if p == "valid":
+            return 0
+        raise UsageError(f"layer '{layer.name}': forward pools with padding same not yet")
+    top, bottom, left, right = p
+    if top != bottom or left != right:
+        raise UsageError(f"layer '{layer.name}': forward pools with equal padding on both sides")
+    return top, left
+
+
+def _maxpool(layer, x, w):
+    from cnnfilter.engine import layers as L
+
+    return L.max_pool2d(
+        x, layer.kernel_size, stride=layer.stride, padding=_symmetric(layer),
+        dilation=layer.dilation, ceil_mode=layer.ceil_mode,
+    )  # fmt: skip
+
+
+def _avgpool(layer, x, w):
+    from cnnfilter.engine import layers as L
+
+    return L.avg_pool2d(
+        x, layer.kernel_size, stride=layer.stride, padding=_symmetric(layer),
+        ceil_mode=layer.ceil_mode, count_include_pad=layer.count_include_pad,
+    )  # fmt: skip
+
+
+def _global(layer, x, w):
+    from cnnfilter.engine import layers as L
+
+    pool = L.global_avg_pool if layer.op == "avg" else L.global_max_pool
+    return pool(x, keepdims=layer.keepdims)
+
+
+def _adaptive(layer, x, w):
+    from cnnfilter.engine import layers as L
+
+    pool = L.adaptive_avg_pool2d if layer.op == "avg" else L.adaptive_max_pool2d
+    return pool(x, layer.output_size)
+
+
+def _zero_pad(layer, x, w):
+    import numpy as np
+
+    top, bottom, left, right = layer.padding
+    return np.pad(x, ((top, bottom), (left, right), (0, 0)))
+
+
+def _upsample(layer, x, w):
+    from cnnfilter.engine import layers as L
+
+    return L.upsample(x, size=layer.size, scale_factor=layer.scale_factor, mode=layer.mode)
+
+
+def _activation(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    name = layer.function
+    if name == "identity":
+        return x
+    if name == "leaky_relu":
+        return L.leaky_relu(x, layer.negative_slope)
+    if name == "elu":
+        return L.elu(x, layer.alpha)
+    if name == "prelu":
+        n = 1 if layer.num_parameters == 1 else x.shape[-1]
+        return L.prelu(x, w.get(layer, "weight", (n,), (1, 1), fill=0.25))
+    if name not in L.ACTIVATIONS:
+        raise UsageError(f"layer '{layer.name}': forward does not run {name} yet")
+    return L.ACTIVATIONS[name](x)
+
+
+def _identity(layer, x, w):
+    return x
+
+
+def _flatten(layer, x, w):
+    from cnnfilter.engine import layers as L
+
+    return x if x.ndim == 1 else L.flatten(x, "chw")
+
+
+def _shuffle(layer, x, w):
+    from cnnfilter.engine import layers as L
+
+    return L.channel_shuffle(x, layer.groups)
+
+
+def _split(layer, x, w):
+    n = x.shape[-1] // layer.parts
+    return x[..., layer.index * n : (layer.index + 1) * n]
+
+
+_RUN: dict[str, Callable] = {
+    "Conv2d": _conv,
+    "DepthwiseConv2d": _depthwise,
+    "SeparableConv2d": _separable,
+    "ConvTranspose2d": _transposed,
+    "Dense": _dense,
+    "BatchNorm2d": _batchnorm,
+    "MaxPool2d": _maxpool,
+    "AvgPool2d": _avgpool,
+    "GlobalPool2d": _global,
+    "AdaptivePool2d": _adaptive,
+    "ZeroPadding2d": _zero_pad,
+    "Upsample": _upsample,
+    "Flatten": _flatten,
+    "Dropout": _identity,
+    "StochasticDepth": _identity,
+    "ChannelShuffle": _shuffle,
+    "ChannelSplit": _split,
+}
+
+
+def _run_layer(layer, x, w: Weights):
+    from cnnfilter.arch.layers import Activation
+
+    run = _activation if isinstance(layer, Activation) else _RUN.get(type(layer).__name__)
+    if run is None:
+        raise UsageError(f"layer '{layer.name}' ({layer.type}): forward does not run it yet")
+    return run(layer, x, w)
+
+
+def _merge(layer, outputs: list):
+    from cnnfilter.engine import layers as L
+
+    if layer.op == "aux":
+        return outputs[0]
+    if layer.op == "concat":
+        return L.concat(*outputs)
+    if layer.op == "multiply":
+        out = outputs[0]
+        for o in outputs[1:]:
+            out = out * o  # broadcasts a 1 x 1 x C gate
+        return out
+    return L.add(*outputs)
+
+
+def _walk(layers, x, w: Weights, emit: Callable[[Any, np.ndarray], None]):
+    """Run ``layers`` in order from ``x``, calling ``emit(layer, output)`` for each."""
+    from cnnfilter.arch.layers import Block, Merge
+
+    for layer in layers:
+        if isinstance(layer, Block):
+            x = _walk(layer.layers, x, w, emit)
+            continue
+        if isinstance(layer, Merge):
+            branches = [_walk(ls, x, w, emit) if ls else x for _, ls in layer.branches]
+            if layer.op == "aux":
+                branches = [x]
+            x = _merge(layer, branches)
+            del branches
+        else:
+            x = _run_layer(layer, x, w)
+        emit(layer, x)
+    return x
+
+
+# ------------------------------------------------------------------ the task
+
+
+def read_input(photo: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
+    """The photo as float32 ``(H, W, C)``, 0..1 (a ``.npy`` array as it is); alpha dropped."""
+    import numpy as np
+
+    from cnnfilter import imageio
+
+    kw = {} if max_pixels is None else {"max_pixels": max_pixels}
+    loaded = imageio.read_image(photo, **kw)
+    x = np.asarray(loaded.pixels, dtype=np.float32)
+    if loaded.meta is not None:  # an image file, not a .npy map
+        x = x / np.float32(loaded.max_value)
+    return x[..., None] if x.ndim == 2 else x
+
+
+def _stats(x: np.ndarray) -> dict:
+    import numpy as np
+
+    finite = x[np.isfinite(x)]
+    return {
+        "shape": list(x.shape),
+        "min": float(finite.min()) if finite.size else None,
+        "max": float(finite.max()) if finite.size else None,
+        "mean": float(finite.mean(dtype=np.float64)) if finite.size else None,
+        "zeros": float(np.count_nonzero(x == 0) / x.size),
+    }
+
+
+def _check_outputs(output: Path, layer: str | None, npz: bool, force: bool) -> None:
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"output={str(output)!r} is a file; give a folder for the maps")
+    names = ["summary.json"] + (["activations.npz"] if npz else [])
+    for name in names:
+        if (output / name).exists() and not force:
+            raise UsageError(
+                f"output {str(output / name)!r} already exists; add force=True to replace it"
+            )
+
+
+def forward(
+    arch: str | Path,
+    photo: str | Path,
+    *,
+    output: str | Path,
+    weights: str | Path | None = None,
+    layout: str = "torch",
+    init: str | None = None,
+    seed: int = 0,
+    layer: str | None = None,
+    npz: bool = False,
+    force: bool = False,
+    max_pixels: int | None = None,
+) -> ForwardResult:
+    """Run ``arch`` on ``photo``; write a montage per layer, ``summary.json`` and maybe a ``.npz``.
+
+    Files in ``output`` (a folder, made when missing): ``NN_<layer>.png`` per
+    layer (``layer=`` only that one), ``summary.json`` (per layer: type,
+    shape, min, max, mean, share of zeros; the input's scaling, the weights'
+    sources), ``activations.npz`` with ``npz=True`` (every layer's map,
+    float32, keyed by layer name). Nothing is overwritten without ``force``.
+
+    Raises:
+        UsageError: bad arch file or photo, a layer without weights (named),
+            unknown ``layer``, existing outputs without ``force``.
+    """
+    import numpy as np
+
+    from cnnfilter.arch import load_network
+    from cnnfilter.arch.layers import Shape
+    from cnnfilter.arch.shapes import trace
+    from cnnfilter.tasks.arch import model_kind, resolve_arch
+
+    if model_kind(arch) is not None:
+        raise UsageError(
+            f"{arch}: forward runs arch.yaml layer files and built-in names; running "
+            f"{model_kind(arch)} model files is not supported yet"
+        )
+    x = read_input(photo, max_pixels=max_pixels)
+    network = load_network(resolve_arch(arch), input_shape=Shape(*x.shape))
+    trace(network)  # every shape error before any work
+    stored = {} if weights is None else load_weights(weights, layout=layout)
+    w = Weights(stored, init, seed)
+    out_dir = Path(output)
+    _check_outputs(out_dir, layer, npz, force)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    result = ForwardResult(report={})
+    layers: list[dict] = []
+    kept: dict[str, np.ndarray] = {}
+
+    def emit(node, y):
+        entry = {"name": node.name, "type": getattr(node, "op", None) or node.type, **_stats(y)}
+        layers.append(entry)
+        if npz:
+            kept[node.name] = y
+        if layer is None or node.name == layer:
+            target = out_dir / f"{len(layers):02d}_{_safe(node.name)}.png"
+            _write_montage(target, node, y, force=force)
+            entry["picture"] = target.name
+            result.written.append(str(target))
+
+    _walk(network.layers, x, w, emit)
+    if layer is not None and layer not in {e["name"] for e in layers}:
+        raise UsageError(
+            f"layer={layer!r} is not a layer of {arch}; its layers are "
+            + ", ".join(e["name"] for e in layers)
+        )
+    unused = sorted(set(stored) - w.used)
+    result.report = {
+        "arch": str(arch),
+        "photo": str(photo),
+        "input": {"shape": list(x.shape), "scaling": "divided by full white: 0..1"},
+        "weights": {"file": None if weights is None else str(weights), "layout": layout,
+                    "init": init, "seed": seed if init else None,
+                    "initialised": w.initialised, "unused": unused},
+        "layers": layers,
+    }  # fmt: skip
+    if w.initialised:
+        result.notes.append(f"random {init} weights (seed {seed}) for: {', '.join(w.initialised)}")
+    if unused:
+        result.notes.append(f"arrays not used by any layer: {', '.join(unused)}")
+    _write_json(out_dir / "summary.json", result.report, force=force)
+    result.written.append(str(out_dir / "summary.json"))
+    if npz:
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, **kept)
+        from cnnfilter.tasks._common import write_output
+
+        write_output(out_dir / "activations.npz", buf.getvalue(), force=force)
+        result.written.append(str(out_dir / "activations.npz"))
+    return result
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _write_json(path: Path, report: dict, *, force: bool) -> None:
+    from cnnfilter.tasks._common import write_output
+
+    write_output(path, (json.dumps(report, indent=2) + "\n").encode(), force=force)
+
+
+def _write_montage(path: Path, node, y: np.ndarray, *, force: bool) -> None:
+    from cnnfilter import imageio, render
+    from cnnfilter.tasks._common import write_output
+
+    kind = getattr(node, "op", None) or node.type
+    picture = render.montage(y, title=f"{node.name} ({kind})")
+    data, _ = imageio.encode_picture(picture, "PNG")
+    write_output(path, data, force=force)
