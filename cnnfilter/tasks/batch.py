@@ -48,6 +48,7 @@ __all__ = [
     "plan_jobs",
     "split_existing",
     "run_jobs",
+    "run_job",
     "summarize",
 ]
 
@@ -503,8 +504,14 @@ def run_jobs(
     *,
     workers: int = 1,
     on_outcome: Callable[[Outcome], None] | None = None,
+    client: object | None = None,
 ) -> BatchResult:
     """Run ``work`` on every job and ``finish`` on each result, in this process.
+
+    With ``client`` (a ``distributed.Client``), each job is one task on the
+    Dask cluster instead, running :func:`run_job` (``work`` then ``finish``)
+    on the worker, which writes the output (see :mod:`cnnfilter.tasks._cluster`);
+    ``workers`` is then unused.
 
     Args:
         jobs: from :func:`plan_jobs` (after :func:`split_existing`).
@@ -527,7 +534,9 @@ def run_jobs(
     outcomes: dict[int, Outcome] = {}
 
     def record(job: Job, status: str, payload: object) -> None:
-        if status == "ok":
+        if status == "done":  # finished on a cluster worker: payload is the report
+            outcome = Outcome(job, "done", report=payload)
+        elif status == "ok":
             try:
                 report = finish(job, payload)
             except CnnfilterError as exc:
@@ -543,7 +552,14 @@ def run_jobs(
     interrupted = None
     jobs = _record_refused(jobs, record)
     try:
-        if workers <= 1 or len(jobs) <= 1:
+        if client is not None:
+            import functools
+
+            from cnnfilter.tasks._cluster import run_on_cluster
+
+            task = functools.partial(run_job, work, finish)
+            run_on_cluster(jobs, task, record, client, WORKER_DIED)
+        elif workers <= 1 or len(jobs) <= 1:
             for job in jobs:
                 record(job, *attempt(work, job))
         else:
@@ -554,6 +570,28 @@ def run_jobs(
         interrupted = getattr(exc, "signal_name", None) or "SIGINT"
     ordered = [outcomes[i] for i in sorted(outcomes)]
     return BatchResult(ordered, interrupted)
+
+
+def run_job(work: Callable[[Job], object], finish: Callable[[Job, object], dict], job: Job):
+    """``finish(job, work(job))`` in one call: read, compute and write one job (a cluster task).
+
+    Returns ``("done", report)``, ``("failed", reason)`` for a documented
+    error or exhaustion, or ``("crash", traceback)`` for a bug. The same two
+    functions as the local pool, so the output bytes are the same.
+    """
+    from cnnfilter.tasks._worker import run_attempt
+
+    status, payload = run_attempt(work, job)
+    if status != "ok":
+        return status, payload
+    try:
+        return "done", finish(job, payload)
+    except CnnfilterError as exc:
+        return "failed", str(exc)
+    except Exception:  # a bug: the client raises it with this traceback
+        import traceback
+
+        return "crash", traceback.format_exc()
 
 
 def _record_refused(jobs: Sequence[Job], record: Callable) -> list[Job]:
