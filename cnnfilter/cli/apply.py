@@ -10,6 +10,8 @@ import typer
 from cnnfilter.cli._app import app, guarded
 from cnnfilter.cli._options import (
     KERNEL_HELP,
+    ChunkedOption,
+    ChunkSizeOption,
     ForceOption,
     FormatOption,
     FrameOption,
@@ -17,6 +19,7 @@ from cnnfilter.cli._options import (
     KernelFileOption,
     MaxPixelsOption,
     QuietOption,
+    SchedulerOption,
     VerboseOption,
     choice_enum,
     choices_help,
@@ -157,6 +160,9 @@ def apply(
         bool,
         typer.Option("--skip-existing", help="Batch: keep outputs that exist (resume a run)."),
     ] = False,
+    scheduler: SchedulerOption = None,
+    chunked: ChunkedOption = False,
+    chunk_size: ChunkSizeOption = 1024,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
     max_pixels: MaxPixelsOption = None,
@@ -178,6 +184,8 @@ def apply(
     Example: cnnfilter apply samples/astronaut.png --kernel sobel-x -o edges.png
 
     Batch: cnnfilter apply photos/ --recursive --kernel sobel-x -o out/ --workers 2
+
+    Larger than memory: cnnfilter apply scan.tif --chunked -k gaussian:5:1 -o out.tif
     """
     from cnnfilter.engine.image_filter import FilterSettings
     from cnnfilter.tasks import apply as task
@@ -212,13 +220,24 @@ def apply(
     if montage:
         raise UsageError("--montage needs several kernels (-k A -k B ...)")
     chosen = kernels[0] if len(kernels) == 1 else (kernels or None)
+    large = dict(scheduler=scheduler, workers=workers, chunk=chunk_size)
+    if _run_chunked(images, output, chosen, options, large, chunked=chunked, notes=notes,
+                    json_out=json_out):  # fmt: skip
+        return
     prepared = task.prepare(images, output, kernel=chosen, **options)
     if not prepared.single:
         from cnnfilter.cli._batch import run_batch
+        from cnnfilter.tasks._cluster import scheduler_from_env
 
         run_batch(prepared, force=force, skip_existing=skip_existing, workers=workers,
-                  notes=notes, json_out=json_out)  # fmt: skip
+                  notes=notes, json_out=json_out,
+                  scheduler=scheduler_from_env(scheduler))  # fmt: skip
         return
+    if scheduler:
+        raise UsageError(
+            "--scheduler runs a batch (several inputs, a folder or an output pattern) or a "
+            "--chunked image; one image runs here: drop --scheduler or add --chunked"
+        )
     rendered = task.apply_one(prepared.spec, images[0], output, force=force)
     given = dict(boundary=boundary, padding=padding, stride=stride, dilation=dilation)
     notes(_run_line(prepared, rendered, images[0], output, given))
@@ -228,6 +247,33 @@ def apply(
             notes(f"{'<stdout>' if output == '-' else output}: {note}")
     if json_out:
         emit_json(rendered.report)
+
+
+def _run_chunked(images, output, kernel, options, large, *, chunked, notes, json_out) -> bool:
+    """A --chunked (or .zarr) run: filter block by block; False when this is not one."""
+    from cnnfilter.tasks import large as task
+
+    if len(images) != 1 or not task.is_chunked_run(images[0], output, chunked):
+        return False
+    from cnnfilter.tasks._cluster import scheduler_from_env
+
+    spec = task.prepare_apply(kernel=kernel, **options)
+    scheduler = scheduler_from_env(large["scheduler"])
+    report = task.apply_chunked(
+        spec, images[0], output, force=options["force"], chunk=large["chunk"],
+        scheduler=scheduler, workers=large["workers"],
+    )  # fmt: skip
+    inp, out = report["input"], report["output"]
+    notes(
+        f"chunked {report['kernel']['name']} over {images[0]} ({' x '.join(map(str, inp['shape']))}"
+        f", {inp['dtype']}): {report['blocks']} blocks of {report['chunk']} px on "
+        f"{scheduler or 'this machine'}, range {report['range']}; "
+        f"{report['timings_ms']['total'] / 1000:.1f} s; wrote {output} "
+        f"({' x '.join(map(str, out['shape']))}, {out['dtype']}, {out['format']})"
+    )
+    if json_out:
+        emit_json(report)
+    return True
 
 
 def _apply_each(images, output, kernels, options, *, montage, notes, json_out) -> None:

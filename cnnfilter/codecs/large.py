@@ -1,4 +1,4 @@
-"""Images larger than memory: tiled TIFF/BigTIFF (tifffile) and Zarr arrays, read and written by parts.
+"""Images larger than memory: tiled TIFF/BigTIFF (tifffile) and Zarr, read and written by parts.
 
 :class:`LargeArray` opens a source lazily and reads only the rectangles asked
 for (``array[r0:r1, c0:c1]``); it pickles as its path, so Dask workers on

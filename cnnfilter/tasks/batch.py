@@ -552,24 +552,28 @@ def run_jobs(
     interrupted = None
     jobs = _record_refused(jobs, record)
     try:
-        if client is not None:
-            import functools
-
-            from cnnfilter.tasks._cluster import run_on_cluster
-
-            task = functools.partial(run_job, work, finish)
-            run_on_cluster(jobs, task, record, client, WORKER_DIED)
-        elif workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                record(job, *attempt(work, job))
-        else:
-            from cnnfilter.tasks._pool import run_pool
-
-            run_pool(jobs, work, record, min(workers, len(jobs), max_workers()), WORKER_DIED)
+        _dispatch(jobs, work, finish, record, workers, client)
     except KeyboardInterrupt as exc:
         interrupted = getattr(exc, "signal_name", None) or "SIGINT"
     ordered = [outcomes[i] for i in sorted(outcomes)]
     return BatchResult(ordered, interrupted)
+
+
+def _dispatch(jobs, work, finish, record, workers: int, client) -> None:
+    """Run the jobs here, in the local pool, or on a Dask cluster (``client``)."""
+    if client is not None:
+        import functools
+
+        from cnnfilter.tasks._cluster import run_on_cluster
+
+        run_on_cluster(jobs, functools.partial(run_job, work, finish), record, client, WORKER_DIED)
+    elif workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            record(job, *attempt(work, job))
+    else:
+        from cnnfilter.tasks._pool import run_pool
+
+        run_pool(jobs, work, record, min(workers, len(jobs), max_workers()), WORKER_DIED)
 
 
 def run_job(work: Callable[[Job], object], finish: Callable[[Job, object], dict], job: Job):

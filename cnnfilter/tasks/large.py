@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cnnfilter.errors import UsageError
 
-__all__ = ["is_chunked_run", "apply_chunked", "pool_chunked"]
+__all__ = ["is_chunked_run", "prepare_apply", "apply_chunked", "pool_chunked"]
 
 
 def is_chunked_run(source: str | Path, output: str | Path | None, chunked: bool) -> bool:
@@ -32,6 +32,38 @@ def is_chunked_run(source: str | Path, output: str | Path | None, chunked: bool)
     from cnnfilter.codecs.large import is_zarr_path
 
     return bool(chunked) or is_zarr_path(source) or (output is not None and is_zarr_path(output))
+
+
+def prepare_apply(
+    *,
+    kernel=None,
+    kernel_file=None,
+    scale=None,
+    settings,
+    side_by_side: bool = False,
+    **_ignored,
+):
+    """The :class:`cnnfilter.tasks.apply.ApplySpec` of a chunked ``apply``: kernel, scale, settings.
+
+    Options of the in-memory path that do not apply to a TIFF/Zarr written
+    block by block (format, quality, max_pixels...) are ignored.
+
+    Raises:
+        UsageError: as :func:`cnnfilter.tasks.apply.prepare` for the kernel and
+            boundary; ``side_by_side``.
+    """
+    from cnnfilter.engine.boundary import canonical_boundary
+    from cnnfilter.tasks.apply import ApplySpec, combined_kernels, scaled
+
+    if side_by_side:
+        raise UsageError("side_by_side=True is not available for a chunked run")
+    kernels = combined_kernels(kernel, kernel_file, settings.combine)
+    k, _, factor = scaled(kernels[0], scale)
+    more = tuple(scaled(m, scale)[0].weights for m in kernels[1:])
+    if more:
+        settings = replace(settings, combine="magnitude")
+    canonical_boundary(settings.boundary)
+    return ApplySpec(k.weights, k.name, settings, scale=factor, more_weights=more)
 
 
 def _check_paths(source: str, output: str) -> None:
