@@ -98,9 +98,11 @@ class LargeArray:
             raise UsageError(f"input image {self.path!r} does not exist")
         self.format = large_format(self.path)
         self._array = None
+        self._store = None
         arr = self._open()
         self.shape = tuple(int(n) for n in arr.shape)
         self.dtype = np.dtype(arr.dtype)
+        self.close()  # reopened by the first read (here or in a Dask worker)
         if len(self.shape) not in (2, 3) or 0 in self.shape:
             raise UsageError(
                 f"{self.path!r} holds an array of shape {self.shape}; a chunked run needs "
@@ -119,6 +121,7 @@ class LargeArray:
             else:
                 tifffile = _need("tifffile")
                 store = tifffile.imread(self.path, aszarr=True, series=0, level=0)
+                self._store = store
                 arr = zarr.open(store, mode="r")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ProcessingError(f"cannot read {self.path!r}: {exc}") from None
@@ -140,7 +143,19 @@ class LargeArray:
         return np.asarray(self._open()[key])
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_array": None}
+        return {**self.__dict__, "_array": None, "_store": None}
+
+    def close(self) -> None:
+        """Close the open TIFF file (a copy on a Dask worker reopens its own)."""
+        if self._store is not None:
+            self._store.close()
+        self._store = self._array = None
+
+    def __enter__(self) -> LargeArray:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _temp_near(target: Path, suffix: str) -> str:

@@ -152,8 +152,11 @@ def apply_chunked(
     darr = engine.filter_chunked(
         src, spec.all_weights, settings, max_value=src.max_value, chunk=chunk
     )
-    with _scheduler_context(scheduler, workers):
-        fmt, size = _store(darr, output, force=force)
+    try:
+        with _scheduler_context(scheduler, workers):
+            fmt, size = _store(darr, output, force=force)
+    finally:
+        src.close()
     elapsed = time.perf_counter() - t0
     return {
         "input": {"path": source, "shape": list(src.shape), "dtype": str(src.dtype),
@@ -205,8 +208,11 @@ def pool_chunked(
             storable_pixels, "clip", max_value=src.max_value, source_dtype=src.dtype,
             dtype=src.dtype,
         )  # fmt: skip
-    with _scheduler_context(scheduler, workers):
-        fmt, size = _store(darr, output, force=force)
+    try:
+        with _scheduler_context(scheduler, workers):
+            fmt, size = _store(darr, output, force=force)
+    finally:
+        src.close()
     elapsed = time.perf_counter() - t0
     return {
         "input": {"path": source, "shape": list(src.shape), "dtype": str(src.dtype),
