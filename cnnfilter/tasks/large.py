@@ -9,10 +9,12 @@ by block). With ``scheduler`` the blocks run on a Dask cluster
 (:func:`cnnfilter.tasks._cluster.open_client`); else on this machine's
 threads (dask's threaded scheduler, one block per core).
 
-Values: exactly the in-memory result for the direct and separable methods
-(every kernel ``method='auto'`` gives up to 196 non-zero taps, and rank-1
-kernels up to 220 taps), and max/avg pooling; the FFT method (larger kernels)
-agrees to float rounding, as the in-memory methods agree with one another.
+Values: the in-memory result, bit for bit for max/avg pooling, and for the
+direct and separable methods where the BLAS sums each banded product in the
+same order whatever the block shape (numpy 2.x's OpenBLAS here; numpy 1.24's
+differs by one float32 unit in the last place); the FFT method (larger
+kernels) agrees to float rounding, as the in-memory methods agree with one
+another.
 """
 
 from __future__ import annotations

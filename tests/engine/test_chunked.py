@@ -1,9 +1,12 @@
 """Chunked filtering and pooling equal the in-memory engine, block edges anywhere.
 
 Small images, blocks of a few pixels: every boundary mode, padding, stride and
-dilation crosses block edges. The direct and separable methods and max/avg
-pooling give the same bits; the FFT method (tile sizes differ) agrees to
-float32 rounding, as the in-memory methods agree with one another.
+dilation crosses block edges. Pooling gives the same bits. Filtering gives
+the same bits with numpy 2.x's OpenBLAS here, but a BLAS may sum a banded
+product in another order for another block shape (numpy 1.24's OpenBLAS
+differs by one unit in the last place), so the filtering tests allow float32
+rounding: ``SAME``, a millionth of the largest value. A wrong window (one
+pixel off, a wrong mirror) moves values by a sizeable part of the range.
 """
 
 from __future__ import annotations
@@ -28,6 +31,20 @@ DIRECT = RNG.normal(size=(4, 5))  # even rows: the anchor rule of 'same' differs
 SEPARABLE = np.outer(RNG.normal(size=7), RNG.normal(size=7))
 
 
+def same(got, expected, ulps: float = 1e-6) -> None:
+    """Equal to float32 rounding: ``|got - expected| <= ulps * max|expected|``."""
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    scale = float(np.abs(expected).max()) or 1.0
+    np.testing.assert_allclose(got, expected, rtol=0, atol=scale * ulps)
+
+
+def same_pixels(got, expected) -> None:
+    """Integer pixels: equal, or 1 apart where a value sat on a rounding tie (rare)."""
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= max(1, diff.size // 1000)
+
+
 def run(src, weights, settings, chunk):
     out = chunked.filter_chunked(src, weights, settings, max_value=255.0, chunk=chunk)
     return out.compute(scheduler="sync")
@@ -37,15 +54,13 @@ def run(src, weights, settings, chunk):
 @pytest.mark.parametrize("stride,dilation", [(1, 1), (2, 1), (3, 2), ((2, 3), (1, 2))])
 @pytest.mark.parametrize("padding", ["same", "valid", "full", (3, 1, 0, 4)])
 @pytest.mark.parametrize("op", ["convolve", "correlate"])
-def test_direct_equals_in_memory_bit_for_bit(boundary, stride, dilation, padding, op):
+def test_direct_equals_in_memory(boundary, stride, dilation, padding, op):
     settings = FilterSettings(
         op=op, boundary=boundary, stride=stride, dilation=dilation, padding=padding, cval=7.5,
         raw=True,
     )  # fmt: skip
     expected = filter_image(GRAY, DIRECT, settings).pixels
-    got = run(GRAY, DIRECT, settings, chunk=5)
-    assert got.shape == expected.shape and got.dtype == expected.dtype
-    np.testing.assert_array_equal(got, expected)
+    same(run(GRAY, DIRECT, settings, chunk=5), expected)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +74,7 @@ def test_separable_rgb_pixels_equal(range_mode, sum_channels, boundary):
     expected = filter_image(RGB, SEPARABLE, settings).pixels
     got = run(RGB, SEPARABLE, settings, chunk=6)
     assert got.dtype == np.uint8
-    np.testing.assert_array_equal(got, expected)
+    same_pixels(got, expected)
 
 
 def test_fft_agrees_to_rounding():
@@ -80,7 +95,7 @@ def test_pad_wider_than_the_image_wraps_like_numpy():
     reference = np.array(
         [[ext[y : y + 9, x : x + 9].sum() for x in range(4 + 8)] for y in range(3 + 8)]
     )  # fmt: skip
-    np.testing.assert_array_equal(run(img, k, settings, chunk=2), reference)
+    same(run(img, k, settings, chunk=2), reference.astype(np.float32))
 
 
 @pytest.mark.parametrize("op", ["max", "avg"])

@@ -107,8 +107,11 @@ def test_chunked_filter_on_the_cluster_equals_in_memory(scheduler, tmp_path):
 
     got = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")[:]
     expected = filter_image(image, kernel, settings, max_value=65535).pixels
-    assert got.dtype == np.uint16
-    np.testing.assert_array_equal(got, expected)
+    assert got.dtype == np.uint16 and got.shape == expected.shape
+    # equal, or 1 apart on a rounding tie where a BLAS sums in another order (see
+    # tests/engine/test_chunked.py)
+    diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= diff.size // 1000
 
 
 def test_unreachable_scheduler_is_one_line(monkeypatch, photos, tmp_path):
