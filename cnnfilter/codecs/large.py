@@ -60,7 +60,10 @@ def is_zarr_path(path: str | Path) -> bool:
     p = Path(path)
     if p.suffix.lower() == ".zarr":
         return True
-    return p.is_dir() and any((p / m).exists() for m in (".zarray", "zarr.json"))
+    try:
+        return p.is_dir() and any((p / m).exists() for m in (".zarray", "zarr.json"))
+    except OSError:  # a name too long, a loop: not a Zarr folder (reported by the caller)
+        return False
 
 
 def large_format(path: str | Path) -> str:
