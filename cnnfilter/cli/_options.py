@@ -40,6 +40,9 @@ __all__ = [
     "DyOption",
     "KsizeOption",
     "example",
+    "SchedulerOption",
+    "ChunkedOption",
+    "ChunkSizeOption",
 ]
 
 
@@ -201,4 +204,33 @@ MaxPixelsOption = Annotated[
 #: ``--frame``, shared by every command that decodes an image.
 FrameOption = Annotated[
     int, typer.Option(metavar="N", min=0, help="Frame of a multi-frame GIF/TIFF/WebP, from 0.")
+]
+
+#: ``--scheduler``: run a batch or a chunked image on a Dask cluster.
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Run a batch (one task per file) or a --chunked image on a Dask cluster: its "
+        "address (tcp://host:8786; default for those runs: $DASK_SCHEDULER_ADDRESS) or "
+        "'local' for a cluster of --workers processes on 127.0.0.1. Inputs and outputs must "
+        "be on a file system every worker reads. Needs cnnfilter[dask].",
+        show_default=False,
+    ),
+]
+
+#: ``--chunked``: an image larger than memory, block by block.
+ChunkedOption = Annotated[
+    bool,
+    typer.Option(
+        "--chunked",
+        help="Process a tiled TIFF/BigTIFF or Zarr image block by block with bounded memory, "
+        "writing a tiled BigTIFF (.tif) or Zarr (.zarr); implied by a .zarr input or output. "
+        "Needs cnnfilter[dask].",
+    ),
+]
+
+#: ``--chunk-size``: the output block side of a chunked run.
+ChunkSizeOption = Annotated[
+    int, typer.Option("--chunk-size", min=16, help="--chunked: output block side in pixels.")
 ]

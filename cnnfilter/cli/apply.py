@@ -16,6 +16,8 @@ from cnnfilter.cli._complete import (
 )
 from cnnfilter.cli._options import (
     KERNEL_HELP,
+    ChunkedOption,
+    ChunkSizeOption,
     DxOption,
     DyOption,
     ForceOption,
@@ -26,6 +28,7 @@ from cnnfilter.cli._options import (
     KsizeOption,
     MaxPixelsOption,
     QuietOption,
+    SchedulerOption,
     VerboseOption,
     choice_enum,
     choices_help,
@@ -218,6 +221,9 @@ def apply(
         bool,
         typer.Option("--skip-existing", help="Batch: keep outputs that exist (resume a run)."),
     ] = False,
+    scheduler: SchedulerOption = None,
+    chunked: ChunkedOption = False,
+    chunk_size: ChunkSizeOption = 1024,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
     max_pixels: MaxPixelsOption = None,
@@ -281,16 +287,30 @@ def apply(
     if montage:
         raise UsageError("--montage needs several kernels (-k A -k B ...)")
     chosen = kernels[0] if len(kernels) == 1 else (kernels or None)
+    large = dict(scheduler=scheduler, workers=workers, chunk=chunk_size)
+    if _run_chunked(images, output, chosen, options, large, chunked=chunked, notes=notes,
+                    json_out=json_out):  # fmt: skip
+        return
     prepared = task.prepare(images, output, kernel=chosen, **options)
     if not prepared.single:
         from cnnfilter.cli._batch import run_batch
+        from cnnfilter.tasks._cluster import scheduler_from_env
 
         run_batch(prepared, force=force, skip_existing=skip_existing, workers=workers,
-                  notes=notes, json_out=json_out)  # fmt: skip
+                  notes=notes, json_out=json_out,
+                  scheduler=scheduler_from_env(scheduler))  # fmt: skip
         return
-    rendered = task.apply_one(prepared.spec, images[0], output, force=force)
+    _refuse_scheduler_for_one(scheduler)
     given = dict(boundary=boundary, padding=padding, stride=stride, dilation=dilation)
-    notes(_run_line(prepared, rendered, images[0], output, given))
+    _apply_one(prepared, images[0], output, given, force=force, notes=notes, json_out=json_out)
+
+
+def _apply_one(prepared, source: str, output: str, given: dict, *, force, notes, json_out):
+    """One image: filter, write, and report (the run line, notes, timings, JSON)."""
+    from cnnfilter.tasks import apply as task
+
+    rendered = task.apply_one(prepared.spec, source, output, force=force)
+    notes(_run_line(prepared, rendered, source, output, given))
     for line in prepared.kernel.notes:
         notes(line)
     notes.detail(_timings(rendered.report["timings_ms"]))
@@ -299,6 +319,33 @@ def apply(
             notes(f"{'<stdout>' if output == '-' else output}: {note}")
     if json_out:
         emit_json(rendered.report)
+
+
+def _run_chunked(images, output, kernel, options, large, *, chunked, notes, json_out) -> bool:
+    """A --chunked (or .zarr) run: filter block by block; False when this is not one."""
+    from cnnfilter.tasks import large as task
+
+    if len(images) != 1 or not task.is_chunked_run(images[0], output, chunked):
+        return False
+    from cnnfilter.tasks._cluster import scheduler_from_env
+
+    spec = task.prepare_apply(kernel=kernel, **options)
+    scheduler = scheduler_from_env(large["scheduler"])
+    report = task.apply_chunked(
+        spec, images[0], output, force=options["force"], chunk=large["chunk"],
+        scheduler=scheduler, workers=large["workers"],
+    )  # fmt: skip
+    inp, out = report["input"], report["output"]
+    notes(
+        f"chunked {report['kernel']['name']} over {images[0]} ({' x '.join(map(str, inp['shape']))}"
+        f", {inp['dtype']}): {report['blocks']} blocks of {report['chunk']} px on "
+        f"{scheduler or 'this machine'}, range {report['range']}; "
+        f"{report['timings_ms']['total'] / 1000:.1f} s; wrote {output} "
+        f"({' x '.join(map(str, out['shape']))}, {out['dtype']}, {out['format']})"
+    )
+    if json_out:
+        emit_json(report)
+    return True
 
 
 def _apply_each(images, output, kernels, options, *, montage, notes, json_out) -> None:
@@ -379,3 +426,11 @@ def _sobel_kernels(kernel: list[str] | None, dx, dy, ksize) -> list[str] | None:
     if dx is not None or dy is not None or ksize is not None:
         return [opencv_sobel_spec(None, dx, dy, ksize)]  # refused, as for `kernels`
     return kernel
+
+
+def _refuse_scheduler_for_one(scheduler: str | None) -> None:
+    if scheduler:
+        raise UsageError(
+            "--scheduler runs a batch (several inputs, a folder or an output pattern) or a "
+            "--chunked image; one image runs here: drop --scheduler or add --chunked"
+        )

@@ -10,12 +10,15 @@ import typer
 from cnnfilter.cli._app import app, guarded, stderr_console, stdout_console
 from cnnfilter.cli._complete import complete_image
 from cnnfilter.cli._options import (
+    ChunkedOption,
+    ChunkSizeOption,
     ForceOption,
     FormatOption,
     FrameOption,
     JsonOption,
     MaxPixelsOption,
     QuietOption,
+    SchedulerOption,
     VerboseOption,
     choice_enum,
     choices_help,
@@ -25,6 +28,7 @@ from cnnfilter.cli._options import (
 from cnnfilter.cli._output import Notes, check_stdout_use, emit_json
 from cnnfilter.cli._parse import parse_ints
 from cnnfilter.engine.choices import POOL_OPS
+from cnnfilter.errors import UsageError
 
 PoolOp = choice_enum("PoolOp", POOL_OPS)
 
@@ -98,6 +102,9 @@ def pool(
     frame: FrameOption = 0,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
+    scheduler: SchedulerOption = None,
+    chunked: ChunkedOption = False,
+    chunk_size: ChunkSizeOption = 1024,
 ) -> None:
     """Pool an image or feature map per channel, exactly as PyTorch's pooling layers.
 
@@ -117,6 +124,10 @@ def pool(
         ceil_mode=ceil_mode, count_include_pad=count_include_pad, p=p, show_winners=show_winners,
     )  # fmt: skip
     check_stdout_use(output, json_out=json_out)
+    if _run_chunked(source, spec, output, force, scheduler, chunked, chunk_size, notes, json_out):
+        return
+    if scheduler:
+        raise UsageError("--scheduler runs a --chunked pool; drop it or add --chunked")
     done = task.pool(
         source, spec, output=output, fmt=fmt, show_winners=show_winners, force=force,
         max_pixels=max_pixels, frame=frame,
@@ -134,6 +145,31 @@ def pool(
     notes.detail(f"method: {report['method']}; total {report['timings_ms']['total']:.0f} ms")
     for line in done.notes:
         notes(line)
+
+
+def _run_chunked(source, spec, output, force, scheduler, chunked, chunk, notes, json_out) -> bool:
+    """A --chunked (or .zarr) pool, block by block; False when this is not one."""
+    from cnnfilter.tasks import large
+    from cnnfilter.tasks._cluster import scheduler_from_env
+
+    if not large.is_chunked_run(source, output, chunked):
+        return False
+    if output is None:
+        raise UsageError("--chunked needs -o (a .tif or .zarr to write)")
+    where = scheduler_from_env(scheduler)
+    report = large.pool_chunked(
+        str(source), spec, str(output), force=force, chunk=chunk, scheduler=where
+    )
+    inp, out = report["input"], report["output"]
+    notes(
+        f"chunked {report['op']} pooling of {source} ({' x '.join(map(str, inp['shape']))}): "
+        f"{report['blocks']} blocks on {where or 'this machine'}; "
+        f"{report['timings_ms']['total'] / 1000:.1f} s; wrote {output} "
+        f"({' x '.join(map(str, out['shape']))}, {out['dtype']}, {out['format']})"
+    )
+    if json_out:
+        emit_json(report)
+    return True
 
 
 def _shape(shape: list[int], dtype: str) -> str:

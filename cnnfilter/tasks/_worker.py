@@ -98,7 +98,7 @@ def main(fd: int, ppid: int) -> None:
         send_frame(sock, ("ready", None))
         while True:
             job = recv_frame(sock)
-            send_frame(sock, _run(work, job))
+            send_frame(sock, run_attempt(work, job))
     except (EOFError, OSError):  # the parent closed our socket or is gone
         pass
     finally:
@@ -117,7 +117,8 @@ def attempt(work, job) -> tuple[str, object]:
         return "failed", "out of memory while processing this image"
 
 
-def _run(work, job) -> tuple[str, object]:
+def run_attempt(work, job) -> tuple[str, object]:
+    """:func:`attempt`, with a bug returned as ``("crash", traceback)`` instead of raised."""
     try:
         return attempt(work, job)
     except Exception:  # a bug, not a bad input: the parent raises it with this traceback

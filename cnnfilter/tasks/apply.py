@@ -573,8 +573,15 @@ def write_job(force: bool, job, rendered: Rendered) -> dict:
     return _finish_report(rendered.report, start)
 
 
-def run_batch(spec: ApplySpec, to_run: list, *, force: bool, workers: int, on_outcome=None):
+def run_batch(
+    spec: ApplySpec, to_run: list, *, force: bool, workers: int, on_outcome=None, client=None
+):
     """Run the jobs (from :func:`cnnfilter.tasks.batch.split_existing`) in ``workers`` processes.
+
+    With ``client`` (a ``distributed.Client`` from
+    :func:`cnnfilter.tasks._cluster.open_client`) the jobs run on that Dask
+    cluster, one task per file, each read, filtered and written by a worker
+    (the paths must be reachable from every worker).
 
     Returns:
         The :class:`cnnfilter.tasks.batch.BatchResult`; one failing input is
@@ -590,6 +597,7 @@ def run_batch(spec: ApplySpec, to_run: list, *, force: bool, workers: int, on_ou
         functools.partial(write_job, force),
         workers=workers,
         on_outcome=on_outcome,
+        client=client,
     )
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "plan_jobs",
     "split_existing",
     "run_jobs",
+    "run_job",
     "summarize",
 ]
 
@@ -502,8 +503,14 @@ def run_jobs(
     *,
     workers: int = 1,
     on_outcome: Callable[[Outcome], None] | None = None,
+    client: object | None = None,
 ) -> BatchResult:
     """Run ``work`` on every job and ``finish`` on each result, in this process.
+
+    With ``client`` (a ``distributed.Client``), each job is one task on the
+    Dask cluster instead, running :func:`run_job` (``work`` then ``finish``)
+    on the worker, which writes the output (see :mod:`cnnfilter.tasks._cluster`);
+    ``workers`` is then unused.
 
     Args:
         jobs: from :func:`plan_jobs` (after :func:`split_existing`).
@@ -526,7 +533,9 @@ def run_jobs(
     outcomes: dict[int, Outcome] = {}
 
     def record(job: Job, status: str, payload: object) -> None:
-        if status == "ok":
+        if status == "done":  # finished on a cluster worker: payload is the report
+            outcome = Outcome(job, "done", report=payload)
+        elif status == "ok":
             try:
                 report = finish(job, payload)
             except CnnfilterError as exc:
@@ -542,19 +551,7 @@ def run_jobs(
     interrupted = None
     jobs = _record_refused(jobs, record)
     try:
-        if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                record(job, *attempt(work, job))
-        else:
-            import functools
-
-            from cnnfilter.engine.threads import thread_budget
-            from cnnfilter.tasks._pool import run_pool
-
-            count = min(workers, len(jobs), max_workers())
-            # one budget of cores for the run: N workers share it instead of each taking all
-            budgeted = functools.partial(_with_threads, work, max(1, thread_budget() // count))
-            run_pool(jobs, budgeted, record, count, WORKER_DIED)
+        _dispatch(jobs, work, finish, record, workers, client)
     except KeyboardInterrupt as exc:
         interrupted = getattr(exc, "signal_name", None) or "SIGINT"
     ordered = [outcomes[i] for i in sorted(outcomes)]
@@ -568,6 +565,49 @@ def _with_threads(work: Callable, threads: int, job: Job) -> object:
 
     set_thread_budget(threads)
     return work(job)
+
+
+def _dispatch(jobs, work, finish, record, workers: int, client) -> None:
+    """Run the jobs here, in the local pool, or on a Dask cluster (``client``)."""
+    import functools
+
+    if client is not None:
+        from cnnfilter.tasks._cluster import run_on_cluster
+
+        run_on_cluster(jobs, functools.partial(run_job, work, finish), record, client, WORKER_DIED)
+    elif workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            record(job, *attempt(work, job))
+    else:
+        from cnnfilter.engine.threads import thread_budget
+        from cnnfilter.tasks._pool import run_pool
+
+        count = min(workers, len(jobs), max_workers())
+        # one budget of cores for the run: N workers share it instead of each taking all
+        budgeted = functools.partial(_with_threads, work, max(1, thread_budget() // count))
+        run_pool(jobs, budgeted, record, count, WORKER_DIED)
+
+
+def run_job(work: Callable[[Job], object], finish: Callable[[Job, object], dict], job: Job):
+    """``finish(job, work(job))`` in one call: read, compute and write one job (a cluster task).
+
+    Returns ``("done", report)``, ``("failed", reason)`` for a documented
+    error or exhaustion, or ``("crash", traceback)`` for a bug. The same two
+    functions as the local pool, so the output bytes are the same.
+    """
+    from cnnfilter.tasks._worker import run_attempt
+
+    status, payload = run_attempt(work, job)
+    if status != "ok":
+        return status, payload
+    try:
+        return "done", finish(job, payload)
+    except CnnfilterError as exc:
+        return "failed", str(exc)
+    except Exception:  # a bug: the client raises it with this traceback
+        import traceback
+
+        return "crash", traceback.format_exc()
 
 
 def _record_refused(jobs: Sequence[Job], record: Callable) -> list[Job]:
