@@ -143,16 +143,36 @@ class LargeArray:
         return len(self.shape)
 
     def __getitem__(self, key):
-        return np.asarray(self._open()[key])
+        if self.format == "ZARR":
+            return np.asarray(self._open()[key])
+        # a TIFF is opened for each read and closed after it: tifffile's store keeps file
+        # handles (its FileCache) that outlive close() on copies Dask makes of this object
+        zarr, tifffile = _need("zarr"), _need("tifffile")
+        try:
+            store = tifffile.imread(self.path, aszarr=True, series=0, level=0)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ProcessingError(f"cannot read {self.path!r}: {exc}") from None
+        try:
+            return np.asarray(zarr.open(store, mode="r")[key])
+        finally:
+            _close_store(store)
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_array": None, "_store": None}
 
     def close(self) -> None:
         """Close the open TIFF file (a copy on a Dask worker reopens its own)."""
-        if self._store is not None:
-            self._store.close()
-        self._store = self._array = None
+        store, self._store, self._array = self._store, None, None
+        if store is not None:
+            _close_store(store)
+
+    def __del__(self) -> None:
+        # copies made by Dask (pickled or copied: __getstate__) open their own store on the
+        # first read and are never closed by the task: close them when they go
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to close
+            pass
 
     def __enter__(self) -> LargeArray:
         return self
@@ -250,3 +270,15 @@ def write_zarr(target: str | Path, darr, *, force: bool) -> int:
         if os.path.lexists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
     return sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+
+
+def _close_store(store) -> None:
+    """Close a tifffile Zarr store and the file handles its cache kept open.
+
+    The store's FileCache keeps a handle it reopened for reads (its "keep"
+    set), which ``close()`` leaves open; it is closed here too.
+    """
+    store.close()
+    cache = getattr(store, "_filecache", None)
+    for handle in list(getattr(cache, "files", {}) or {}):
+        handle.close()
