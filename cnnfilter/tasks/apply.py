@@ -182,6 +182,11 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         memory_limit=spec.memory_limit,
         **options,
     )
+    geom = filter_geometry(loaded.pixels.shape, spec.weights.shape, flipped=flipped, **options)
+    rows, cols = geom.out_shape
+    if spec.side_by_side:  # the input, a gap of 8 and the result
+        rows, cols = max(rows, loaded.pixels.shape[0]), cols + 8 + loaded.pixels.shape[1]
+    imageio.check_output_size(fmt, rows, cols)  # before the work, not in the encoder
     # the plan, once: after the cost check (which needs no SVD unless a limit is near)
     plan = plan_method(spec.weights, method=settings.method, dtype=work_dtype(loaded.pixels.dtype))
     result = filter_image(
@@ -217,7 +222,6 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     depth_note = next((n for n in write_notes if n.startswith("16-bit")), None)
     read_notes = tuple(loaded.meta.notes) if loaded.meta else ()
     t3 = time.perf_counter()
-    geom = filter_geometry(loaded.pixels.shape, spec.weights.shape, flipped=flipped, **options)
     response = result.response
     low, high = float(response.min()), float(response.max())  # no temporary mask
     report = {
