@@ -80,3 +80,97 @@ def test_a_larger_stride_brings_the_output_within_the_format(tmp_path):
 
     with Image.open(tmp_path / "half.webp") as im:
         assert im.size == (8192, 1)
+
+
+# -- issue 10 item 14: tiny or huge sigmas, giant YAML integers, absurd dilation ------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "name"),
+    [
+        ("gaussian:5:1e-300", "SIGMA"),
+        ("gaussian:4:0.01", "SIGMA"),  # even size: every tap underflowed to 0, then 0/0
+        ("log:5:1e-300", "SIGMA"),  # sigma**4 == 0: ZeroDivisionError
+        ("log:5:1e300", "SIGMA"),  # sigma**4 overflows: OverflowError
+        ("dog:5:1e-300", "SIGMA1"),
+        ("dog:5:1:5e-324", "SIGMA2"),
+    ],
+)
+def test_tiny_or_huge_sigma_is_one_line(samples, tmp_path, spec, name):
+    out = tmp_path / "out.png"
+    result = invoke("apply", samples / "coins.png", "-k", spec, "-o", out)
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert line.startswith(f"Error: kernel '{spec}': {name} must lie within 0.1 to 100000 pixels")
+    assert len(line.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_every_accepted_sigma_gives_a_finite_kernel():
+    import numpy as np
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from cnnfilter.kernels import SIGMA_RANGE, resolve_kernel
+
+    @settings(max_examples=60, derandomize=True, deadline=None)
+    @given(
+        st.sampled_from(["gaussian", "log", "dog"]),
+        st.integers(1, 12),
+        st.floats(*SIGMA_RANGE),
+        st.floats(*SIGMA_RANGE),
+    )
+    def check(name, size, s1, s2):
+        spec = f"{name}:{size}:{s1!r}" + (f":{s2!r}" if name == "dog" else "")
+        if name == "dog" and s1 == s2:
+            return
+        assert np.isfinite(resolve_kernel(spec).weights).all(), spec
+
+    check()
+
+
+_BIG = "9" * 5000  # Python refuses int() of over 4300 digits (ValueError)
+
+
+@pytest.mark.parametrize("command", ["params", "receptive-field"])
+@pytest.mark.parametrize(
+    ("text", "line", "where"),
+    [
+        (
+            "input: [32, 32, 3]\nlayers:\n"
+            f"  - conv2d: {{filters: 8, kernel_size: 3, padding: {_BIG}}}",
+            3,
+            "layer 'conv2d_1' (conv2d)",
+        ),
+        (
+            f"input: [{_BIG}, 32, 3]\nlayers:\n  - conv2d: {{filters: 8, kernel_size: 3}}",
+            1,
+            "top level",
+        ),
+        (f"input: [32, 32, 3]\nlayers: {_BIG}", 2, "top level"),
+        (f"input: [32, 32, 3]\nlayers:\n  - conv2d: {_BIG}", 3, "layer 'conv2d'"),
+    ],
+)
+def test_yaml_integers_of_over_4300_digits_are_one_line(tmp_path, command, text, line, where):
+    arch = tmp_path / "net.yaml"
+    arch.write_text(text)
+    result = invoke(command, arch)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: {arch}:{line}: {where}: a number of 5000 characters, more digits than Python "
+        "reads (4300); fix: write the size you mean; a layer's sizes are far smaller"
+    )
+
+
+@pytest.mark.parametrize("dilation", ["100000000000000000000", "1e20"])
+def test_receptive_field_with_dilation_1e20_is_one_line(tmp_path, dilation):
+    arch = tmp_path / "net.yaml"
+    arch.write_text(
+        f"input: [32, 32, 3]\nlayers:\n  - conv2d: {{filters: 8, kernel_size: 3, "
+        f"dilation: {dilation}}}\n"
+    )
+    result = invoke("receptive-field", arch, "--json")
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert line.startswith(f"Error: {arch}:3: layer 'conv2d_1' (conv2d): ")
+    assert len(line.splitlines()) == 1 and result.stdout == ""
