@@ -31,7 +31,14 @@ from cnnfilter.engine.image_filter import FilterSettings
 from cnnfilter.errors import UsageError
 from cnnfilter.imageio import DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESS_LEVEL
 from cnnfilter.kernels import Kernel, check_weights
-from cnnfilter.tasks._common import STDIO, check_output_path, output_format, shape3, write_output
+from cnnfilter.tasks._common import (
+    STDIO,
+    check_finite,
+    check_output_path,
+    output_format,
+    shape3,
+    write_output,
+)
 
 __all__ = [
     "APPLY_REPORT_KEYS",
@@ -160,6 +167,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     loaded = imageio.read_image(
         source, max_pixels=spec.max_pixels, frame=spec.frame, to_srgb=spec.to_srgb
     )
+    check_finite(loaded.pixels, source)
     t1 = time.perf_counter()
     if str(target) == STDIO and not spec.fmt:
         fmt = imageio.stdout_format(loaded.format)
@@ -657,6 +665,7 @@ def montage(prepared: list[Prepared], source: str, target: str, *, force: bool) 
 
     spec0 = prepared[0].spec
     loaded = imageio.read_image(source, max_pixels=spec0.max_pixels, frame=spec0.frame)
+    check_finite(loaded.pixels, source)
     panels, modes = [], []
     for p in prepared:
         settings = replace(p.spec.settings, raw=False)

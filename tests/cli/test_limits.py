@@ -174,3 +174,103 @@ def test_receptive_field_with_dilation_1e20_is_one_line(tmp_path, dilation):
     line = result.stderr.strip()
     assert line.startswith(f"Error: {arch}:3: layer 'conv2d_1' (conv2d): ")
     assert len(line.splitlines()) == 1 and result.stdout == ""
+
+
+# -- issue 10 item 15: NaN and inf, as option values and inside float images -----------------
+
+
+def _float_inputs(tmp_path):
+    """64 x 64 float32 ramps with one NaN (a .npy) and one inf (a float TIFF) at (3, 5)."""
+    import numpy as np
+    from PIL import Image
+
+    ramp = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+    with_nan, with_inf = ramp.copy(), ramp.copy()
+    with_nan[3, 5], with_inf[3, 5] = np.nan, np.inf
+    np.save(tmp_path / "nan.npy", with_nan)
+    Image.fromarray(with_inf, mode="F").save(tmp_path / "inf.tif")
+    return tmp_path / "nan.npy", tmp_path / "inf.tif"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["apply", "{img}", "-k", "box", "--range", "rescale", "-o", "{out}.png"],
+        ["apply", "{img}", "-k", "sobel", "--range", "stretch", "-o", "{out}.png"],
+        ["apply", "{img}", "-k", "box", "--range", "raw", "-o", "{out}.npy"],
+        ["pool", "{img}", "-o", "{out}.npy"],
+        ["pool", "{img}", "--op", "avg", "-o", "{out}.png"],
+    ],
+)
+@pytest.mark.parametrize("which", [0, 1], ids=["nan-npy", "inf-tiff"])
+def test_a_float_image_holding_nan_or_inf_is_refused_by_every_command(tmp_path, args, which):
+    img = _float_inputs(tmp_path)[which]
+    out = tmp_path / "result"
+    result = invoke([a.format(img=img, out=out) for a in args])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"Error: '{img}' holds 1 value(s) that are NaN or inf (the first at row 3, column 5); "
+        "every value must be a finite number: replace them first (numpy.nan_to_num)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inf.tif", "nan.npy"]
+
+
+def test_detect_refuses_the_same_float_image(tmp_path):
+    img = _float_inputs(tmp_path)[0]
+    result = invoke("detect", img, "-k", "[[1,0],[0,1]]")
+    assert result.exit_code == 2
+    assert "NaN or inf" in result.stderr and "Traceback" not in result.stderr
+
+
+_COMMANDS_WITH_FLOATS = {
+    "apply": ["apply", "{img}", "-k", "sobel", "-o", "{out}"],
+    "detect": ["detect", "{img}", "-k", "[[1,0],[0,1]]", "--same-size", "--raw", "{out}.npy"],
+    "pool": ["pool", "{img}", "--op", "lp", "-o", "{out}"],
+}
+
+
+def _float_options():
+    """Every option of type float of every command, read from the Typer app itself."""
+    import typing
+
+    import typer.main
+
+    from cnnfilter.cli import app
+
+    group = typer.main.get_command(app)
+    found = []
+    for name, command in sorted(group.commands.items()):
+        hints = typing.get_type_hints(command.callback)  # the command function's annotations
+        for param in command.params:
+            if param.param_type_name == "option" and hints.get(param.name) in (float, float | None):
+                found.append((name, max(param.opts, key=len)))
+    return found
+
+
+def test_the_float_options_are_the_known_ones():
+    # A new float option gets the refusal below for free; this lists them so that a new
+    # command with one is added to _COMMANDS_WITH_FLOATS.
+    assert {c for c, _ in _float_options()} <= set(_COMMANDS_WITH_FLOATS)
+    assert len(_float_options()) >= 7
+
+
+@pytest.mark.parametrize(("command", "flag"), _float_options())
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "-Infinity"])
+def test_every_float_option_refuses_nan_and_inf(samples, tmp_path, command, flag, value):
+    out = tmp_path / "out.png"
+    args = [a.format(img=samples / "coins.png", out=out) for a in _COMMANDS_WITH_FLOATS[command]]
+    result = invoke(*args, f"{flag}={value}")
+    assert result.exit_code == 2, result.stderr
+    shown = {"1e999": "inf", "-Infinity": "-inf"}.get(value, value)
+    assert result.stderr.strip() == f"Error: {flag} must be a finite number, got {shown}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pad_value_beyond_float32_is_refused(samples, tmp_path):
+    result = invoke(
+        "detect", samples / "coins.png", "-k", "[[1]]", "--same-size",
+        "--raw", tmp_path / "m.npy", "--pad-value", "1e300",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--pad-value 1e+300 must be a finite number a float32 map can hold" in result.stderr
+    assert not (tmp_path / "m.npy").exists()
