@@ -21,6 +21,20 @@ the parent, a dead parent is an EOF for the worker.
 The worker leaves when its parent dies, even in the middle of a job: on Linux
 through ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, elsewhere (and as a second
 guard) through a thread that polls ``os.getppid()`` every 0.2 s.
+``PR_SET_PDEATHSIG`` fires when the *thread* that started the worker ends, not
+the process: every worker (and every replacement) is started by the thread
+that runs :func:`cnnfilter.tasks._pool.run_pool`, which reaps them all before
+it returns, so no worker outlives its starting thread. The poll compares with
+the parent's pid passed on the command line, so reparenting (to init or a
+subreaper) is seen, and a parent that died before the guard was set too.
+
+A worker is a new interpreter (``python -c``): it imports cnnfilter afresh
+from disk, unlike a forked child. Anything unexpected (such as an
+ImportError from a cnnfilter being edited or upgraded during the batch) is
+sent to the parent as ``("broken", traceback)`` and the worker exits with
+status 1; it never ends silently. (A silent exit 0 on such an ImportError,
+reported as "killed, or out of memory?", was the 1-in-39 failure of the
+SIGTERM batch test while its worktree was being edited.)
 """
 
 from __future__ import annotations

@@ -211,7 +211,7 @@ def detect(
     imageio.check_input_file(image)
     if not math.isfinite(pad_value) or abs(pad_value) > _FLOAT32_MAX:  # the map is float32
         raise UsageError(
-            f"pad_value={pad_value!r} must be a finite number a float32 map can hold "
+            f"pad_value={pad_value!r} must be a finite number that a float32 map can hold "
             f"(within ±{_FLOAT32_MAX:.3g})"
         )
     _check_one_stdin(image=image, template=template, kernel_file=kernel_file)

@@ -272,5 +272,5 @@ def test_pad_value_beyond_float32_is_refused(samples, tmp_path):
         "--raw", tmp_path / "m.npy", "--pad-value", "1e300",
     )  # fmt: skip
     assert result.exit_code == 2
-    assert "--pad-value 1e+300 must be a finite number a float32 map can hold" in result.stderr
+    assert "--pad-value 1e+300 must be a finite number that a float32 map can hold" in result.stderr
     assert not (tmp_path / "m.npy").exists()
