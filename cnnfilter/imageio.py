@@ -759,6 +759,45 @@ def _format_for(path: Path, fmt: str | None) -> str:
     )
 
 
+#: The most rows and columns each format can hold, where a format has a limit
+#: below what memory allows (measured with Pillow 11: one more pixel fails in
+#: the encoder with a ValueError, OSError or OverflowError). WebP: 14-bit
+#: sizes (libwebp's WEBP_MAX_DIMENSION); JPEG: libjpeg's JPEG_MAX_DIMENSION;
+#: GIF, TGA, SGI: 16-bit header fields; PCX: 16-bit, and an even row length.
+MAX_ROWS_COLS = {
+    "WEBP": (16383, 16383),
+    "JPEG": (65500, 65500),
+    "GIF": (65535, 65535),
+    "TGA": (65535, 65535),
+    "SGI": (65535, 65535),
+    "PCX": (65535, 65534),
+}
+
+
+def check_output_size(fmt: str, rows: int, cols: int) -> None:
+    """Refuse a picture of ``rows`` x ``cols`` pixels that ``fmt`` cannot hold.
+
+    Called before any work with the output size the geometry gives, and again
+    by :func:`encode_picture`, so that a too-large picture is one file's
+    error, never an encoder's traceback (:data:`MAX_ROWS_COLS`).
+
+    Raises:
+        UsageError: ``rows`` or ``cols`` above the format's limit.
+
+    >>> check_output_size("WEBP", 16383, 100)
+    >>> check_output_size("WEBP", 100, 16384)
+    Traceback (most recent call last):
+    cnnfilter.errors.UsageError: the output would be 100 x 16384 pixels (H x W), but WEBP holds at most 16383 x 16383; write .png or .tif instead, or use a larger stride
+    """  # noqa: E501
+    limit = MAX_ROWS_COLS.get(fmt)
+    if limit is None or (rows <= limit[0] and cols <= limit[1]):
+        return
+    raise UsageError(
+        f"the output would be {rows} x {cols} pixels (H x W), but {fmt} holds at most "
+        f"{limit[0]} x {limit[1]}; write .png or .tif instead, or use a larger stride"
+    )
+
+
 def check_format_matches(path: str | Path, fmt: str | None) -> None:
     """Refuse a ``fmt`` that contradicts the extension of ``path``.
 
@@ -940,7 +979,8 @@ def encode_picture(
     (:func:`fit_netpbm`).
 
     Raises:
-        UsageError: a dtype/shape the format cannot store (with the fix); the
+        UsageError: a dtype/shape the format cannot store (with the fix), a
+            size above the format's limit (:func:`check_output_size`); the
             ``cnnfilter[16bit]`` extra is needed and absent.
     """
     from cnnfilter.codecs import deep
@@ -949,6 +989,8 @@ def encode_picture(
         buf = io.BytesIO()
         np.save(buf, array, allow_pickle=False)
         return buf.getvalue(), []
+    if np.ndim(array) >= 2:
+        check_output_size(fmt, *np.shape(array)[:2])
     arr, notes = np.ascontiguousarray(array), []
     if fmt == "PPM" and variant in NETPBM_VARIANTS:
         arr, notes = fit_netpbm(arr, variant)

@@ -134,9 +134,23 @@ def _size(value: float, name: str = "SIZE") -> int:
     return size
 
 
+#: The smallest and largest Gaussian sigma, in pixels. Below 0.1 a Gaussian is one
+#: tap (use ``identity``), and smaller sigmas underflow (``exp(-x²/(2 sigma²))`` is 0
+#: at every tap of an even size, 0/0 at the centre below ~1e-154, ``sigma⁴`` of the
+#: LoG is 0 below ~1e-77); above 1e5 (100 x the largest kernel side) it is a flat box
+#: and the LoG's ``sigma⁴`` overflows from ~1e77.
+SIGMA_RANGE = (0.1, 1e5)
+
+
 def _sigma(value: float, name: str = "SIGMA") -> float:
     if value <= 0:
         raise UsageError(f"{name} must be > 0, got {value:g}")
+    low, high = SIGMA_RANGE
+    if not low <= value <= high:
+        raise UsageError(
+            f"{name} must lie within {low:g} to {high:g} pixels, got {value:g} (below "
+            f"{low:g} the kernel is one tap: use 'identity'; above {high:g} a flat 'box')"
+        )
     return float(value)
 
 

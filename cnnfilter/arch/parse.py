@@ -83,6 +83,20 @@ class _Context:
         line = node if isinstance(node, int) else node.start_mark.line + 1
         return UsageError(f"{self.source}:{line}: {where}: {problem}; fix: {fix}")
 
+    def construct(self, node: yaml.ScalarNode, where: str) -> Any:
+        """The scalar's value; a number Python refuses to read (an integer of over
+        4300 digits: ``sys.get_int_max_str_digits``) is this file's error."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError:
+            raise self.fail(
+                node,
+                where,
+                f"a number of {len(str(node.value))} characters, more digits than Python "
+                "reads (4300)",
+                "write the size you mean; a layer's sizes are far smaller",
+            ) from None
+
     def visit(self, node: yaml.Node, where: str) -> None:
         if self.replaying:  # a repeat's later pass: bounded by the layer limits instead
             self.replayed += 1
@@ -207,7 +221,7 @@ def _scalar(node: yaml.Node, ctx: _Context, where: str) -> Any:
         raise ctx.fail(
             node, where, "expected a single value", "write a number, a word or true/false"
         )
-    value = ctx.loader.construct_object(node, deep=True)
+    value = ctx.construct(node, where)
     if isinstance(value, str) and "$" in value:
         return _substitute(value, node, ctx, where)
     return value
@@ -313,7 +327,7 @@ def _mapping(node: yaml.Node, ctx: _Context, where: str, fix: str) -> list[tuple
 
 def _sequence(node: yaml.Node, ctx: _Context, where: str, fix: str) -> list[yaml.Node]:
     ctx.visit(node, where)
-    if isinstance(node, yaml.ScalarNode) and ctx.loader.construct_object(node) is None:
+    if isinstance(node, yaml.ScalarNode) and ctx.construct(node, where) is None:
         return []
     if not isinstance(node, yaml.SequenceNode):
         raise ctx.fail(node, where, "expected a list", fix)
@@ -500,7 +514,7 @@ def _tree_size(node: yaml.Node, limit: int) -> int:
 
 
 def _options(node: yaml.Node, ctx: _Context, kind: str) -> list[tuple[str, yaml.Node]]:
-    if isinstance(node, yaml.ScalarNode) and ctx.loader.construct_object(node) is None:
+    if isinstance(node, yaml.ScalarNode) and ctx.construct(node, f"layer '{kind}'") is None:
         return []
     return _mapping(node, ctx, f"layer '{kind}'", f"write {kind}: {{option: value, ...}}")
 

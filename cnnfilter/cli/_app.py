@@ -24,6 +24,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from cnnfilter.cli._errors import INTERRUPT_EXIT_CODES, as_flags, exit_code_for
 from cnnfilter.errors import CnnfilterError, OutputClosed
+from cnnfilter.errors import UsageError as CnnfilterUsageError
 
 
 def _click_class(name: str) -> type:
@@ -324,6 +325,25 @@ def known_flags() -> frozenset[str]:
     return frozenset(flags)
 
 
+def refuse_non_finite(options: dict) -> None:
+    """Refuse NaN and infinities in every number option of every command, before any work.
+
+    Click's FLOAT type reads ``nan``, ``inf``, ``-Infinity`` and ``1e999`` (inf)
+    as numbers; no option of cnnfilter means anything by them. Checked here,
+    for every command at once, so that a new option cannot forget it.
+
+    Raises:
+        UsageError: ``--flag must be a finite number, got nan``.
+    """
+    import math
+
+    for name, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            flag = "--" + name.replace("_", "-")
+            shown = flag if flag in known_flags() else name
+            raise CnnfilterUsageError(f"{shown} must be a finite number, got {value!r}")
+
+
 def guarded(func: F) -> F:
     """Run a command body, turning :class:`CnnfilterError` into one stderr line.
 
@@ -340,6 +360,7 @@ def guarded(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
+            refuse_non_finite(kwargs)
             with sigterm_as_interrupt():
                 return func(*args, **kwargs)
         except (OutputClosed, BrokenPipeError):

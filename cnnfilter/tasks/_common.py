@@ -6,10 +6,44 @@ from pathlib import Path
 
 from cnnfilter.errors import UsageError
 
-__all__ = ["STDIO", "check_output_path", "output_format", "shape3", "shape_text", "shown"]
+__all__ = [
+    "STDIO",
+    "check_finite",
+    "check_output_path",
+    "output_format",
+    "shape3",
+    "shape_text",
+    "shown",
+]
 
 #: The file name that means standard input or output.
 STDIO = "-"
+
+
+def check_finite(pixels, source: str | Path) -> None:
+    """Refuse a float image or array holding NaN or inf, in every command alike.
+
+    ``apply --range rescale`` would map such an image to all black, ``pool``
+    would spread NaN, ``detect`` refused it already: one rule for all, before
+    any work. Integer pixels are always finite and are not scanned.
+
+    Raises:
+        UsageError: how many values are not finite, and where the first is.
+    """
+    import numpy as np
+
+    if pixels.dtype.kind not in "fc":
+        return
+    bad = ~np.isfinite(pixels)
+    if not bad.any():
+        return
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = f"row {first[0]}, column {first[1]}" if len(first) >= 2 else f"index {first}"
+    name = "standard input" if str(source) == STDIO else repr(str(source))
+    raise UsageError(
+        f"{name} holds {int(bad.sum())} value(s) that are NaN or inf (the first at {where}); "
+        "every value must be a finite number: replace them first (numpy.nan_to_num)"
+    )
 
 
 def check_output_path(output: Path, inputs: list, *, force: bool) -> None:

@@ -77,6 +77,23 @@ class _Worker:
         if signal_first and self.proc.poll() is None:
             self.proc.terminate()
 
+    def end_status(self) -> str:
+        """How the process ended, for the failure line: ``killed by SIGKILL``, ``exit status 3``.
+
+        Called once its socket gave EOF, i.e. when it is exiting; waits at most
+        :data:`STOP_WAIT_S` seconds (then SIGKILL, as :meth:`reap`).
+        """
+        import signal
+
+        self.reap()
+        code = self.proc.returncode
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit status {code}"
+
     def reap(self) -> None:
         try:
             self.proc.wait(timeout=STOP_WAIT_S)
@@ -167,6 +184,11 @@ class _Pool:
         job, worker.job = worker.job, None
         if status == "crash":
             raise RuntimeError(f"batch worker failed on {job.source}:\n{payload}")
+        if status == "broken":
+            raise RuntimeError(
+                "a batch worker process stopped on an unexpected error (is the cnnfilter "
+                f"installation being changed while the batch runs?):\n{payload}"
+            )
         self.record(job, status, payload)
 
     def _died(self, worker: _Worker, todo: deque) -> None:
@@ -181,7 +203,7 @@ class _Pool:
             self.restarted.add(job.index)
             todo.appendleft(job)
         else:
-            self.record(job, "failed", self.died_reason)
+            self.record(job, "failed", self.died_reason.format(how=worker.end_status()))
 
     def stop(self, *, interrupted: bool) -> None:
         """End every worker: EOF (normal end) or SIGTERM (interrupted), bounded waits."""

@@ -21,6 +21,20 @@ the parent, a dead parent is an EOF for the worker.
 The worker leaves when its parent dies, even in the middle of a job: on Linux
 through ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, elsewhere (and as a second
 guard) through a thread that polls ``os.getppid()`` every 0.2 s.
+``PR_SET_PDEATHSIG`` fires when the *thread* that started the worker ends, not
+the process: every worker (and every replacement) is started by the thread
+that runs :func:`cnnfilter.tasks._pool.run_pool`, which reaps them all before
+it returns, so no worker outlives its starting thread. The poll compares with
+the parent's pid passed on the command line, so reparenting (to init or a
+subreaper) is seen, and a parent that died before the guard was set too.
+
+A worker is a new interpreter (``python -c``): it imports cnnfilter afresh
+from disk, unlike a forked child. Anything unexpected (such as an
+ImportError from a cnnfilter being edited or upgraded during the batch) is
+sent to the parent as ``("broken", traceback)`` and the worker exits with
+status 1; it never ends silently. (A silent exit 0 on such an ImportError,
+reported as "killed, or out of memory?", was the 1-in-39 failure of the
+SIGTERM batch test while its worktree was being edited.)
 """
 
 from __future__ import annotations
@@ -88,21 +102,48 @@ def _die_with_parent(ppid: int) -> None:
 
 
 def main(fd: int, ppid: int) -> None:
-    """Serve jobs on socket ``fd`` until EOF; ``ppid`` is the parent to outlive never."""
+    """Serve jobs on socket ``fd`` until EOF; ``ppid`` is the parent to outlive never.
+
+    Exit status 0 after EOF (the parent closed the socket or is gone), 1 after
+    anything unexpected, which is first sent to the parent as ``("broken",
+    traceback)`` (or printed on stderr if that fails): a worker never ends
+    silently, so the parent never calls a bug "killed, or out of memory?".
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(ppid)
     sock = socket.socket(fileno=fd)
+    status = 0
     try:
-        work = recv_frame(sock)
-        send_frame(sock, ("ready", None))
-        while True:
-            job = recv_frame(sock)
-            send_frame(sock, run_attempt(work, job))
+        _serve(sock)
     except (EOFError, OSError):  # the parent closed our socket or is gone
         pass
+    except BaseException:  # noqa: B036 - reported, then the process ends
+        status = 1
+        _report_broken(sock, traceback.format_exc())
     finally:
-        os._exit(0)  # no interpreter teardown: nothing of ours to flush
+        os._exit(status)  # no interpreter teardown: nothing of ours to flush
+
+
+def _serve(sock: socket.socket) -> None:
+    # Loading ``work`` imports the task's modules afresh from disk (this is a new
+    # interpreter, not a fork): if they cannot be imported (a cnnfilter changed or
+    # half-installed on disk while the batch runs) the parent hears why.
+    work = recv_frame(sock)
+    send_frame(sock, ("ready", None))
+    while True:
+        job = recv_frame(sock)
+        send_frame(sock, run_attempt(work, job))
+
+
+def _report_broken(sock: socket.socket, trace: str) -> None:
+    try:
+        send_frame(sock, ("broken", trace))
+    except BaseException:  # noqa: B036 - the parent is gone: stderr is all that is left
+        try:
+            print(trace, file=sys.stderr, flush=True)
+        except BaseException:  # noqa: B036
+            pass
 
 
 def attempt(work, job) -> tuple[str, object]:

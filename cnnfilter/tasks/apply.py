@@ -31,7 +31,14 @@ from cnnfilter.engine.image_filter import FilterSettings
 from cnnfilter.errors import UsageError
 from cnnfilter.imageio import DEFAULT_MAX_PIXELS, DEFAULT_PNG_COMPRESS_LEVEL
 from cnnfilter.kernels import Kernel, check_weights
-from cnnfilter.tasks._common import STDIO, check_output_path, output_format, shape3, write_output
+from cnnfilter.tasks._common import (
+    STDIO,
+    check_finite,
+    check_output_path,
+    output_format,
+    shape3,
+    write_output,
+)
 
 __all__ = [
     "APPLY_REPORT_KEYS",
@@ -160,6 +167,7 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     loaded = imageio.read_image(
         source, max_pixels=spec.max_pixels, frame=spec.frame, to_srgb=spec.to_srgb
     )
+    check_finite(loaded.pixels, source)
     t1 = time.perf_counter()
     if str(target) == STDIO and not spec.fmt:
         fmt = imageio.stdout_format(loaded.format)
@@ -182,6 +190,11 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
         memory_limit=spec.memory_limit,
         **options,
     )
+    geom = filter_geometry(loaded.pixels.shape, spec.weights.shape, flipped=flipped, **options)
+    rows, cols = geom.out_shape
+    if spec.side_by_side:  # the input, a gap of 8 and the result
+        rows, cols = max(rows, loaded.pixels.shape[0]), cols + 8 + loaded.pixels.shape[1]
+    imageio.check_output_size(fmt, rows, cols)  # before the work, not in the encoder
     # the plan, once: after the cost check (which needs no SVD unless a limit is near)
     plan = plan_method(spec.weights, method=settings.method, dtype=work_dtype(loaded.pixels.dtype))
     result = filter_image(
@@ -226,7 +239,6 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     depth_note = next((n for n in write_notes if n.startswith("16-bit")), None)
     read_notes = tuple(loaded.meta.notes) if loaded.meta else ()
     t3 = time.perf_counter()
-    geom = filter_geometry(loaded.pixels.shape, spec.weights.shape, flipped=flipped, **options)
     response = result.response
     low, high = float(response.min()), float(response.max())  # no temporary mask
     report = {
@@ -666,6 +678,7 @@ def montage(prepared: list[Prepared], source: str, target: str, *, force: bool) 
 
     spec0 = prepared[0].spec
     loaded = imageio.read_image(source, max_pixels=spec0.max_pixels, frame=spec0.frame)
+    check_finite(loaded.pixels, source)
     panels, modes = [], []
     for p in prepared:
         settings = replace(p.spec.settings, raw=False)

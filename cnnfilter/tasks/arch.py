@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnfilter.errors import UsageError
-from cnnfilter.tasks._common import check_output_path, output_format
+from cnnfilter.tasks._common import check_finite, check_output_path, output_format
 
 __all__ = [
     "PARAMS_NUMERIC",
@@ -365,6 +365,7 @@ def draw_field(
     net_input = fields.fields.trace.network.input
     box = row.field.box(r, c)
     loaded = imageio.read_image(image, max_pixels=max_pixels or imageio.DEFAULT_MAX_PIXELS)
+    check_finite(loaded.pixels, image)
     hw_in = (net_input.height, net_input.width)
     if fit not in render.FIT_MODES:
         raise UsageError(f"fit must be one of {', '.join(render.FIT_MODES)}, got {fit!r}")

@@ -484,9 +484,10 @@ def _exists_as_file(path: Path) -> bool:
 #: The most worker processes a batch starts, per core (``--workers`` above it is capped).
 WORKERS_PER_CORE = 4
 
-#: Reason given for the one input a worker was computing when it died.
+#: Reason given for the one input a worker was computing when it died; ``{how}``
+#: is how the process ended (``killed by SIGKILL``, ``exit status 1``).
 WORKER_DIED = (
-    "the worker process died while computing this input (killed, or out of memory?); "
+    "the worker process died while computing this input ({how}: killed, or out of memory?); "
     "the other inputs went on"
 )
 

@@ -8,6 +8,7 @@ once (:attr:`cnnfilter.engine.response.ResponseMap.plan`, reported as
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,9 @@ from pathlib import Path
 from cnnfilter.engine.geometry import valid_map_padding
 from cnnfilter.errors import UsageError
 from cnnfilter.tasks._common import check_output_path, output_format, shape3
+
+#: The largest float32 (``np.finfo(np.float32).max``): the response map's dtype.
+_FLOAT32_MAX = 3.4028234663852886e38
 
 __all__ = ["COORDINATES", "OUTPUTS", "Pattern", "DetectResult", "read_pattern", "detect"]
 
@@ -207,13 +211,19 @@ def detect(
         max_pixels, frame: as :func:`cnnfilter.imageio.read_image`.
 
     Raises:
-        UsageError: bad pattern, outputs, or a pattern that does not fit the image.
+        UsageError: bad pattern, outputs, or a pattern that does not fit the image;
+            ``pad_value`` not finite or beyond float32.
         ProcessingError: an unreadable image.
     """
     from cnnfilter import imageio
     from cnnfilter.engine.response import find_peaks, response_map
 
     imageio.check_input_file(image)
+    if not math.isfinite(pad_value) or abs(pad_value) > _FLOAT32_MAX:  # the map is float32
+        raise UsageError(
+            f"pad_value={pad_value!r} must be a finite number that a float32 map can hold "
+            f"(within ±{_FLOAT32_MAX:.3g})"
+        )
     _check_one_stdin(image=image, template=template, kernel_file=kernel_file)
     pattern = read_pattern(kernel, kernel_file, template)
     outputs = {"heatmap": heatmap, "overlay": overlay, "raw": raw}

@@ -14,6 +14,7 @@ from pathlib import Path
 from cnnfilter.errors import UsageError
 from cnnfilter.tasks._common import (
     STDIO,
+    check_finite,
     check_output_path,
     output_format,
     shape3,
@@ -219,10 +220,12 @@ def _load(path: Path, *, max_pixels: int, frame: int):
 
     if is_array(path):
         arr = imageio.read_array(path)
+        check_finite(arr, path)
         if arr.ndim not in (2, 3) or arr.size == 0:
             raise UsageError(f"{str(path)!r} has shape {arr.shape}; pool needs (H, W) or (H, W, C)")
         return arr, None, "array", None
     loaded = imageio.read_image(path, max_pixels=max_pixels, frame=frame)
+    check_finite(loaded.pixels, path)
     pixels = loaded.pixels
     if loaded.alpha is not None:
         colour = pixels if pixels.ndim == 3 else pixels[:, :, np.newaxis]

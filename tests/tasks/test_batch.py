@@ -328,6 +328,7 @@ main()
 
 
 def _interrupt_during_write(args, sig, n_write, cwd):
+    """Run ``cnnfilter args``; send ``sig`` to the command during the ``n_write``-th fsync."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _SLOW_WRITE.format(n=n_write), *map(str, args)],
         stdout=subprocess.PIPE,

@@ -44,6 +44,16 @@ class DieOnceWhileStarting:
     def __call__(self, job):
         return job.index * 10
 
+class BrokenInWorkers:
+    """Loads in this process, not in a worker: like a module changed on disk mid-batch."""
+    def __reduce__(self):
+        return (_load_broken, ())
+    def __call__(self, job):
+        return job.index * 10
+
+def _load_broken():
+    raise ImportError("cannot import name 'attempt' (the file changed on disk)")
+
 def _load(marker):
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -90,7 +100,7 @@ def test_one_dead_worker_fails_only_the_input_it_was_computing(workmod):
     )
     assert [o.status for o in result.outcomes] == ["done", "failed", *["done"] * 4]
     assert [o.report.get("value") for o in result.outcomes] == [0, None, 20, 30, 40, 50]
-    assert result.outcomes[1].reason == batch.WORKER_DIED
+    assert result.outcomes[1].reason == batch.WORKER_DIED.format(how="killed by SIGKILL")
     assert "the other inputs went on" in list(batch.summarize(result))[1]
 
 
@@ -103,6 +113,17 @@ def test_a_worker_dying_before_it_started_its_input_has_the_input_run_again(work
         ("done", 10),
         ("done", 20),
     ]
+
+
+def test_a_worker_that_cannot_load_its_work_says_why_instead_of_dying_silently(workmod):
+    # The cause of a 1-in-39 failure of the SIGTERM batch test: workers import the
+    # code afresh from disk, and the worktree was being edited; the worker ended
+    # with a silent exit 0 and the input was reported as "killed, or out of memory?".
+    with pytest.raises(RuntimeError) as info:
+        batch.run_jobs(_jobs(3), workmod.BrokenInWorkers(), lambda job, v: {}, workers=2)
+    message = str(info.value)
+    assert "is the cnnfilter installation being changed while the batch runs?" in message
+    assert "ImportError: cannot import name 'attempt' (the file changed on disk)" in message
 
 
 def test_workers_are_capped_at_a_few_per_core(monkeypatch):
