@@ -188,11 +188,16 @@ def short_gaussian_note(spec: str, size: int, sigma: float) -> str:
     radius = (size - 1) / 2
     if radius >= GAUSSIAN_SHORT_SIGMAS * sigma:
         return ""
+    full = 2 * int(GAUSSIAN_TRUNCATE * sigma + 0.5) + 1
+    if full > MAX_KERNEL_SIDE:  # the whole Gaussian would not fit: say so, do not refuse
+        fix = (
+            f"its full size {full}x{full} is above the limit {MAX_KERNEL_SIDE}; use a smaller sigma"
+        )
+    else:
+        fix = f"leave the size out for {full}x{full} (radius round(4 sigma), as scipy.ndimage)"
     return (
         f"{spec}: size {size} cuts the Gaussian (sigma {sigma:g}) at {radius / sigma:.2g} "
-        f"sigma from the centre, under {GAUSSIAN_SHORT_SIGMAS:g}; leave the size out for "
-        f"{gaussian_size(sigma)}x{gaussian_size(sigma)} (radius round(4 sigma), as "
-        "scipy.ndimage)"
+        f"sigma from the centre, under {GAUSSIAN_SHORT_SIGMAS:g}; {fix}"
     )
 
 

@@ -211,6 +211,7 @@ SchedulerOption = Annotated[
     str | None,
     typer.Option(
         "--scheduler",
+        metavar="ADDRESS|local",
         help="Run a batch (one task per file) or a --chunked image on a Dask cluster: its "
         "address (tcp://host:8786; default for those runs: $DASK_SCHEDULER_ADDRESS) or "
         "'local' for a cluster of --workers processes on 127.0.0.1. Inputs and outputs must "

@@ -21,11 +21,13 @@ STDIO = "-"
 
 
 def check_finite(pixels, source: str | Path) -> None:
-    """Refuse a float image or array holding NaN or inf, in every command alike.
+    """Refuse a float image or array holding NaN or inf where it would become pixels.
 
-    ``apply --range rescale`` would map such an image to all black, ``pool``
-    would spread NaN, ``detect`` refused it already: one rule for all, before
-    any work. Integer pixels are always finite and are not scanned.
+    ``apply --range rescale`` would map such an image to all black: apply
+    refuses it for every picture output, pool for every output. A raw
+    response (``apply`` to .npy or ``--range raw``) and ``detect``'s maps keep
+    NaN/inf in the windows over them, as the engine computes them. Integer
+    pixels are always finite and are not scanned.
 
     Raises:
         UsageError: how many values are not finite, and where the first is.

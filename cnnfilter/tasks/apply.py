@@ -167,7 +167,8 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     loaded = imageio.read_image(
         source, max_pixels=spec.max_pixels, frame=spec.frame, to_srgb=spec.to_srgb
     )
-    check_finite(loaded.pixels, source)
+    if not spec.settings.raw:  # a raw map keeps NaN/inf in the windows over them
+        check_finite(loaded.pixels, source)
     t1 = time.perf_counter()
     if str(target) == STDIO and not spec.fmt:
         fmt = imageio.stdout_format(loaded.format)

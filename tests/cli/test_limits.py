@@ -197,7 +197,6 @@ def _float_inputs(tmp_path):
     [
         ["apply", "{img}", "-k", "box", "--range", "rescale", "-o", "{out}.png"],
         ["apply", "{img}", "-k", "sobel", "--range", "stretch", "-o", "{out}.png"],
-        ["apply", "{img}", "-k", "box", "--range", "raw", "-o", "{out}.npy"],
         ["pool", "{img}", "-o", "{out}.npy"],
         ["pool", "{img}", "--op", "avg", "-o", "{out}.png"],
     ],
@@ -215,10 +214,25 @@ def test_a_float_image_holding_nan_or_inf_is_refused_by_every_command(tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inf.tif", "nan.npy"]
 
 
-def test_detect_refuses_the_same_float_image(tmp_path):
+def test_a_raw_response_keeps_nan_in_the_windows_over_it(tmp_path):
+    # issue 15: only outputs whose window covers a non-finite input are non-finite
+    import numpy as np
+
+    img = _float_inputs(tmp_path)[0]  # nan.npy: one NaN at row 3, column 5
+    out = tmp_path / "r.npy"
+    result = invoke("apply", img, "-k", "box", "--op", "correlate", "--boundary", "constant",
+                    "--range", "raw", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    values = np.load(out)
+    expected = np.zeros(values.shape[:2], dtype=bool)
+    expected[2:5, 4:7] = True  # the 3x3 windows that cover (3, 5)
+    np.testing.assert_array_equal(np.isnan(values).reshape(values.shape[:2]), expected)
+
+
+def test_detect_keeps_nan_in_its_map_instead_of_refusing(tmp_path):
     img = _float_inputs(tmp_path)[0]
     result = invoke("detect", img, "-k", "[[1,0],[0,1]]")
-    assert result.exit_code == 2
+    assert result.exit_code == 0, result.stderr
     assert "NaN or inf" in result.stderr and "Traceback" not in result.stderr
 
 
