@@ -154,17 +154,10 @@ def apply_chunked(
     darr = engine.filter_chunked(
         src, spec.all_weights, settings, max_value=src.max_value, chunk=chunk
     )
-    try:
-        with _scheduler_context(scheduler, workers):
-            fmt, size = _store(darr, output, force=force)
-    finally:
-        src.close()
+    files = _write_chunked(src, darr, source, output, scheduler, workers, force=force)
     elapsed = time.perf_counter() - t0
     return {
-        "input": {"path": source, "shape": list(src.shape), "dtype": str(src.dtype),
-                  "format": src.format},
-        "output": {"path": output, "shape": list(darr.shape), "dtype": str(darr.dtype),
-                   "format": fmt, "bytes": size},
+        **files,
         "kernel": {"name": spec.kernel_name, "shape": [int(s) for s in spec.weights.shape]},
         "boundary": settings.boundary,
         "stride": settings.stride,
@@ -210,17 +203,10 @@ def pool_chunked(
             storable_pixels, "clip", max_value=src.max_value, source_dtype=src.dtype,
             dtype=src.dtype,
         )  # fmt: skip
-    try:
-        with _scheduler_context(scheduler, workers):
-            fmt, size = _store(darr, output, force=force)
-    finally:
-        src.close()
+    files = _write_chunked(src, darr, source, output, scheduler, workers, force=force)
     elapsed = time.perf_counter() - t0
     return {
-        "input": {"path": source, "shape": list(src.shape), "dtype": str(src.dtype),
-                  "format": src.format},
-        "output": {"path": output, "shape": list(darr.shape), "dtype": str(darr.dtype),
-                   "format": fmt, "bytes": size},
+        **files,
         "op": spec.op,
         "kernel_size": list(spec.kernel_size),
         "stride": list(spec.stride),
@@ -228,4 +214,20 @@ def pool_chunked(
         "blocks": engine.block_count(darr.shape, chunk),
         "scheduler": scheduler or "threads",
         "timings_ms": {"total": round(elapsed * 1000, 3)},
+    }  # fmt: skip
+
+
+def _write_chunked(src, darr, source: str, output: str, scheduler, workers, *, force: bool):
+    """Compute ``darr`` block by block into ``output`` (closing ``src`` after); the report's
+    ``input`` and ``output`` entries."""
+    try:
+        with _scheduler_context(scheduler, workers):
+            fmt, size = _store(darr, output, force=force)
+    finally:
+        src.close()
+    return {
+        "input": {"path": source, "shape": list(src.shape), "dtype": str(src.dtype),
+                  "format": src.format},
+        "output": {"path": output, "shape": list(darr.shape), "dtype": str(darr.dtype),
+                   "format": fmt, "bytes": size},
     }  # fmt: skip
