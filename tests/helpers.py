@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +62,24 @@ ARTICLE_PATCH = np.array(
     ],
     dtype=np.uint8,
 )
+
+
+class Hang(Exception):
+    """A fuzz example ran longer than its watchdog allowed."""
+
+
+@contextlib.contextmanager
+def watchdog(seconds: int) -> Iterator[None]:
+    """Raise :class:`Hang` in the main thread after ``seconds`` (SIGALRM), so that a hang
+    fails the test instead of stalling the suite (a hypothesis deadline cannot stop one)."""
+
+    def expire(signum, frame):
+        raise Hang(f"an example ran longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -13,11 +13,8 @@ suite stays fast and reproducible. For a long local fuzz session:
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +26,8 @@ from PIL import Image
 from cnnfilter import imageio
 from cnnfilter.errors import CnnfilterError
 from cnnfilter.kernels import REGISTRY, resolve_kernel
+
+from helpers import watchdog
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LONG = int(os.environ.get("CNNFILTER_FUZZ_EXAMPLES", "0"))
@@ -47,27 +46,9 @@ def fuzz_settings(examples: int):
     )
 
 
-class Hang(Exception):
-    """An example ran longer than WATCHDOG_SECONDS."""
-
-
-@contextlib.contextmanager
-def watchdog(seconds: int = WATCHDOG_SECONDS) -> Iterator[None]:
-    def expire(signum, frame):
-        raise Hang(f"an example ran longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def succeeds_or_documented_error(func, *args, **kwargs):
     """Run ``func``; return its result, or None after a documented error."""
-    with watchdog():
+    with watchdog(WATCHDOG_SECONDS):
         try:
             return func(*args, **kwargs)
         except CnnfilterError as exc:

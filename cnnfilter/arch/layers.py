@@ -278,6 +278,22 @@ class Inferred:
     cols: AxisGeometry | None = None
 
 
+def _check_channels(layer, c: int, fail, fix: str) -> None:
+    """A convolution's ``in_channels`` (when given) and ``groups`` against ``c`` input channels.
+
+    PyTorch's Conv2d/ConvTranspose2d rule: ``groups`` divides both the input channels and
+    the filters.
+    """
+    if layer.in_channels is not None and layer.in_channels != c:
+        raise fail(f"in_channels is {layer.in_channels} but its input has {c} channels", fix)
+    if c % layer.groups or layer.filters % layer.groups:
+        raise fail(
+            f"groups {layer.groups} must divide the input channels {c} and the "
+            f"filters {layer.filters}",
+            "choose groups that divide both",
+        )
+
+
 def _windows(layer, shape: Shape, fail, *, pool: bool = False) -> tuple[AxisGeometry, ...]:
     """Resolve padding and output size along rows and columns.
 
@@ -373,17 +389,7 @@ class Conv2d(Layer):
 
     def infer(self, shape, fail):
         c = shape.channels
-        if self.in_channels is not None and self.in_channels != c:
-            raise fail(
-                f"in_channels is {self.in_channels} but its input has {c} channels",
-                f"write in_channels: {c} or fix the layers before it",
-            )
-        if c % self.groups or self.filters % self.groups:
-            raise fail(
-                f"groups {self.groups} must divide the input channels {c} and the "
-                f"filters {self.filters}",
-                "choose groups that divide both",
-            )
+        _check_channels(self, c, fail, f"write in_channels: {c} or fix the layers before it")
         rows, cols = _windows(self, shape, fail)
         return Inferred(Shape(rows.out, cols.out, self.filters), rows, cols)
 
@@ -525,17 +531,7 @@ class ConvTranspose2d(Layer):
 
     def infer(self, shape, fail):
         c = shape.channels
-        if self.in_channels is not None and self.in_channels != c:
-            raise fail(
-                f"in_channels is {self.in_channels} but its input has {c} channels",
-                f"write in_channels: {c}",
-            )
-        if c % self.groups or self.filters % self.groups:
-            raise fail(
-                f"groups {self.groups} must divide the input channels {c} and the "
-                f"filters {self.filters}",
-                "choose groups that divide both",
-            )
+        _check_channels(self, c, fail, f"write in_channels: {c}")
         sizes = []
         for n, k, s, p, op, d in zip(
             (shape.height, shape.width),

@@ -20,12 +20,10 @@ tests/cli/test_fuzz_cli.py`` (random, not derandomized).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
 import shutil
-import signal
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -37,7 +35,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from helpers import ROOT, invoke
+from helpers import ROOT, invoke, watchdog
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGALRM watchdog")
 
@@ -289,24 +287,6 @@ def _snapshot(root: Path) -> dict[str, str]:
     return found
 
 
-class Hang(Exception):
-    """An example ran longer than BOUND_S."""
-
-
-@contextlib.contextmanager
-def _watchdog(seconds: int = BOUND_S) -> Iterator[None]:
-    def expire(signum, frame):
-        raise Hang(f"an example ran longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_with_random_options_and_files_ends_cleanly(workdir, command):
     @settings(
@@ -324,7 +304,7 @@ def test_every_command_with_random_options_and_files_ends_cleanly(workdir, comma
         shutil.rmtree(workdir / "out")
         (workdir / "out").mkdir()
         before = _snapshot(workdir)
-        with _watchdog():
+        with watchdog(BOUND_S):
             result = invoke(*args, input=stdin, catch_exceptions=True)
         shown = f"cnnfilter {' '.join(map(repr, args))}"
         exc = result.exception
