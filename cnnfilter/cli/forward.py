@@ -66,6 +66,30 @@ def forward(
     npz: Annotated[
         bool, typer.Option("--npz", help="Also write every map, raw, to activations.npz.")
     ] = False,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            help="ONNX models: resize the photo's shorter side to N then centre-crop to the "
+            "model's size (N), or resize to exactly HxW; default: 256 for a 224 model.",
+            show_default=False,
+        ),
+    ] = None,
+    mean: Annotated[
+        str | None,
+        typer.Option(
+            help="ONNX models: channel means subtracted from the 0..1 photo "
+            "[default: ImageNet's 0.485,0.456,0.406].",
+            show_default=False,
+        ),
+    ] = None,
+    std: Annotated[
+        str | None,
+        typer.Option(
+            help="ONNX models: channel standard deviations divided by "
+            "[default: ImageNet's 0.229,0.224,0.225].",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOption = False,
     force: ForceOption = False,
     max_pixels: MaxPixelsOption = None,
@@ -76,14 +100,19 @@ def forward(
 
     A conv2d layer written as kernels: [vertical-lines, curve] uses those
     registry kernels as its filters, unflipped (a CNN layer computes
-    cross-correlation); other layers need --weights or --init.
+    cross-correlation); other layers need --weights or --init. An ONNX model
+    (model.onnx; needs cnnfilter[onnx,onnxruntime]) runs with onnxruntime on
+    the photo preprocessed by --size, --mean and --std; every node output of
+    shape 1 x C x H x W or 1 x F is a layer.
     """
     from cnnfilter.tasks import forward as task
+    from cnnfilter.tasks.forward_onnx import parse_floats, parse_size
 
     notes = Notes.of(quiet=quiet, verbose=verbose)
     done = task.forward(
         arch, photo, output=output, weights=weights, layout=weights_layout, init=init, seed=seed,
-        layer=layer, npz=npz, force=force, max_pixels=max_pixels,
+        layer=layer, npz=npz, force=force, max_pixels=max_pixels, size=parse_size(size),
+        mean=parse_floats(mean, "mean"), std=parse_floats(std, "std"),
     )  # fmt: skip
     if json_out:
         emit_json(done.report)
