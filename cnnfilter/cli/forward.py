@@ -90,6 +90,13 @@ def forward(
             show_default=False,
         ),
     ] = None,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            help="ONNX models: onnxruntime, reference (onnx's ReferenceEvaluator, slower) or "
+            "auto (onnxruntime when installed)."
+        ),
+    ] = "auto",
     json_out: JsonOption = False,
     force: ForceOption = False,
     max_pixels: MaxPixelsOption = None,
@@ -112,16 +119,19 @@ def forward(
     done = task.forward(
         arch, photo, output=output, weights=weights, layout=weights_layout, init=init, seed=seed,
         layer=layer, npz=npz, force=force, max_pixels=max_pixels, size=parse_size(size),
-        mean=parse_floats(mean, "mean"), std=parse_floats(std, "std"),
+        mean=parse_floats(mean, "mean"), std=parse_floats(std, "std"), runtime=runtime,
     )  # fmt: skip
     if json_out:
         emit_json(done.report)
     else:
         console = stdout_console()
-        for entry in done.report["layers"]:
+        entries = done.report["layers"]
+        name_width = max([20, *(len(e["name"]) for e in entries)])
+        type_width = max([12, *(len(e["type"]) for e in entries)])
+        for entry in entries:
             shape = " x ".join(map(str, entry["shape"]))
             console.print(
-                f"{entry['name']:<20} {entry['type']:<12} {shape:>16}  "
+                f"{entry['name']:<{name_width}} {entry['type']:<{type_width}} {shape:>16}  "
                 f"min {entry['min']:.4g}  max {entry['max']:.4g}  zeros {entry['zeros']:.0%}"
             )
     notes(f"wrote {len(done.written)} files to {output}")

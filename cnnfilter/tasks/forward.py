@@ -461,6 +461,7 @@ def forward(
     size: int | tuple[int, int] | None = None,
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
+    runtime: str = "auto",
 ) -> ForwardResult:
     """Run ``arch`` on ``photo``; write a montage per layer, ``summary.json`` and maybe a ``.npz``.
 
@@ -471,7 +472,8 @@ def forward(
     float32, keyed by layer name). Nothing is overwritten without ``force``.
     An ONNX model file (``.onnx``) is run by
     :func:`cnnfilter.tasks.forward_onnx.forward_onnx` with the input
-    preprocessed by ``size``, ``mean`` and ``std`` (for ONNX models only).
+    preprocessed by ``size``, ``mean`` and ``std``, run by ``runtime`` (for ONNX
+    models only).
 
     Raises:
         UsageError: bad arch file or photo, a layer without weights (named),
@@ -484,10 +486,10 @@ def forward(
     from cnnfilter.arch.shapes import trace
     from cnnfilter.tasks.arch import model_kind, resolve_arch
 
-    if model_kind(arch) is not None or (size, mean, std) != (None, None, None):
+    if model_kind(arch) is not None or (size, mean, std, runtime) != (None, None, None, "auto"):
         return _model_file(
             arch, photo, output=output, weights=weights, init=init, layer=layer, npz=npz,
-            force=force, max_pixels=max_pixels, size=size, mean=mean, std=std,
+            force=force, max_pixels=max_pixels, size=size, mean=mean, std=std, runtime=runtime,
         )  # fmt: skip
     x = read_input(photo, max_pixels=max_pixels)
     network = load_network(resolve_arch(arch), input_shape=Shape(*x.shape))
@@ -547,16 +549,16 @@ def forward(
     return result
 
 
-def _model_file(arch, photo, *, weights, init, size, mean, std, **kwargs) -> ForwardResult:
+def _model_file(arch, photo, *, weights, init, **kwargs) -> ForwardResult:
     """``forward`` of an ONNX model file (:mod:`cnnfilter.tasks.forward_onnx`)."""
     from cnnfilter.tasks.arch import model_kind
 
     kind = model_kind(arch)
     if kind is None:
-        given = [n for n, v in (("size", size), ("mean", mean), ("std", std)) if v is not None]
+        given = [k for k in ("size", "mean", "std") if kwargs[k] is not None] or ["runtime"]
         raise UsageError(
-            f"{given[0]}= preprocesses the input of ONNX models only; an arch file takes the "
-            "photo scaled to 0..1; fix: leave it out"
+            f"{given[0]}= is for ONNX models only (an arch file runs on the engine, its input "
+            "the photo scaled to 0..1); fix: leave it out"
         )
     if kind != "onnx":
         raise UsageError(
@@ -569,7 +571,7 @@ def _model_file(arch, photo, *, weights, init, size, mean, std, **kwargs) -> For
         )
     from cnnfilter.tasks.forward_onnx import forward_onnx
 
-    return forward_onnx(arch, photo, size=size, mean=mean, std=std, **kwargs)
+    return forward_onnx(arch, photo, **kwargs)
 
 
 def _safe(name: str) -> str:

@@ -38,17 +38,25 @@ ResNet-50 at 224 x 224 about 100 MB).
 4. ``1 x C x H x W`` in the model's input element type; symbolic batch, height and
    width are set from the photo.
 
-**Why onnxruntime.** Compared with the ``onnx`` package's own
-``onnx.reference.ReferenceEvaluator`` (no new dependency; it can return every
-intermediate result), on the same small models (``tests/tasks/test_forward_onnx.py``)
-and on a ResNet-18-sized stem at 224 x 224 (numbers in ``docs/forward.md``):
-both agree with the engine to 1e-5; the reference evaluator is written for
-readability (convolutions in Python loops over the output positions' im2col) and
-takes tens of seconds for one ResNet-18 pass where onnxruntime takes about 0.05 s;
-onnxruntime costs about 80 MB installed (its wheel bundles MLAS and the CPU kernels,
-plus flatbuffers) against nothing extra. A command that takes a minute per photo is
-not one a user reruns, so onnxruntime it is, and no fallback: without it, one line
-names the extra.
+**Why onnxruntime, with onnx's reference evaluator as the fallback.** The two
+candidates, measured by ``benchmarks/forward_onnx.py`` (ResNet-18's stem and first
+stage at 224 x 224, every map returned, one thread, best CPU time; 4 runs on a shared
+2-core machine):
+
+* correctness: both agree with the engine's layers (:mod:`cnnfilter.engine.layers`, checked
+  against PyTorch) to 8e-7 relative on every map; both pass
+  ``tests/tasks/test_forward_onnx.py`` at 1e-4;
+* speed: onnxruntime 1.32 0.013-0.037 s a pass; ``onnx.reference.ReferenceEvaluator``
+  (onnx 1.23, NumPy code written to be read, the specification's reference) 0.9-2.1 s,
+  28-93x slower; the engine itself 1.4-2.0x onnxruntime's time;
+* install size: onnxruntime 80 MB (MLAS and the CPU kernels, plus flatbuffers);
+  the reference evaluator nothing beyond the ``onnx`` package (26 MB) that reading the
+  graph needs anyway.
+
+So ``runtime="auto"`` runs onnxruntime when it is installed (the ``onnxruntime`` extra,
+which includes ``onnx``), else the reference evaluator with a note naming the extra: a
+ResNet-50 pass then takes seconds instead of a fraction of one, which is still usable
+for one photo. Without ``onnx`` itself, one line names the extra.
 """
 
 from __future__ import annotations
@@ -85,6 +93,7 @@ CROP_RATIO = 0.875
 """torchvision's ImageNet evaluation: crop 224 of a shorter side of 256."""
 
 ORT_HINT = "pip install 'cnnfilter[onnxruntime]'"
+RUNTIMES = ("auto", "onnxruntime", "reference")
 
 #: TensorProto element types that are floats
 _FLOAT_TYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16"}
@@ -145,16 +154,28 @@ def parse_floats(text: str | None, name: str) -> tuple[float, ...] | None:
 # ------------------------------------------------------------------ the model
 
 
-def _import_runtime():
+def _import_runtime(runtime: str):
+    """``(onnx, onnxruntime or None)`` for ``runtime`` (one of :data:`RUNTIMES`)."""
     from cnnfilter.arch.fromonnx import _import_onnx
 
-    onnx = _import_onnx()
+    if runtime not in RUNTIMES:
+        raise UsageError(f"runtime={runtime!r} is not one of {', '.join(RUNTIMES)}")
+    try:
+        onnx = _import_onnx()
+    except UsageError:
+        raise UsageError(
+            f"running ONNX models needs the onnx and onnxruntime packages; fix: {ORT_HINT}"
+        ) from None
+    if runtime == "reference":
+        return onnx, None
     try:
         import onnxruntime
     except ImportError:
-        raise UsageError(
-            f"running ONNX models needs the onnxruntime package; fix: {ORT_HINT}"
-        ) from None
+        if runtime == "onnxruntime":
+            raise UsageError(
+                f"runtime='onnxruntime' needs the onnxruntime package; fix: {ORT_HINT}"
+            ) from None
+        return onnx, None
     return onnx, onnxruntime
 
 
@@ -217,7 +238,12 @@ def _layers(model) -> list[Layer]:
 
 
 def _session(onnx, ort, model, input_value, shape: tuple[int, ...], path: Path):
-    """The model with ``shape`` as its input and every layer an output; its session."""
+    """The model with ``shape`` as its input and every layer an output, ready to run.
+
+    Returns ``(run, layers, label)``: ``run(names, feeds)`` gives the arrays of the
+    tensors ``names``; ``label`` names the runtime (onnxruntime, or ``ort=None``:
+    onnx's reference evaluator).
+    """
     for proto, size in zip(input_value.type.tensor_type.shape.dim, shape, strict=True):
         proto.ClearField("dim_param")
         proto.dim_value = size
@@ -234,17 +260,23 @@ def _session(onnx, ort, model, input_value, shape: tuple[int, ...], path: Path):
         if layer.tensor not in present:
             model.graph.output.append(onnx.ValueInfoProto(name=layer.tensor))
             model.graph.output[-1].type.tensor_type.elem_type = _elem_type(model, layer.tensor)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only: no warnings on stderr
     try:
+        if ort is None:
+            from onnx.reference import ReferenceEvaluator
+
+            label = f"onnx {onnx.__version__} ReferenceEvaluator"
+            return ReferenceEvaluator(model).run, layers, label
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: no warnings on stderr
         session = ort.InferenceSession(
             model.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
-    except Exception as exc:  # onnxruntime's own Fail / InvalidGraph / NotImplemented
+    except Exception as exc:  # onnxruntime's Fail / InvalidGraph / NotImplemented, onnx's
         raise UsageError(
-            f"{path}: onnxruntime cannot load the model ({str(exc).splitlines()[0][:120]})"
+            f"{path}: {'onnx' if ort is None else 'onnxruntime'} cannot load the model "
+            f"({str(exc).splitlines()[0][:120]})"
         ) from None
-    return session, layers
+    return session.run, layers, f"onnxruntime {ort.__version__} (CPU)"
 
 
 def _elem_type(model, tensor: str) -> int:
@@ -362,22 +394,27 @@ def run_model(
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     max_pixels: int | None = None,
+    runtime: str = "auto",
 ):
-    """Run the ONNX model on the photo; yield ``(Layer, map)`` per layer, in graph order.
+    """Run the ONNX model on the photo: every layer's map, in graph order.
 
-    Returns ``(input report, iterator of (Layer, (H, W, C) or (F,) float32), skipped names)``.
+    ``runtime``: ``"onnxruntime"``, ``"reference"`` (onnx's ReferenceEvaluator) or
+    ``"auto"`` (onnxruntime when installed, else the reference evaluator).
+
+    Returns ``(input report, [(Layer, (H, W, C) or (F,) float32)], skipped names)``;
+    the report's ``runtime`` names what ran.
 
     Raises:
         UsageError: missing ``onnx``/``onnxruntime`` (naming the extra), an unreadable
             model, a model that is not an image model, a bad photo or preprocessing.
-        ProcessingError: onnxruntime failed while running the model.
+        ProcessingError: the runtime failed while running the model.
     """
     import numpy as np
 
     from cnnfilter.tasks.forward import read_input
 
     path = Path(model_path)
-    onnx, ort = _import_runtime()
+    onnx, ort = _import_runtime(runtime)
     model = _load(onnx, path)
     value, channels, model_hw = _image_input(model, path)
     x, report = prepare(
@@ -387,12 +424,12 @@ def run_model(
     batch = np.ascontiguousarray(x.transpose(2, 0, 1)[None]).astype(
         np.float32 if elem == "bfloat16" else elem
     )
-    session, layers = _session(onnx, ort, model, value, batch.shape, path)
+    run, layers, label = _session(onnx, ort, model, value, batch.shape, path)
     try:
-        arrays = session.run([layer.tensor for layer in layers], {value.name: batch})
-    except Exception as exc:  # onnxruntime's RuntimeException and kin
+        arrays = run([layer.tensor for layer in layers], {value.name: batch})
+    except Exception as exc:  # onnxruntime's RuntimeException and kin; numpy's errors
         raise ProcessingError(
-            f"{path}: onnxruntime failed on the photo ({str(exc).splitlines()[0][:160]})"
+            f"{path}: {label} failed on the photo ({str(exc).splitlines()[0][:160]})"
         ) from None
     shown, skipped = [], []
     for layer, y in zip(layers, arrays, strict=True):
@@ -402,6 +439,7 @@ def run_model(
         else:
             shown.append((layer, y))
     report["model_input"] = {"name": value.name, "shape": list(batch.shape), "type": elem}
+    report["runtime"] = label
     return report, shown, skipped
 
 
@@ -417,6 +455,7 @@ def forward_onnx(
     npz: bool = False,
     force: bool = False,
     max_pixels: int | None = None,
+    runtime: str = "auto",
 ) -> ForwardResult:
     """Run an ONNX model on ``photo``; write the files :func:`cnnfilter.tasks.forward.forward`
     writes for an arch file: ``NN_<layer>.png`` montages, ``summary.json``, ``activations.npz``.
@@ -434,7 +473,7 @@ def forward_onnx(
     out_dir = Path(output)
     fw._check_outputs(out_dir, layer, npz, force)
     report, shown, skipped = run_model(
-        model_path, photo, size=size, mean=mean, std=std, max_pixels=max_pixels
+        model_path, photo, size=size, mean=mean, std=std, max_pixels=max_pixels, runtime=runtime
     )
     if layer is not None and not any(layer in (n.name, n.tensor) for n, _ in shown):
         raise UsageError(
@@ -456,10 +495,15 @@ def forward_onnx(
         "model": str(model_path),
         "photo": str(photo),
         "input": report,
-        "runtime": _runtime_version(),
+        "runtime": report.pop("runtime"),
         "skipped": skipped,
         "layers": entries,
     }
+    if "Reference" in result.report["runtime"] and runtime == "auto":
+        result.notes.append(
+            "onnxruntime is not installed: ran onnx's reference evaluator (30-90x slower, "
+            f"same maps); fix: {ORT_HINT}"
+        )
     if skipped:
         result.notes.append(
             f"{len(skipped)} node outputs are not 1 x C x H x W or 1 x F maps and are not shown"
@@ -470,12 +514,6 @@ def forward_onnx(
         _write_npz(out_dir / "activations.npz", {n.name: y for n, y in shown}, force=force)
         result.written.append(str(out_dir / "activations.npz"))
     return result
-
-
-def _runtime_version() -> str:
-    import onnxruntime
-
-    return f"onnxruntime {onnxruntime.__version__} (CPU)"
 
 
 def _write_npz(path: Path, arrays: dict, *, force: bool) -> None:

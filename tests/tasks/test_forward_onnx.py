@@ -9,6 +9,7 @@ weights, to 1e-4 relative.
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -20,7 +21,6 @@ from cnnfilter.tasks.forward import forward, read_input
 from cnnfilter.tasks.forward_onnx import IMAGENET_MEAN, IMAGENET_STD, parse_size, prepare
 
 onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 PHOTO = "samples/coffee.png"  # 400 x 600 RGB
@@ -114,9 +114,15 @@ def _activations(out):
         return {k: data[k] for k in data.files}
 
 
-def test_every_layer_agrees_with_the_engine(tmp_path):
+@pytest.mark.parametrize("runtime", ["onnxruntime", "reference"])
+def test_every_layer_agrees_with_the_engine(tmp_path, runtime):
+    if runtime == "onnxruntime":
+        pytest.importorskip("onnxruntime")
     model = _small_net(tmp_path / "net.onnx")
-    done = forward(model, PHOTO, output=tmp_path / "maps", npz=True, size=(61, 83))
+    done = forward(model, PHOTO, output=tmp_path / "maps", npz=True, size=(61, 83), runtime=runtime)
+    assert done.report["runtime"].startswith(
+        {"onnxruntime": "onnxruntime", "reference": "onnx"}[runtime]
+    )
     got = _activations(tmp_path / "maps")
     x, _ = prepare(read_input(PHOTO), 3, (None, None), size=(61, 83))
     want = _engine(x, _weights())
@@ -247,7 +253,7 @@ def test_preprocessing_errors_name_the_parameter(tmp_path):
         forward(model, PHOTO, output=out, std=(0.0,))
     with pytest.raises(UsageError, match=r"weights= and init="):
         forward(model, PHOTO, output=out, init="he")
-    with pytest.raises(UsageError, match=r"mean= preprocesses the input of ONNX models only"):
+    with pytest.raises(UsageError, match=r"mean= is for ONNX models only"):
         forward("samples/arch/article_first_layer.yaml", PHOTO, output=out, mean=(0.5,))
     with pytest.raises(UsageError, match=r"size='12x' is not a size"):
         parse_size("12x")
@@ -259,3 +265,30 @@ def test_a_broken_model_file_is_one_line(tmp_path):
     bad.write_bytes(b"\x08\x07\x12\x04abc")  # truncated protobuf
     with pytest.raises(UsageError, match=r"bad.onnx: not .*ONNX model"):
         forward(bad, PHOTO, output=tmp_path / "out")
+
+
+def test_without_onnxruntime_the_reference_evaluator_runs_and_says_so(tmp_path, monkeypatch):
+    model = _small_net(tmp_path / "net.onnx")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime fails
+    done = forward(model, PHOTO, output=tmp_path / "a", size=(30, 30))
+    assert "ReferenceEvaluator" in done.report["runtime"]
+    assert any("pip install 'cnnfilter[onnxruntime]'" in n for n in done.notes)
+    with pytest.raises(
+        UsageError,
+        match=r"needs the onnxruntime package; fix: pip install 'cnnfilter\[onnxruntime\]'",
+    ):
+        forward(model, PHOTO, output=tmp_path / "b", runtime="onnxruntime")
+    with pytest.raises(UsageError, match=r"runtime='fast' is not one of auto, onnxruntime"):
+        forward(model, PHOTO, output=tmp_path / "b", runtime="fast")
+
+
+def test_without_onnx_one_line_names_the_extra(tmp_path, monkeypatch):
+    model = _small_net(tmp_path / "net.onnx")
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(
+        UsageError,
+        match=r"^running ONNX models needs the onnx and onnxruntime packages; "
+        r"fix: pip install 'cnnfilter\[onnxruntime\]'$",
+    ):
+        forward(model, PHOTO, output=tmp_path / "a")
+    assert not (tmp_path / "a").exists()
