@@ -108,8 +108,8 @@ def forward(
     A conv2d layer written as kernels: [vertical-lines, curve] uses those
     registry kernels as its filters, unflipped (a CNN layer computes
     cross-correlation); other layers need --weights or --init. An ONNX model
-    (model.onnx; needs cnnfilter[onnx,onnxruntime]) runs with onnxruntime on
-    the photo preprocessed by --size, --mean and --std; every node output of
+    (model.onnx; needs cnnfilter[onnxruntime]) runs with onnxruntime on the
+    photo preprocessed by --size, --mean and --std; every node output of
     shape 1 x C x H x W or 1 x F is a layer.
     """
     from cnnfilter.tasks import forward as task
