@@ -69,6 +69,7 @@ def forward(
     size: Annotated[
         str | None,
         typer.Option(
+            metavar="N|HxW",
             help="ONNX models: resize the photo's shorter side to N then centre-crop to the "
             "model's size (N), or resize to exactly HxW; default: 256 for a 224 model.",
             show_default=False,
@@ -77,6 +78,7 @@ def forward(
     mean: Annotated[
         str | None,
         typer.Option(
+            metavar="M|M,M,M",
             help="ONNX models: channel means subtracted from the 0..1 photo "
             "[default: ImageNet's 0.485,0.456,0.406].",
             show_default=False,
@@ -85,6 +87,7 @@ def forward(
     std: Annotated[
         str | None,
         typer.Option(
+            metavar="S|S,S,S",
             help="ONNX models: channel standard deviations divided by "
             "[default: ImageNet's 0.229,0.224,0.225].",
             show_default=False,
@@ -93,8 +96,9 @@ def forward(
     runtime: Annotated[
         str,
         typer.Option(
+            metavar="NAME",
             help="ONNX models: onnxruntime, reference (onnx's ReferenceEvaluator, slower) or "
-            "auto (onnxruntime when installed)."
+            "auto (onnxruntime when installed).",
         ),
     ] = "auto",
     json_out: JsonOption = False,
