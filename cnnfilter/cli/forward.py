@@ -116,11 +116,10 @@ def forward(
     photo preprocessed by --size, --mean and --std; every node output of
     shape 1 x C x H x W or 1 x F is a layer.
     """
-    from cnnfilter.tasks import forward as task
-    from cnnfilter.tasks.forward_onnx import parse_floats, parse_size
+    from cnnfilter.tasks.forward_onnx import forward_any, parse_floats, parse_size
 
     notes = Notes.of(quiet=quiet, verbose=verbose)
-    done = task.forward(
+    done = forward_any(
         arch, photo, output=output, weights=weights, layout=weights_layout, init=init, seed=seed,
         layer=layer, npz=npz, force=force, max_pixels=max_pixels, size=parse_size(size),
         mean=parse_floats(mean, "mean"), std=parse_floats(std, "std"), runtime=runtime,

@@ -458,10 +458,6 @@ def forward(
     npz: bool = False,
     force: bool = False,
     max_pixels: int | None = None,
-    size: int | tuple[int, int] | None = None,
-    mean: tuple[float, ...] | None = None,
-    std: tuple[float, ...] | None = None,
-    runtime: str = "auto",
 ) -> ForwardResult:
     """Run ``arch`` on ``photo``; write a montage per layer, ``summary.json`` and maybe a ``.npz``.
 
@@ -470,10 +466,6 @@ def forward(
     shape, min, max, mean, share of zeros; the input's scaling, the weights'
     sources), ``activations.npz`` with ``npz=True`` (every layer's map,
     float32, keyed by layer name). Nothing is overwritten without ``force``.
-    An ONNX model file (``.onnx``) is run by
-    :func:`cnnfilter.tasks.forward_onnx.forward_onnx` with the input
-    preprocessed by ``size``, ``mean`` and ``std``, run by ``runtime`` (for ONNX
-    models only).
 
     Raises:
         UsageError: bad arch file or photo, a layer without weights (named),
@@ -486,11 +478,11 @@ def forward(
     from cnnfilter.arch.shapes import trace
     from cnnfilter.tasks.arch import model_kind, resolve_arch
 
-    if model_kind(arch) is not None or (size, mean, std, runtime) != (None, None, None, "auto"):
-        return _model_file(
-            arch, photo, output=output, weights=weights, init=init, layer=layer, npz=npz,
-            force=force, max_pixels=max_pixels, size=size, mean=mean, std=std, runtime=runtime,
-        )  # fmt: skip
+    if model_kind(arch) is not None:
+        raise UsageError(
+            f"{arch}: forward runs arch.yaml layer files and built-in names; ONNX models run "
+            "through cnnfilter.tasks.forward_onnx.forward_any (Keras files are not supported yet)"
+        )
     x = read_input(photo, max_pixels=max_pixels)
     network = load_network(resolve_arch(arch), input_shape=Shape(*x.shape))
     trace(network)  # every shape error before any work
@@ -547,31 +539,6 @@ def forward(
         write_output(out_dir / "activations.npz", buf.getvalue(), force=force)
         result.written.append(str(out_dir / "activations.npz"))
     return result
-
-
-def _model_file(arch, photo, *, weights, init, **kwargs) -> ForwardResult:
-    """``forward`` of an ONNX model file (:mod:`cnnfilter.tasks.forward_onnx`)."""
-    from cnnfilter.tasks.arch import model_kind
-
-    kind = model_kind(arch)
-    if kind is None:
-        given = [k for k in ("size", "mean", "std") if kwargs[k] is not None] or ["runtime"]
-        raise UsageError(
-            f"{given[0]}= is for ONNX models only (an arch file runs on the engine, its input "
-            "the photo scaled to 0..1); fix: leave it out"
-        )
-    if kind != "onnx":
-        raise UsageError(
-            f"{arch}: forward runs arch.yaml layer files, built-in names and ONNX models; "
-            f"running {kind} model files is not supported yet"
-        )
-    if weights is not None or init is not None:
-        raise UsageError(
-            f"{arch}: an ONNX model carries its own weights; fix: leave out weights= and init="
-        )
-    from cnnfilter.tasks.forward_onnx import forward_onnx
-
-    return forward_onnx(arch, photo, **kwargs)
 
 
 def _safe(name: str) -> str:

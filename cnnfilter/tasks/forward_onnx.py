@@ -516,6 +516,51 @@ def forward_onnx(
     return result
 
 
+def forward_any(
+    arch: str | Path,
+    photo: str | Path,
+    *,
+    size: int | tuple[int, int] | None = None,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+    runtime: str = "auto",
+    **options,
+) -> ForwardResult:
+    """``cnnfilter forward`` for any ``arch``: an ONNX model file through
+    :func:`forward_onnx`, a layer file or built-in name through
+    :func:`cnnfilter.tasks.forward.forward` (``options``: its keywords).
+
+    Raises:
+        UsageError: ``size``/``mean``/``std``/``runtime`` with a layer file (they
+            preprocess an ONNX model's input); ``weights``/``init`` with an ONNX model
+            (it carries its weights); a Keras model file; and what the two raise.
+    """
+    from cnnfilter.tasks import forward as fw
+    from cnnfilter.tasks.arch import model_kind
+
+    kind = model_kind(arch)
+    if kind is None:
+        given = [k for k, v in (("size", size), ("mean", mean), ("std", std)) if v is not None]
+        if given or runtime != "auto":
+            raise UsageError(
+                f"{(given or ['runtime'])[0]}= is for ONNX models only (an arch file runs on "
+                "the engine, its input the photo scaled to 0..1); fix: leave it out"
+            )
+        return fw.forward(arch, photo, **options)
+    if kind != "onnx":
+        raise UsageError(
+            f"{arch}: forward runs arch.yaml layer files, built-in names and ONNX models; "
+            f"running {kind} model files is not supported yet"
+        )
+    if options.pop("weights", None) is not None or options.pop("init", None) is not None:
+        raise UsageError(
+            f"{arch}: an ONNX model carries its own weights; fix: leave out weights= and init="
+        )
+    for key in ("layout", "seed"):
+        options.pop(key, None)
+    return forward_onnx(arch, photo, size=size, mean=mean, std=std, runtime=runtime, **options)
+
+
 def _write_npz(path: Path, arrays: dict, *, force: bool) -> None:
     import io
 

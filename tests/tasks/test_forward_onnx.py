@@ -17,8 +17,9 @@ import pytest
 from cnnfilter.engine import layers as L
 from cnnfilter.engine.resize import center_crop, resize_bilinear, shorter_side_size
 from cnnfilter.errors import UsageError
-from cnnfilter.tasks.forward import forward, read_input
+from cnnfilter.tasks.forward import read_input
 from cnnfilter.tasks.forward_onnx import IMAGENET_MEAN, IMAGENET_STD, parse_size, prepare
+from cnnfilter.tasks.forward_onnx import forward_any as forward
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
