@@ -22,8 +22,9 @@ ResNet-50 at 224 x 224 about 100 MB).
    a gray photo is repeated on the three channels of a colour model, a colour photo
    made gray (ITU-R 601 luma) for a one-channel model;
 2. resized with Pillow's antialiased bilinear filter (:mod:`cnnfilter.engine.resize`, on
-   the floats, not rounded to 8 bits as torchvision's PIL path is: a difference of at most
-   half a grey level):
+   the floats as torchvision's tensor path does (to 2e-5); its PIL path works on 8-bit
+   pixels in fixed point, within one grey level of this; see
+   ``tests/data/check_onnx_forward_torch.py``):
 
    * ``size=N``: the shorter side to ``N`` pixels, then the centre crop of the
      model's height x width (none when the model's height and width are dynamic);
