@@ -1,19 +1,19 @@
 """``forward model.onnx``: run an ONNX model on one photo and keep every layer's feature maps.
 
-Needs ``onnx`` (reads and edits the graph; ``pip install 'cnnfilter[onnx]'``) and
-``onnxruntime`` (runs it; ``pip install 'cnnfilter[onnxruntime]'``), both imported
-here only, when a model file is given.
+Needs ``onnx`` (reads and edits the graph) and, to be fast, ``onnxruntime`` (runs it):
+``pip install 'cnnfilter[onnxruntime]'`` installs both; they are imported here only,
+when a model file is given.
 
 **Which outputs are layers.** Every output of every node (``Constant`` nodes aside)
 whose element type is a float (float32, float16, double, bfloat16) is made a graph
-output, so onnxruntime returns it too; of the arrays it returns, those of shape
+output, so the runtime returns it too; of the arrays it returns, those of shape
 ``1 x C x H x W`` are a layer's feature maps (written as ``H x W x C``, the engine's
 layout) and those of shape ``1 x F`` a vector (a ``Gemm``, ``Flatten``, ``Softmax``
 output). Anything else (shape arithmetic, 3-D token sequences, a batch above 1) is left
-out and counted in a note. Layers are named by their node (``/layer1/layer1.0/conv1/Conv``
+out, listed under ``skipped`` in the summary and counted in a note. Layers are named by their node (``/layer1/layer1.0/conv1/Conv``
 as PyTorch exports them; the output tensor's name when the node has none; ``#k`` for a
-node's k-th output after the first). All maps are held at once by onnxruntime (for a
-ResNet-50 at 224 x 224 about 100 MB).
+node's k-th output after the first). All maps of a pass are in memory at once (for a
+torchvision ResNet-50 at 224 x 224, 122 layers, 106 MB).
 
 **The input**, as torchvision's ImageNet evaluation transforms make it
 (``Resize(256)``, ``CenterCrop(224)``, ``ToTensor()``, ``Normalize(mean, std)``):
@@ -21,9 +21,9 @@ ResNet-50 at 224 x 224 about 100 MB).
 1. the photo, alpha dropped, scaled to 0..1 (:func:`cnnfilter.tasks.forward.read_input`);
    a gray photo is repeated on the three channels of a colour model, a colour photo
    made gray (ITU-R 601 luma) for a one-channel model;
-2. resized with Pillow's antialiased bilinear filter (:mod:`cnnfilter.engine.resize`, on
-   the floats as torchvision's tensor path does (to 2e-5); its PIL path works on 8-bit
-   pixels in fixed point, within one grey level of this; see
+2. resized with Pillow's antialiased bilinear filter (:mod:`cnnfilter.engine.resize`),
+   on the floats as torchvision's tensor path does (the same to 2e-5; its PIL path
+   works on 8-bit pixels in fixed point, within one grey level; measured by
    ``tests/data/check_onnx_forward_torch.py``):
 
    * ``size=N``: the shorter side to ``N`` pixels, then the centre crop of the
@@ -40,24 +40,23 @@ ResNet-50 at 224 x 224 about 100 MB).
    width are set from the photo.
 
 **Why onnxruntime, with onnx's reference evaluator as the fallback.** The two
-candidates, measured by ``benchmarks/forward_onnx.py`` (ResNet-18's stem and first
-stage at 224 x 224, every map returned, one thread, best CPU time; 4 runs on a shared
-2-core machine):
+candidates (numbers and the table in ``docs/forward.md``; ``benchmarks/forward_onnx.py``):
 
-* correctness: both agree with the engine's layers (:mod:`cnnfilter.engine.layers`, checked
-  against PyTorch) to 8e-7 relative on every map; both pass
-  ``tests/tasks/test_forward_onnx.py`` at 1e-4;
-* speed: onnxruntime 1.32 0.013-0.037 s a pass; ``onnx.reference.ReferenceEvaluator``
-  (onnx 1.23, NumPy code written to be read, the specification's reference) 0.9-2.1 s,
-  28-93x slower; the engine itself 1.4-2.0x onnxruntime's time;
+* correctness: both agree with the engine's layers (:mod:`cnnfilter.engine.layers`,
+  checked against PyTorch) to 1e-6 relative on every map of ResNet-18's stem and first
+  stage, and pass ``tests/tasks/test_forward_onnx.py`` at 1e-4;
+* speed: ``onnx.reference.ReferenceEvaluator`` (NumPy code written to be read, the
+  specification's reference) is 28-93x slower than onnxruntime on that stem (few
+  channels per convolution) and about 5x on a whole ResNet-50 pass (2.3-3.2 s against
+  0.4-0.7 s), where loading the model and writing the montages take longer than either;
 * install size: onnxruntime 80 MB (MLAS and the CPU kernels, plus flatbuffers);
   the reference evaluator nothing beyond the ``onnx`` package (26 MB) that reading the
   graph needs anyway.
 
 So ``runtime="auto"`` runs onnxruntime when it is installed (the ``onnxruntime`` extra,
-which includes ``onnx``), else the reference evaluator with a note naming the extra: a
-ResNet-50 pass then takes seconds instead of a fraction of one, which is still usable
-for one photo. Without ``onnx`` itself, one line names the extra.
+which includes ``onnx``), else the reference evaluator with a note naming the extra:
+slower but the same maps, so a user with only ``cnnfilter[onnx]`` still gets the
+pictures. Without ``onnx`` itself, one line names the extra (exit 2 in the CLI).
 """
 
 from __future__ import annotations
