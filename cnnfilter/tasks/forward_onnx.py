@@ -12,8 +12,9 @@ layout) and those of shape ``1 x F`` a vector (a ``Gemm``, ``Flatten``, ``Softma
 output). Anything else (shape arithmetic, 3-D token sequences, a batch above 1) is left
 out, listed under ``skipped`` in the summary and counted in a note. Layers are named by
 their node (``/layer1/layer1.0/conv1/Conv`` as PyTorch exports them; the output
-tensor's name when the node has none; ``#k`` for a node's k-th output after the first). All maps of a pass are in memory at once (for a
-torchvision ResNet-50 at 224 x 224, 122 layers, 106 MB).
+tensor's name when the node has none; ``#k`` for a node's k-th output after the first).
+All maps of a pass are in memory at once (for a torchvision ResNet-50 at 224 x 224, 122
+layers, 106 MB).
 
 **The input**, as torchvision's ImageNet evaluation transforms make it
 (``Resize(256)``, ``CenterCrop(224)``, ``ToTensor()``, ``Normalize(mean, std)``):
