@@ -48,8 +48,8 @@ candidates (numbers and the table in ``docs/forward.md``; ``benchmarks/forward_o
   stage, and pass ``tests/tasks/test_forward_onnx.py`` at 1e-4;
 * speed: ``onnx.reference.ReferenceEvaluator`` (NumPy code written to be read, the
   specification's reference) is 28-93x slower than onnxruntime on that stem (few
-  channels per convolution) and about 5x on a whole ResNet-50 pass (2.3-3.2 s against
-  0.4-0.7 s), where loading the model and writing the montages take longer than either;
+  channels per convolution) and about 5x on a whole ResNet-50 pass (2.0-2.1 s against
+  0.4-0.5 s), where reading the files and drawing the montages take longer than either;
 * install size: onnxruntime 80 MB (MLAS and the CPU kernels, plus flatbuffers);
   the reference evaluator nothing beyond the ``onnx`` package (26 MB) that reading the
   graph needs anyway.
@@ -107,6 +107,8 @@ class Layer:
     name: str
     type: str
     tensor: str
+    elem: int = 1
+    """ONNX element type of the tensor (1: float32)"""
 
 
 def parse_size(text: str | None) -> int | tuple[int, int] | None:
@@ -234,33 +236,42 @@ def _layers(model) -> list[Layer]:
             while name in seen:
                 name += "'"
             seen.add(name)
-            out.append(Layer(name, node.op_type, tensor))
+            out.append(Layer(name, node.op_type, tensor, types[tensor]))
     return out
 
 
-def _session(onnx, ort, model, input_value, shape: tuple[int, ...], path: Path):
+def _set_input(model, name: str, shape: tuple[int, ...]) -> None:
+    for value in model.graph.input:
+        if value.name == name:
+            for proto, size in zip(value.type.tensor_type.shape.dim, shape, strict=True):
+                proto.ClearField("dim_param")
+                proto.dim_value = size
+
+
+def _session(onnx, ort, model, light, input_name: str, shape: tuple[int, ...], path: Path):
     """The model with ``shape`` as its input and every layer an output, ready to run.
 
-    Returns ``(run, layers, label)``: ``run(names, feeds)`` gives the arrays of the
-    tensors ``names``; ``label`` names the runtime (onnxruntime, or ``ort=None``:
-    onnx's reference evaluator).
+    ``light`` is the same model without the values of its large initializers
+    (:func:`cnnfilter.arch.fromonnx._load`): shape inference runs on it, which takes
+    milliseconds where the full model takes seconds. Returns ``(run, layers, label)``:
+    ``run(names, feeds)`` gives the arrays of the tensors ``names``; ``label`` names the
+    runtime (onnxruntime, or ``ort=None``: onnx's reference evaluator).
     """
-    for proto, size in zip(input_value.type.tensor_type.shape.dim, shape, strict=True):
-        proto.ClearField("dim_param")
-        proto.dim_value = size
+    _set_input(model, input_name, shape)
+    _set_input(light, input_name, shape)
     try:
-        model = onnx.shape_inference.infer_shapes(model)
+        light = onnx.shape_inference.infer_shapes(light)
     except Exception as exc:  # onnx raises its own InferenceError and others
         raise UsageError(
             f"{path}: shape inference failed for a {' x '.join(map(str, shape))} input "
             f"({str(exc).splitlines()[0][:100]}); fix: give the size the model expects with --size"
         ) from None
-    layers = _layers(model)
+    layers = _layers(light)
     present = {o.name for o in model.graph.output}
     for layer in layers:
         if layer.tensor not in present:
             model.graph.output.append(onnx.ValueInfoProto(name=layer.tensor))
-            model.graph.output[-1].type.tensor_type.elem_type = _elem_type(model, layer.tensor)
+            model.graph.output[-1].type.tensor_type.elem_type = layer.elem
     try:
         if ort is None:
             from onnx.reference import ReferenceEvaluator
@@ -278,13 +289,6 @@ def _session(onnx, ort, model, input_value, shape: tuple[int, ...], path: Path):
             f"({str(exc).splitlines()[0][:120]})"
         ) from None
     return session.run, layers, f"onnxruntime {ort.__version__} (CPU)"
-
-
-def _elem_type(model, tensor: str) -> int:
-    for value in [*model.graph.value_info, *model.graph.output, *model.graph.input]:
-        if value.name == tensor:
-            return value.type.tensor_type.elem_type
-    return 1
 
 
 # ------------------------------------------------------------------ the input
@@ -416,8 +420,11 @@ def run_model(
 
     path = Path(model_path)
     onnx, ort = _import_runtime(runtime)
+    from cnnfilter.arch.fromonnx import _load as load_light
+
+    _, light = load_light(path)  # one-line errors for unreadable files, before the full load
+    value, channels, model_hw = _image_input(light, path)
     model = _load(onnx, path)
-    value, channels, model_hw = _image_input(model, path)
     x, report = prepare(
         read_input(photo, max_pixels=max_pixels), channels, model_hw, size=size, mean=mean, std=std
     )
@@ -425,7 +432,7 @@ def run_model(
     batch = np.ascontiguousarray(x.transpose(2, 0, 1)[None]).astype(
         np.float32 if elem == "bfloat16" else elem
     )
-    run, layers, label = _session(onnx, ort, model, value, batch.shape, path)
+    run, layers, label = _session(onnx, ort, model, light, value.name, batch.shape, path)
     try:
         arrays = run([layer.tensor for layer in layers], {value.name: batch})
     except Exception as exc:  # onnxruntime's RuntimeException and kin; numpy's errors
