@@ -21,7 +21,8 @@ layers, 106 MB).
 
 1. the photo, alpha dropped, scaled to 0..1 (:func:`cnnfilter.tasks.forward.read_input`);
    a gray photo is repeated on the three channels of a colour model, a colour photo
-   made gray (ITU-R 601 luma) for a one-channel model;
+   made gray (ITU-R 601 luma) for a one-channel model; other channel counts need a
+   ``.npy`` map of as many channels;
 2. resized with Pillow's antialiased bilinear filter (:mod:`cnnfilter.engine.resize`),
    on the floats as torchvision's tensor path does (the same to 2e-5; its PIL path
    works on 8-bit pixels in fixed point, within one grey level; measured by
@@ -36,7 +37,7 @@ layers, 106 MB).
 
 3. ``(x - mean) / std`` per channel, ``mean``/``std`` by default ImageNet's
    (:data:`IMAGENET_MEAN`, :data:`IMAGENET_STD`) for a three-channel model and 0 / 1
-   for a one-channel model;
+   for others;
 4. ``1 x C x H x W`` in the model's input element type; symbolic batch, height and
    width are set from the photo.
 
@@ -197,7 +198,7 @@ def _load(onnx, path: Path):
 
 
 def _image_input(model, path: Path):
-    """The one data input, checked to be ``N x C x H x W`` float with C 1 or 3."""
+    """The one data input, checked to be ``N x C x H x W`` float with a fixed C."""
     weights = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in weights]
     if len(inputs) != 1:
@@ -210,11 +211,11 @@ def _image_input(model, path: Path):
     tensor = value.type.tensor_type
     dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
     channels = dims[1] if len(dims) == 4 else None
-    if len(dims) != 4 or tensor.elem_type not in _FLOAT_TYPES or channels not in (1, 3):
+    if len(dims) != 4 or tensor.elem_type not in _FLOAT_TYPES or not channels:
         shape = " x ".join("?" if d is None else str(d) for d in dims) or "unknown"
         raise UsageError(
             f"{path}: the input '{value.name}' ({shape}) is not an image batch N x C x H x W "
-            "of floats with 1 or 3 channels; fix: forward runs image models only"
+            "of floats with a fixed number of channels; fix: forward runs image models only"
         )
     return value, channels, (dims[2], dims[3])
 
@@ -304,9 +305,9 @@ def _channels(x: np.ndarray, channels: int) -> tuple[np.ndarray, str | None]:
     if channels == 1 and x.shape[2] in (3, 4):
         luma = x[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         return luma[..., None], "colour photo made gray (ITU-R 601 luma) for a 1-channel model"
+    fix = "a gray or RGB photo" if channels in (1, 3) else f"a .npy map with {channels} channels"
     raise UsageError(
-        f"the photo has {x.shape[2]} channels and the model takes {channels}; fix: give a "
-        "gray or RGB photo"
+        f"the photo has {x.shape[2]} channels and the model takes {channels}; fix: give {fix}"
     )
 
 

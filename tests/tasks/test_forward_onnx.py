@@ -229,7 +229,8 @@ def test_a_float16_model_runs(tmp_path):
     ("shape", "message"),
     [
         ([1, 16], r"input 'x' \(1 x 16\) is not an image batch N x C x H x W"),
-        ([1, 4, 8, 8], r"input 'x' \(1 x 4 x 8 x 8\) is not an image batch.*1 or 3 channels"),
+        ([1, "C", 8, 8], r"input 'x' \(1 x \? x 8 x 8\) is not an image batch.*fixed number"),
+        ([1, 4, 8, 8], r"^the photo has 3 channels and the model takes 4; fix: give a .npy map"),
     ],
 )
 def test_a_model_whose_input_is_not_an_image_is_refused_in_one_line(tmp_path, shape, message):
@@ -293,3 +294,26 @@ def test_without_onnx_one_line_names_the_extra(tmp_path, monkeypatch):
     ):
         forward(model, PHOTO, output=tmp_path / "a")
     assert not (tmp_path / "a").exists()
+
+
+def test_other_shapes_are_skipped_and_a_second_output_gets_its_index(tmp_path):
+    n = helper.make_node
+    nodes = [
+        n("Split", ["x"], ["a", "b"], name="split", axis=1, num_outputs=2),
+        n("Shape", ["a"], ["s"], name="shape"),  # int64: never a layer
+        n("Reshape", ["b", "r"], ["tokens"], name="to_tokens"),  # 1 x 2 x 16: skipped
+        n("Relu", ["a"], ["y"], name="relu"),
+    ]
+    inits = {"r": np.array([1, 2, 16], dtype=np.int64)}
+    model = _model(nodes, inits, [1, 4, 4, 4], tmp_path / "m.onnx", opset=18)
+    x = np.random.default_rng(0).standard_normal((4, 4, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    done = forward(
+        model, tmp_path / "x.npy", output=tmp_path / "o", npz=True, mean=(0,), std=(1,), size=(4, 4)
+    )
+    assert [e["name"] for e in done.report["layers"]] == ["split", "split#1", "relu"]
+    assert done.report["skipped"] == ["to_tokens"]
+    assert any("1 node outputs are not" in note for note in done.notes)
+    got = _activations(tmp_path / "o")
+    np.testing.assert_array_equal(got["split#1"], x[..., 2:])
+    np.testing.assert_array_equal(got["relu"], np.maximum(x[..., :2], 0))
