@@ -66,6 +66,13 @@ def forward(
     npz: Annotated[
         bool, typer.Option("--npz", help="Also write every map, raw, to activations.npz.")
     ] = False,
+    scale: Annotated[
+        str,
+        typer.Option(
+            help="Montage colour scale: tile (each channel on its own range, shown under it) or "
+            "shared (one range per layer, channels compare)."
+        ),
+    ] = "tile",
     json_out: JsonOption = False,
     force: ForceOption = False,
     max_pixels: MaxPixelsOption = None,
@@ -83,7 +90,7 @@ def forward(
     notes = Notes.of(quiet=quiet, verbose=verbose)
     done = task.forward(
         arch, photo, output=output, weights=weights, layout=weights_layout, init=init, seed=seed,
-        layer=layer, npz=npz, force=force, max_pixels=max_pixels,
+        layer=layer, npz=npz, scale=scale, force=force, max_pixels=max_pixels,
     )  # fmt: skip
     if json_out:
         emit_json(done.report)

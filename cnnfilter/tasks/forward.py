@@ -89,29 +89,51 @@ def load_weights(path: str | Path, *, layout: str = "torch") -> dict[str, np.nda
     return arrays
 
 
-def kernel_filters(names: tuple[str, ...], c_in: int, size: tuple[int, int]) -> np.ndarray:
+def kernel_filters(
+    names: tuple[str | tuple[str, ...], ...], c_in: int, size: tuple[int, int], *, layer: str = ""
+) -> np.ndarray:
     """The ``(len(names), c_in, kh, kw)`` weight of a layer of registry kernels.
 
-    Each kernel is zero-padded round its centre to ``size`` (an odd excess:
-    the spare row/column after) and copied unflipped onto every input channel
-    (a 3-D kernel ``(kh, kw, c_in)``: its own slice per channel).
+    Per filter, ``names`` holds one registry spec (copied unflipped onto
+    every input channel; a 3-D kernel ``(kh, kw, c_in)``: its own slice per
+    channel) or a tuple of ``c_in`` specs, one per input channel (``"none"``:
+    zeros on that channel). Each kernel is zero-padded round its centre to
+    ``size`` (an odd excess: the spare row/column after).
 
     Raises:
-        UsageError: a 3-D kernel whose depth is not ``c_in``.
+        UsageError: a 3-D kernel whose depth is not ``c_in``, or a per-channel
+            list whose length is not ``c_in`` (naming ``layer``).
     """
     import numpy as np
 
     from cnnfilter.kernels import resolve_kernel
 
     out = np.zeros((len(names), c_in, *size), dtype=np.float32)
-    for f, name in enumerate(names):
-        k = resolve_kernel(name).weights
-        if k.ndim == 3 and k.shape[2] != c_in:
-            raise UsageError(f"kernel {name!r} has {k.shape[2]} channels, its input {c_in}")
-        kh, kw = k.shape[:2]
-        top, left = (size[0] - kh) // 2, (size[1] - kw) // 2
-        per_channel = k.transpose(2, 0, 1) if k.ndim == 3 else k[None]
-        out[f, :, top : top + kh, left : left + kw] = per_channel
+    for f, entry in enumerate(names):
+        if isinstance(entry, str):
+            out[f] = _placed(resolve_kernel(entry).weights, entry, c_in, size)
+            continue
+        if len(entry) != c_in:
+            raise UsageError(
+                f"layer '{layer}': kernels entry {f} names {len(entry)} kernels, one per input "
+                f"channel, but its input has {c_in} channels; write {c_in} names (none for zeros)"
+            )
+        for c, name in enumerate(entry):
+            if name != "none":
+                out[f, c] = _placed(resolve_kernel(name).weights, name, 1, size)[0]
+    return out
+
+
+def _placed(k: np.ndarray, name: str, c_in: int, size: tuple[int, int]) -> np.ndarray:
+    """A registry kernel as ``(c_in, *size)``: centred, 2-D copied per channel."""
+    import numpy as np
+
+    if k.ndim == 3 and k.shape[2] != c_in:
+        raise UsageError(f"kernel {name!r} has {k.shape[2]} channels, its input {c_in}")
+    out = np.zeros((c_in, *size), dtype=np.float32)
+    kh, kw = k.shape[:2]
+    top, left = (size[0] - kh) // 2, (size[1] - kw) // 2
+    out[:, top : top + kh, left : left + kw] = k.transpose(2, 0, 1) if k.ndim == 3 else k[None]
     return out
 
 
@@ -134,6 +156,9 @@ class Weights:
         import numpy as np
 
         full = f"{layer.name}.{key}"
+        inline = _inline(layer, key, shape)
+        if inline is not None:
+            return inline
         if full in self.stored:
             arr = self.stored[full]
             if arr.shape != shape:
@@ -159,12 +184,57 @@ class Weights:
             arr = self.rng.uniform(-limit, limit, size=shape)
         return arr.astype(np.float32)
 
+    def has(self, layer, key: str) -> bool:
+        """Whether ``key`` is given inline or in the ``.npz``."""
+        return any(k == key for k, *_ in layer.arrays) or f"{layer.name}.{key}" in self.stored
+
     def bias(self, layer, n: int):
         if not getattr(layer, "bias", False):
             return None
-        if f"{layer.name}.bias" not in self.stored and f"{layer.name}.weight" in self.stored:
+        if not self.has(layer, "bias") and self.has(layer, "weight"):
             return None  # a weight without a bias: a layer saved with bias=False
         return self.get(layer, "bias", (n,), (1, 1), fill=0.0)
+
+
+def _inline(layer, key: str, shape: tuple[int, ...]):
+    """The inline array ``key`` of ``layer`` (arch file) as float32 ``shape``, or None.
+
+    Accepted as written in ``shape``, or with its size-1 axes left out (a
+    single-channel 3 x 3 filter as ``[[...], [...], [...]]``); a one-value
+    array fills a vector.
+
+    Raises:
+        UsageError: any other shape, naming the layer and the shape it needs.
+    """
+    import numpy as np
+
+    for k, values, given in layer.arrays:
+        if k != key:
+            continue
+        arr = np.asarray(values, dtype=np.float32)
+        if given == shape:
+            return arr
+        if tuple(d for d in given if d != 1) == tuple(d for d in shape if d != 1):
+            return arr.reshape(shape)
+        if arr.size == 1 and len(shape) == 1:
+            return np.full(shape, arr.item(), dtype=np.float32)
+        yaml_key = key.replace(".", "_")
+        raise UsageError(
+            f"layer '{layer.name}' ({layer.type}): {yaml_key} has shape {given}, it needs "
+            f"{shape}{_LAYOUT_NOTE.get((type(layer).__name__, key), '')}"
+        )
+    return None
+
+
+_LAYOUT_NOTE = {
+    ("Conv2d", "weight"): " = (filters, in_channels / groups, kh, kw)",
+    ("DepthwiseConv2d", "weight"): " = (channels x depth_multiplier, 1, kh, kw)",
+    ("SeparableConv2d", "depthwise.weight"): " = (channels x depth_multiplier, 1, kh, kw)",
+    ("SeparableConv2d", "pointwise.weight"): " = (filters, channels x depth_multiplier, 1, 1)",
+    ("ConvTranspose2d", "weight"): " = (in_channels, filters / groups, kh, kw)",
+    ("Dense", "weight"): " = (units, in_features)",
+    ("LocallyConnected2d", "weight"): " = (out_h, out_w, filters, in_channels, kh, kw)",
+}
 
 
 # ------------------------------------------------------------- one layer per kind
@@ -175,11 +245,9 @@ def _conv(layer, x, w: Weights):
 
     c_in, kh, kw = x.shape[2], *layer.kernel_size
     shape = (layer.filters, c_in // layer.groups, kh, kw)
-    if layer.kernels is not None and f"{layer.name}.weight" not in w.stored:
-        weight = kernel_filters(layer.kernels, c_in, (kh, kw))
-        if layer.groups != 1:
-            weight = weight[:, : c_in // layer.groups]
-        bias = None
+    if layer.kernels is not None and not w.has(layer, "weight"):
+        weight = kernel_filters(layer.kernels, c_in // layer.groups, (kh, kw), layer=layer.name)
+        bias = w.bias(layer, layer.filters) if w.has(layer, "bias") else None
     else:
         weight = w.get(layer, "weight", shape, (shape[1] * kh * kw, layer.filters * kh * kw))
         bias = w.bias(layer, layer.filters)
@@ -241,6 +309,49 @@ def _batchnorm(layer, x, w: Weights):
     scale = w.get(layer, "weight", c, (1, 1), fill=1.0) if layer.affine else None
     shift = w.get(layer, "bias", c, (1, 1), fill=0.0) if layer.affine else None
     return L.batchnorm(x, mean, var, scale, shift, eps=layer.eps)
+
+
+def _groupnorm(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    c = (x.shape[-1],)
+    scale = w.get(layer, "weight", c, (1, 1), fill=1.0) if layer.affine else None
+    shift = w.get(layer, "bias", c, (1, 1), fill=0.0) if layer.affine else None
+    return L.group_norm(x, layer.num_groups, scale, shift, eps=layer.eps)
+
+
+def _layernorm(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    c = (x.shape[-1],)
+    affine = layer.elementwise_affine
+    scale = w.get(layer, "weight", c, (1, 1), fill=1.0) if affine else None
+    shift = w.get(layer, "bias", c, (1, 1), fill=0.0) if affine and layer.bias else None
+    return L.layer_norm(x, scale, shift, eps=layer.eps)
+
+
+def _layerscale(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    gamma = w.get(layer, "weight", (x.shape[-1],), (1, 1), fill=layer.init_values)
+    return L.layer_scale(x, gamma)
+
+
+def _locally(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+    from cnnfilter.engine.geometry import resolve_axes
+
+    (kh, kw), c = layer.kernel_size, x.shape[2]
+    rows, cols = resolve_axes(
+        x.shape[:2], (kh, kw), layer.padding, stride=layer.stride, same_rule="tensorflow",
+        names=("same", "valid"),
+    )  # fmt: skip
+    shape = (rows.out, cols.out, layer.filters, c, kh, kw)
+    weight = w.get(layer, "weight", shape, (c * kh * kw, layer.filters * kh * kw))
+    bias = None
+    if layer.bias and (w.has(layer, "bias") or not w.has(layer, "weight")):
+        bias = w.get(layer, "bias", shape[:3], (1, 1), fill=0.0)
+    return L.locally_connected2d(x, weight, bias, stride=layer.stride, padding=layer.padding)
 
 
 def _symmetric(layer) -> tuple[int, int] | str:
@@ -313,6 +424,11 @@ def _activation(layer, x, w: Weights):
     if name == "prelu":
         n = 1 if layer.num_parameters == 1 else x.shape[-1]
         return L.prelu(x, w.get(layer, "weight", (n,), (1, 1), fill=0.25))
+    if name == "softmax" and layer.dim not in (-1, 1):
+        raise UsageError(
+            f"layer '{layer.name}' (softmax): forward takes softmax over the channels "
+            f"(dim: -1, or PyTorch's dim: 1), not dim {layer.dim}"
+        )
     if name not in L.ACTIVATIONS:
         raise UsageError(f"layer '{layer.name}': forward does not run {name} yet")
     return L.ACTIVATIONS[name](x)
@@ -357,13 +473,26 @@ _RUN: dict[str, Callable] = {
     "StochasticDepth": _identity,
     "ChannelShuffle": _shuffle,
     "ChannelSplit": _split,
+    "GroupNorm": _groupnorm,
+    "LayerNorm": _layernorm,
+    "LayerScale": _layerscale,
+    "LocallyConnected2d": _locally,
+}
+
+#: Layer kinds with no forward meaning of their own, and why.
+NO_FORWARD = {
+    "Imported": "it is a model file's node without an arch.yaml kind; forward runs the "
+    "arch.yaml layer kinds",
 }
 
 
 def _run_layer(layer, x, w: Weights):
     from cnnfilter.arch.layers import Activation
 
-    run = _activation if isinstance(layer, Activation) else _RUN.get(type(layer).__name__)
+    kind = type(layer).__name__
+    run = _activation if isinstance(layer, Activation) else _RUN.get(kind)
+    if kind in NO_FORWARD:
+        raise UsageError(f"layer '{layer.name}' ({layer.type}) cannot run: {NO_FORWARD[kind]}")
     if run is None:
         raise UsageError(f"layer '{layer.name}' ({layer.type}): forward does not run it yet")
     return run(layer, x, w)
@@ -456,6 +585,7 @@ def forward(
     seed: int = 0,
     layer: str | None = None,
     npz: bool = False,
+    scale: str = "tile",
     force: bool = False,
     max_pixels: int | None = None,
 ) -> ForwardResult:
@@ -466,6 +596,10 @@ def forward(
     shape, min, max, mean, share of zeros; the input's scaling, the weights'
     sources), ``activations.npz`` with ``npz=True`` (every layer's map,
     float32, keyed by layer name). Nothing is overwritten without ``force``.
+    ``scale``: the montages' colour scale, ``"tile"`` (each channel on its
+    own range) or ``"shared"`` (one range per layer), see
+    :func:`cnnfilter.render.montage`; a layer with negative values is drawn
+    in a diverging map centred on 0, a non-negative one in gray.
 
     Raises:
         UsageError: bad arch file or photo, a layer without weights (named),
@@ -475,6 +609,10 @@ def forward(
 
     from cnnfilter.arch import load_network
     from cnnfilter.arch.layers import Shape
+    from cnnfilter.render import MONTAGE_SCALES, montage_colours
+
+    if scale not in MONTAGE_SCALES:
+        raise UsageError(f"scale={scale!r} is not one of {', '.join(MONTAGE_SCALES)}")
     from cnnfilter.arch.shapes import trace
     from cnnfilter.tasks.arch import model_kind, resolve_arch
 
@@ -503,8 +641,9 @@ def forward(
             kept[node.name] = y
         if layer is None or node.name == layer:
             target = out_dir / f"{len(layers):02d}_{_safe(node.name)}.png"
-            _write_montage(target, node, y, force=force)
+            _write_montage(target, node, y, scale=scale, force=force)
             entry["picture"] = target.name
+            entry["colours"] = montage_colours(y)
             result.written.append(str(target))
 
     _walk(network.layers, x, w, emit)
@@ -521,6 +660,7 @@ def forward(
         "weights": {"file": None if weights is None else str(weights), "layout": layout,
                     "init": init, "seed": seed if init else None,
                     "initialised": w.initialised, "unused": unused},
+        "montage_scale": scale,
         "layers": layers,
     }  # fmt: skip
     if w.initialised:
@@ -551,11 +691,11 @@ def _write_json(path: Path, report: dict, *, force: bool) -> None:
     write_output(path, (json.dumps(report, indent=2) + "\n").encode(), force=force)
 
 
-def _write_montage(path: Path, node, y: np.ndarray, *, force: bool) -> None:
+def _write_montage(path: Path, node, y: np.ndarray, *, scale: str, force: bool) -> None:
     from cnnfilter import imageio, render
     from cnnfilter.tasks._common import write_output
 
     kind = getattr(node, "op", None) or node.type
-    picture = render.montage(y, title=f"{node.name} ({kind})")
+    picture = render.montage(y, title=f"{node.name} ({kind})", scale=scale)
     data, _ = imageio.encode_picture(picture, "PNG")
     write_output(path, data, force=force)
