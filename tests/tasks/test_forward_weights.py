@@ -1,0 +1,203 @@
+"""forward's weights in the arch file (issue 14 item 2): kernels per input channel, inline
+arrays and their one-line errors; the new layer kinds through the task; the montage scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnfilter.engine.filtering import correlate
+from cnnfilter.errors import UsageError
+from cnnfilter.kernels import resolve_kernel
+from cnnfilter.tasks.forward import forward
+
+from helpers import error_line, invoke
+
+
+def _run(tmp_path, arch: str, x: np.ndarray, **kw) -> dict[str, np.ndarray]:
+    (tmp_path / "a.yaml").write_text(arch)
+    np.save(tmp_path / "x.npy", x.astype(np.float32))
+    out = tmp_path / "m"
+    forward(tmp_path / "a.yaml", tmp_path / "x.npy", output=out, npz=True, force=True, **kw)
+    with np.load(out / "activations.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.fixture
+def rgb():
+    return np.random.default_rng(5).uniform(0, 1, (9, 11, 3)).astype(np.float32)
+
+
+def _corr(x2d, name):
+    k = resolve_kernel(name).weights
+    return correlate(x2d, k, padding="same", boundary="constant", cval=0.0)
+
+
+def test_kernels_per_input_channel(tmp_path, rgb):
+    arch = (
+        "input: [9, 11, 3]\nlayers:\n"
+        "  - conv2d: {name: c, padding: same, kernels: [[sobel-x, none, none], "
+        "[none, sobel-y, box:3], curve]}\n"
+    )
+    got = _run(tmp_path, arch, rgb)["c"]
+    assert got.shape == (9, 11, 3)
+    np.testing.assert_allclose(got[..., 0], _corr(rgb[..., 0], "sobel-x"), atol=1e-5)
+    ref1 = _corr(rgb[..., 1], "sobel-y") + _corr(rgb[..., 2], "box:3")
+    np.testing.assert_allclose(got[..., 1], ref1, atol=1e-5)
+    ref2 = sum(_corr(rgb[..., c], "curve") for c in range(3))
+    np.testing.assert_allclose(got[..., 2], ref2, rtol=1e-5, atol=1e-4)
+
+
+def test_kernels_per_channel_of_the_wrong_length_is_one_error(tmp_path, rgb):
+    arch = "input: [9, 11, 3]\nlayers:\n  - conv2d: {name: c, kernels: [[sobel-x, none]]}\n"
+    with pytest.raises(UsageError, match=r"layer 'c': kernels entry 0 names 2 .* 3 channels"):
+        _run(tmp_path, arch, rgb)
+
+
+def test_inline_conv_weight_and_bias(tmp_path, rgb):
+    # two filters on 3 channels, 1 x 2 kernels, PyTorch's (out, in, kh, kw)
+    w = np.arange(12, dtype=np.float32).reshape(2, 3, 1, 2) / 10
+    arch = (
+        "input: [9, 11, 3]\nlayers:\n  - conv2d: {name: c, filters: 2, kernel_size: [1, 2], "
+        f"weight: {w.tolist()}, bias: [0.5, -1]}}\n"
+    )
+    got = _run(tmp_path, arch, rgb)["c"]
+    ref = np.zeros((9, 10, 2))
+    for o in range(2):
+        for c in range(3):
+            ref[..., o] += w[o, c, 0, 0] * rgb[:, :-1, c] + w[o, c, 0, 1] * rgb[:, 1:, c]
+    ref += [0.5, -1]
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_inline_single_channel_filter_without_its_size_1_axes(tmp_path, rgb):
+    arch = (
+        "input: [9, 11, 1]\nlayers:\n  - conv2d: {name: c, filters: 1, kernel_size: 3, "
+        "padding: same, bias: false, weight: [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]}\n"
+    )
+    got = _run(tmp_path, arch, rgb[..., :1])["c"][..., 0]
+    k = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
+    ref = correlate(rgb[..., 0], k, padding="same", boundary="constant", cval=0.0)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_inline_dense_and_batchnorm(tmp_path):
+    x = np.arange(6, dtype=np.float32).reshape(1, 2, 3)
+    arch = (
+        "input: [1, 2, 3]\nlayers:\n"
+        "  - batchnorm2d: {name: bn, running_mean: [1, 2, 3], running_var: [4, 4, 4], "
+        "weight: [1, 2, 3], bias: [0, 0, 1], eps: 0}\n"
+        "  - flatten: {name: f}\n"
+        "  - dense: {name: d, units: 2, weight: [[1, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1]], "
+        "bias: [0, 10]}\n"
+    )
+    got = _run(tmp_path, arch, x)
+    bn = (x - [1, 2, 3]) / 2 * [1, 2, 3] + [0, 0, 1]
+    np.testing.assert_allclose(got["bn"], bn)
+    flat = bn.transpose(2, 0, 1).ravel()  # PyTorch's C x H x W order
+    np.testing.assert_allclose(got["d"], [flat[0], flat.sum() + 10], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ("conv2d: {name: c, filters: 2, kernel_size: 3, weight: [[1, 2], [3, 4]]}",
+         "layer 'c' (conv2d): weight has shape (2, 2), it needs (2, 1, 3, 3) = (filters, "
+         "in_channels / groups, kh, kw)"),
+        ("dense: {name: d, units: 2, weight: [1, 2, 3]}",
+         "layer 'd' (dense): weight has shape (3,), it needs (2, 1) = (units, in_features)"),
+        ("batchnorm2d: {name: b, running_mean: [1, 2]}",
+         "layer 'b' (batchnorm2d): running_mean has shape (2,), it needs (1,)"),
+    ],
+)  # fmt: skip
+def test_inline_array_of_the_wrong_shape_is_one_error_naming_the_layer(tmp_path, layer, message):
+    arch = tmp_path / "a.yaml"
+    arch.write_text(f"input: [5, 5, 1]\nlayers:\n  - {layer}\n")
+    line = error_line(2, ["forward", arch, "samples/camera.png", "-o", tmp_path / "m"])
+    assert line == f"Error: {message}"
+
+
+def test_ragged_or_non_numeric_arrays_are_refused_when_parsed(tmp_path):
+    for bad, what in [("[[1, 2], [3]]", "rows of different lengths"), ("[1, x]", "not a number")]:
+        arch = tmp_path / "a.yaml"
+        arch.write_text(f"input: [5, 5, 1]\nlayers:\n  - dense: {{units: 2, weight: {bad}}}\n")
+        line = error_line(2, ["params", arch])
+        assert what in line
+
+
+def test_norm_layers_and_layer_scale_run_in_forward(tmp_path, rgb):
+    from cnnfilter.engine import layers as L
+
+    x = np.concatenate([rgb, rgb * 2 - 1, rgb**2, rgb + 3], axis=2)  # 12 channels
+    arch = (
+        "input: [9, 11, 12]\nlayers:\n"
+        "  - groupnorm: {name: gn, num_groups: 3, eps: 0.001}\n"
+        "  - layernorm: {name: ln, weight: 2, bias: [0.5]}\n"
+        "  - layer_scale: {name: ls, init_values: 0.1}\n"
+        "  - softplus: {name: sp}\n"
+        "  - mish: {name: mi}\n"
+        "  - locally_connected2d: {name: lc, filters: 2, kernel_size: 3}\n"
+    )
+    got = _run(tmp_path, arch, x, init="he", seed=1)
+    gn = L.group_norm(x, 3, eps=1e-3)
+    np.testing.assert_allclose(got["gn"], gn, atol=1e-5)
+    m = gn.astype(np.float64)
+    ln = (m - m.mean(-1, keepdims=True)) / np.sqrt(m.var(-1, keepdims=True) + 1e-5) * 2 + 0.5
+    np.testing.assert_allclose(got["ln"], ln, atol=1e-4)
+    np.testing.assert_allclose(got["ls"], got["ln"] * np.float32(0.1), rtol=1e-6)
+    np.testing.assert_allclose(got["sp"], np.log1p(np.exp(got["ls"].astype(np.float64))), rtol=1e-5)
+    assert got["lc"].shape == (7, 9, 2)
+
+
+def test_a_layer_kind_without_forward_meaning_is_one_error():
+    from cnnfilter.arch.layers import Imported
+    from cnnfilter.tasks.forward import Weights, _run_layer
+
+    node = Imported(name="n1", line=1, type="imported", op="NonMaxSuppression")
+    with pytest.raises(UsageError, match=r"layer 'n1' \(imported\) cannot run"):
+        _run_layer(node, np.zeros((2, 2, 1), np.float32), Weights({}, None, 0))
+
+
+def test_montage_scale_tile_and_shared(tmp_path):
+    from cnnfilter.render import CAPTION_HEIGHT, montage
+
+    x = np.zeros((4, 4, 2), dtype=np.float32)
+    x[..., 1] = 30.0
+    x[0, 0, 0], x[1, 1, 0] = 1.0, 0.5
+    label = CAPTION_HEIGHT - 4
+    top = CAPTION_HEIGHT + 4 + label
+    shared = montage(x, title="t", scale="shared", min_tile=4, gap=4)
+    tile0 = shared[top : top + 4, 4:8, 0]
+    assert tile0[0, 0] == round(255 / 30) and tile0[1, 1] == round(255 / 60)
+    per_tile = montage(x, title="t", scale="tile", min_tile=4, gap=4)
+    tile0 = per_tile[top : top + 4, 4:8, 0]
+    assert tile0[0, 0] == 255 and tile0[1, 1] == 128 and tile0[2, 2] == 0
+
+
+def test_signed_layers_are_diverging_and_centred_on_zero():
+    from cnnfilter.render import CAPTION_HEIGHT, colormap_lut, montage, montage_colours
+
+    x = np.array([[-2.0, 0.0, 1.0, 2.0]], dtype=np.float32).reshape(1, 4, 1)
+    assert montage_colours(x) == "diverging" and montage_colours(np.abs(x)) == "gray"
+    pic = montage(x, title="t", scale="tile", min_tile=1, gap=4)
+    row = pic[CAPTION_HEIGHT + 4 + CAPTION_HEIGHT - 4, 4:8]
+    lut = colormap_lut("rdbu")
+    # -2 .. 2 over the 256 entries: -2 -> 0, 0 -> 128, 1 -> 191, 2 -> 255
+    assert row.tolist() == [
+        lut[0].tolist(),
+        lut[128].tolist(),
+        lut[191].tolist(),
+        lut[255].tolist(),
+    ]
+
+
+def test_cli_scale_option(tmp_path):
+    r = invoke("forward", "samples/arch/article_first_layer.yaml", "samples/crops/camera_hair.png",
+               "-o", tmp_path / "m", "--scale", "shared", "--json")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    import json
+
+    assert json.loads(r.stdout)["montage_scale"] == "shared"
+    line = error_line(2, ["forward", "samples/arch/article_first_layer.yaml",
+                          "samples/crops/camera_hair.png", "-o", tmp_path / "n", "--scale", "x"])  # fmt: skip
+    assert "scale" in line and "tile" in line
