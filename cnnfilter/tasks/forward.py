@@ -47,7 +47,15 @@ from cnnfilter.errors import UsageError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ForwardResult", "Weights", "forward", "kernel_filters", "load_weights", "read_input"]
+__all__ = [
+    "ForwardResult",
+    "Weights",
+    "forward",
+    "kernel_filters",
+    "load_weights",
+    "read_input",
+    "run_network",
+]
 
 INITS = ("he", "glorot")
 LAYOUTS = ("torch", "keras")
@@ -533,6 +541,25 @@ def _walk(layers, x, w: Weights, emit: Callable[[Any, np.ndarray], None]):
     return x
 
 
+def run_network(network, x: np.ndarray, weights: Weights, emit=None) -> np.ndarray:
+    """The pass :func:`forward` makes: ``network``'s layers on ``x`` (``(H, W, C)`` float32).
+
+    Depth-first over the layer tree; only the arrays a later layer reads are
+    referenced (a merge's input until its branches are done), so a map is
+    freed as soon as the next one is made unless ``emit(layer, output)``,
+    called for every layer, keeps it. Returns the last layer's output.
+    ``benchmarks/forward.py`` times and measures the memory of this runner.
+
+    Raises:
+        UsageError: a layer without weights, or one ``forward`` cannot run (named).
+    """
+    return _walk(network.layers, x, weights, emit if emit is not None else _ignore)
+
+
+def _ignore(layer, y) -> None:
+    return None
+
+
 # ------------------------------------------------------------------ the task
 
 
@@ -646,7 +673,7 @@ def forward(
             entry["colours"] = montage_colours(y)
             result.written.append(str(target))
 
-    _walk(network.layers, x, w, emit)
+    run_network(network, x, w, emit)
     if layer is not None and layer not in {e["name"] for e in layers}:
         raise UsageError(
             f"layer={layer!r} is not a layer of {arch}; its layers are "
