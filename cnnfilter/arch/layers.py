@@ -57,6 +57,7 @@ __all__ = [
     "LayerNorm",
     "LayerScale",
     "ELU",
+    "GELU",
     "PReLU",
     "ChannelShuffle",
     "ChannelSplit",
@@ -994,6 +995,15 @@ class ELU(Activation):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GELU(Activation):
+    """GELU; ``approximate`` none (``x Phi(x)``, erf) or tanh (PyTorch ``GELU``; Keras'
+    ``approximate=True``). Source: https://pytorch.org/docs/stable/generated/torch.nn.GELU.html
+    """
+
+    approximate: str = opt(lambda v: _choice(v, ("none", "tanh")), "none")
+
+
+@dataclass(frozen=True, kw_only=True)
 class PReLU(Activation):
     """Parametric ReLU: a learnt negative slope. ``num_parameters`` 1 (PyTorch's
     default, one slope shared) or ``channels`` (one per channel, PyTorch
@@ -1188,7 +1198,13 @@ ACTIVATIONS = (
     "identity",
 )
 
-_ACTIVATION_CLASSES = {"leaky_relu": LeakyReLU, "softmax": Softmax, "elu": ELU, "prelu": PReLU}
+_ACTIVATION_CLASSES = {
+    "leaky_relu": LeakyReLU,
+    "softmax": Softmax,
+    "elu": ELU,
+    "prelu": PReLU,
+    "gelu": GELU,
+}
 
 # canonical type -> (class, fixed fields)
 _TYPES: dict[str, tuple[type[Layer], dict[str, str]]] = {

@@ -83,7 +83,10 @@ def forward(
 
     A conv2d layer written as kernels: [vertical-lines, curve] uses those
     registry kernels as its filters, unflipped (a CNN layer computes
-    cross-correlation); other layers need --weights or --init.
+    cross-correlation); other layers need weight: arrays in the arch file,
+    --weights or --init. Montages: each channel on its own range (--scale
+    tile) or the layer's (--scale shared); gray, or blue/white/red around 0
+    when the layer has negative values.
     """
     from cnnfilter.tasks import forward as task
 

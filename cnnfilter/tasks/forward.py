@@ -17,7 +17,12 @@ Weights, per layer (first match wins):
   of the input with the registry kernel (``cnnfilter apply --op correlate``),
   not the convolution the registry's line and Sobel kernels are written for
   (their maps have the opposite sign of ``apply``'s default). The article's
-  curve detector is a pattern and is meant unflipped. Bias 0.
+  curve detector is a pattern and is meant unflipped. Bias 0. An entry may
+  be a list of names, one per input channel (``none``: zeros), e.g.
+  ``kernels: [[sobel-x, none, none], curve]`` (:func:`kernel_filters`).
+* inline arrays in the arch file (``weight: [[...]]``, ``bias: [...]``,
+  ``running_mean: [...]``, ...), PyTorch's layouts, size-1 axes optional;
+  a wrong shape is one error naming the layer and the shape it needs.
 * ``weights=`` a ``.npz`` keyed ``<layer>.weight``, ``<layer>.bias``
   (batchnorm also ``.running_mean``, ``.running_var``; separable conv
   ``.depthwise.weight``, ``.pointwise.weight``), PyTorch's layouts;
@@ -429,6 +434,8 @@ def _activation(layer, x, w: Weights):
         return L.leaky_relu(x, layer.negative_slope)
     if name == "elu":
         return L.elu(x, layer.alpha)
+    if name == "gelu":
+        return L.gelu(x, layer.approximate)
     if name == "prelu":
         n = 1 if layer.num_parameters == 1 else x.shape[-1]
         return L.prelu(x, w.get(layer, "weight", (n,), (1, 1), fill=0.25))

@@ -198,8 +198,8 @@ def test_cli_scale_option(tmp_path):
     import json
 
     assert json.loads(r.stdout)["montage_scale"] == "shared"
-    line = error_line(2, ["forward", "samples/arch/article_first_layer.yaml",
-                          "samples/crops/camera_hair.png", "-o", tmp_path / "n", "--scale", "x"])  # fmt: skip
+    args = ["forward", "samples/arch/article_first_layer.yaml", "samples/crops/camera_hair.png"]
+    line = error_line(2, [*args, "-o", tmp_path / "n", "--scale", "x"])
     assert "scale" in line and "tile" in line
 
 
@@ -227,3 +227,15 @@ def test_the_runner_frees_maps_no_later_layer_reads():
 
     assert peak(False) < 3.5
     assert peak(True) >= 12
+
+
+def test_every_layer_kind_of_arch_yaml_runs_in_forward():
+    from cnnfilter.arch.layers import LAYER_TYPES, Activation, Block, Merge
+    from cnnfilter.engine.layers import ACTIVATIONS
+    from cnnfilter.tasks.forward import _RUN
+
+    for kind, (cls, fixed) in LAYER_TYPES.items():
+        if issubclass(cls, Activation):
+            assert fixed["function"] in ACTIVATIONS or fixed["function"] == "identity", kind
+        else:
+            assert cls.__name__ in _RUN or issubclass(cls, Merge | Block), kind
