@@ -367,34 +367,54 @@ def _locally(layer, x, w: Weights):
     return L.locally_connected2d(x, weight, bias, stride=layer.stride, padding=layer.padding)
 
 
-def _symmetric(layer) -> tuple[int, int] | str:
-    p = layer.padding
-    if isinstance(p, str):
-        if p == "valid":
-            return 0
-        raise UsageError(f"layer '{layer.name}': forward pools with padding same not yet")
-    top, bottom, left, right = p
-    if top != bottom or left != right:
-        raise UsageError(f"layer '{layer.name}': forward pools with equal padding on both sides")
-    return top, left
+def _pool_padding(layer, x, fill: float):
+    """``(input, padding)`` for the engine's pooling, which pads both sides alike:
+    equal padding is passed on; ``same`` (TensorFlow's rule: the odd pixel after) or
+    unequal padding is added here (``-inf`` for max, 0 for average) and the engine pads
+    nothing."""
+    import numpy as np
+
+    from cnnfilter.engine.geometry import resolve_axes
+
+    stride = layer.stride if layer.stride is not None else layer.kernel_size
+    rows, cols = resolve_axes(
+        x.shape[:2], layer.kernel_size, layer.padding, stride=stride,
+        dilation=getattr(layer, "dilation", 1), same_rule="tensorflow",
+        names=("same", "valid"),
+    )  # fmt: skip
+    if rows.pad_before == rows.pad_after and cols.pad_before == cols.pad_after:
+        return x, (rows.pad_before, cols.pad_before)
+    pads = ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after), (0, 0))
+    return np.pad(x, pads, constant_values=fill), 0
 
 
 def _maxpool(layer, x, w):
+    import numpy as np
+
     from cnnfilter.engine import layers as L
 
+    x, padding = _pool_padding(layer, x, -np.inf)
     return L.max_pool2d(
-        x, layer.kernel_size, stride=layer.stride, padding=_symmetric(layer),
+        x, layer.kernel_size, stride=layer.stride, padding=padding,
         dilation=layer.dilation, ceil_mode=layer.ceil_mode,
     )  # fmt: skip
 
 
 def _avgpool(layer, x, w):
+    import numpy as np
+
     from cnnfilter.engine import layers as L
 
-    return L.avg_pool2d(
-        x, layer.kernel_size, stride=layer.stride, padding=_symmetric(layer),
-        ceil_mode=layer.ceil_mode, count_include_pad=layer.count_include_pad,
-    )  # fmt: skip
+    xp, padding = _pool_padding(layer, x, 0.0)
+    kw = {"stride": layer.stride, "ceil_mode": layer.ceil_mode}
+    out = L.avg_pool2d(
+        xp, layer.kernel_size, padding=padding, count_include_pad=layer.count_include_pad, **kw
+    )
+    if padding == 0 and xp.shape != x.shape and not layer.count_include_pad:
+        # padding added here: divide by the input pixels of each window, not the window
+        ones, _ = _pool_padding(layer, np.ones((*x.shape[:2], 1), dtype=np.float32), 0.0)
+        out = out / L.avg_pool2d(ones, layer.kernel_size, padding=0, **kw)
+    return out
 
 
 def _global(layer, x, w):

@@ -239,3 +239,41 @@ def test_every_layer_kind_of_arch_yaml_runs_in_forward():
             assert fixed["function"] in ACTIVATIONS or fixed["function"] == "identity", kind
         else:
             assert cls.__name__ in _RUN or issubclass(cls, Merge | Block), kind
+
+
+def _pool_loop(x, k, s, pads, op, exclude_pad):
+    """Pooling by hand: ``pads`` (top, bottom, left, right) of -inf (max) or 0 (avg)."""
+    t, b, lft, r = pads
+    h, w, c = x.shape
+    oh, ow = (h + t + b - k) // s + 1, (w + lft + r - k) // s + 1
+    out = np.zeros((oh, ow, c))
+    for i in range(oh):
+        for j in range(ow):
+            rows = range(i * s - t, i * s - t + k)
+            cols = range(j * s - lft, j * s - lft + k)
+            inside = [x[y, q] for y in rows for q in cols if 0 <= y < h and 0 <= q < w]
+            if op == "max":
+                out[i, j] = np.max(inside, axis=0)
+            else:
+                out[i, j] = np.sum(inside, axis=0) / (len(inside) if exclude_pad else k * k)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("options", "pads", "op", "exclude"),
+    [
+        ("maxpool2d: {name: p, kernel_size: 2, stride: 2, padding: same}", (0, 1, 0, 0), "max", 0),
+        ("maxpool2d: {name: p, kernel_size: 3, stride: 2, padding: same}", (1, 1, 0, 1), "max", 0),
+        ("avgpool2d: {name: p, kernel_size: 2, stride: 2, padding: same, "
+         "count_include_pad: false}", (0, 1, 0, 0), "avg", 1),  # Keras' AveragePooling2D
+        ("avgpool2d: {name: p, kernel_size: 3, stride: 2, padding: [0, 1, 1, 0]}",
+         (0, 1, 1, 0), "avg", 0),
+    ],
+)  # fmt: skip
+def test_pools_with_same_or_unequal_padding(tmp_path, options, pads, op, exclude):
+    """TensorFlow's 'same' puts the odd padding pixel after: 7 rows -> pad 0 + 1 (k 2,
+    s 2), 8 columns -> none; k 3, s 2: rows 1 + 1, columns 0 + 1."""
+    x = np.random.default_rng(4).normal(size=(7, 8, 2)).astype(np.float32)
+    got = _run(tmp_path, f"input: [7, 8, 2]\nlayers:\n  - {options}\n", x)["p"]
+    k = 2 if "kernel_size: 2" in options else 3
+    np.testing.assert_allclose(got, _pool_loop(x, k, 2, pads, op, exclude), rtol=1e-5, atol=1e-6)
