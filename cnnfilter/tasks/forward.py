@@ -548,16 +548,20 @@ def _merge(layer, outputs: list):
     return L.add(*outputs)
 
 
-def _walk(layers, x, w: Weights, emit: Callable[[Any, np.ndarray], None]):
-    """Run ``layers`` in order from ``x``, calling ``emit(layer, output)`` for each."""
+def _walk(layers, box: list, w: Weights, emit: Callable[[Any, np.ndarray], None]):
+    """Run ``layers`` in order from the map in ``box`` (taken out of it, so that this walk
+    holds the only reference the caller no longer needs), calling ``emit(layer, output)``."""
     from cnnfilter.arch.layers import Block, Merge
 
+    x = box.pop()
     for layer in layers:
         if isinstance(layer, Block):
-            x = _walk(layer.layers, x, w, emit)
+            inner = [x]
+            del x  # the block's input is not needed after its first layer
+            x = _walk(layer.layers, inner, w, emit)
             continue
         if isinstance(layer, Merge):
-            branches = [_walk(ls, x, w, emit) if ls else x for _, ls in layer.branches]
+            branches = [_walk(ls, [x], w, emit) if ls else x for _, ls in layer.branches]
             if layer.op == "aux":
                 branches = [x]
             x = _merge(layer, branches)
@@ -580,7 +584,7 @@ def run_network(network, x: np.ndarray, weights: Weights, emit=None) -> np.ndarr
     Raises:
         UsageError: a layer without weights, or one ``forward`` cannot run (named).
     """
-    return _walk(network.layers, x, weights, emit if emit is not None else _ignore)
+    return _walk(network.layers, [x], weights, emit if emit is not None else _ignore)
 
 
 def _ignore(layer, y) -> None:

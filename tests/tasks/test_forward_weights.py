@@ -216,6 +216,8 @@ def test_the_runner_frees_maps_no_later_layer_reads():
     x = np.random.default_rng(0).normal(size=(256, 256, 4)).astype(np.float32)
     mib = x.nbytes
 
+    run_network(net, x, Weights({}, None, 0))  # first calls: imports, not traced
+
     def peak(keep: bool) -> float:
         kept = []
         tracemalloc.start()
@@ -277,3 +279,25 @@ def test_pools_with_same_or_unequal_padding(tmp_path, options, pads, op, exclude
     got = _run(tmp_path, f"input: [7, 8, 2]\nlayers:\n  - {options}\n", x)["p"]
     k = 2 if "kernel_size: 2" in options else 3
     np.testing.assert_allclose(got, _pool_loop(x, k, 2, pads, op, exclude), rtol=1e-5, atol=1e-6)
+
+
+def test_a_block_use_does_not_hold_its_input():
+    """A ``blocks:`` use runs its layers in sequence: its input is dropped after its first
+    layer, as in a plain chain (the peak stays near two maps, not three)."""
+    import tracemalloc
+
+    from cnnfilter.arch import parse_network
+    from cnnfilter.tasks.forward import Weights, run_network
+
+    net = parse_network(
+        "input: [256, 256, 4]\nblocks:\n  pair:\n    layers: [relu, tanh, sigmoid]\n"
+        "layers:\n  - relu\n  - pair\n  - pair\n"
+    )
+    x = np.random.default_rng(0).normal(size=(256, 256, 4)).astype(np.float32)
+    run_network(net, x, Weights({}, None, 0))  # first calls import SciPy: not traced
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    run_network(net, x, Weights({}, None, 0))
+    top = (tracemalloc.get_traced_memory()[1] - base) / x.nbytes
+    tracemalloc.stop()
+    assert top < 2.5
