@@ -124,7 +124,8 @@ def kernel_filters(
     out = np.zeros((len(names), c_in, *size), dtype=np.float32)
     for f, entry in enumerate(names):
         if isinstance(entry, str):
-            out[f] = _placed(resolve_kernel(entry).weights, entry, c_in, size)
+            if entry != "none":  # none: a filter of zeros
+                out[f] = _placed(resolve_kernel(entry).weights, entry, c_in, size)
             continue
         if len(entry) != c_in:
             raise UsageError(
