@@ -66,6 +66,13 @@ def forward(
     npz: Annotated[
         bool, typer.Option("--npz", help="Also write every map, raw, to activations.npz.")
     ] = False,
+    scale: Annotated[
+        str,
+        typer.Option(
+            help="Montage colour scale: tile (each channel on its own range, shown under it) or "
+            "shared (one range per layer, channels compare)."
+        ),
+    ] = "tile",
     json_out: JsonOption = False,
     force: ForceOption = False,
     max_pixels: MaxPixelsOption = None,
@@ -76,14 +83,17 @@ def forward(
 
     A conv2d layer written as kernels: [vertical-lines, curve] uses those
     registry kernels as its filters, unflipped (a CNN layer computes
-    cross-correlation); other layers need --weights or --init.
+    cross-correlation); other layers need weight: arrays in the arch file,
+    --weights or --init. Montages: each channel on its own range (--scale
+    tile) or the layer's (--scale shared); gray, or blue/white/red around 0
+    when the layer has negative values.
     """
     from cnnfilter.tasks import forward as task
 
     notes = Notes.of(quiet=quiet, verbose=verbose)
     done = task.forward(
         arch, photo, output=output, weights=weights, layout=weights_layout, init=init, seed=seed,
-        layer=layer, npz=npz, force=force, max_pixels=max_pixels,
+        layer=layer, npz=npz, scale=scale, force=force, max_pixels=max_pixels,
     )  # fmt: skip
     if json_out:
         emit_json(done.report)
