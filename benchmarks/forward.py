@@ -22,11 +22,18 @@ CPU times by a few per cent. ``--threads 0`` keeps every core and times
 wall clock. In one process the two libraries' thread pools spin against
 each other, so each library's layers are timed in a block, warmed up first.
 
-Memory: the graph runs through :func:`run_graph`, which frees each
-activation right after the last layer that reads it (a residual input lives
-until its ``add``). The peak of NumPy's allocations during a pass is read
-with tracemalloc (NumPy reports its buffers to it), for that runner and for
-one that keeps every activation.
+The whole pass is timed through the runner the ``forward`` command uses,
+:func:`cnnfilter.tasks.forward.run_network`, on the same layers written as an
+``arch.yaml`` (:data:`STEM_YAML`, torchvision's layer names) with the same
+weights as a ``--weights`` dictionary: so the figure includes the command's
+dispatch per layer, not a copy of its walk. The per-layer lines time the
+engine functions that runner calls (and PyTorch's), one by one.
+
+Memory: the runner keeps only what a later layer reads (a residual block's
+input until its ``add``); each map is freed once the next one is made. The
+peak of NumPy's allocations during a pass is read with tracemalloc (NumPy
+reports its buffers to it), for the runner as the command uses it and for
+the runner with every map kept (what ``forward --npz`` does).
 """
 
 from __future__ import annotations
@@ -48,6 +55,57 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cnnfilter.engine import layers as L  # noqa: E402
+from cnnfilter.tasks.forward import Weights, run_network  # noqa: E402
+
+#: ResNet-18's stem and layer1 (samples/arch/resnet18.yaml up to layer1).
+STEM_YAML = """
+name: resnet18-stem-layer1
+input: [224, 224, 3]
+layers:
+  - conv2d: {filters: 64, kernel_size: 7, stride: 2, padding: 3, bias: false, name: conv1}
+  - batchnorm2d: {name: bn1}
+  - relu: {name: relu}
+  - maxpool2d: {kernel_size: 3, stride: 2, padding: 1, name: maxpool}
+  - residual:
+      name: "layer1.0"
+      body:
+        - conv2d: {filters: 64, kernel_size: 3, padding: 1, bias: false, name: layer1.0.conv1}
+        - batchnorm2d: {name: layer1.0.bn1}
+        - relu: {name: layer1.0.relu1}
+        - conv2d: {filters: 64, kernel_size: 3, padding: 1, bias: false, name: layer1.0.conv2}
+        - batchnorm2d: {name: layer1.0.bn2}
+  - relu: {name: layer1.0.relu2}
+  - residual:
+      name: "layer1.1"
+      body:
+        - conv2d: {filters: 64, kernel_size: 3, padding: 1, bias: false, name: layer1.1.conv1}
+        - batchnorm2d: {name: layer1.1.bn1}
+        - relu: {name: layer1.1.relu1}
+        - conv2d: {filters: 64, kernel_size: 3, padding: 1, bias: false, name: layer1.1.conv2}
+        - batchnorm2d: {name: layer1.1.bn2}
+  - relu: {name: layer1.1.relu2}
+"""
+
+
+def stem_network():
+    from cnnfilter.arch import parse_network
+
+    return parse_network(STEM_YAML, source="STEM_YAML")
+
+
+def as_state_dict(w: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """:func:`resnet_weights` under PyTorch's ``state_dict`` keys (``--weights``' keys)."""
+    out = {}
+    for key, value in w.items():
+        name, _, field = key.rpartition(".")
+        if value.ndim == 4:
+            out[f"{key}.weight"] = value
+        elif field in ("mean", "var"):
+            out[f"{name}.running_{field}"] = value
+        else:
+            out[key] = value
+    return out
+
 
 #: (name, function of the inputs, input names); weights are bound in the function.
 Node = tuple[str, Callable[..., np.ndarray], tuple[str, ...]]
@@ -186,6 +244,16 @@ def torch_nodes(w: dict[str, np.ndarray]):
 CLOCK = time.process_time
 
 
+def time_torch_pass(nodes, x, repeat: int, out: str) -> float:
+    """Best-of-``repeat`` time of PyTorch's whole pass (its graph, dead maps freed)."""
+    times = []
+    for _ in range(repeat):
+        t0 = CLOCK()
+        run_graph(nodes, x, outputs=(out,))
+        times.append(CLOCK() - t0)
+    return min(times)
+
+
 def time_layers(nodes, x, repeat: int) -> tuple[dict[str, float], dict]:
     """Best-of-``repeat`` time of every node (on the stored input of the pass) and the outputs."""
     acts = run_graph(nodes, x, outputs=(), keep_all=True)  # also the warm-up
@@ -201,24 +269,31 @@ def time_layers(nodes, x, repeat: int) -> tuple[dict[str, float], dict]:
     return best, acts
 
 
-def time_pass(nodes, x, repeat: int, out: str) -> float:
+def time_pass(network, state: dict, x, repeat: int) -> float:
+    """Best-of-``repeat`` time of the whole pass through the command's runner."""
     times = []
     for _ in range(repeat):
         t0 = CLOCK()
-        run_graph(nodes, x, outputs=(out,))
+        run_network(network, x, Weights(state, None, 0))
         times.append(CLOCK() - t0)
     return min(times)
 
 
-def peak_bytes(nodes, x, out: str, keep_all: bool) -> int:
+def peak_bytes(network, state: dict, x, keep_all: bool) -> tuple[int, np.ndarray]:
+    """Peak traced bytes of one pass through the runner (every map kept with ``keep_all``)."""
+    kept: list[np.ndarray] = []
+
+    def keep(layer, y):
+        kept.append(y)
+
     tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
-    result = run_graph(nodes, x, outputs=(out,), keep_all=keep_all)
+    out = run_network(network, x, Weights(state, None, 0), keep if keep_all else None)
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
-    del result
-    return peak
+    kept.clear()
+    return peak, out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     nodes = resnet_nodes(w)
     out_name = nodes[-1][0]
     ours, acts = time_layers(nodes, x, args.repeat)
-    ours_pass = time_pass(nodes, x, args.repeat, out_name)
+    network, state = stem_network(), as_state_dict(w)
+    ours_pass = time_pass(network, state, x, args.repeat)
 
     torch, tnodes = torch_nodes(w)
     theirs: dict[str, float] = {}
@@ -248,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         with torch.inference_mode():
             tx = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
             theirs, tacts = time_layers(tnodes, tx, args.repeat)
-            theirs_pass = time_pass(tnodes, tx, args.repeat, out_name)
+            theirs_pass = time_torch_pass(tnodes, tx, args.repeat, out_name)
         ref = tacts[out_name].numpy()[0].transpose(1, 2, 0)
         diff = float(np.abs(acts[out_name] - ref).max() / np.abs(ref).max())
 
@@ -266,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         t_theirs = theirs.get(name, float("nan")) * 1e3
         shape = "x".join(map(str, acts[name].shape))
         print(f"{name:<16}{shape:>16}{t_ours:>14.2f}{t_theirs:>10.2f}{t_ours / t_theirs:>8.2f}")
-    total_ours, total_theirs = sum(ours.values()) * 1e3, sum(theirs.values()) * 1e3
+    total_ours = sum(ours.values()) * 1e3
+    total_theirs = sum(theirs.values()) * 1e3 if theirs else float("nan")
     print(f"{'sum of layers':<32}{total_ours:>14.2f}{total_theirs:>10.2f}"
           f"{total_ours / total_theirs:>8.2f}")  # fmt: skip
     print(f"{'whole pass':<32}{ours_pass * 1e3:>14.2f}{theirs_pass * 1e3:>10.2f}"
@@ -274,12 +351,17 @@ def main(argv: list[str] | None = None) -> int:
     if torch is not None:
         print(f"largest difference of the outputs: {diff:.2e} of their range")
 
-    kept = peak_bytes(nodes, x, out_name, keep_all=True)
-    freed = peak_bytes(nodes, x, out_name, keep_all=False)
+    kept, _ = peak_bytes(network, state, x, keep_all=True)
+    freed, out = peak_bytes(network, state, x, keep_all=False)
+    same = float(np.abs(out - acts[out_name]).max())
     biggest = max(a.nbytes for a in acts.values())
+    total = sum(a.nbytes for name, a in acts.items() if name != "input")
+    print(f"whole pass: the forward command's runner (run_network); its output differs from "
+          f"the engine calls' by {same:.1e}")  # fmt: skip
     print(
         f"peak NumPy memory of one pass: {freed / 2**20:.1f} MiB freeing dead activations, "
-        f"{kept / 2**20:.1f} MiB keeping all; largest activation {biggest / 2**20:.1f} MiB"
+        f"{kept / 2**20:.1f} MiB keeping all (--npz); largest activation "
+        f"{biggest / 2**20:.1f} MiB, all activations {total / 2**20:.1f} MiB"
     )
     return 0
 

@@ -797,67 +797,144 @@ def fit_to_input(
     return canvas
 
 
-__all__ += ["montage"]
+__all__ += ["MONTAGE_SCALES", "montage", "montage_colours"]
 
 #: Most channels :func:`montage` draws (the rest are counted in the caption).
 MONTAGE_MAX_TILES = 256
 
 
-def montage(maps: np.ndarray, *, title: str, min_tile: int = 64, gap: int = 4) -> np.ndarray:
-    """One layer's feature maps as a labelled grid of gray tiles, one per channel.
+#: The colour scales of :func:`montage`: name -> what it means.
+MONTAGE_SCALES = {
+    "tile": "each tile on its own range (shown under it): every channel's pattern visible",
+    "shared": "one range for the layer: channels compare with each other",
+}
 
-    Every tile uses the **layer's shared scale**: black = the layer's minimum,
-    white = its maximum (a constant layer is mid-gray), so tiles compare with
-    each other. Each tile is enlarged by a whole factor so that its shorter
-    side is at least ``min_tile`` pixels and has its channel index above it.
-    The caption (Pillow's default font) names the layer, its shape, its range
-    and the scale. A flat vector ``(N,)`` is drawn as one tile of up to 32
-    values per row, in order.
+
+def montage_colours(x: np.ndarray) -> str:
+    """``"diverging"`` for a map with negative values (blue < 0 < red, 0 white), else ``"gray"``.
+
+    >>> montage_colours(np.array([-1.0, 2.0])), montage_colours(np.array([0.0, 2.0]))
+    ('diverging', 'gray')
+    """
+    v = np.asarray(x)
+    finite = v[np.isfinite(v)]
+    return "diverging" if finite.size and float(finite.min()) < 0 else "gray"
+
+
+def _tile_range(t: np.ndarray, colours: str) -> tuple[float, float]:
+    finite = t[np.isfinite(t)]
+    if not finite.size:
+        return 0.0, 0.0
+    lo, hi = float(finite.min()), float(finite.max())
+    if colours == "diverging":
+        m = max(-lo, hi, 0.0)
+        return -m, m
+    return lo, hi
+
+
+def _paint(t: np.ndarray, colours: str, lo: float, hi: float) -> np.ndarray:
+    """One tile ``(h, w)`` as ``(h, w, 3)`` uint8: gray ``lo`` black .. ``hi`` white (a
+    constant tile black), or RdBu over ``[lo, hi]`` (0 white); non-finite values magenta."""
+    bad = ~np.isfinite(t)
+    v = np.where(bad, lo, t).astype(np.float64)
+    if colours == "diverging":
+        rgb = (
+            colorize(v, cmap="rdbu", lo=lo, hi=hi)
+            if hi > lo
+            else colorize(np.zeros(v.shape), cmap="rdbu", lo=-1.0, hi=1.0)
+        )
+    else:
+        g = (v - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros(v.shape)
+        g = np.clip(np.rint(g), 0, 255).astype(np.uint8)
+        rgb = np.repeat(g[..., None], 3, axis=2)
+    rgb[bad] = (255, 0, 255)
+    return rgb
+
+
+def _range_text(lo: float, hi: float) -> str:
+    if lo == -hi and hi > 0:
+        return f"+-{format_number(hi)}"
+    return f"{format_number(lo)}..{format_number(hi)}"
+
+
+def montage(
+    maps: np.ndarray, *, title: str, scale: str = "tile", min_tile: int = 64, gap: int = 4
+) -> np.ndarray:
+    """One layer's feature maps as a labelled grid of tiles, one per channel.
+
+    Colours (:func:`montage_colours`): a layer with negative values (a
+    convolution before its ReLU) is drawn with the diverging RdBu map centred
+    on 0 (blue negative, white 0, red positive, over ``[-m, m]``, ``m`` the
+    largest ``|value|``), so that a response and its opposite read apart;
+    a non-negative layer in gray (black = minimum, white = maximum). The
+    scale (``scale``, :data:`MONTAGE_SCALES`): ``"tile"``, each tile on its
+    own range, written under it (a channel of small values is not black
+    beside a channel of large ones: the article's curve detector has taps
+    of 30, its line kernels 1); ``"shared"``, the layer's range for every
+    tile, so tiles compare. A constant gray tile is black; non-finite values
+    magenta. Each tile is enlarged by a whole factor so that its shorter
+    side is at least ``min_tile`` pixels and has its channel index above
+    it. The caption (Pillow's default font) names the layer, its shape, its
+    range, the colours and the scale. A flat vector ``(N,)`` is drawn as one
+    tile of up to 32 values per row, in order.
 
     Args:
         maps: ``(H, W, C)`` or ``(N,)`` float array.
         title: the layer's name and kind, first in the caption.
+        scale: ``"tile"`` or ``"shared"``.
 
     Returns:
         ``(rows, cols, 3)`` uint8 RGB picture.
+
+    Raises:
+        ValueError: an unknown ``scale``.
     """
     import math
 
     from PIL import Image, ImageDraw
 
+    if scale not in MONTAGE_SCALES:
+        raise ValueError(f"scale must be one of {', '.join(MONTAGE_SCALES)}, got {scale!r}")
     x = np.asarray(maps, dtype=np.float32)
     shape = " x ".join(map(str, x.shape))
     if x.ndim == 1:
         n = x.size
         width = min(32, n)
         x = np.pad(x, (0, -n % width), constant_values=np.nan).reshape(-1, width)[..., None]
+    colours = montage_colours(x)
     finite = x[np.isfinite(x)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     c = min(x.shape[2], MONTAGE_MAX_TILES)
-    scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    gray = np.where(np.isfinite(x[..., :c]), (x[..., :c] - lo) * scale if scale else 127.5, 255)
-    gray = np.clip(np.rint(gray), 0, 255).astype(np.uint8)
+    ranges = [_tile_range(x[..., i] if scale == "tile" else x, colours) for i in range(c)]
     f = enlarge_factor(x.shape[:2], min_side=min_tile)
     th, tw = x.shape[0] * f, x.shape[1] * f
     label = CAPTION_HEIGHT - 4
+    under = label if scale == "tile" else 0
+    cell_w = max(tw, *(text_width(_range_text(*r)) + 2 for r in ranges)) if under else tw
     cols = max(1, min(c, math.ceil(math.sqrt(c))))
     rows = math.ceil(c / cols)
-    canvas = np.full(
-        (rows * (th + label + gap) + gap, cols * (tw + gap) + gap, 3), BACKGROUND, dtype=np.uint8
-    )
-    spots = []
+    cell_h = label + th + under + gap
+    canvas = np.full((rows * cell_h + gap, cols * (cell_w + gap) + gap, 3), BACKGROUND, np.uint8)
+    texts = []
     for i in range(c):
         r, q = divmod(i, cols)
-        y0, x0 = gap + r * (th + label + gap) + label, gap + q * (tw + gap)
-        canvas[y0 : y0 + th, x0 : x0 + tw] = enlarge(gray[..., i], f)[..., None]
-        spots.append((x0, y0 - label))
+        y0, x0 = gap + r * cell_h + label, gap + q * (cell_w + gap)
+        canvas[y0 : y0 + th, x0 : x0 + tw] = enlarge(_paint(x[..., i], colours, *ranges[i]), f)
+        texts.append(((x0, y0 - label), str(i)))
+        if under:
+            texts.append(((x0, y0 + th), _range_text(*ranges[i])))
     image = Image.fromarray(canvas)
     draw = ImageDraw.Draw(image)
-    for i, spot in enumerate(spots):
-        draw.text(spot, str(i), fill=_TEXT, font=_font())
+    for spot, text in texts:
+        draw.text(spot, text, fill=_TEXT, font=_font())
     more = f", first {c} of {x.shape[2]} channels" if x.shape[2] > c else ""
+    if colours == "diverging":
+        paint = "diverging: blue < 0 = white < red"
+    else:
+        paint = "gray: black = min, white = max"
+    where = "per-tile scale (range under each tile)" if scale == "tile" else "shared scale"
     caption = (
         f"{title}  {shape}  range {format_number(lo)} .. {format_number(hi)}  "
-        f"shared scale: black = min, white = max{more}"
+        f"{paint}, {where}{more}"
     )
     return with_caption(np.asarray(image), caption)

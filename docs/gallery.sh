@@ -38,6 +38,12 @@ cnnfilter detect samples/coins.png --kernel laplacian --heatmap docs/img/detect_
 # pool: the input with the pooling grid and the winners, beside the pooled output.
 cnnfilter pool samples/crops/camera_hair.png --op max --size 2 --show-winners docs/img/pool_winners.png --force
 
+# forward: the article's hand-set first layer (line kernels and the curve detector), ReLU and
+# max pooling on a real photo, one montage per layer; then two hand-set layers, the second
+# combining the first one's maps. Each writes a folder: NN_<layer>.png and summary.json.
+cnnfilter forward samples/arch/article_first_layer.yaml samples/article/cameraman.png -o docs/img/forward_article --force
+cnnfilter forward samples/arch/article_two_layers.yaml samples/article/cameraman.png -o docs/img/forward_two_layers --force
+
 # receptive-field: one unit's field on a photo (square input), and near the border.
 cnnfilter receptive-field samples/arch/vgg16.yaml --image samples/astronaut.png --layer conv5_3 --unit 7,7 -o docs/img/rf_vgg16_conv5_3.png --force
 cnnfilter receptive-field samples/arch/vgg16.yaml --image samples/astronaut.png --layer conv5_3 --unit 2,10 -o docs/img/rf_vgg16_conv5_3_edge.png --force

@@ -13,6 +13,8 @@ crops/coin.png             coins.png rows 105-149, columns 95-139 (45 x 45)
 crops/cup.png              coffee.png rows 150-213, columns 250-313 (64 x 64)
 crops/astronaut_eye.png    astronaut.png rows 190-221, columns 240-271 (32 x 32)
 crops/camera_hair.png      camera.png rows 70-133, columns 220-283 (64 x 64)
+article/cameraman.png      camera.png rows 40-295, columns 100-355 (256 x 256):
+                           head, hands, camera and tripod (docs/forward.md)
 article/curve_drawing.png  a blank 40 x 50 drawing with the article's curve
                            at rows 10-16, columns 20-26
 kernels/*.txt, *.csv       kernel files in the --kernel-file text format
@@ -37,6 +39,7 @@ CROPS = {
     "crops/cup.png": ("coffee.png", 150, 250, 64, 64),
     "crops/astronaut_eye.png": ("astronaut.png", 190, 240, 32, 32),
     "crops/camera_hair.png": ("camera.png", 70, 220, 64, 64),
+    "article/cameraman.png": ("camera.png", 40, 100, 256, 256),
 }
 
 #: The article's drawing under the curve filter (point 4): the six taps of 30 of the

@@ -57,6 +57,7 @@ __all__ = [
     "LayerNorm",
     "LayerScale",
     "ELU",
+    "GELU",
     "PReLU",
     "ChannelShuffle",
     "ChannelSplit",
@@ -172,14 +173,28 @@ def _int_any(value: Any) -> int:
     return value
 
 
-def _kernel_names(value: Any) -> tuple[str, ...]:
-    """A list of registry kernel specs (``[sobel-x, curve]``): the filters of a hand-set layer."""
+def _kernel_names(value: Any) -> tuple[str | tuple[str, ...], ...]:
+    """The filters of a hand-set layer: per filter a registry kernel spec (the same kernel on
+    every input channel) or a list of specs, one per input channel (``none``: zeros).
+
+    >>> _kernel_names(["curve", ["sobel-x", "none"]])
+    ('curve', ('sobel-x', 'none'))
+    """
     items = value if isinstance(value, list) else [value]
-    if not items or len(items) > 1024 or not all(isinstance(v, str) and v.strip() for v in items):
+
+    def spec(v: Any) -> bool:
+        return isinstance(v, str) and bool(v.strip())
+
+    def entry(v: Any) -> bool:
+        return spec(v) or (isinstance(v, list) and bool(v) and all(spec(k) for k in v))
+
+    if not items or len(items) > 1024 or not all(entry(v) for v in items):
         raise OptionError(
-            f"expected a list of kernel names, got {value!r}", "write kernels: [sobel-x, curve]"
+            f"expected a list of kernel names, got {value!r}",
+            "write kernels: [sobel-x, curve], or one name per input channel: "
+            "kernels: [[sobel-x, none, none], curve]",
         )
-    return tuple(v.strip() for v in items)
+    return tuple(v.strip() if isinstance(v, str) else tuple(k.strip() for k in v) for v in items)
 
 
 def _activation_name(value: Any) -> str | None:
@@ -234,7 +249,14 @@ class Layer:
     #: ``(trainable, non_trainable)`` counted from a model file's weights (ONNX
     #: initializers, a shared one counted at its first use); ``None``: :meth:`weights`.
     counted: tuple[int, int] | None = field(default=None, compare=False, repr=False)
+    #: Inline weight arrays written in the arch file (``weight: [[...]]``, ``bias: [...]``),
+    #: ``(key, nested tuples of floats, shape)`` per array; ``forward`` uses them first.
+    arrays: tuple[tuple[str, Any, tuple[int, ...]], ...] = field(
+        default=(), compare=False, repr=False
+    )
 
+    #: The inline arrays this kind takes (``forward``'s keys: ``weight``, ``bias``, ...).
+    array_keys: ClassVar[tuple[str, ...]] = ()
     #: Needs an ``H x W x C`` input (refused after flatten / global pooling).
     spatial: ClassVar[bool] = False
 
@@ -352,14 +374,15 @@ class Conv2d(Layer):
     bias: bool = opt(boolean, True, "use_bias")
     in_channels: int | None = opt(_int_or_none, None, doc="checked against the input")
     activation: str | None = opt(_activation_name, None, doc="no parameters; informational")
-    kernels: tuple[str, ...] | None = opt(
+    kernels: tuple[str | tuple[str, ...], ...] | None = opt(
         _kernel_names,
         None,
-        doc="registry kernels as the filters (forward): one filter each, filters and "
-        "kernel_size follow",
+        doc="registry kernels as the filters (forward): one filter each (a name, or a list "
+        "of names, one per input channel), filters and kernel_size follow",
     )
 
     spatial: ClassVar[bool] = True
+    array_keys: ClassVar[tuple[str, ...]] = ("weight", "bias")
 
     @classmethod
     def complete(cls, values):
@@ -370,12 +393,17 @@ class Conv2d(Layer):
         from cnnfilter.errors import UsageError
         from cnnfilter.kernels import resolve_kernel
 
+        names = [
+            k for e in values["kernels"] for k in ((e,) if isinstance(e, str) else e) if k != "none"
+        ]
+        if not names:
+            raise OptionError("every kernel is 'none'", "name at least one registry kernel")
         try:
-            shapes = [resolve_kernel(k).weights.shape[:2] for k in values["kernels"]]
+            shapes = [resolve_kernel(k).weights.shape[:2] for k in names]
         except UsageError as exc:
             raise OptionError(str(exc), "see 'cnnfilter kernels' for the names") from None
         size = (max(s[0] for s in shapes), max(s[1] for s in shapes))
-        n = len(shapes)
+        n = len(values["kernels"])
         if values.get("filters", n) != n:
             raise OptionError(
                 f"filters is {values['filters']} but kernels names {n}", "drop filters"
@@ -425,6 +453,7 @@ class DepthwiseConv2d(Layer):
     activation: str | None = opt(_activation_name, None)
 
     spatial: ClassVar[bool] = True
+    array_keys: ClassVar[tuple[str, ...]] = ("weight", "bias")
 
     def infer(self, shape, fail):
         rows, cols = _windows(self, shape, fail)
@@ -464,6 +493,7 @@ class SeparableConv2d(Layer):
     activation: str | None = opt(_activation_name, None)
 
     spatial: ClassVar[bool] = True
+    array_keys: ClassVar[tuple[str, ...]] = ("depthwise.weight", "pointwise.weight", "bias")
 
     def infer(self, shape, fail):
         rows, cols = _windows(self, shape, fail)
@@ -528,6 +558,7 @@ class ConvTranspose2d(Layer):
     in_channels: int | None = opt(_int_or_none, None, doc="checked against the input")
 
     spatial: ClassVar[bool] = True
+    array_keys: ClassVar[tuple[str, ...]] = ("weight", "bias")
 
     def infer(self, shape, fail):
         c = shape.channels
@@ -594,6 +625,7 @@ class LocallyConnected2d(Layer):
 
     dilation: ClassVar[tuple[int, int]] = (1, 1)
     spatial: ClassVar[bool] = True
+    array_keys: ClassVar[tuple[str, ...]] = ("weight", "bias")
 
     def infer(self, shape, fail):
         rows, cols = _windows(self, shape, fail)
@@ -632,6 +664,8 @@ class Dense(Layer):
     bias: bool = opt(boolean, True, "use_bias")
     in_features: int | None = opt(_int_or_none, None, doc="checked against the input")
     activation: str | None = opt(_activation_name, None)
+
+    array_keys: ClassVar[tuple[str, ...]] = ("weight", "bias")
 
     def infer(self, shape, fail):
         if self.in_features is not None and self.in_features != shape.channels:
@@ -851,6 +885,8 @@ class BatchNorm2d(Layer):
     affine: bool = opt(boolean, True)
     track_running_stats: bool = opt(boolean, True)
 
+    array_keys: ClassVar[tuple[str, ...]] = ("weight", "bias", "running_mean", "running_var")
+
     def infer(self, shape, fail):
         _check_features(self, self.num_features, shape, fail)
         return Inferred(shape)
@@ -872,6 +908,8 @@ class GroupNorm(Layer):
     num_channels: int | None = opt(_int_or_none, None, doc="checked against the input")
     eps: float = opt(_number, 1e-5, "epsilon")
     affine: bool = opt(boolean, True)
+
+    array_keys: ClassVar[tuple[str, ...]] = ("weight", "bias")
 
     def infer(self, shape, fail):
         _check_features(self, self.num_channels, shape, fail)
@@ -900,6 +938,8 @@ class LayerNorm(Layer):
     elementwise_affine: bool = opt(boolean, True, "scale")
     bias: bool = opt(boolean, True, "center")
 
+    array_keys: ClassVar[tuple[str, ...]] = ("weight", "bias")
+
     def infer(self, shape, fail):
         _check_features(self, self.normalized_shape, shape, fail)
         return Inferred(shape)
@@ -919,6 +959,8 @@ class LayerScale(Layer):
     """
 
     init_values: float = opt(_number, 1e-6, "layer_scale")
+
+    array_keys: ClassVar[tuple[str, ...]] = ("weight",)
 
     def weights(self, step):
         return step.input.channels, 0
@@ -953,6 +995,15 @@ class ELU(Activation):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GELU(Activation):
+    """GELU; ``approximate`` none (``x Phi(x)``, erf) or tanh (PyTorch ``GELU``; Keras'
+    ``approximate=True``). Source: https://pytorch.org/docs/stable/generated/torch.nn.GELU.html
+    """
+
+    approximate: str = opt(lambda v: _choice(v, ("none", "tanh")), "none")
+
+
+@dataclass(frozen=True, kw_only=True)
 class PReLU(Activation):
     """Parametric ReLU: a learnt negative slope. ``num_parameters`` 1 (PyTorch's
     default, one slope shared) or ``channels`` (one per channel, PyTorch
@@ -962,6 +1013,8 @@ class PReLU(Activation):
     """
 
     num_parameters: int | str = opt(_num_parameters, 1)
+
+    array_keys: ClassVar[tuple[str, ...]] = ("weight",)
 
     def weights(self, step):
         if self.num_parameters == "channels":
@@ -1145,7 +1198,13 @@ ACTIVATIONS = (
     "identity",
 )
 
-_ACTIVATION_CLASSES = {"leaky_relu": LeakyReLU, "softmax": Softmax, "elu": ELU, "prelu": PReLU}
+_ACTIVATION_CLASSES = {
+    "leaky_relu": LeakyReLU,
+    "softmax": Softmax,
+    "elu": ELU,
+    "prelu": PReLU,
+    "gelu": GELU,
+}
 
 # canonical type -> (class, fixed fields)
 _TYPES: dict[str, tuple[type[Layer], dict[str, str]]] = {

@@ -50,6 +50,8 @@ later passes over a ``repeat`` block's layers are not counted here: they are bou
 MAX_LAYERS = 20_000
 """Most layers after expanding ``repeat`` blocks."""
 MAX_LAYER_NODES = 128
+#: YAML nodes of one layer's inline weight arrays (``weight: [[...]]``): hand-set layers only.
+MAX_ARRAY_NODES = 4096
 """Most YAML nodes in one layer (its type, options and their values)."""
 
 _YAML = "tag:yaml.org,2002:"
@@ -487,17 +489,76 @@ def _spelling(node: yaml.Node, ctx: _Context) -> tuple[str, yaml.Node | None]:
 
 
 def _check_layer_size(node, spelling: str, options, ctx: _Context) -> None:
-    """Refuse a layer whose options hold more than :data:`MAX_LAYER_NODES` YAML nodes."""
+    """Refuse a layer whose options hold more than :data:`MAX_LAYER_NODES` YAML nodes, or
+    whose inline arrays (lists under an array key) hold more than :data:`MAX_ARRAY_NODES`."""
     if options is None:
         return
-    size = _tree_size(options, MAX_LAYER_NODES + 1)
-    if size > MAX_LAYER_NODES:
+    arrays, rest = [], options
+    if isinstance(options, yaml.MappingNode):
+        pairs = options.value
+        is_array = [
+            isinstance(k, yaml.ScalarNode) and k.value in _ARRAY_SPELLING
+            and isinstance(v, yaml.SequenceNode)
+            for k, v in pairs
+        ]  # fmt: skip
+        arrays = [v for (_, v), a in zip(pairs, is_array, strict=True) if a]
+        rest = yaml.MappingNode(
+            options.tag, [p for p, a in zip(pairs, is_array, strict=True) if not a]
+        )
+    size = _tree_size(rest, MAX_LAYER_NODES + 1)
+    array_size = sum(_tree_size(a, MAX_ARRAY_NODES + 1) for a in arrays)
+    if size > MAX_LAYER_NODES or array_size > MAX_ARRAY_NODES:
+        limit = MAX_LAYER_NODES if size > MAX_LAYER_NODES else MAX_ARRAY_NODES
         raise ctx.fail(
             node,
             f"layer '{spelling}'",
-            f"its options hold more than {MAX_LAYER_NODES} YAML nodes (an alias bomb?)",
-            "write each option as a number or a short list",
+            f"its options hold more than {limit} YAML nodes (an alias bomb?)",
+            "write each option as a number or a short list; larger weights go in --weights "
+            "FILE.npz",
         )
+
+
+#: The YAML spelling of each inline array key (``depthwise_weight`` for ``depthwise.weight``).
+_ARRAY_SPELLING = {
+    k.replace(".", "_"): k
+    for cls, _ in LAYER_TYPES.values()
+    for k in getattr(cls, "array_keys", ())
+}
+
+
+def _inline_array(cls, key, node, spelling, values, arrays, ctx, where) -> bool:
+    """Take ``key: [numbers...]`` as an inline array of ``cls`` (appended to ``arrays``;
+    a ``bias`` list also sets ``bias: true``); False when it is an ordinary option."""
+    accepted = {k.replace(".", "_"): k for k in cls.array_keys}
+    if key not in accepted or (key in spelling and not isinstance(node, yaml.SequenceNode)):
+        return False
+    arrays.append((accepted[key], *_array(node, ctx, where, key)))
+    if key in spelling:  # bias: [0.1, ...] means bias: true with these values
+        values[spelling[key]] = True
+    return True
+
+
+def _array(node: yaml.Node, ctx: _Context, where: str, key: str):
+    """A nested list of numbers -> ``(nested tuples of floats, shape)``; ragged or
+    non-numeric lists are refused."""
+    fix = f"write {key}: as a rectangular list of numbers, e.g. [[1, 0], [0, 1]]"
+
+    def walk(n: yaml.Node, depth: int):
+        ctx.visit(n, where)
+        if isinstance(n, yaml.SequenceNode):
+            if depth > 4 or not n.value:
+                raise ctx.fail(n, where, f"{key}: an empty list or more than 4 levels", fix)
+            items = [walk(v, depth + 1) for v in n.value]
+            shapes = {shape for _, shape in items}
+            if len(shapes) != 1:
+                raise ctx.fail(n, where, f"{key}: rows of different lengths", fix)
+            return tuple(v for v, _ in items), (len(items), *shapes.pop())
+        value = _scalar(n, ctx, where)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ctx.fail(n, where, f"{key}: {value!r} is not a number", fix)
+        return float(value), ()
+
+    return walk(node, 0)
 
 
 def _tree_size(node: yaml.Node, limit: int) -> int:
@@ -543,8 +604,11 @@ def _build(node, kind, name, items, ctx: _Context, where: str) -> Layer:
     specs = option_specs(cls)
     spelling = {alias: opt for opt, f in specs.items() for alias in (opt, *f.metadata["aliases"])}
     values: dict[str, Any] = {}
+    arrays: list = []
     for key, value_node in items:
-        if key == "name":
+        if key == "name" or _inline_array(
+            cls, key, value_node, spelling, values, arrays, ctx, where
+        ):
             continue
         option = spelling.get(key)
         if option is None:
@@ -576,7 +640,8 @@ def _build(node, kind, name, items, ctx: _Context, where: str) -> Layer:
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if required and option not in values:
             raise ctx.fail(node, where, f"missing option {option!r}", f"add {option}: <value>")
-    return cls(name=name, line=node.start_mark.line + 1, type=kind, **fixed, **values)
+    extra = {"arrays": tuple(arrays)} if arrays else {}
+    return cls(name=name, line=node.start_mark.line + 1, type=kind, **fixed, **values, **extra)
 
 
 def _nested(ctx: _Context, node: yaml.Node, where: str) -> None:

@@ -66,6 +66,13 @@ def forward(
     npz: Annotated[
         bool, typer.Option("--npz", help="Also write every map, raw, to activations.npz.")
     ] = False,
+    scale: Annotated[
+        str,
+        typer.Option(
+            help="Montage colour scale: tile (each channel on its own range, shown under it) or "
+            "shared (one range per layer, channels compare)."
+        ),
+    ] = "tile",
     size: Annotated[
         str | None,
         typer.Option(
@@ -111,18 +118,23 @@ def forward(
 
     A conv2d layer written as kernels: [vertical-lines, curve] uses those
     registry kernels as its filters, unflipped (a CNN layer computes
-    cross-correlation); other layers need --weights or --init. An ONNX model
-    (model.onnx; needs cnnfilter[onnxruntime]) runs with onnxruntime on the
-    photo preprocessed by --size, --mean and --std; every node output of
-    shape 1 x C x H x W or 1 x F is a layer.
+    cross-correlation); other layers need weight: arrays in the arch file,
+    --weights or --init. Montages: each channel on its own range (--scale
+    tile) or the layer's (--scale shared); gray, or blue/white/red around 0
+    when the layer has negative values.
+
+    An ONNX model (model.onnx; needs cnnfilter[onnxruntime]) runs with
+    onnxruntime on the photo preprocessed by --size, --mean and --std; every
+    node output of shape 1 x C x H x W or 1 x F is a layer.
     """
     from cnnfilter.tasks.forward_onnx import forward_any, parse_floats, parse_size
 
     notes = Notes.of(quiet=quiet, verbose=verbose)
     done = forward_any(
         arch, photo, output=output, weights=weights, layout=weights_layout, init=init, seed=seed,
-        layer=layer, npz=npz, force=force, max_pixels=max_pixels, size=parse_size(size),
-        mean=parse_floats(mean, "mean"), std=parse_floats(std, "std"), runtime=runtime,
+        layer=layer, npz=npz, scale=scale, force=force, max_pixels=max_pixels,
+        size=parse_size(size), mean=parse_floats(mean, "mean"), std=parse_floats(std, "std"),
+        runtime=runtime,
     )  # fmt: skip
     if json_out:
         emit_json(done.report)

@@ -60,6 +60,12 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose_output_size",
     "batchnorm",
+    "group_norm",
+    "layer_norm",
+    "layer_scale",
+    "locally_connected2d",
+    "softplus",
+    "mish",
     "relu",
     "relu6",
     "leaky_relu",
@@ -514,6 +520,140 @@ def batchnorm(
     return out
 
 
+def group_norm(
+    x: np.ndarray,
+    num_groups: int,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    *,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """Group normalisation (Wu & He 2018; ``torch.nn.GroupNorm``) of one ``(H, W, C)`` map.
+
+    The channels are cut into ``num_groups`` consecutive groups; each group's
+    ``H W C / G`` values are normalised by their own mean and biased
+    variance: ``y = (x - mean_g) / sqrt(var_g + eps) * weight[c] + bias[c]``.
+    Statistics in float64. ``num_groups = 1`` is LayerNorm over (H, W, C);
+    ``num_groups = C`` is InstanceNorm.
+
+    Raises:
+        UsageError: ``num_groups`` does not divide the channels, vectors of the wrong length.
+    """
+    x = as_map(x)
+    h, w, c = x.shape
+    if not (isinstance(num_groups, int) and num_groups >= 1 and c % num_groups == 0):
+        raise UsageError(
+            f"num_groups={num_groups!r} must be an integer dividing the channels ({c})"
+        )
+    g = x.reshape(h * w, num_groups, c // num_groups).astype(np.float64)
+    mean = g.mean(axis=(0, 2), keepdims=True)
+    var = ((g - mean) ** 2).mean(axis=(0, 2), keepdims=True)
+    y = ((g - mean) / np.sqrt(var + eps)).reshape(h, w, c)
+    if weight is not None:
+        y = y * _vector(weight, c, "weight")
+    if bias is not None:
+        y = y + _vector(bias, c, "bias")
+    return y.astype(F32)
+
+
+def layer_norm(
+    x: np.ndarray,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    *,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """Layer normalisation over the channels at each position (``torch.nn.LayerNorm(C)`` on
+    channels-last data, ConvNeXt's use; Keras ``LayerNormalization(axis=-1)``).
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, mean and biased
+    variance over the last axis (Ba et al. 2016), in float64.
+
+    Args:
+        x: ``(..., C)``.
+        weight, bias: ``(C,)`` or None (1 / 0).
+
+    Raises:
+        UsageError: vectors of the wrong length.
+    """
+    x = as_map(x, ndim=(1, 2, 3))
+    c = x.shape[-1]
+    v = x.astype(np.float64)
+    mean = v.mean(axis=-1, keepdims=True)
+    var = ((v - mean) ** 2).mean(axis=-1, keepdims=True)
+    y = (v - mean) / np.sqrt(var + eps)
+    if weight is not None:
+        y = y * _vector(weight, c, "weight")
+    if bias is not None:
+        y = y + _vector(bias, c, "bias")
+    return y.astype(F32)
+
+
+def layer_scale(x: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """``x * gamma`` per channel (ConvNeXt's layer scale, Touvron et al. 2021 "CaiT").
+
+    Raises:
+        UsageError: ``gamma`` not one value per channel.
+    """
+    x = as_map(x, ndim=(1, 2, 3))
+    return x * _vector(gamma, x.shape[-1], "gamma")
+
+
+def locally_connected2d(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    stride: IntPair = 1,
+    padding: int | Sequence[int] | str = 0,
+) -> np.ndarray:
+    """Locally connected layer (Keras ``LocallyConnected2D``): a convolution whose filter
+    differs at every output position (cross-correlation, no weight sharing).
+
+    ``out[y, x, f] = b[y, x, f] + sum_{c, i, j} w[y, x, f, c, i, j] *
+    in[y s + i - p_top, x s + j - p_left, c]``; output size as :func:`conv2d`.
+    Computed as one batched product over the positions:
+    ``(Ho Wo, 1, C kh kw) @ (Ho Wo, C kh kw, F)``.
+
+    Args:
+        x: ``(H, W, C)``.
+        weight: ``(Ho, Wo, F, C, kh, kw)`` (per position, PyTorch's conv order).
+        bias: ``(Ho, Wo, F)`` or None.
+
+    Raises:
+        UsageError: shapes that do not fit.
+    """
+    x = as_map(x)
+    w = np.asarray(weight, dtype=F32)
+    if w.ndim != 6 or w.shape[3] != x.shape[2]:
+        raise UsageError(
+            f"weight must be (out_h, out_w, filters, C={x.shape[2]}, kh, kw), got {w.shape}"
+        )
+    oh, ow, f, c, kh, kw = w.shape
+    rows, cols = _conv_axes(x.shape, (kh, kw), padding, stride, 1)
+    if (rows.out, cols.out) != (oh, ow):
+        raise UsageError(
+            f"weight is for a {oh} x {ow} output, this input gives {rows.out} x {cols.out}"
+        )
+    xp = _padded(x, rows, cols)
+    es = xp.strides
+    windows = np.lib.stride_tricks.as_strided(
+        xp,
+        shape=(oh, ow, c, kh, kw),
+        strides=(rows.stride * es[0], cols.stride * es[1], es[2], es[0], es[1]),
+        writeable=False,
+    )
+    a = np.ascontiguousarray(windows).reshape(oh * ow, 1, c * kh * kw)
+    wm = w.reshape(oh * ow, f, c * kh * kw).transpose(0, 2, 1)
+    out = np.matmul(a, wm).reshape(oh, ow, f)
+    if bias is not None:
+        b = np.asarray(bias, dtype=F32)
+        if b.shape != (oh, ow, f):
+            raise UsageError(f"bias must be ({oh}, {ow}, {f}), got {b.shape}")
+        out = out + b
+    return np.ascontiguousarray(out, dtype=F32)
+
+
 # ----------------------------------------------------------------- activations
 
 
@@ -616,6 +756,20 @@ def prelu(x: np.ndarray, weight: np.ndarray | float) -> np.ndarray:
     return np.where(x >= 0, x, x * w)
 
 
+def softplus(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+    """``log(1 + exp(beta x)) / beta``, and ``x`` where ``beta x > threshold``
+    (``torch.nn.Softplus``'s defaults and rule); ``np.logaddexp`` avoids the overflow."""
+    x = as_map(x, ndim=(1, 2, 3))
+    bx = x * F32(beta)
+    return np.where(bx > threshold, x, np.logaddexp(F32(0), bx) / F32(beta)).astype(F32)
+
+
+def mish(x: np.ndarray) -> np.ndarray:
+    """``x tanh(softplus(x))`` (Misra 2019; ``torch.nn.Mish``)."""
+    x = as_map(x, ndim=(1, 2, 3))
+    return (x * np.tanh(np.logaddexp(F32(0), x))).astype(F32)
+
+
 #: Activation name -> function (element-wise, or over the channels for softmax).
 ACTIVATIONS = {
     "relu": relu,
@@ -629,6 +783,8 @@ ACTIVATIONS = {
     "sigmoid": sigmoid,
     "tanh": tanh,
     "softmax": softmax,
+    "softplus": softplus,
+    "mish": mish,
     "prelu": prelu,
 }
 

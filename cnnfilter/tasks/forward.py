@@ -17,7 +17,12 @@ Weights, per layer (first match wins):
   of the input with the registry kernel (``cnnfilter apply --op correlate``),
   not the convolution the registry's line and Sobel kernels are written for
   (their maps have the opposite sign of ``apply``'s default). The article's
-  curve detector is a pattern and is meant unflipped. Bias 0.
+  curve detector is a pattern and is meant unflipped. Bias 0. An entry may
+  be a list of names, one per input channel (``none``: zeros), e.g.
+  ``kernels: [[sobel-x, none, none], curve]`` (:func:`kernel_filters`).
+* inline arrays in the arch file (``weight: [[...]]``, ``bias: [...]``,
+  ``running_mean: [...]``, ...), PyTorch's layouts, size-1 axes optional;
+  a wrong shape is one error naming the layer and the shape it needs.
 * ``weights=`` a ``.npz`` keyed ``<layer>.weight``, ``<layer>.bias``
   (batchnorm also ``.running_mean``, ``.running_var``; separable conv
   ``.depthwise.weight``, ``.pointwise.weight``), PyTorch's layouts;
@@ -47,7 +52,15 @@ from cnnfilter.errors import UsageError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ForwardResult", "Weights", "forward", "kernel_filters", "load_weights", "read_input"]
+__all__ = [
+    "ForwardResult",
+    "Weights",
+    "forward",
+    "kernel_filters",
+    "load_weights",
+    "read_input",
+    "run_network",
+]
 
 INITS = ("he", "glorot")
 LAYOUTS = ("torch", "keras")
@@ -89,29 +102,52 @@ def load_weights(path: str | Path, *, layout: str = "torch") -> dict[str, np.nda
     return arrays
 
 
-def kernel_filters(names: tuple[str, ...], c_in: int, size: tuple[int, int]) -> np.ndarray:
+def kernel_filters(
+    names: tuple[str | tuple[str, ...], ...], c_in: int, size: tuple[int, int], *, layer: str = ""
+) -> np.ndarray:
     """The ``(len(names), c_in, kh, kw)`` weight of a layer of registry kernels.
 
-    Each kernel is zero-padded round its centre to ``size`` (an odd excess:
-    the spare row/column after) and copied unflipped onto every input channel
-    (a 3-D kernel ``(kh, kw, c_in)``: its own slice per channel).
+    Per filter, ``names`` holds one registry spec (copied unflipped onto
+    every input channel; a 3-D kernel ``(kh, kw, c_in)``: its own slice per
+    channel) or a tuple of ``c_in`` specs, one per input channel (``"none"``:
+    zeros on that channel). Each kernel is zero-padded round its centre to
+    ``size`` (an odd excess: the spare row/column after).
 
     Raises:
-        UsageError: a 3-D kernel whose depth is not ``c_in``.
+        UsageError: a 3-D kernel whose depth is not ``c_in``, or a per-channel
+            list whose length is not ``c_in`` (naming ``layer``).
     """
     import numpy as np
 
     from cnnfilter.kernels import resolve_kernel
 
     out = np.zeros((len(names), c_in, *size), dtype=np.float32)
-    for f, name in enumerate(names):
-        k = resolve_kernel(name).weights
-        if k.ndim == 3 and k.shape[2] != c_in:
-            raise UsageError(f"kernel {name!r} has {k.shape[2]} channels, its input {c_in}")
-        kh, kw = k.shape[:2]
-        top, left = (size[0] - kh) // 2, (size[1] - kw) // 2
-        per_channel = k.transpose(2, 0, 1) if k.ndim == 3 else k[None]
-        out[f, :, top : top + kh, left : left + kw] = per_channel
+    for f, entry in enumerate(names):
+        if isinstance(entry, str):
+            if entry != "none":  # none: a filter of zeros
+                out[f] = _placed(resolve_kernel(entry).weights, entry, c_in, size)
+            continue
+        if len(entry) != c_in:
+            raise UsageError(
+                f"layer '{layer}': kernels entry {f} names {len(entry)} kernels, one per input "
+                f"channel, but its input has {c_in} channels; write {c_in} names (none for zeros)"
+            )
+        for c, name in enumerate(entry):
+            if name != "none":
+                out[f, c] = _placed(resolve_kernel(name).weights, name, 1, size)[0]
+    return out
+
+
+def _placed(k: np.ndarray, name: str, c_in: int, size: tuple[int, int]) -> np.ndarray:
+    """A registry kernel as ``(c_in, *size)``: centred, 2-D copied per channel."""
+    import numpy as np
+
+    if k.ndim == 3 and k.shape[2] != c_in:
+        raise UsageError(f"kernel {name!r} has {k.shape[2]} channels, its input {c_in}")
+    out = np.zeros((c_in, *size), dtype=np.float32)
+    kh, kw = k.shape[:2]
+    top, left = (size[0] - kh) // 2, (size[1] - kw) // 2
+    out[:, top : top + kh, left : left + kw] = k.transpose(2, 0, 1) if k.ndim == 3 else k[None]
     return out
 
 
@@ -134,6 +170,9 @@ class Weights:
         import numpy as np
 
         full = f"{layer.name}.{key}"
+        inline = _inline(layer, key, shape)
+        if inline is not None:
+            return inline
         if full in self.stored:
             arr = self.stored[full]
             if arr.shape != shape:
@@ -159,12 +198,57 @@ class Weights:
             arr = self.rng.uniform(-limit, limit, size=shape)
         return arr.astype(np.float32)
 
+    def has(self, layer, key: str) -> bool:
+        """Whether ``key`` is given inline or in the ``.npz``."""
+        return any(k == key for k, *_ in layer.arrays) or f"{layer.name}.{key}" in self.stored
+
     def bias(self, layer, n: int):
         if not getattr(layer, "bias", False):
             return None
-        if f"{layer.name}.bias" not in self.stored and f"{layer.name}.weight" in self.stored:
+        if not self.has(layer, "bias") and self.has(layer, "weight"):
             return None  # a weight without a bias: a layer saved with bias=False
         return self.get(layer, "bias", (n,), (1, 1), fill=0.0)
+
+
+def _inline(layer, key: str, shape: tuple[int, ...]):
+    """The inline array ``key`` of ``layer`` (arch file) as float32 ``shape``, or None.
+
+    Accepted as written in ``shape``, or with its size-1 axes left out (a
+    single-channel 3 x 3 filter as ``[[...], [...], [...]]``); a one-value
+    array fills a vector.
+
+    Raises:
+        UsageError: any other shape, naming the layer and the shape it needs.
+    """
+    import numpy as np
+
+    for k, values, given in layer.arrays:
+        if k != key:
+            continue
+        arr = np.asarray(values, dtype=np.float32)
+        if given == shape:
+            return arr
+        if tuple(d for d in given if d != 1) == tuple(d for d in shape if d != 1):
+            return arr.reshape(shape)
+        if arr.size == 1 and len(shape) == 1:
+            return np.full(shape, arr.item(), dtype=np.float32)
+        yaml_key = key.replace(".", "_")
+        raise UsageError(
+            f"layer '{layer.name}' ({layer.type}): {yaml_key} has shape {given}, it needs "
+            f"{shape}{_LAYOUT_NOTE.get((type(layer).__name__, key), '')}"
+        )
+    return None
+
+
+_LAYOUT_NOTE = {
+    ("Conv2d", "weight"): " = (filters, in_channels / groups, kh, kw)",
+    ("DepthwiseConv2d", "weight"): " = (channels x depth_multiplier, 1, kh, kw)",
+    ("SeparableConv2d", "depthwise.weight"): " = (channels x depth_multiplier, 1, kh, kw)",
+    ("SeparableConv2d", "pointwise.weight"): " = (filters, channels x depth_multiplier, 1, 1)",
+    ("ConvTranspose2d", "weight"): " = (in_channels, filters / groups, kh, kw)",
+    ("Dense", "weight"): " = (units, in_features)",
+    ("LocallyConnected2d", "weight"): " = (out_h, out_w, filters, in_channels, kh, kw)",
+}
 
 
 # ------------------------------------------------------------- one layer per kind
@@ -175,11 +259,9 @@ def _conv(layer, x, w: Weights):
 
     c_in, kh, kw = x.shape[2], *layer.kernel_size
     shape = (layer.filters, c_in // layer.groups, kh, kw)
-    if layer.kernels is not None and f"{layer.name}.weight" not in w.stored:
-        weight = kernel_filters(layer.kernels, c_in, (kh, kw))
-        if layer.groups != 1:
-            weight = weight[:, : c_in // layer.groups]
-        bias = None
+    if layer.kernels is not None and not w.has(layer, "weight"):
+        weight = kernel_filters(layer.kernels, c_in // layer.groups, (kh, kw), layer=layer.name)
+        bias = w.bias(layer, layer.filters) if w.has(layer, "bias") else None
     else:
         weight = w.get(layer, "weight", shape, (shape[1] * kh * kw, layer.filters * kh * kw))
         bias = w.bias(layer, layer.filters)
@@ -243,34 +325,97 @@ def _batchnorm(layer, x, w: Weights):
     return L.batchnorm(x, mean, var, scale, shift, eps=layer.eps)
 
 
-def _symmetric(layer) -> tuple[int, int] | str:
-    p = layer.padding
-    if isinstance(p, str):
-        if p == "valid":
-            return 0
-        raise UsageError(f"layer '{layer.name}': forward pools with padding same not yet")
-    top, bottom, left, right = p
-    if top != bottom or left != right:
-        raise UsageError(f"layer '{layer.name}': forward pools with equal padding on both sides")
-    return top, left
+def _groupnorm(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    c = (x.shape[-1],)
+    scale = w.get(layer, "weight", c, (1, 1), fill=1.0) if layer.affine else None
+    shift = w.get(layer, "bias", c, (1, 1), fill=0.0) if layer.affine else None
+    return L.group_norm(x, layer.num_groups, scale, shift, eps=layer.eps)
+
+
+def _layernorm(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    c = (x.shape[-1],)
+    affine = layer.elementwise_affine
+    scale = w.get(layer, "weight", c, (1, 1), fill=1.0) if affine else None
+    shift = w.get(layer, "bias", c, (1, 1), fill=0.0) if affine and layer.bias else None
+    return L.layer_norm(x, scale, shift, eps=layer.eps)
+
+
+def _layerscale(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+
+    gamma = w.get(layer, "weight", (x.shape[-1],), (1, 1), fill=layer.init_values)
+    return L.layer_scale(x, gamma)
+
+
+def _locally(layer, x, w: Weights):
+    from cnnfilter.engine import layers as L
+    from cnnfilter.engine.geometry import resolve_axes
+
+    (kh, kw), c = layer.kernel_size, x.shape[2]
+    rows, cols = resolve_axes(
+        x.shape[:2], (kh, kw), layer.padding, stride=layer.stride, same_rule="tensorflow",
+        names=("same", "valid"),
+    )  # fmt: skip
+    shape = (rows.out, cols.out, layer.filters, c, kh, kw)
+    weight = w.get(layer, "weight", shape, (c * kh * kw, layer.filters * kh * kw))
+    bias = None
+    if layer.bias and (w.has(layer, "bias") or not w.has(layer, "weight")):
+        bias = w.get(layer, "bias", shape[:3], (1, 1), fill=0.0)
+    return L.locally_connected2d(x, weight, bias, stride=layer.stride, padding=layer.padding)
+
+
+def _pool_padding(layer, x, fill: float):
+    """``(input, padding)`` for the engine's pooling, which pads both sides alike:
+    equal padding is passed on; ``same`` (TensorFlow's rule: the odd pixel after) or
+    unequal padding is added here (``-inf`` for max, 0 for average) and the engine pads
+    nothing."""
+    import numpy as np
+
+    from cnnfilter.engine.geometry import resolve_axes
+
+    stride = layer.stride if layer.stride is not None else layer.kernel_size
+    rows, cols = resolve_axes(
+        x.shape[:2], layer.kernel_size, layer.padding, stride=stride,
+        dilation=getattr(layer, "dilation", 1), same_rule="tensorflow",
+        names=("same", "valid"),
+    )  # fmt: skip
+    if rows.pad_before == rows.pad_after and cols.pad_before == cols.pad_after:
+        return x, (rows.pad_before, cols.pad_before)
+    pads = ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after), (0, 0))
+    return np.pad(x, pads, constant_values=fill), 0
 
 
 def _maxpool(layer, x, w):
+    import numpy as np
+
     from cnnfilter.engine import layers as L
 
+    x, padding = _pool_padding(layer, x, -np.inf)
     return L.max_pool2d(
-        x, layer.kernel_size, stride=layer.stride, padding=_symmetric(layer),
+        x, layer.kernel_size, stride=layer.stride, padding=padding,
         dilation=layer.dilation, ceil_mode=layer.ceil_mode,
     )  # fmt: skip
 
 
 def _avgpool(layer, x, w):
+    import numpy as np
+
     from cnnfilter.engine import layers as L
 
-    return L.avg_pool2d(
-        x, layer.kernel_size, stride=layer.stride, padding=_symmetric(layer),
-        ceil_mode=layer.ceil_mode, count_include_pad=layer.count_include_pad,
-    )  # fmt: skip
+    xp, padding = _pool_padding(layer, x, 0.0)
+    kw = {"stride": layer.stride, "ceil_mode": layer.ceil_mode}
+    out = L.avg_pool2d(
+        xp, layer.kernel_size, padding=padding, count_include_pad=layer.count_include_pad, **kw
+    )
+    if padding == 0 and xp.shape != x.shape and not layer.count_include_pad:
+        # padding added here: divide by the input pixels of each window, not the window
+        ones, _ = _pool_padding(layer, np.ones((*x.shape[:2], 1), dtype=np.float32), 0.0)
+        out = out / L.avg_pool2d(ones, layer.kernel_size, padding=0, **kw)
+    return out
 
 
 def _global(layer, x, w):
@@ -310,9 +455,16 @@ def _activation(layer, x, w: Weights):
         return L.leaky_relu(x, layer.negative_slope)
     if name == "elu":
         return L.elu(x, layer.alpha)
+    if name == "gelu":
+        return L.gelu(x, layer.approximate)
     if name == "prelu":
         n = 1 if layer.num_parameters == 1 else x.shape[-1]
         return L.prelu(x, w.get(layer, "weight", (n,), (1, 1), fill=0.25))
+    if name == "softmax" and layer.dim not in (-1, 1):
+        raise UsageError(
+            f"layer '{layer.name}' (softmax): forward takes softmax over the channels "
+            f"(dim: -1, or PyTorch's dim: 1), not dim {layer.dim}"
+        )
     if name not in L.ACTIVATIONS:
         raise UsageError(f"layer '{layer.name}': forward does not run {name} yet")
     return L.ACTIVATIONS[name](x)
@@ -357,13 +509,26 @@ _RUN: dict[str, Callable] = {
     "StochasticDepth": _identity,
     "ChannelShuffle": _shuffle,
     "ChannelSplit": _split,
+    "GroupNorm": _groupnorm,
+    "LayerNorm": _layernorm,
+    "LayerScale": _layerscale,
+    "LocallyConnected2d": _locally,
+}
+
+#: Layer kinds with no forward meaning of their own, and why.
+NO_FORWARD = {
+    "Imported": "it is a model file's node without an arch.yaml kind; forward runs the "
+    "arch.yaml layer kinds",
 }
 
 
 def _run_layer(layer, x, w: Weights):
     from cnnfilter.arch.layers import Activation
 
-    run = _activation if isinstance(layer, Activation) else _RUN.get(type(layer).__name__)
+    kind = type(layer).__name__
+    run = _activation if isinstance(layer, Activation) else _RUN.get(kind)
+    if kind in NO_FORWARD:
+        raise UsageError(f"layer '{layer.name}' ({layer.type}) cannot run: {NO_FORWARD[kind]}")
     if run is None:
         raise UsageError(f"layer '{layer.name}' ({layer.type}): forward does not run it yet")
     return run(layer, x, w)
@@ -384,16 +549,20 @@ def _merge(layer, outputs: list):
     return L.add(*outputs)
 
 
-def _walk(layers, x, w: Weights, emit: Callable[[Any, np.ndarray], None]):
-    """Run ``layers`` in order from ``x``, calling ``emit(layer, output)`` for each."""
+def _walk(layers, box: list, w: Weights, emit: Callable[[Any, np.ndarray], None]):
+    """Run ``layers`` in order from the map in ``box`` (taken out of it, so that this walk
+    holds the only reference the caller no longer needs), calling ``emit(layer, output)``."""
     from cnnfilter.arch.layers import Block, Merge
 
+    x = box.pop()
     for layer in layers:
         if isinstance(layer, Block):
-            x = _walk(layer.layers, x, w, emit)
+            inner = [x]
+            del x  # the block's input is not needed after its first layer
+            x = _walk(layer.layers, inner, w, emit)
             continue
         if isinstance(layer, Merge):
-            branches = [_walk(ls, x, w, emit) if ls else x for _, ls in layer.branches]
+            branches = [_walk(ls, [x], w, emit) if ls else x for _, ls in layer.branches]
             if layer.op == "aux":
                 branches = [x]
             x = _merge(layer, branches)
@@ -402,6 +571,25 @@ def _walk(layers, x, w: Weights, emit: Callable[[Any, np.ndarray], None]):
             x = _run_layer(layer, x, w)
         emit(layer, x)
     return x
+
+
+def run_network(network, x: np.ndarray, weights: Weights, emit=None) -> np.ndarray:
+    """The pass :func:`forward` makes: ``network``'s layers on ``x`` (``(H, W, C)`` float32).
+
+    Depth-first over the layer tree; only the arrays a later layer reads are
+    referenced (a merge's input until its branches are done), so a map is
+    freed as soon as the next one is made unless ``emit(layer, output)``,
+    called for every layer, keeps it. Returns the last layer's output.
+    ``benchmarks/forward.py`` times and measures the memory of this runner.
+
+    Raises:
+        UsageError: a layer without weights, or one ``forward`` cannot run (named).
+    """
+    return _walk(network.layers, [x], weights, emit if emit is not None else _ignore)
+
+
+def _ignore(layer, y) -> None:
+    return None
 
 
 # ------------------------------------------------------------------ the task
@@ -456,6 +644,7 @@ def forward(
     seed: int = 0,
     layer: str | None = None,
     npz: bool = False,
+    scale: str = "tile",
     force: bool = False,
     max_pixels: int | None = None,
 ) -> ForwardResult:
@@ -466,6 +655,10 @@ def forward(
     shape, min, max, mean, share of zeros; the input's scaling, the weights'
     sources), ``activations.npz`` with ``npz=True`` (every layer's map,
     float32, keyed by layer name). Nothing is overwritten without ``force``.
+    ``scale``: the montages' colour scale, ``"tile"`` (each channel on its
+    own range) or ``"shared"`` (one range per layer), see
+    :func:`cnnfilter.render.montage`; a layer with negative values is drawn
+    in a diverging map centred on 0, a non-negative one in gray.
 
     Raises:
         UsageError: bad arch file or photo, a layer without weights (named),
@@ -475,6 +668,10 @@ def forward(
 
     from cnnfilter.arch import load_network
     from cnnfilter.arch.layers import Shape
+    from cnnfilter.render import MONTAGE_SCALES, montage_colours
+
+    if scale not in MONTAGE_SCALES:
+        raise UsageError(f"scale={scale!r} is not one of {', '.join(MONTAGE_SCALES)}")
     from cnnfilter.arch.shapes import trace
     from cnnfilter.tasks.arch import model_kind, resolve_arch
 
@@ -503,11 +700,12 @@ def forward(
             kept[node.name] = y
         if layer is None or node.name == layer:
             target = out_dir / f"{len(layers):02d}_{_safe(node.name)}.png"
-            _write_montage(target, node, y, force=force)
+            _write_montage(target, node, y, scale=scale, force=force)
             entry["picture"] = target.name
+            entry["colours"] = montage_colours(y)
             result.written.append(str(target))
 
-    _walk(network.layers, x, w, emit)
+    run_network(network, x, w, emit)
     if layer is not None and layer not in {e["name"] for e in layers}:
         raise UsageError(
             f"layer={layer!r} is not a layer of {arch}; its layers are "
@@ -521,6 +719,7 @@ def forward(
         "weights": {"file": None if weights is None else str(weights), "layout": layout,
                     "init": init, "seed": seed if init else None,
                     "initialised": w.initialised, "unused": unused},
+        "montage_scale": scale,
         "layers": layers,
     }  # fmt: skip
     if w.initialised:
@@ -551,11 +750,11 @@ def _write_json(path: Path, report: dict, *, force: bool) -> None:
     write_output(path, (json.dumps(report, indent=2) + "\n").encode(), force=force)
 
 
-def _write_montage(path: Path, node, y: np.ndarray, *, force: bool) -> None:
+def _write_montage(path: Path, node, y: np.ndarray, *, scale: str, force: bool) -> None:
     from cnnfilter import imageio, render
     from cnnfilter.tasks._common import write_output
 
     kind = getattr(node, "op", None) or node.type
-    picture = render.montage(y, title=f"{node.name} ({kind})")
+    picture = render.montage(y, title=f"{node.name} ({kind})", scale=scale)
     data, _ = imageio.encode_picture(picture, "PNG")
     write_output(path, data, force=force)

@@ -462,6 +462,7 @@ def forward_onnx(
     std: tuple[float, ...] | None = None,
     layer: str | None = None,
     npz: bool = False,
+    scale: str = "tile",
     force: bool = False,
     max_pixels: int | None = None,
     runtime: str = "auto",
@@ -469,16 +470,20 @@ def forward_onnx(
     """Run an ONNX model on ``photo``; write the files :func:`cnnfilter.tasks.forward.forward`
     writes for an arch file: ``NN_<layer>.png`` montages, ``summary.json``, ``activations.npz``.
 
-    ``layer`` matches a layer's name or its output tensor's name. See the module
-    docstring for the input's preprocessing and which node outputs are layers.
+    ``layer`` matches a layer's name or its output tensor's name; ``scale`` is the
+    montages' colour scale, as for an arch file. See the module docstring for the
+    input's preprocessing and which node outputs are layers.
 
     Raises:
         UsageError: see :func:`run_model`; an unknown ``layer``; existing outputs
             without ``force``.
         ProcessingError: onnxruntime failed while running the model.
     """
+    from cnnfilter.render import MONTAGE_SCALES, montage_colours
     from cnnfilter.tasks import forward as fw
 
+    if scale not in MONTAGE_SCALES:
+        raise UsageError(f"scale={scale!r} is not one of {', '.join(MONTAGE_SCALES)}")
     out_dir = Path(output)
     fw._check_outputs(out_dir, layer, npz, force)
     report, shown, skipped = run_model(
@@ -496,8 +501,9 @@ def forward_onnx(
         entry = {"name": node.name, "type": node.type, "tensor": node.tensor, **fw._stats(y)}
         if layer is None or layer in (node.name, node.tensor):
             target = out_dir / f"{index:02d}_{fw._safe(node.name).strip('_') or 'layer'}.png"
-            fw._write_montage(target, node, y, force=force)
+            fw._write_montage(target, node, y, scale=scale, force=force)
             entry["picture"] = target.name
+            entry["colours"] = montage_colours(y)
             result.written.append(str(target))
         entries.append(entry)
     result.report = {
@@ -506,6 +512,7 @@ def forward_onnx(
         "input": report,
         "runtime": report.pop("runtime"),
         "skipped": skipped,
+        "montage_scale": scale,
         "layers": entries,
     }
     if "Reference" in result.report["runtime"] and runtime == "auto":

@@ -26,16 +26,29 @@ OUTPUT_FLAGS = ("-o", "--heatmap", "--overlay", "--show-winners")
 
 
 def _outputs(args: list[str]) -> list[str]:
-    return [args[i + 1] for i, a in enumerate(args) if a in OUTPUT_FLAGS]
+    """The pictures a command writes; ``forward -o FOLDER`` writes a folder of montages
+    (``NN_<layer>.png``), listed from the folder (shipped, or just rebuilt)."""
+    named = [args[i + 1] for i, a in enumerate(args) if a in OUTPUT_FLAGS]
+    if args[0] != "forward":
+        return named
+    return [f"{named[0]}/{p.name}" for p in sorted((Path.cwd() / named[0]).glob("*.png"))]
 
 
-def test_the_gallery_script_makes_every_picture_in_docs_img():
+def _shipped() -> list[str]:
+    img = ROOT / "docs" / "img"
+    return sorted(str(p.relative_to(ROOT)) for p in img.rglob("*") if p.suffix in (".png", ".jpg"))
+
+
+def test_the_gallery_script_makes_every_picture_in_docs_img(monkeypatch):
     assert subprocess.run(["bash", "-n", str(GALLERY)], check=False).returncode == 0
+    monkeypatch.chdir(ROOT)
     outputs = [name for args in _commands() for name in _outputs(args)]
     assert len(outputs) == len(set(outputs))
-    assert sorted(outputs) == sorted(
-        f"docs/img/{p.name}" for p in (ROOT / "docs" / "img").iterdir() if p.is_file()
-    )
+    assert sorted(outputs) == _shipped()
+    # every forward folder holds one montage per layer of its arch file
+    for args in _commands():
+        if args[0] == "forward":
+            assert len(_outputs(args)) >= 3, args
     # every input is a shipped file
     for args in _commands():
         for a in args:
@@ -64,9 +77,11 @@ def test_the_gallery_commands_rebuild_the_shipped_pictures(tmp_path, monkeypatch
     shutil.copytree(ROOT / "samples", tmp_path / "samples")
     (tmp_path / "docs" / "img").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
+    rebuilt_names = []
     for args in _commands():
         result = invoke(args)
         assert result.exit_code == 0, (args, result.stderr)
+        rebuilt_names += _outputs(args)
         for name in _outputs(args):
             with Image.open(tmp_path / name) as im:
                 rebuilt = np.asarray(im, dtype=np.float64)
@@ -74,3 +89,4 @@ def test_the_gallery_commands_rebuild_the_shipped_pictures(tmp_path, monkeypatch
                 shipped = np.asarray(im, dtype=np.float64)
             assert rebuilt.shape == shipped.shape, name
             assert np.abs(rebuilt - shipped).mean() < 1.0, name  # JPEG: any encoder
+    assert sorted(rebuilt_names) == _shipped()

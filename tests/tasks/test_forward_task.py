@@ -192,7 +192,7 @@ def test_montage_tiles_use_the_shared_scale():
     x = np.zeros((4, 4, 2), dtype=np.float32)
     x[..., 1] = 2.0
     x[0, 0, 0] = 1.0
-    pic = montage(x, title="t", min_tile=4, gap=4)
+    pic = montage(x, title="t", scale="shared", min_tile=4, gap=4)
     label = CAPTION_HEIGHT - 4
     top = CAPTION_HEIGHT + 4 + label
     tile0 = pic[top : top + 4, 4:8, 0]
