@@ -73,6 +73,41 @@ def forward(
             "shared (one range per layer, channels compare)."
         ),
     ] = "tile",
+    size: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N|HxW",
+            help="ONNX models: resize the photo's shorter side to N then centre-crop to the "
+            "model's size (N), or resize to exactly HxW; default: 256 for a 224 model.",
+            show_default=False,
+        ),
+    ] = None,
+    mean: Annotated[
+        str | None,
+        typer.Option(
+            metavar="M|M,M,M",
+            help="ONNX models: channel means subtracted from the 0..1 photo "
+            "[default: ImageNet's 0.485,0.456,0.406].",
+            show_default=False,
+        ),
+    ] = None,
+    std: Annotated[
+        str | None,
+        typer.Option(
+            metavar="S|S,S,S",
+            help="ONNX models: channel standard deviations divided by "
+            "[default: ImageNet's 0.229,0.224,0.225].",
+            show_default=False,
+        ),
+    ] = None,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME",
+            help="ONNX models: onnxruntime, reference (onnx's ReferenceEvaluator, slower) or "
+            "auto (onnxruntime when installed).",
+        ),
+    ] = "auto",
     json_out: JsonOption = False,
     force: ForceOption = False,
     max_pixels: MaxPixelsOption = None,
@@ -87,22 +122,31 @@ def forward(
     --weights or --init. Montages: each channel on its own range (--scale
     tile) or the layer's (--scale shared); gray, or blue/white/red around 0
     when the layer has negative values.
+
+    An ONNX model (model.onnx; needs cnnfilter[onnxruntime]) runs with
+    onnxruntime on the photo preprocessed by --size, --mean and --std; every
+    node output of shape 1 x C x H x W or 1 x F is a layer.
     """
-    from cnnfilter.tasks import forward as task
+    from cnnfilter.tasks.forward_onnx import forward_any, parse_floats, parse_size
 
     notes = Notes.of(quiet=quiet, verbose=verbose)
-    done = task.forward(
+    done = forward_any(
         arch, photo, output=output, weights=weights, layout=weights_layout, init=init, seed=seed,
         layer=layer, npz=npz, scale=scale, force=force, max_pixels=max_pixels,
+        size=parse_size(size), mean=parse_floats(mean, "mean"), std=parse_floats(std, "std"),
+        runtime=runtime,
     )  # fmt: skip
     if json_out:
         emit_json(done.report)
     else:
         console = stdout_console()
-        for entry in done.report["layers"]:
+        entries = done.report["layers"]
+        name_width = max([20, *(len(e["name"]) for e in entries)])
+        type_width = max([12, *(len(e["type"]) for e in entries)])
+        for entry in entries:
             shape = " x ".join(map(str, entry["shape"]))
             console.print(
-                f"{entry['name']:<20} {entry['type']:<12} {shape:>16}  "
+                f"{entry['name']:<{name_width}} {entry['type']:<{type_width}} {shape:>16}  "
                 f"min {entry['min']:.4g}  max {entry['max']:.4g}  zeros {entry['zeros']:.0%}"
             )
     notes(f"wrote {len(done.written)} files to {output}")

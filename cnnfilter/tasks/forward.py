@@ -677,8 +677,8 @@ def forward(
 
     if model_kind(arch) is not None:
         raise UsageError(
-            f"{arch}: forward runs arch.yaml layer files and built-in names; running "
-            f"{model_kind(arch)} model files is not supported yet"
+            f"{arch}: forward runs arch.yaml layer files and built-in names; ONNX models run "
+            "through cnnfilter.tasks.forward_onnx.forward_any (Keras files are not supported yet)"
         )
     x = read_input(photo, max_pixels=max_pixels)
     network = load_network(resolve_arch(arch), input_shape=Shape(*x.shape))

@@ -256,7 +256,10 @@ def docs_copy(tmp_path, monkeypatch) -> Path:
 
 #: Pages whose commands need an optional extra: skipped only where it is not installed (the
 #: floors run of .ci/run, which cannot install it; the main CI venv has every extra).
-PAGE_EXTRAS = {"scale-out.md": ("dask.array", "distributed", "zarr")}
+PAGE_EXTRAS = {
+    "scale-out.md": ("dask.array", "distributed", "zarr"),
+    "forward.md": ("onnx",),  # its ONNX section; onnxruntime is optional (the fallback)
+}
 
 
 @pytest.mark.parametrize("path", doc_files(), ids=lambda p: str(p.relative_to(ROOT)))
