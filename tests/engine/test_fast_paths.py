@@ -307,13 +307,13 @@ def loop_pool(x, spec, rows, cols):
 @given(
     h=st.integers(2, 30),
     w=st.integers(2, 30),
-    chans=st.sampled_from([0, 1, 3]),
+    chans=st.sampled_from([0, 1, 2, 3, 4, 8, 9]),  # up to CHANNEL_LOOP_MAX: one at a time
     op=st.sampled_from(["max", "avg"]),
     k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
     s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
     pad=st.booleans(),
     dil=st.integers(1, 2),
-    dtype=st.sampled_from(["float32", "uint8"]),
+    dtype=st.sampled_from(["float32", "uint8", "float64", "int16"]),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_pooling_matches_the_window_loop(h, w, chans, op, k, s, pad, dil, dtype, seed):
