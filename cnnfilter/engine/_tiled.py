@@ -11,8 +11,12 @@ materialised whole:
 * :func:`run_rows` splits the output into row tiles of a few rows and runs
   a tile function on each, on every core (BLAS, NumPy's ufuncs and scipy.fft
   release the GIL; each worker's BLAS is kept single-threaded);
+* :class:`FlatRows` (column stride 1, one plane) ``kw`` BLAS products per
+  row tile, each adding one kernel column's taps into the output rows in
+  place (``?gemm`` with ``beta = 1`` through ctypes, :func:`cblas_gemm`);
 * :class:`StackedDirectTile` one banded matrix product per tile sums every
-  kernel column down the rows, then one shifted add per kernel column;
+  kernel column down the rows, then one shifted add per kernel column
+  (border rows, column strides, channels summed, no reachable BLAS);
 * :class:`SeparableTile` a column pass and a row pass, both banded products;
 * :func:`direct_tile` shifted multiply-adds, one pass per non-zero tap (the
   fallback for tiles holding NaN or inf);
