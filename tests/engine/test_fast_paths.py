@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnnfilter._pngenc import adler32_combine, encode_png
+from cnnfilter._pngenc import adler32_combine, encode_png, paeth_rows
 from cnnfilter.engine import _tiled
 from cnnfilter.engine.boundary import BOUNDARIES
 from cnnfilter.engine.filtering import correlate, filter_geometry
@@ -356,6 +356,43 @@ def test_png_encoder_round_trips_through_pillow(h, w, chans, level, workers, ban
     with Image.open(io.BytesIO(data)) as im:
         back = np.asarray(im)
     assert np.array_equal(back, smooth if chans != 1 else smooth[..., 0])
+
+
+def spec_paeth(rows: np.ndarray, above, bpp: int) -> np.ndarray:
+    """PNG spec section 9.4, pixel by pixel (filter byte 4 first)."""
+    n, length = rows.shape
+    prev = np.zeros(length, dtype=int) if above is None else above.astype(int)
+    out = np.zeros((n, length + 1), dtype=np.uint8)
+    for r in range(n):
+        cur = rows[r].astype(int)
+        out[r, 0] = 4
+        for x in range(length):
+            a = cur[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            out[r, x + 1] = (cur[x] - pred) % 256
+        prev = cur
+    return out
+
+
+@SETTINGS
+@given(
+    n=st.integers(1, 9),
+    w=st.integers(1, 12),
+    bpp=st.integers(1, 4),
+    levels=st.sampled_from([2, 3, 256]),  # few levels: many ties between a, b and c
+    with_above=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_paeth_rows_match_the_png_specification(n, w, bpp, levels, with_above, seed):
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, levels, (n, w * bpp)).astype(np.uint8)
+    rows[rng.random(rows.shape) < 0.1] = 255  # extremes: differences up to +-255
+    above = rng.integers(0, 256, w * bpp).astype(np.uint8) if with_above else None
+    np.testing.assert_array_equal(paeth_rows(rows, above, bpp), spec_paeth(rows, above, bpp))
 
 
 @given(a=st.binary(max_size=3000), b=st.binary(max_size=3000))
