@@ -16,8 +16,13 @@ float64 and wider integers. Sums never accumulate in an integer type.
 Methods (:func:`plan_method` picks one; all agree to floating-point rounding;
 the implementations are in :mod:`cnnfilter.engine._tiled`):
 
-* ``direct``: per row tile, one banded matrix product (BLAS) sums each kernel
-  column's taps down the rows, then one shifted add per kernel column;
+* ``direct``: per row tile, ``kw`` banded matrix products (BLAS ``?gemm``
+  with ``beta = 1``), one per kernel column, each reading the source rows
+  shifted by that column and adding into the output rows in place
+  (:class:`~cnnfilter.engine._tiled.FlatRows`); where that does not apply
+  (column stride > 1, channels summed, image borders) one banded product
+  sums each kernel column's taps down the rows, then one shifted add per
+  kernel column;
 * ``separable``: rank-1 kernels as a column pass and a row pass, both banded
   matrix products;
 * ``fft``: overlap-save over square tiles with scipy.fft.
@@ -304,11 +309,32 @@ DIRECT_MAX_TAPS = 196
 #: NaN (72 -> ~20 ms); one ``np.add.reduce`` over a strided stack of the
 #: shifted views instead of kw - 1 adds (3x3 43-51 vs 40 ms, 5x5 57-95 vs
 #: 53-112: no gain); 2, 3, 6, 8 rows a tile (no setting better than 4 beyond
-#: the noise). What bounds it: the band product multiplies (T + kh - 1) / kh
-#: zeros per tap (18 MACs per output for 3x3 instead of 9) and writes kw
-#: partial sums per output, then kw - 1 passes add them; OpenCV's filter2D
-#: does the 9 or 25 multiply-adds per output in registers in one pass over
-#: memory, so a NumPy path stays 2-4x behind it (see benchmarks/run.py).
+#: the noise).
+#:
+#: Second round (issue 16, ms of one thread on the interior rows, load 2-4):
+#: the partial sums and their adds were the cost, so the products now add into
+#: the output themselves: ``?gemm`` with ``beta = 1`` on flat rows
+#: (:class:`~cnnfilter.engine._tiled.FlatRows`), 3x3 56-60, 5x5 101-109, against
+#: 121-140 / 173 for the stacked product and adds. Also measured and dropped:
+#: ``kw`` shifted copies of the tile and one ``matmul`` (3x3 81-121 by tile
+#: rows 1-8, 5x5 194-393); one ``np.einsum('yijq,ij->yq')`` over a strided view
+#: (no partial sums, but a multiply-add pass per tap: 102-147 / 197-201);
+#: ``scipy.ndimage.correlate1d`` per kernel row into float32, summed (436 /
+#: 1397: its line buffers are float64); ``scipy.linalg.blas.sgemm`` does the
+#: same as the ctypes call but costs 50-250 ms to import and copies arrays
+#: that are not Fortran-ordered. Whole calls, CPU time of one thread (the
+#: machine's load makes wall times swing 2x): 3x3 72-108 ms, 5x5 96-143 ms,
+#: OpenCV's ``filter2D`` 62-99 ms, so within 1.2-1.8x of it (it was 2-4x);
+#: uint8 sources 3x3 75-99 / 5x5 107-121 (the old path 136-165 / 220-256).
+#: What still bounds it: the band multiplies ``(rows + kh - 1) / kh`` zeros
+#: per tap (2x the MACs of 3x3 in 4-row tiles) and each kernel column reads
+#: the tile and the output rows once more; filter2D keeps the sums in
+#: registers. With the new direct method, random kernels direct / FFT (CPU
+#: ms, one thread): 13x13 477 / 787, 15x15 424 / 608, 17x17 506 / 571,
+#: 19x19 1480 / 627: the crossover moved from 14x14 to about 17x17, but the
+#: measurements are too noisy under this load to move DIRECT_MAX_TAPS yet;
+#: Gaussians direct / separable: 7x7 143 / 169, 9x9 195 / 191, 11x11 243 /
+#: 187 (SEPARABLE_MIN_TAPS kept at 25 for the same reason).
 #: Separable (two 1-D passes) is chosen for rank-1 kernels up to this many
 #: taps in the two passes together (kh + kw). Gaussians, separable vs FFT:
 #: 31x31 230 / 550 ms, 63x63 402 / 740 ms, 127x127 848 / 896 ms.

@@ -194,14 +194,15 @@ def _filter_image(pixels, weights, settings, *, alpha, max_value, plan) -> Filte
         return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
     kernel_sum = sum(abs(float(np.sum(k))) for k in kernels)
     mode = choose_range(settings.range_mode, kernel_sum)
-    level = None
+    level = raw_level = None
     if mode == "stretch":
         scale = 255.0 / max_value if pixels.dtype.kind == "f" else 1.0
-        level = stretch_level(response, settings.percentile) * scale
+        raw_level = stretch_level(response, settings.percentile)  # once: the report's too
+        level = raw_level * scale
     # float pictures (full white = max_value) are written as 8-bit
     out = storable_pixels(
         response, mode, max_value=max_value, source_dtype=pixels.dtype,
-        percentile=settings.percentile, gamma=settings.gamma,
+        percentile=settings.percentile, gamma=settings.gamma, level=raw_level,
     )  # fmt: skip
     dtype = out.dtype
     white = max_value if np.issubdtype(pixels.dtype, np.integer) else 255.0

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from cnnfilter.engine import intensity
 from cnnfilter.engine.intensity import (
     RANGE_MODES,
     choose_range,
@@ -134,3 +137,91 @@ def test_premultiply_gray():
     pre = premultiply(gray, alpha, 65535.0)
     assert pre.tolist() == [[100.0, 0.0]]
     assert unpremultiply(pre, alpha.astype(np.float32), 65535.0).tolist() == [[100.0, 0.0]]
+
+
+# stretch_level's fast way (_tail_level): a sample picks a threshold, only the values
+# above it are partitioned. It must equal np.percentile of the float64 magnitudes bit for
+# bit; small sizes here (TAIL_MIN_SIZE and TAIL_SAMPLE lowered) reach every branch.
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.one_of(st.integers(1, 100), st.integers(1000, 6000)),
+    percentile=st.one_of(
+        st.sampled_from([99.5, 99.9, 90.0, 50.0, 100.0, 0.01]), st.floats(90.0, 100.0),
+        st.floats(0.001, 100.0),
+    ),
+    kind=st.sampled_from(["normal", "ties", "zeros", "heavy", "bad", "strided"]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    sample=st.sampled_from([16, 64, 1024]),
+    seed=st.integers(0, 2**31 - 1),
+)  # fmt: skip
+def test_stretch_level_equals_numpy_percentile(n, percentile, kind, dtype, sample, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "ties":
+        x = rng.integers(-5, 6, n).astype(dtype)
+    elif kind == "zeros":
+        x = np.where(rng.random(n) < 0.995, 0, rng.standard_normal(n)).astype(dtype)
+    elif kind == "heavy":
+        x = (rng.standard_cauchy(n) * 1e3).astype(dtype)
+    else:
+        x = rng.standard_normal(n).astype(dtype)
+    if kind == "bad" and n > 3:
+        x[rng.integers(0, n, 3)] = [np.nan, np.inf, -np.inf]
+    if kind == "strided":  # the sample sees only large values: its threshold is too high
+        x[:: max(1, n // sample)] += 100
+    finite = np.abs(x.astype(np.float64))
+    finite = finite[np.isfinite(finite)]
+    want = float(np.percentile(finite, percentile)) if finite.size else 0.0
+    if want == 0 and finite.size:
+        want = float(finite.max())
+    mp = pytest.MonkeyPatch()
+    ran = []
+    real = intensity._tail_level
+    try:
+        mp.setattr(intensity, "TAIL_MIN_SIZE", 64)
+        mp.setattr(intensity, "TAIL_SAMPLE", sample)
+        mp.setattr(intensity, "_tail_level", lambda *a: ran.append(real(*a)) or ran[-1])
+        got = stretch_level(x.reshape(-1, 1) if n % 2 else x, percentile)
+    finally:
+        mp.undo()
+    assert got == want  # bit for bit
+    if kind in ("normal", "heavy") and n >= 1000 and sample >= 64 and 90 <= percentile < 100:
+        assert ran[-1] is not None  # the fast way ran (and was not sent back)
+
+
+def test_stretch_level_sends_a_misleading_sample_back(monkeypatch):
+    # every 312th value is large: the sample (64 values) sees only those, so its threshold
+    # leaves more than floor(v) values below it; the fast way must say so, not guess
+    x = np.random.default_rng(4).standard_normal(20000)
+    x[::312] += 100
+    monkeypatch.setattr(intensity, "TAIL_SAMPLE", 64)
+    monkeypatch.setattr(intensity, "TAIL_MIN_SIZE", 64)
+    assert intensity._tail_level(x, 99.5) is None
+    assert stretch_level(x, 99.5) == float(np.percentile(np.abs(x), 99.5))
+    assert intensity._tail_level(x, 99.9) is not None  # above the large ones' share
+
+
+def test_stretch_maps_large_arrays_in_blocks_like_the_formula():
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((700, 300, 3)) * 40).astype(np.float32)
+    level = stretch_level(x)
+    assert level == float(np.percentile(np.abs(x.astype(np.float64)), 99.5))
+    for gamma in (0.5, 1.0, 0.7):
+        got = to_pixels(x, "stretch", max_value=255, dtype=np.uint8, gamma=gamma)
+        expected = 255 * np.clip(np.abs(x.astype(np.float64)) / level, 0, 1) ** gamma
+        assert np.abs(got - expected).max() <= 0.5 + 1e-3
+        same = to_pixels(x, "stretch", max_value=255, dtype=np.uint8, gamma=gamma, level=level)
+        np.testing.assert_array_equal(got, same)  # a given level is the computed one
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stretch_level_fast_way_on_many_arrays(monkeypatch, dtype):
+    """NumPy interpolates as ``b - (b - a)(1 - t)`` for ``t >= 0.5``: the last bit counts."""
+    monkeypatch.setattr(intensity, "TAIL_MIN_SIZE", 64)
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        x = (rng.standard_normal(int(rng.integers(2000, 6000))) * 37).astype(dtype)
+        for p in (99.5, 99.9, 95.0, float(rng.uniform(90, 100))):
+            assert intensity._tail_level(x, p) is not None
+            assert stretch_level(x, p) == float(np.percentile(np.abs(x.astype(np.float64)), p))

@@ -20,7 +20,7 @@ from helpers import ROOT
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
-#: Runs a 3x3 direct correlation whose tile function records, from inside each worker
+#: Runs a 3x3 direct correlation whose tile functions record, from inside each worker
 #: thread, threadpoolctl's BLAS thread counts and the worker's thread name.
 PROBE = """
 import json, threading
@@ -29,12 +29,15 @@ from threadpoolctl import threadpool_info
 from cnnfilter.engine import _tiled
 from cnnfilter.engine.filtering import correlate
 seen = []
-call = _tiled.StackedDirectTile.__call__
-def spy(self, *args, **kwargs):
-    seen.append((threading.current_thread().name,
-                 [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]))
-    return call(self, *args, **kwargs)
-_tiled.StackedDirectTile.__call__ = spy
+def spying(call):
+    def spy(self, *args, **kwargs):
+        seen.append((threading.current_thread().name,
+                     [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]))
+        return call(self, *args, **kwargs)
+    return spy
+# interior row tiles run as FlatRows, the top and bottom ones as StackedDirectTile
+for cls in (_tiled.StackedDirectTile, _tiled.FlatRows):
+    cls.__call__ = spying(cls.__call__)
 x = np.random.default_rng(0).random((64, 48, 3), dtype=np.float32)
 correlate(x, np.arange(9.0).reshape(3, 3), method="direct")
 after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
