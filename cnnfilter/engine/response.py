@@ -235,8 +235,11 @@ def _plain_ncc(data: np.ndarray, tmpl: np.ndarray, method, limit: float, flat_ou
 #: 0.70 s, 384 x 768 0.75, 768 x 768 0.75, 640 x 640 0.77, 512 x 1024 0.77,
 #: 512 x 768 0.77: all within the noise; 512 x 768 keeps a tile's transform (3 MB)
 #: near the 2 MB L2 cache and gives 42 tiles to share between the cores.
+#: A large template's tile stops growing at ``NCC_TILE_MAX`` or twice the template
+#: (so that the cores still share several tiles).
 NCC_TILE_FACTOR = (8, 12)
 NCC_TILE_MIN = (256, 384)
+NCC_TILE_MAX = (1024, 1536)
 
 
 def _ncc_tile_shape(kh: int, kw: int, h: int, w: int) -> tuple[int, int]:
@@ -244,8 +247,11 @@ def _ncc_tile_shape(kh: int, kw: int, h: int, w: int) -> tuple[int, int]:
     from scipy import fft
 
     sides = []
-    for k, n, factor, least in zip((kh, kw), (h, w), NCC_TILE_FACTOR, NCC_TILE_MIN, strict=True):
-        sides.append(fft.next_fast_len(min(max(factor * k, least), n), real=True))
+    for k, n, factor, least, most in zip(
+        (kh, kw), (h, w), NCC_TILE_FACTOR, NCC_TILE_MIN, NCC_TILE_MAX, strict=True
+    ):
+        side = min(max(factor * k, least), max(most, 2 * k))
+        sides.append(fft.next_fast_len(min(side, n), real=True))
     return sides[0], sides[1]
 
 
