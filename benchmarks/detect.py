@@ -11,7 +11,10 @@ photo's statistics at 12 MP). The template is a 64 x 64 cut from it. Timed:
   linearly in the number of output rows; the printout says so.
 
 Then ``ncc`` against OpenCV's ``matchTemplate(TM_CCOEFF_NORMED)`` (bench extra,
-``opencv-python-headless``) in the same run: the time ratio, and the values of both
+``opencv-python-headless``) in the same run, the two calls alternating (best of
+``--repeat`` each; on a shared machine alternating keeps both under the same load):
+the wall-time ratio, the CPU time of each (OpenCV's gray call runs on one core,
+cnnfilter's on every core of the thread budget), and the values of both
 against an exact float64 reference computed window by window (sum of products of the
 zero-mean template and window) on a sample: 2000 random windows plus the 2000 non-flat
 windows of smallest variance, where float32 arithmetic loses most. OpenCV computes in
@@ -24,6 +27,7 @@ Run: python benchmarks/detect.py [--repeat 3] [--crop 192] [--skip-direct]
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -37,6 +41,38 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _ncc_values(image, template, *, method):
     return ncc_map(image, template, method=method).values
+
+
+def window_std(image, kh, kw):
+    """Standard deviation of every valid window (over its pixels and channels), float64.
+
+    Box means by scipy.ndimage.uniform_filter, ``E[I^2] - E[I]^2``: a few digits
+    suffice to pick the near-flat windows.
+    """
+    from scipy import ndimage
+
+    data = image if image.ndim == 3 else image[:, :, None]
+    oh, ow = data.shape[0] - kh + 1, data.shape[1] - kw + 1
+    var = np.zeros((oh, ow))
+    for c in range(data.shape[2]):
+        x = data[:, :, c].astype(np.float64)
+        m = ndimage.uniform_filter(x, (kh, kw))[kh // 2 : kh // 2 + oh, kw // 2 : kw // 2 + ow]
+        m2 = ndimage.uniform_filter(x * x, (kh, kw))[kh // 2 : kh // 2 + oh, kw // 2 : kw // 2 + ow]
+        var += np.maximum(m2 - m * m, 0.0)
+    return np.sqrt(var / data.shape[2])
+
+
+def alternate(fns, repeat: int):
+    """Run the functions in turn ``repeat`` times: best wall and best CPU time of each."""
+    wall = [float("inf")] * len(fns)
+    cpu = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[i] = min(wall[i], time.perf_counter() - t0)
+            cpu[i] = min(cpu[i], time.process_time() - c0)
+    return wall, cpu
 
 
 def best_of(fn, repeat: int) -> float:
@@ -70,14 +106,17 @@ def against_opencv(name, image, template, repeat):
     except ImportError:
         print("OpenCV not installed: pip install 'cnnfilter[bench]' for the comparison")
         return
-    from cnnfilter.engine.response import _variance_sums
-
-    t_ours = best_of(lambda: ncc_map(image, template), repeat)
-    t_cv = best_of(lambda: cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED), repeat)
+    load = os.getloadavg()[0]
+    (t_ours, t_cv), (c_ours, c_cv) = alternate(
+        [
+            lambda: ncc_map(image, template),
+            lambda: cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED),
+        ],
+        repeat,
+    )
     ours = ncc_map(image, template).values
     cv = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED).astype(np.float64)
-    data = image if image.ndim == 3 else image[:, :, None]
-    std = np.sqrt(_variance_sums(data, 64, 64) / (64 * 64 * data.shape[2]))
+    std = window_std(image, 64, 64)
     rng = np.random.default_rng(0)
     flat_order = np.argsort(np.where(std > 0, std, np.inf), axis=None)[:2000]
     picks = np.concatenate([rng.integers(0, ours.size, 2000), flat_order])
@@ -89,8 +128,9 @@ def against_opencv(name, image, template, repeat):
     diff = np.abs(ours - cv)
     good = std >= 8
     print(
-        f"{name:4s} ncc vs OpenCV: ours {t_ours:6.2f} s | OpenCV {t_cv:6.2f} s | ratio "
-        f"{t_ours / t_cv:4.2f}x | max error vs exact (sample): ours {err_ours:.1e}, OpenCV "
+        f"{name:4s} ncc vs OpenCV (load {load:.1f}): ours {t_ours:6.2f} s (CPU {c_ours:.2f} s) | "
+        f"OpenCV {t_cv:6.2f} s (CPU {c_cv:.2f} s) | ratio {t_ours / t_cv:4.2f}x (CPU "
+        f"{c_ours / c_cv:4.2f}x) | max error vs exact (sample): ours {err_ours:.1e}, OpenCV "
         f"{err_cv:.1e} | max |ours - OpenCV| {diff.max():.1e} overall, {diff[good].max():.1e} "
         f"where window std >= 8 ({good.mean():.0%} of windows)"
     )

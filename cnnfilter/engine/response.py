@@ -24,7 +24,8 @@ centre is image pixel ``(r + (kh - 1) / 2, c + (kw - 1) / 2)``.
   over all channels (OpenCV's rule; scikit-image agrees on gray images).
   The numerator is ``correlate(image, T')`` (``T'`` sums to 0, so the
   window mean drops out); the window sums ``sum I`` and ``sum I^2`` come
-  from integral images, exact in int64 for integer images.
+  from running sums, exact (int32/int64) for integer images. Both are
+  computed one tile of windows at a time (:func:`_tiled_ncc`).
 
   **Flat template or flat window.** The correlation coefficient is 0/0
   there; the map holds **0** ("no evidence either way"), as OpenCV and
@@ -35,8 +36,10 @@ centre is image pixel ``(r + (kh - 1) / 2, c + (kw - 1) / 2)``.
   **Mask.** A template's alpha weights the windows with OpenCV's masked
   formula (:func:`_masked_terms`).
 
-  **Precision.** Everything runs in float64: the values are within ~1e-11
-  of the exact coefficient on every window, near-flat ones included.
+  **Precision.** Everything runs in float64: the values are within ~1e-9
+  of the exact coefficient on every window, near-flat ones, large offsets
+  (1e4 + small detail) and 16-bit ranges included (checked against a
+  window-by-window two-pass reference in tests/engine/test_ncc_precision.py).
   OpenCV's float32 ``matchTemplate`` errs by up to 0.17 there (measured by
   ``benchmarks/detect.py``); the float64 FFT is what keeps gray ncc slower
   than OpenCV (see docs/speed.md).
@@ -174,101 +177,6 @@ def raw_map(image: np.ndarray, pattern: np.ndarray, *, method: str = "auto") -> 
     return correlate(image, pattern, padding="valid", channels="sum", method=method)
 
 
-#: Output rows per strip of :func:`_variance_sums`: a strip's integral image of a
-#: 4000-column photo is ~3 MB, in cache. Measured on 12 MP gray, 64x64 windows, two
-#: threads on a loaded 2-core machine: whole-image integral images 6.7 s, strips of 32
-#: rows 0.5 s (the whole-image arrays are 96 MB each and every pass goes to memory).
-VARIANCE_STRIP_ROWS = 256
-
-
-def _variance_sums(data: np.ndarray, kh: int, kw: int, finish=None) -> np.ndarray:
-    """``sum over channels and window of (I - window mean)^2``, >= 0, float64.
-
-    ``finish(o0, o1, var)``, when given, runs on each finished strip of output
-    rows ``[o0, o1)`` while it is in cache (the ncc quotient).
-
-    ``data``: ``(H, W, C)``. Integral images (cumulative sums along the rows,
-    then the columns) of each strip of output rows, on every core. Integer
-    channels sum in int64 and ``n S2 - S1^2`` is exact (0 exactly for a flat
-    window) while it fits; float channels are centred on their mean first and
-    sum in float64.
-    """
-    from cnnfilter.engine._tiled import chunks, parallel, scratch
-
-    h, w, depth = data.shape
-    n = kh * kw
-    out = np.zeros((h - kh + 1, w - kw + 1))
-    integer = data.dtype.kind in "biu"
-    acc = np.float64
-    if integer:
-        peak = int(np.abs(data).max()) if data.size else 0
-        exact = n * n * peak * peak < 2**62
-        means = [0] * depth
-        # int32 integral images wrap around, but every window sum (< 2^31) comes out
-        # right from their differences; int64 otherwise.
-        acc = np.int32 if n * peak * peak < 2**31 else np.int64
-    else:
-        means = [float(data[:, :, c].mean()) for c in range(depth)]
-
-    def strip(o0: int, o1: int) -> None:
-        dst = out[o0:o1]
-        for c in range(depth):
-            src = data[o0 : o1 + kh - 1, :, c]
-            x = scratch("var_x", src.shape, np.dtype(acc))
-            np.copyto(x, src, casting="unsafe")
-            if not integer:
-                x -= means[c]
-            s1 = _box_sums(x, kh, kw, "s1")
-            np.multiply(x, x, out=x)
-            s2 = _box_sums(x, kh, kw, "s2")
-            if integer and exact:  # exact in float64 too: n S2 and S1^2 stay below 2^53
-                var = scratch("var_v", s2.shape, np.dtype(np.float64))
-                sq = scratch("var_q", s1.shape, np.dtype(np.float64))
-                np.multiply(s2, float(n), out=var, casting="unsafe")
-                np.copyto(sq, s1, casting="unsafe")
-                np.multiply(sq, sq, out=sq)
-                np.subtract(var, sq, out=var)
-                np.multiply(var, 1.0 / n, out=var)
-                np.add(dst, var, out=dst)
-            elif integer:
-                var = s2 - s1.astype(np.float64) ** 2 / n
-                var[var < 0.25] = 0.0  # a window that is not flat has var >= (n - 1) / n
-                dst += var
-            else:
-                dst += np.maximum(s2 - s1 * s1 / n, 0.0)
-        if finish is not None:
-            finish(o0, o1, dst)
-
-    parallel(strip, chunks(out.shape[0], VARIANCE_STRIP_ROWS))
-    return out
-
-
-def _box_sums(x: np.ndarray, kh: int, kw: int, tag: str) -> np.ndarray:
-    """Sums over every ``kh x kw`` window of a 2-D strip (valid), by integral images.
-
-    Works in per-thread scratch buffers named by ``tag`` (fresh multi-megabyte
-    arrays cost page faults on every strip); the result is valid until the
-    thread's next call with the same ``tag``.
-    """
-    from cnnfilter.engine._tiled import scratch
-
-    rows, width = x.shape
-    cs = scratch(tag + "_v", (rows + 1, width), x.dtype)
-    cs[0] = 0
-    # Row by row: numpy's cumsum along axis 0 walks each column in turn (measured on a
-    # 320 x 4000 int32 strip: 55 ms, against 1 ms for these row adds).
-    for i in range(rows):
-        np.add(cs[i], x[i], out=cs[i + 1])
-    cols = scratch(tag + "_c", (rows - kh + 1, width), x.dtype)
-    np.subtract(cs[kh:], cs[:-kh], out=cols)
-    ch = scratch(tag + "_h", (rows - kh + 1, width + 1), x.dtype)
-    ch[:, 0] = 0
-    np.cumsum(cols, axis=1, out=ch[:, 1:])
-    res = scratch(tag + "_r", (rows - kh + 1, width - kw + 1), x.dtype)
-    np.subtract(ch[:, kw:], ch[:, :-kw], out=res)
-    return res
-
-
 def _corr64(data: np.ndarray, weights: np.ndarray, plan: FilterPlan | str) -> np.ndarray:
     """Valid cross-correlation in float64 of ``(H, W)``/``(H, W, C)`` data, summed over channels."""
     return _filter(
@@ -296,28 +204,283 @@ def _quotient(num: np.ndarray, var: np.ndarray, tt: float, limit: float, flat_ou
 
 
 def _plain_ncc(data: np.ndarray, tmpl: np.ndarray, method, limit: float, flat_out) -> tuple:
-    """The unmasked ncc map, its number of flat windows and the plan.
+    """The unmasked ncc map, its number of flat windows and the plan (:func:`_tiled_ncc`).
 
-    The numerator is one correlation of the image (as it is, no copy: the
-    engine converts tiles to float64) with the zero-mean template, summed over
-    channels in the frequency domain (one inverse transform for all channels).
-    The quotient is taken strip by strip as the window variances come.
+    The FFT plan computes the numerator tile by tile with the variances; a direct
+    or separable plan correlates the whole image first (float images centred on
+    their channel means: the zero-mean template makes that exact, and the sums
+    cancel less).
     """
-    kh, kw, depth = tmpl.shape
     tz = tmpl - tmpl.mean(axis=(0, 1))
-    tt = float((tz * tz).sum())
-    weights = tz if depth > 1 else tz[:, :, 0]
+    # Twice: the rounded mean of a template far from 0 (1e4 + small detail) leaves
+    # sum(tz) ~ eps * n * level, which multiplies each window's level in the
+    # numerator; after a second pass it is ~ eps * n * |tz|.
+    tz -= tz.mean(axis=(0, 1))
+    weights = tz if tz.shape[2] > 1 else tz[:, :, 0]
     plan = plan_method(weights, method=method, dtype=np.float64)  # once, for every channel
-    source = data if depth > 1 else data[:, :, 0]
-    numerator = _corr64(source, weights, plan)
+    numerator = None
+    if plan.method != "fft":
+        source = data
+        if data.dtype.kind == "f":
+            source = data - data.mean(axis=(0, 1), dtype=np.float64)
+        numerator = _corr64(source if tz.shape[2] > 1 else source[:, :, 0], weights, plan)
+    values, flats = _tiled_ncc(data, tz, limit, flat_out, numerator)
+    return values, flats, plan
+
+
+#: FFT tile of :func:`_tiled_ncc`, rows x columns, for a ``kh x kw`` template: the
+#: fast lengths at or above ``NCC_TILE_FACTOR * (kh, kw)`` and at least
+#: ``NCC_TILE_MIN`` (cut to the image). Measured for a 64 x 64 template on 12 MP gray,
+#: one thread, CPU time of the whole call, best of 4 on a loaded machine: 256 x 1024
+#: 0.70 s, 384 x 768 0.75, 768 x 768 0.75, 640 x 640 0.77, 512 x 1024 0.77,
+#: 512 x 768 0.77: all within the noise; 512 x 768 keeps a tile's transform (3 MB)
+#: near the 2 MB L2 cache and gives 42 tiles to share between the cores.
+#: A large template's tile stops growing at ``NCC_TILE_MAX`` or twice the template
+#: (so that the cores still share several tiles).
+NCC_TILE_FACTOR = (8, 12)
+NCC_TILE_MIN = (256, 384)
+NCC_TILE_MAX = (1024, 1536)
+
+
+def _ncc_tile_shape(kh: int, kw: int, h: int, w: int) -> tuple[int, int]:
+    """``(fh, fw)``: the FFT tile of :func:`_tiled_ncc` (see :data:`NCC_TILE_FACTOR`)."""
+    from scipy import fft
+
+    sides = []
+    for k, n, factor, least, most in zip(
+        (kh, kw), (h, w), NCC_TILE_FACTOR, NCC_TILE_MIN, NCC_TILE_MAX, strict=True
+    ):
+        side = min(max(factor * k, least), max(most, 2 * k))
+        sides.append(fft.next_fast_len(min(side, n), real=True))
+    return sides[0], sides[1]
+
+
+def _run_sums(a: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """Sums of ``k`` consecutive entries along ``axis`` (valid: ``a.shape[axis] - k + 1``).
+
+    Pairwise doubling: sums of 1, 2, 4, ... entries, combined by the binary digits of
+    ``k`` (``log2 k`` whole-array adds, each in cache; numpy's ``cumsum`` is a scalar
+    loop, about 4x slower here). Exact for integers held in float64 below 2^53, and
+    more accurate than integral images for floats (no large running sums).
+    """
+    length = a.shape[axis] - k + 1
+    lead = (slice(None),) * axis
+    res = None
+    off, span, p = 0, 1, a
+    while True:
+        if k & 1:
+            part = p[lead + (slice(off, off + length),)]
+            if res is None:
+                res = part.copy()
+            else:
+                res += part
+            off += span
+        k >>= 1
+        if not k:
+            return res
+        size = p.shape[axis]
+        p = p[lead + (slice(0, size - span),)] + p[lead + (slice(span, size),)]
+        span *= 2
+
+
+def _int_window_sums(src: np.ndarray, kh: int, kw: int, acc: np.dtype) -> np.ndarray:
+    """``(rows - kh + 1, C + 1, cols - kw + 1)``: every window's ``sum I`` per channel and
+    ``sum I^2`` over all channels.
+
+    ``src``: an integer tile ``(rows, cols, C)``; sums in ``acc`` (int32 or int64),
+    exact while a window's sum of squares fits (the running sums may wrap around:
+    their differences are still right). The planes are interleaved by rows, ``(rows,
+    C + 1, cols)``, so that one call per row adds a contiguous block to the vertical
+    running sums (measured on a 512 x 768 gray tile: 0.5 ms, against 1.2 ms for
+    separate planes); horizontal running sums by ``cumsum``; then differences. One
+    sum of squares for all channels: 4 window sums for RGB instead of 6.
+    """
+    from cnnfilter.engine._tiled import scratch
+
+    rows, cols, depth = src.shape
+    planes = scratch("ncc_planes", (rows, depth + 1, cols), acc)
+    np.copyto(planes[:, :depth], src.transpose(0, 2, 1), casting="unsafe")
+    squares = planes[:, depth]
+    np.multiply(planes[:, 0], planes[:, 0], out=squares)
+    for c in range(1, depth):
+        squares += planes[:, c] * planes[:, c]
+    cs = scratch("ncc_cs", (rows + 1, depth + 1, cols), acc)
+    cs[0] = 0
+    for i in range(rows):
+        np.add(cs[i], planes[i], out=cs[i + 1])
+    vert = scratch("ncc_vert", (rows - kh + 1, depth + 1, cols), acc)
+    np.subtract(cs[kh:], cs[:-kh], out=vert)
+    ch = scratch("ncc_ch", (rows - kh + 1, depth + 1, cols + 1), acc)
+    ch[:, :, 0] = 0
+    np.cumsum(vert, axis=2, dtype=acc, out=ch[:, :, 1:])
+    sums = scratch("ncc_sums", (rows - kh + 1, depth + 1, cols - kw + 1), acc)
+    np.subtract(ch[:, :, kw:], ch[:, :, :-kw], out=sums)
+    return sums
+
+
+def _int_variance(src: np.ndarray, kh: int, kw: int, acc: np.dtype) -> np.ndarray:
+    """``n * sum over channels and window of (I - window mean)^2``, exact, integer tile.
+
+    ``n S2 - sum_c S1_c^2`` from :func:`_int_window_sums`; in float64 when ``acc`` is
+    int32 (``sum_c S1_c^2 <= n S2 < n 2^31``, exact below 2^53), in int64 otherwise
+    (the caller checks ``n^2 C peak^2 < 2^62``). A flat window gives exactly 0.
+    """
+    sums = _int_window_sums(src, kh, kw, acc)
+    depth = src.shape[2]
+    n = kh * kw
+    if acc == np.int32:
+        var = np.multiply(sums[:, depth], float(n), dtype=np.float64)
+        for c in range(depth):
+            var -= np.multiply(sums[:, c], sums[:, c], dtype=np.float64)
+        return var
+    var = sums[:, depth] * n
+    for c in range(depth):
+        var -= sums[:, c] * sums[:, c]
+    return var.astype(np.float64)
+
+
+def _float_variance(x: np.ndarray, kh: int, kw: int, integer: bool, limit: float) -> np.ndarray:
+    """``n * sum over the window of (I - window mean)^2`` for a float64 tile.
+
+    ``x`` is centred on a constant (the tile's mean). ``n S2 - S1^2`` with the window
+    sums by pairwise doubling (:func:`_run_sums`), whose rounding is below
+    ``err = 64 eps n S2`` (``log2 n`` levels of sums, with a margin). Where that
+    could be more than 1e-7 of the value (a window whose mean is farther from the
+    tile's centre than ~4000 times its standard deviation) and the window is not
+    certainly flat (``value + err <= limit``), the window is summed again
+    directly, two-pass. ``integer`` (integers too large for exact sums): a window
+    that is not flat has ``n * var >= n - 1``, so smaller values are 0.
+    """
+    n = kh * kw
+    both = np.stack([x, x * x])
+    s1, s2 = _run_sums(_run_sums(both, kh, 1), kw, 2)
+    var = s2 * float(n)
+    var -= s1 * s1
+    np.maximum(var, 0.0, out=var)
+    if integer:
+        var[var < 0.25 * n] = 0.0
+        return var
+    # rounding of n S2 - S1^2: a few eps * n S2 (pairwise sums, log2 n levels)
+    err = s2 * ((64 * np.finfo(np.float64).eps) * n)
+    suspect = (var * 1e-7 < err) & (var + err > limit)
+    if suspect.any():
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        rows, cols = np.nonzero(suspect)
+        windows = sliding_window_view(x, (kh, kw))
+        for lo in range(0, rows.size, 256):
+            r, c = rows[lo : lo + 256], cols[lo : lo + 256]
+            w = windows[r, c]
+            w = w - w.mean(axis=(1, 2), keepdims=True)
+            var[r, c] = n * (w * w).sum(axis=(1, 2))
+    return var
+
+
+def _variance_kind(data: np.ndarray, n: int):
+    """How :func:`_tiled_ncc` sums window variances: an int dtype (exact) or None (float).
+
+    ``data``: ``(H, W, C)``; a window's sum of squares over all channels is at most
+    ``n C peak^2``.
+    """
+    if data.dtype.kind not in "biu" or data.size == 0:
+        return None
+    peak = max(abs(int(data.min())), abs(int(data.max())))
+    squares = n * data.shape[2] * peak * peak
+    if squares < 2**31:
+        return np.dtype(np.int32)
+    if n * squares < 2**62:
+        return np.dtype(np.int64)
+    return None
+
+
+def _tiled_ncc(data: np.ndarray, tz: np.ndarray, limit: float, flat_out, numerator=None):
+    """The unmasked ncc, one tile of windows at a time: ``(map, number of flat windows)``.
+
+    Each tile of output windows is done whole while its data is in cache, on every
+    core: its image rows and columns are converted to float64 (float images centred
+    on the tile's channel mean: exact for the numerator, as ``tz`` sums to 0, and
+    it keeps the rounding relative to the tile's spread rather than its level),
+    transformed (``scipy.fft.rfft2``), multiplied by the zero-mean template's
+    spectrum and summed over channels, transformed back (overlap-save). The window
+    variances come from the same tile: exact integer sums for integer images
+    (:func:`_int_variance`), float ones otherwise (:func:`_float_variance`); the
+    quotient goes straight into the map. ``numerator`` (the correlation of the whole
+    image with ``tz``, from a direct or separable plan), when given, replaces the
+    tiles' transforms.
+    """
+    from scipy import fft
+
+    from cnnfilter.engine._tiled import chunks, parallel, scratch
+
+    kh, kw, depth = tz.shape
+    h, w = data.shape[:2]
+    n = kh * kw
+    oh, ow = h - kh + 1, w - kw + 1
+    fh, fw = _ncc_tile_shape(kh, kw, h, w)
+    # scaled so that the quotient is num / sqrt(n * var): sqrt(var * tt) = sqrt(n var) * this
+    gain = 1.0 / np.sqrt(float((tz * tz).sum()) / n)
+    if numerator is None:
+        specs = [fft.rfft2(tz[::-1, ::-1, c] * gain, s=(fh, fw)) for c in range(depth)]
+    acc = _variance_kind(data, n)
+    integer = data.dtype.kind in "biu"
+    out = np.empty((oh, ow))
     flats: list[int] = []
 
-    def finish(o0: int, o1: int, var: np.ndarray) -> None:
-        part = None if flat_out is None else flat_out[o0:o1]
-        flats.append(_quotient(numerator[o0:o1], var, tt, limit, part))
+    def tile(o0: int, o1: int, p0: int, p1: int) -> None:
+        block = data[o0 : o1 + kh - 1, p0 : p1 + kw - 1]
+        total = None
+        var = None if acc is None else _int_variance(block, kh, kw, acc)
+        for c in range(depth):
+            src = block[:, :, c]
+            x = None
+            if numerator is None or acc is None:
+                x = scratch("ncc_x", src.shape, np.dtype(np.float64))
+                np.copyto(x, src, casting="unsafe")
+                if acc != np.int32:  # a wide range: keep the rounding relative to the spread
+                    centre = float(x.mean())
+                    x -= round(centre) if integer else centre
+            if numerator is None:
+                spec = fft.rfft2(x, s=(fh, fw))
+                spec *= specs[c]
+                total = spec if total is None else np.add(total, spec, out=total)
+            if acc is None:
+                v = _float_variance(x, kh, kw, integer, limit * n)
+                var = v if var is None else np.add(var, v, out=var)
+        if numerator is None:
+            # inverse along the columns, then along the rows only for the rows kept
+            # (measured: 40% less time than irfft2 for a 512 x 768 tile)
+            total = fft.ifft(total, axis=0, overwrite_x=True)[kh - 1 : kh - 1 + o1 - o0]
+            num = fft.irfft(total, n=fw, axis=1, overwrite_x=True)[:, kw - 1 : kw - 1 + p1 - p0]
+        else:
+            num = numerator[o0:o1, p0:p1] * gain
+        flat = _tile_quotient(num, var, limit * n, out[o0:o1, p0:p1])
+        flats.append(0 if flat is None else int(np.count_nonzero(flat)))
+        if flat_out is not None:
+            flat_out[o0:o1, p0:p1] = False if flat is None else flat
 
-    _variance_sums(data, kh, kw, finish=finish)
-    return numerator, sum(flats), plan
+    per_h, per_w = fh - kh + 1, fw - kw + 1
+    bounds = [(a, b, c, d) for a, b in chunks(oh, per_h) for c, d in chunks(ow, per_w)]
+    parallel(tile, bounds)
+    return out, sum(flats)
+
+
+def _tile_quotient(num: np.ndarray, var: np.ndarray, limit: float, dst: np.ndarray):
+    """``dst = clip(num / sqrt(var), -1, 1)``, 0 where ``var <= limit``; the flat mask.
+
+    ``var`` (float64, overwritten) is ``n`` times the window variance sum; ``num``
+    was scaled to match. The flat mask (None when no window is flat) is only built
+    when the smallest variance says it is needed.
+    """
+    flat = None
+    if float(var.min()) <= limit:
+        flat = var <= limit
+        var[flat] = 1.0
+    np.sqrt(var, out=var)
+    np.divide(num, var, out=dst)
+    if flat is not None:
+        dst[flat] = 0.0
+    np.clip(dst, -1.0, 1.0, out=dst)
+    return flat
 
 
 def _masked_terms(data: np.ndarray, tmpl: np.ndarray, weights: np.ndarray, method) -> tuple:
