@@ -53,17 +53,14 @@ def one_line(message: str) -> str:
     return text.rstrip(".")
 
 
-#: `` <list[str]>``, `` <str>``, `` <int range>``: the Python type Typer appends to a name.
-_TYPE_SUFFIX = " <"
-
-
 class ReadableCommand(TyperCommand):
     """A command whose help names values as a person reads them, never as Python types.
 
     Typer writes ``{images}...`` in the usage line and ``images... <list[str]>``
     under Arguments; here an argument is its metavar (``IMAGE...``,
     ``[KERNEL]``) or its name in capitals, and an option without a metavar
-    loses Typer's ``<type>`` suffix.
+    loses the type Typer appends (``<int range>``; ``INTEGER RANGE`` before
+    Typer 0.29): the help reads the same whichever Typer renders it.
     """
 
     def get_params(self, ctx) -> list:
@@ -85,31 +82,71 @@ class ReadableCommand(TyperCommand):
             name, text = record
             if param.param_type_name == "argument":
                 args.append((_argument_name(param), text))
+            elif param.metavar is None:
+                opts.append((_readable_option(name, _choices(param)), text))
             else:
-                opts.append((_readable_option(name), text))
+                opts.append((name, text))
         for title, rows in (("Arguments", args), ("Options", opts)):
             if rows:
                 with formatter.section(title):
                     formatter.write_dl(rows)
 
 
-#: Typer's type label -> the word a person reads.
+#: The type label Typer 0.29 appends (``--top <int range>``) or Click's, which Typer
+#: 0.26-0.28 append (``--top INTEGER RANGE``) -> the word a person reads.
 _TYPE_WORDS = {"int": "N", "int range": "N", "float": "X", "float range": "X", "path": "FILE",
-               "file": "FILE", "directory": "DIR", "str": "TEXT", "text": "TEXT"}  # fmt: skip
+               "file": "FILE", "directory": "DIR", "str": "TEXT", "text": "TEXT",
+               "INTEGER": "N", "INTEGER RANGE": "N", "FLOAT": "X", "FLOAT RANGE": "X",
+               "PATH": "FILE", "FILENAME": "FILE", "DIRECTORY": "DIR", "TEXT": "TEXT"}  # fmt: skip
 
 
-def _readable_option(name: str) -> str:
+def _readable_option(name: str, choices: list[str] | None = None) -> str:
     """``--top <int range>`` -> ``--top N``; ``--op <max|avg>`` -> ``--op max|avg``.
+
+    ``name`` is the option column as Typer writes it for an option without a
+    metavar; ``choices`` the values of a choice option, written ``a|b|c``.
 
     >>> _readable_option("-t, --template <path>"), _readable_option("--op <max|avg|lp>")
     ('-t, --template FILE', '--op max|avg|lp')
+    >>> _readable_option("--top INTEGER RANGE"), _readable_option("--op [max|avg]", ["max", "avg"])
+    ('--top N', '--op max|avg')
+    >>> _readable_option("--force"), _readable_option("--compare <x>", ["x"])
+    ('--force', '--compare x')
     """
-    if _TYPE_SUFFIX not in name:
+    head, label = _split_type_label(name)
+    if label is None:
         return name
-    head, _, label = name.partition(_TYPE_SUFFIX)
-    label = label.rstrip(">")
-    word = label if "|" in label else _TYPE_WORDS.get(label, "VALUE")
+    if choices:
+        word = "|".join(choices)
+    else:
+        word = label if "|" in label else _TYPE_WORDS.get(label, "VALUE")
     return f"{head} {word}"
+
+
+def _split_type_label(name: str) -> tuple[str, str | None]:
+    """``("--top", "int range")`` from ``--top <int range>``, ``--top INTEGER RANGE`` or
+    ``--op [max|avg]`` (Click's choices); ``(name, None)`` for a flag."""
+    if name.endswith(">") and " <" in name:
+        head, _, label = name.partition(" <")
+        return head, label[:-1]
+    if name.endswith("]") and " [" in name:
+        head, _, label = name.rpartition(" [")
+        return head, label[:-1]
+    for label in sorted((w for w in _TYPE_WORDS if w.isupper()), key=len, reverse=True):
+        if name.endswith(" " + label):
+            return name[: -len(label) - 1], label
+    return name, None
+
+
+def _choices(param) -> list[str] | None:
+    """The values of a choice option (an Enum), from Typer 0.29's type descriptor or from
+    Click's ``Choice`` type (older Typer); None for any other option."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is not None:
+        values = descriptor.choices if getattr(descriptor, "is_choice", False) else None
+    else:
+        values = getattr(getattr(param, "type", None), "choices", None)
+    return [str(getattr(v, "value", v)) for v in values] if values else None
 
 
 def _argument_name(param) -> str:
