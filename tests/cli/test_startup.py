@@ -102,6 +102,7 @@ LISTINGS = {
     ("help",): "Topics (cnnfilter help TOPIC):",
     ("help", "arch"): "arch.yaml",
     ("help", "exit-codes"): "exit",
+    ("help", "apply"): "Usage: cnnfilter apply",  # a command's help through `help`
 }
 
 
