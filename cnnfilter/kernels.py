@@ -38,7 +38,20 @@ __all__ = [
     "log_kernel",
     "listed_names",
     "suggestions",
+    "format_number",
 ]
+
+
+def format_number(value: float) -> str:
+    """Short text for a kernel weight: integers plain, fractions to 4 significant digits.
+
+    >>> format_number(2.0), format_number(0.0625), format_number(1 / 3)
+    ('2', '0.0625', '0.3333')
+    """
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4g}"
+
 
 #: Largest kernel side accepted from a spec or a file (a 1025x1025 kernel is
 #: already 1M weights; larger ones are almost certainly a mistake).

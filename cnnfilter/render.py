@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnfilter.kernels import format_number  # re-exported: the kernel text lives here
+
 __all__ = [
     "format_number",
     "kernel_text",
@@ -24,13 +26,6 @@ __all__ = [
     "mark_peaks",
     "winners_picture",
 ]
-
-
-def format_number(value: float) -> str:
-    """Short text for a kernel weight: integers plain, fractions to 4 significant digits."""
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.4g}"
 
 
 def kernel_text(weights: np.ndarray) -> str:

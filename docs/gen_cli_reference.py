@@ -1,7 +1,9 @@
 """Write docs/reference/cli.md: the ``--help`` of cnnfilter and of every command.
 
 Also copies the reference pages of ``cnnfilter help TOPIC`` (docs/reference/*.md, the one
-source) into the package, cnnfilter/help/, so that they are installed with it.
+source) into the package, cnnfilter/help/, so that they are installed with it, and writes
+cnnfilter/kernel_listing.json, the kernel registry as ``cnnfilter kernels`` lists it (read
+there without NumPy; tests/kernels/test_stored_listing.py compares it with the registry).
 
 Usage, from the repository root after set-up::
 
@@ -74,9 +76,21 @@ def topic_copies() -> dict[Path, str]:
     return {PACKAGE_PAGES / t.file: (source / t.file).read_text() for t in TOPICS.values()}
 
 
+def kernel_listing() -> dict[Path, str]:
+    """cnnfilter/kernel_listing.json -> its text for the registry as it is now."""
+    from cnnfilter.tasks.kernels import LISTING_FILE, listing_text
+
+    return {LISTING_FILE: listing_text()}
+
+
+def generated() -> dict[Path, str]:
+    """Every file this script writes -> its text."""
+    return {TARGET: render(), **topic_copies(), **kernel_listing()}
+
+
 def stale() -> list[Path]:
     """The generated files that differ from what this script would write."""
-    wanted = {TARGET: render(), **topic_copies()}
+    wanted = generated()
     return [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
 
 
@@ -88,7 +102,7 @@ def main(argv: list[str]) -> int:
     if argv:
         print(__doc__)
         return 2
-    for path, text in {TARGET: render(), **topic_copies()}.items():
+    for path, text in generated().items():
         path.write_text(text)
         print(f"wrote {path}")
     return 0

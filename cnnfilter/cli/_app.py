@@ -11,15 +11,17 @@ names written as flags, and the exit code of its class
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import NoReturn, TypeVar
 
 import typer
+import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from cnnfilter.cli._errors import INTERRUPT_EXIT_CODES, as_flags, exit_code_for
@@ -51,18 +53,18 @@ def one_line(message: str) -> str:
     return text.rstrip(".")
 
 
-#: `` <list[str]>``, `` <str>``, `` <int range>``: the Python type Typer appends to a name.
-_TYPE_SUFFIX = " <"
-
-
 class ReadableCommand(TyperCommand):
     """A command whose help names values as a person reads them, never as Python types.
 
     Typer writes ``{images}...`` in the usage line and ``images... <list[str]>``
     under Arguments; here an argument is its metavar (``IMAGE...``,
     ``[KERNEL]``) or its name in capitals, and an option without a metavar
-    loses Typer's ``<type>`` suffix.
+    loses the type Typer appends (``<int range>``; ``INTEGER RANGE`` before
+    Typer 0.29): the help reads the same whichever Typer renders it.
     """
+
+    def get_params(self, ctx) -> list:
+        return _without_eager_coercion(super().get_params(ctx))
 
     def collect_usage_pieces(self, ctx) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
@@ -80,31 +82,71 @@ class ReadableCommand(TyperCommand):
             name, text = record
             if param.param_type_name == "argument":
                 args.append((_argument_name(param), text))
+            elif param.metavar is None:
+                opts.append((_readable_option(name, _choices(param)), text))
             else:
-                opts.append((_readable_option(name), text))
+                opts.append((name, text))
         for title, rows in (("Arguments", args), ("Options", opts)):
             if rows:
                 with formatter.section(title):
                     formatter.write_dl(rows)
 
 
-#: Typer's type label -> the word a person reads.
+#: The type label Typer 0.29 appends (``--top <int range>``) or Click's, which Typer
+#: 0.26-0.28 append (``--top INTEGER RANGE``) -> the word a person reads.
 _TYPE_WORDS = {"int": "N", "int range": "N", "float": "X", "float range": "X", "path": "FILE",
-               "file": "FILE", "directory": "DIR", "str": "TEXT", "text": "TEXT"}  # fmt: skip
+               "file": "FILE", "directory": "DIR", "str": "TEXT", "text": "TEXT",
+               "INTEGER": "N", "INTEGER RANGE": "N", "FLOAT": "X", "FLOAT RANGE": "X",
+               "PATH": "FILE", "FILENAME": "FILE", "DIRECTORY": "DIR", "TEXT": "TEXT"}  # fmt: skip
 
 
-def _readable_option(name: str) -> str:
+def _readable_option(name: str, choices: list[str] | None = None) -> str:
     """``--top <int range>`` -> ``--top N``; ``--op <max|avg>`` -> ``--op max|avg``.
+
+    ``name`` is the option column as Typer writes it for an option without a
+    metavar; ``choices`` the values of a choice option, written ``a|b|c``.
 
     >>> _readable_option("-t, --template <path>"), _readable_option("--op <max|avg|lp>")
     ('-t, --template FILE', '--op max|avg|lp')
+    >>> _readable_option("--top INTEGER RANGE"), _readable_option("--op [max|avg]", ["max", "avg"])
+    ('--top N', '--op max|avg')
+    >>> _readable_option("--force"), _readable_option("--compare <x>", ["x"])
+    ('--force', '--compare x')
     """
-    if _TYPE_SUFFIX not in name:
+    head, label = _split_type_label(name)
+    if label is None:
         return name
-    head, _, label = name.partition(_TYPE_SUFFIX)
-    label = label.rstrip(">")
-    word = label if "|" in label else _TYPE_WORDS.get(label, "VALUE")
+    if choices:
+        word = "|".join(choices)
+    else:
+        word = label if "|" in label else _TYPE_WORDS.get(label, "VALUE")
     return f"{head} {word}"
+
+
+def _split_type_label(name: str) -> tuple[str, str | None]:
+    """``("--top", "int range")`` from ``--top <int range>``, ``--top INTEGER RANGE`` or
+    ``--op [max|avg]`` (Click's choices); ``(name, None)`` for a flag."""
+    if name.endswith(">") and " <" in name:
+        head, _, label = name.partition(" <")
+        return head, label[:-1]
+    if name.endswith("]") and " [" in name:
+        head, _, label = name.rpartition(" [")
+        return head, label[:-1]
+    for label in sorted((w for w in _TYPE_WORDS if w.isupper()), key=len, reverse=True):
+        if name.endswith(" " + label):
+            return name[: -len(label) - 1], label
+    return name, None
+
+
+def _choices(param) -> list[str] | None:
+    """The values of a choice option (an Enum), from Typer 0.29's type descriptor or from
+    Click's ``Choice`` type (older Typer); None for any other option."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is not None:
+        values = descriptor.choices if getattr(descriptor, "is_choice", False) else None
+    else:
+        values = getattr(getattr(param, "type", None), "choices", None)
+    return [str(getattr(v, "value", v)) for v in values] if values else None
 
 
 def _argument_name(param) -> str:
@@ -117,6 +159,100 @@ def _argument_name(param) -> str:
     return name
 
 
+def _deferred_class(cls: type) -> type:
+    """``cls`` (a Typer parameter class) building its value converter only when needed.
+
+    Typer 0.29 converts every parameter's value, the absent ones (``None``)
+    included, through a Pydantic ``TypeAdapter`` built on first use: importing
+    Pydantic and building the adapters doubled the start of ``cnnfilter
+    kernels`` and of every ``cnnfilter COMMAND --help`` (whose group options
+    are absent). An absent value, a string for a plain ``str`` parameter and a
+    default that already has its type come out of Typer's conversion
+    unchanged, so they are returned as they are (:class:`_Deferred`); any
+    other value goes through Typer's converter. tests/cli/test_startup.py
+    checks that both agree for every parameter of every command.
+    """
+
+    def get_runtime_param(self):
+        return _Deferred(super(deferred, self).get_runtime_param)
+
+    # one base only, no new slots: instances of cls can be switched to it (__class__)
+    namespace = {"__slots__": (), "get_runtime_param": get_runtime_param, "_deferred": True}
+    deferred = type(cls.__name__, (cls,), namespace)
+    return deferred
+
+
+class _Deferred:
+    """Stands in for Typer's ``RuntimeParam`` until a value needs the real one."""
+
+    def __init__(self, build: Callable) -> None:
+        self._build = build
+
+    def coerce(self, value, param, ctx):
+        if value is None:  # as Typer's RuntimeParam.coerce
+            return () if (param.multiple or param.nargs == -1) else None
+        done = unchanged_value(param, ctx, value)
+        if done is not _CONVERT:
+            return done
+        return self._build().coerce(value, param=param, ctx=ctx)
+
+    def __getattr__(self, name: str):
+        return getattr(self._build(), name)
+
+
+_CONVERT = object()
+
+
+def unchanged_value(param, ctx, value):
+    """``value`` when Typer's conversion would return it unchanged, else ``_CONVERT``.
+
+    A string for a plain ``str`` parameter; a default (from the function's
+    signature, not the command line) that already is an ``int``, ``float``,
+    ``str`` or member of the parameter's Enum, or that is the value of one
+    of its members (that member).
+    """
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is None or param.multiple or param.nargs != 1:
+        return _CONVERT
+    info, kind = descriptor.parameter_info, descriptor.annotation
+    if getattr(info, "parser", None) is not None or getattr(info, "click_type", None) is not None:
+        return _CONVERT
+    if kind is str and type(value) is str:
+        return value
+    if ctx is None or not _from_default(ctx, param):
+        return _CONVERT
+    if kind in (int, float) and type(value) is kind:
+        return value
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        if isinstance(value, kind):
+            return value
+        members = [m for m in kind if m.value == value]
+        if len(members) == 1:
+            return members[0]
+    return _CONVERT
+
+
+def _from_default(ctx, param) -> bool:
+    source = ctx.get_parameter_source(param.name)
+    return source is not None and source.name == "DEFAULT"
+
+
+#: Typer parameter class -> its :func:`_deferred_class`.
+_DEFERRED_CLASSES: dict[type, type] = {}
+
+
+def _without_eager_coercion(params: list) -> list:
+    """``params`` with each Typer parameter's converter built only when needed (in place)."""
+    for param in params:
+        cls = type(param)
+        if not hasattr(cls, "get_runtime_param") or "_deferred" in cls.__dict__:
+            continue  # not a Typer 0.29 parameter, or done already
+        if cls not in _DEFERRED_CLASSES:
+            _DEFERRED_CLASSES[cls] = _deferred_class(cls)
+        param.__class__ = _DEFERRED_CLASSES[cls]
+    return params
+
+
 class _OneLineErrors(TyperGroup):
     """Command-line mistakes as one stderr line, like the library's own errors.
 
@@ -127,9 +263,28 @@ class _OneLineErrors(TyperGroup):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        for command in self.commands.values():  # every command, whoever registered it
-            if type(command) is TyperCommand:
-                command.__class__ = ReadableCommand
+        built = self.commands  # commands Typer built itself (none: see _LazyTyper)
+        self.commands = _LazyCommands(app.lazy_commands)
+        for name, command in built.items():
+            self.commands[name] = _readable(command)
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(self.commands)  # names only: building a command costs its signature
+
+    def get_params(self, ctx) -> list:
+        return _without_eager_coercion(super().get_params(ctx))
+
+    def format_commands(self, ctx, formatter) -> None:
+        """Click's listing of the commands, from each command's help alone (no parameters)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.commands.listing(name)
+            if command is not None and not command.hidden:
+                rows.append((name, command))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(n, c.get_short_help_str(limit)) for n, c in rows])
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -158,7 +313,111 @@ class _OneLineErrors(TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-app = typer.Typer(
+def _readable(command):
+    if type(command) is TyperCommand:
+        command.__class__ = ReadableCommand
+    return command
+
+
+class _LazyCommands(MutableMapping):
+    """The commands of the group, each built into a Click command the first time it is used.
+
+    Typer turns a command function into a Click command by reading its
+    signature and evaluating every annotation: about 5 ms a command, 40 ms for
+    all of them at every start. A run needs one (``cnnfilter apply ...``);
+    ``cnnfilter --help`` needs only each command's help line, read from a
+    parameterless copy of the function (:meth:`listing`).
+    """
+
+    def __init__(self, entries: dict[str, tuple[Callable, dict]]) -> None:
+        self._entries = entries
+        self._built: dict[str, object] = {}
+
+    def _names(self) -> list[str]:
+        return [*self._entries, *(n for n in self._built if n not in self._entries)]
+
+    def __getitem__(self, name: str):
+        if name not in self._built:
+            func, settings = self._entries[name]  # KeyError: no such command
+            self._built[name] = _click_command(func, settings)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._entries and name not in self._built:
+            raise KeyError(name)
+        self._entries = {k: v for k, v in self._entries.items() if k != name}
+        self._built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def listing(self, name: str):
+        """The command as far as the group's help needs it: name, help text, hidden."""
+        if name in self._built or name not in self._entries:
+            return self._built.get(name)
+        func, settings = self._entries[name]
+
+        def stand_in() -> None:
+            pass
+
+        stand_in.__doc__ = func.__doc__
+        return _click_command(stand_in, settings)
+
+
+def _click_command(func: Callable, settings: dict):
+    """The Click command Typer builds for ``func`` registered with ``settings``."""
+    _evaluate_annotations(func)
+    single = typer.Typer(rich_markup_mode=None, add_completion=False)
+    single.command(**settings)(func)
+    return _readable(typer.main.get_command(single))
+
+
+def _evaluate_annotations(func: Callable) -> None:
+    """Turn the string annotations of a command function into objects, once, in place.
+
+    The command modules use ``from __future__ import annotations``; Typer
+    evaluates each string twice (``inspect.signature(eval_str=True)`` and
+    ``get_type_hints``), which made building ``apply`` 14 ms against 2 ms
+    for annotations that are objects. The dict is updated in place because
+    :func:`guarded`'s wrapper shares it (``functools.wraps``).
+    """
+    import inspect
+
+    raw = inspect.unwrap(func)
+    notes = getattr(raw, "__annotations__", None)
+    if notes and any(isinstance(v, str) for v in notes.values()):
+        notes.update(inspect.get_annotations(raw, eval_str=True))
+
+
+class _LazyTyper(typer.Typer):
+    """A Typer app that keeps its commands' functions and builds each one when it is used.
+
+    ``@app.command(...)`` records the function and its settings in
+    :attr:`lazy_commands` (in order of registration: the order of
+    ``cnnfilter --help``); the group (:class:`_OneLineErrors`) builds a
+    command through Typer itself when it is invoked or asked for its help.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands: dict[str, tuple[Callable, dict]] = {}
+
+    def command(self, name: str | None = None, **settings):
+        def register(func: F) -> F:
+            key = name or typer.main.get_command_name(func.__name__)
+            self.lazy_commands[key] = (func, {"name": key, **settings})
+            return func
+
+        return register
+
+
+app = _LazyTyper(
     name="cnnfilter",
     cls=_OneLineErrors,
     help=(
@@ -245,6 +504,33 @@ def print_table(console, table, form: str | None = None) -> None:
     from cnnfilter.cli._tables import render_table
 
     render_table(console, table, form)
+
+
+def might_be_a_terminal(stream) -> bool:
+    """Whether Rich could take ``stream`` for a terminal (a tty, or forced by environment).
+
+    False means Rich would print to it as to a file: plain text, which the
+    listings then write without importing Rich at all.
+    """
+    return _isatty(stream) or any(name in os.environ for name in ("FORCE_COLOR", "TTY_COMPATIBLE"))
+
+
+def print_tables(tables: list, form: str | None = None) -> None:
+    """Print :class:`cnnfilter.cli._tables.Rows` tables on stdout, a blank line between.
+
+    As :func:`print_table` (box on a terminal, plain text to a pipe or a
+    file, or ``form``), but plain and tsv text are written without Rich.
+    """
+    from cnnfilter.cli._tables import table_text
+
+    if form in ("plain", "tsv") or (form is None and not might_be_a_terminal(sys.stdout)):
+        sys.stdout.write("\n".join(table_text(t, form or "plain") for t in tables))
+        return
+    console = stdout_console()
+    for i, table in enumerate(tables):
+        if i:
+            console.file.write("\n")
+        print_table(console, table.to_rich(), form)
 
 
 def animations_enabled(*, quiet: bool = False) -> bool:

@@ -10,14 +10,17 @@
 * ``tsv``: a header line and rows, tab-separated (``--table tsv``).
 
 Every table given to :func:`render_table` is a ``rich.table.Table`` whose
-cells are plain strings (the form the commands build).
+cells are plain strings (the form the commands build), or a :class:`Rows`:
+the same table without Rich, which a listing builds so that printing it to a
+pipe or a file never imports Rich (:func:`table_text`; Rich only draws the
+boxes on a terminal, :meth:`Rows.to_rich`).
 """
 
 from __future__ import annotations
 
 import textwrap
 
-__all__ = ["TABLE_FORMS", "render_table"]
+__all__ = ["TABLE_FORMS", "Rows", "render_table", "table_text"]
 
 #: ``--table`` choices and what each prints.
 TABLE_FORMS = {
@@ -25,6 +28,53 @@ TABLE_FORMS = {
     "plain": "fixed-width columns, no box drawing (the default to a pipe or file)",
     "tsv": "tab-separated values with a header line",
 }
+
+
+class _Column:
+    def __init__(self, header: str, justify: str) -> None:
+        self.header = header
+        self.justify = justify
+        self._cells: list[str] = []  # the name Rich's Column gives its cells
+
+
+class Rows:
+    """A table of plain strings with the parts of a ``rich.table.Table`` this module reads.
+
+    ``Rows(title=..., title_justify="left")``, ``add_column(header,
+    justify=...)`` and ``add_row(*cells)`` as Rich's; :meth:`to_rich` is the
+    Rich table for the box form.
+    """
+
+    def __init__(
+        self, title: str | None = None, caption: str | None = None, title_justify: str = "center"
+    ) -> None:
+        self.title = title
+        self.caption = caption
+        self.title_justify = title_justify
+        self.columns: list[_Column] = []
+
+    def add_column(self, header: str, justify: str = "left") -> None:
+        self.columns.append(_Column(header, justify))
+
+    def add_row(self, *cells: str) -> None:
+        for column, cell in zip(self.columns, cells, strict=True):
+            column._cells.append(cell)
+
+    def to_rich(self):
+        """The same table as a ``rich.table.Table``."""
+        from rich.table import Table
+
+        table = Table(title=self.title, caption=self.caption, title_justify=self.title_justify)
+        for column in self.columns:
+            table.add_column(column.header, justify=column.justify)
+        for row in zip(*(c._cells for c in self.columns), strict=True):
+            table.add_row(*row)
+        return table
+
+
+def table_text(table, form: str = "plain") -> str:
+    """``table`` (Rich's or :class:`Rows`) as ``plain`` or ``tsv`` text."""
+    return _tsv(table) if form == "tsv" else _plain(table)
 
 
 def _grid(table) -> tuple[list[str], list[list[str]], list[bool]]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cnnfilter.cli._app import app, guarded, print_table, stdout_console
+from cnnfilter.cli._app import app, guarded, print_tables, stdout_console
 from cnnfilter.cli._complete import complete_kernel
 from cnnfilter.cli._options import (
     DxOption,
@@ -45,7 +45,7 @@ def kernels(
     use, with the convention of each; or show one kernel."""
     from cnnfilter.foreign_kernels import opencv_sobel_spec
     from cnnfilter.kernels import resolve_kernel
-    from cnnfilter.tasks.kernels import kernel_document, registry_document
+    from cnnfilter.tasks.kernels import kernel_document, stored_registry_document
 
     notes = Notes.of(quiet=quiet, verbose=verbose)
     form = _table_form(table)
@@ -60,9 +60,9 @@ def kernels(
         else:
             _print_kernel(doc, k.weights)
     elif json_out:
-        emit_json(registry_document())
+        emit_json(stored_registry_document())
     else:
-        _print_registry(registry_document(), form)
+        _print_registry(stored_registry_document(), form)
 
 
 def _table_form(table: str | None) -> str | None:
@@ -76,7 +76,8 @@ def _table_form(table: str | None) -> str | None:
 
 def _print_kernel(doc: dict, weights) -> None:
     """One kernel: its matrix, sum, separability, description and source."""
-    from cnnfilter.render import format_number, kernel_text
+    from cnnfilter.kernels import format_number
+    from cnnfilter.render import kernel_text
 
     console = stdout_console()
     console.print(f"{doc['name']} ({'x'.join(map(str, doc['shape']))})")
@@ -98,11 +99,15 @@ def _print_kernel(doc: dict, weights) -> None:
 
 def _print_registry(doc: dict, form: str | None) -> None:
     """The registry as a table, then the names of other tools with their conventions."""
-    from rich.table import Table
+    print_tables(registry_tables(doc), form)
 
-    from cnnfilter.render import format_number
 
-    table = Table(title="Named kernels (written for convolution)", title_justify="left")
+def registry_tables(doc: dict) -> list:
+    """The two tables of ``cnnfilter kernels`` (plain strings; no NumPy, no Rich)."""
+    from cnnfilter.cli._tables import Rows
+    from cnnfilter.kernels import format_number
+
+    table = Rows(title="Named kernels (written for convolution)", title_justify="left")
     for col in ("name", "size", "sum", "separable", "what", "source"):
         table.add_column(col, justify="right" if col == "sum" else "left")
     for entry in doc["kernels"]:
@@ -114,9 +119,7 @@ def _print_registry(doc: dict, form: str | None) -> None:
             entry["description"],
             entry["source"],
         )
-    console = stdout_console()
-    print_table(console, table, form)
-    other = Table(
+    other = Rows(
         title="Names from other tools (same result as the tool under apply's default "
         "convolution, with the boundary named)",
         title_justify="left",
@@ -125,5 +128,4 @@ def _print_registry(doc: dict, form: str | None) -> None:
         other.add_column(col)
     for entry in doc["aliases"]:
         other.add_row(entry["usage"], entry["tool"], entry["what"], entry["convention"])
-    console.file.write("\n")
-    print_table(console, other, form)
+    return [table, other]

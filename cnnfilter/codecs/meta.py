@@ -99,7 +99,10 @@ def meta_of(im) -> ImageMeta:
     except Exception:  # noqa: BLE001 -- damaged EXIF is dropped, the pixels still count
         parsed = None
     if parsed is not None and len(parsed):
-        exif = _descriptive_exif(parsed)
+        try:
+            exif = _descriptive_exif(parsed)
+        except Exception:  # noqa: BLE001 -- tags Pillow cannot write back are dropped too
+            exif = None
     dpi = info.get("dpi")
     if dpi is not None:
         try:
@@ -121,7 +124,7 @@ def _descriptive_exif(parsed) -> bytes | None:
     from PIL import Image
 
     kept = Image.Exif()
-    kept.load(parsed.tobytes())
+    kept.load(_classic_tiff_bytes(parsed))
     for tag in _LAYOUT_TAGS & set(kept):
         del kept[tag]
     if _ORIENTATION in kept:
@@ -129,6 +132,23 @@ def _descriptive_exif(parsed) -> bytes | None:
     if not len(kept):
         return None
     return kept.tobytes()
+
+
+def _classic_tiff_bytes(parsed) -> bytes:
+    """``parsed.tobytes()``, with a classic TIFF header for the tags of a BigTIFF.
+
+    Pillow (11 to 13) writes the tags of a BigTIFF after a 16-byte BigTIFF
+    header that its own ``Exif.load`` cannot read back ("unpack requires a
+    buffer of 8 bytes"): every in-memory run on a BigTIFF failed. The tags
+    kept (descriptions, dates, resolution) fit a classic header.
+    """
+    if not getattr(parsed, "bigtiff", False):
+        return parsed.tobytes()
+    parsed.bigtiff = False
+    try:
+        return parsed.tobytes()
+    finally:
+        parsed.bigtiff = True
 
 
 def _fits(meta: ImageMeta, channels: int) -> ImageMeta:

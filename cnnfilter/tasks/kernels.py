@@ -3,6 +3,10 @@
 :func:`load_kernel` reads the one kernel of ``apply`` and ``detect``;
 :func:`kernel_document` and :func:`registry_document` are the reports of
 ``kernels NAME`` and ``kernels`` (the same dicts their ``--json`` prints).
+:func:`stored_registry_document` is the second without NumPy, for the
+listing's start time: the kernels as :func:`registry_document` computed them
+when ``python docs/gen_cli_reference.py`` last wrote :data:`LISTING_FILE`
+(tests/kernels/test_stored_listing.py fails when the registry has changed since).
 """
 
 from __future__ import annotations
@@ -16,8 +20,13 @@ __all__ = [
     "load_kernel",
     "kernel_document",
     "registry_document",
+    "stored_registry_document",
     "readable_factors",
+    "LISTING_FILE",
 ]
+
+#: The ``kernels`` entries of :func:`registry_document`, as JSON (generated; shipped).
+LISTING_FILE = Path(__file__).resolve().parent.parent / "kernel_listing.json"
 
 
 def load_kernel(kernel: str | None, kernel_file: Path | None) -> Kernel:
@@ -91,10 +100,37 @@ def registry_document() -> dict:
         doc["usage"] = entry.usage
         doc["parameters"] = dict(zip(entry.params, entry.defaults, strict=True))
         entries.append(doc)
+    return {"kernels": entries, "aliases": _aliases()}
+
+
+def stored_registry_document() -> dict:
+    """:func:`registry_document`, its kernels read from :data:`LISTING_FILE` (no NumPy).
+
+    Raises:
+        ProcessingError: the file is missing (a broken installation).
+    """
+    import json
+
+    from cnnfilter.errors import ProcessingError
+
+    try:
+        entries = json.loads(LISTING_FILE.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProcessingError(f"cannot read the kernel listing {LISTING_FILE}: {exc}") from None
+    return {"kernels": entries, "aliases": _aliases()}
+
+
+def listing_text() -> str:
+    """The text of :data:`LISTING_FILE` for the registry as it is now (needs NumPy)."""
+    import json
+
+    return json.dumps(registry_document()["kernels"], indent=1) + "\n"
+
+
+def _aliases() -> list[dict]:
     from cnnfilter.foreign_kernels import FOREIGN_NAMES
 
-    aliases = [
+    return [
         {"usage": f.usage, "tool": f.tool, "what": f.what, "convention": f.convention}
         for f in FOREIGN_NAMES
     ]
-    return {"kernels": entries, "aliases": aliases}

@@ -1,4 +1,5 @@
-"""The CLI starts light: --help and kernels import neither scipy, PIL nor yaml.
+"""The CLI starts light: help and the listings import neither NumPy, Rich, Pillow, YAML
+nor SciPy, and no Pydantic (Typer 0.29's converter) unless importing Typer does.
 
 Measured start times live in benchmarks/run.py; these tests only check which
 modules get imported, in a fresh interpreter.
@@ -22,10 +23,16 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 HEAVY = ("scipy", "PIL", "yaml", "numpy", "rich")
 
+#: Modules Typer may import while it converts option values (Typer 0.29: Pydantic); a
+#: listing must not load them unless importing Typer already does.
+TYPER_LAZY = ("pydantic",)
+
+PROBED = (*HEAVY, *TYPER_LAZY)
+
 
 def modules_after(code: str) -> dict[str, bool]:
     probe = (
-        code + f"\nimport json, sys\nprint(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))"
+        code + f"\nimport json, sys\nprint(json.dumps({{m: m in sys.modules for m in {PROBED!r}}}))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=ENV
@@ -33,44 +40,84 @@ def modules_after(code: str) -> dict[str, bool]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+#: What ``import typer`` loads by itself of :data:`PROBED`, in this environment.
+TYPER_LOADS = {m for m, loaded in modules_after("import typer").items() if loaded}
+
+
+def heavy_loaded(loaded: dict[str, bool]) -> list[str]:
+    """The probed modules loaded that neither the command nor Typer's import needs."""
+    return [m for m, v in loaded.items() if v and m not in TYPER_LOADS]
+
+
 def test_importing_the_cli_imports_no_heavy_module():
     loaded = modules_after("import cnnfilter.cli")
-    assert loaded == dict.fromkeys(HEAVY, False)
+    assert loaded == dict.fromkeys(PROBED, False) | dict.fromkeys(TYPER_LOADS, True)
 
 
-def run_probe(argv: list[str]) -> tuple[dict[str, bool], str, int]:
-    """Run the CLI with ``argv`` in a fresh interpreter (stdout a pipe): heavy modules
+def run_probe(argv: list[str], env: dict | None = None) -> tuple[dict[str, bool], str, int]:
+    """Run the CLI with ``argv`` in a fresh interpreter (stdout a pipe): probed modules
     loaded afterwards, the command's stdout, its exit code."""
     probe = (
         "import json, sys\nfrom cnnfilter.cli import app\n"
         f"sys.argv = ['cnnfilter', *{argv!r}]\ncode = 0\n"
         "try:\n    app()\nexcept SystemExit as exc:\n    code = exc.code or 0\n"
-        f"sys.stderr.write('\\nPROBE' + json.dumps([{{m: m in sys.modules for m in {HEAVY!r}}}, "
+        f"sys.stderr.write('\\nPROBE' + json.dumps([{{m: m in sys.modules for m in {PROBED!r}}}, "
         "code]))"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=ENV
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env or ENV
     )
     loaded, code = json.loads(proc.stderr.rsplit("PROBE", 1)[1])
     return loaded, proc.stdout, code
 
 
-SUBCOMMANDS = ["apply", "detect", "pool", "kernels", "params", "receptive-field"]
+def command_names() -> list[str]:
+    from cnnfilter.cli import app
+
+    return list(app.lazy_commands)
+
+
+SUBCOMMANDS = ["apply", "kernels", "params", "receptive-field", "detect", "pool", "forward",
+               "formats", "help"]  # fmt: skip
+
+
+def test_every_command_has_its_help_probed():
+    assert command_names() == SUBCOMMANDS
 
 
 @pytest.mark.parametrize("argv", [["--help"], *([c, "--help"] for c in SUBCOMMANDS)])
 def test_help_of_every_command_imports_no_heavy_module(argv):
     loaded, out, code = run_probe(argv)
     assert code == 0 and "Usage:" in out  # the probe really printed the help
-    assert loaded == dict.fromkeys(HEAVY, False), [m for m, v in loaded.items() if v]
+    assert not heavy_loaded(loaded), heavy_loaded(loaded)
 
 
-def test_kernels_listing_to_a_pipe_imports_neither_scipy_pil_nor_yaml():
-    # the listing builds its two tables (registry and other tools' names) with NumPy and
-    # Rich; the start-up goal for `kernels` is open (docs/speed.md)
-    loaded, out, code = run_probe(["kernels"])
-    assert code == 0 and "sobel-x" in out and "sobel_h" in out  # both tables were printed
-    assert not any(loaded[m] for m in ("scipy", "PIL", "yaml")), loaded
+#: Listings: argv -> a line the output must hold (the probe really listed).
+LISTINGS = {
+    ("kernels",): "sobel_h",  # both tables: the registry's, then the other tools' names
+    ("kernels", "--table", "tsv"): "sobel-x\t3x3",
+    ("kernels", "--json"): '"usage": "gaussian:SIZE:SIGMA"',
+    ("params", "--list"): "resnet50 ",
+    ("params", "--list", "--json"): '"name": "vgg16"',
+    ("help",): "Topics (cnnfilter help TOPIC):",
+    ("help", "arch"): "arch.yaml",
+    ("help", "exit-codes"): "exit",
+    ("help", "apply"): "Usage: cnnfilter apply",  # a command's help through `help`
+}
+
+
+@pytest.mark.parametrize("argv", [list(a) for a in LISTINGS])
+def test_listings_import_no_heavy_module(argv):
+    loaded, out, code = run_probe(argv)
+    assert code == 0 and LISTINGS[tuple(argv)] in out, out[:300]
+    assert not heavy_loaded(loaded), heavy_loaded(loaded)
+
+
+def test_kernels_listing_on_a_terminal_draws_its_boxes_with_rich():
+    # the other side of the rule: Rich is imported when the table goes to a terminal
+    loaded, out, code = run_probe(["kernels"], {**ENV, "TTY_COMPATIBLE": "1", "COLUMNS": "200"})
+    assert code == 0 and "┏━" in out and "│ sobel-x " in out
+    assert loaded["rich"] and not loaded["numpy"]
 
 
 def test_one_kernel_in_detail_needs_numpy_but_not_scipy_pil_or_yaml():
@@ -78,14 +125,6 @@ def test_one_kernel_in_detail_needs_numpy_but_not_scipy_pil_or_yaml():
     assert code == 0 and "sum: 0" in out
     assert loaded["numpy"]  # the matrix is computed: the probe really ran the command
     assert not any(loaded[m] for m in ("scipy", "PIL", "yaml"))
-
-
-def test_params_list_imports_no_heavy_module_where_it_exists():
-    loaded, out, code = run_probe(["params", "--list"])
-    if code == 2 and not out:  # `params --list` is not on this branch (yet)
-        pytest.skip("params has no --list option here")
-    assert code == 0 and out.strip()
-    assert not any(loaded[m] for m in ("numpy", "rich", "scipy", "PIL")), loaded
 
 
 def test_apply_reports_the_method_that_ran_and_accepts_method_option(samples, tmp_path):
@@ -123,3 +162,91 @@ def test_apply_refuses_separable_for_a_full_rank_kernel(samples, tmp_path):
     assert result.exit_code == 2
     assert "needs a rank-1 kernel" in result.stderr and "--method auto" in result.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_group_builds_a_command_only_when_it_is_used():
+    import typer.main
+
+    from cnnfilter.cli import app
+
+    group = typer.main.get_command(app)
+    ctx = group.make_context("cnnfilter", [], resilient_parsing=True)
+    root_help = group.get_help(ctx)
+    assert "apply  " in root_help and "receptive-field  " in root_help
+    assert list(group.commands._built) == []  # the listing read each help text alone
+    command = group.get_command(ctx, "detect")
+    assert command.name == "detect" and any(p.name == "template" for p in command.params)
+    assert list(group.commands._built) == ["detect"]
+    assert list(group.commands) == SUBCOMMANDS  # every name, built or not, in order
+
+
+def _converter_cases():
+    """(command, parameter, value) for every parameter: its default, and a word."""
+    import typer.main
+
+    from cnnfilter.cli import app
+
+    group = typer.main.get_command(app)
+    for name in SUBCOMMANDS:
+        command = group.commands[name]
+        for param in command.params:
+            yield name, param, param.default
+            yield name, param, "sobel-x"
+
+
+def test_values_passed_through_are_what_typers_converter_returns():
+    """The values the CLI keeps from Typer's (Pydantic) converter come out of it unchanged.
+
+    :func:`cnnfilter.cli._app.unchanged_value` answers for absent values, words for
+    ``str`` parameters and defaults; for each of them, Typer's own conversion must give
+    the same value (and type).
+    """
+    from typer.core import TyperOption
+
+    from cnnfilter.cli._app import _CONVERT, unchanged_value
+
+    if not hasattr(TyperOption, "get_runtime_param"):
+        pytest.skip("this Typer converts without Pydantic")
+    checked = 0
+    for name, param, value in _converter_cases():
+        source = "DEFAULT" if value == param.default else "COMMANDLINE"
+        ctx = _FakeContext(source)
+        kept = unchanged_value(param, ctx, value)
+        if kept is _CONVERT:
+            continue
+        real = TyperOption.__mro__[1].get_runtime_param(param)  # Typer's, not deferred
+        converted = real.coerce(value, param=param, ctx=None)
+        assert converted == kept and type(converted) is type(kept), (name, param.name, value)
+        checked += 1
+    assert checked > 30  # defaults of ints, floats, enums and words of str options
+
+
+class _FakeContext:
+    def __init__(self, source: str) -> None:
+        import enum
+
+        self.source = enum.Enum("Source", [source])[source]
+
+    def get_parameter_source(self, name):
+        return self.source
+
+
+def test_plain_and_tsv_text_are_the_same_from_rows_and_from_rich():
+    from rich.table import Table
+
+    from cnnfilter.cli._tables import Rows, table_text
+
+    rows = Rows(title="t", caption="c", title_justify="left")
+    rich = Table(title="t", caption="c", title_justify="left")
+    for table in (rows, rich):
+        table.add_column("name")
+        table.add_column("sum", justify="right")
+        table.add_row("sobel-x", "0")
+        table.add_row("gaussian:SIZE:SIGMA", "1.25")
+    for form in ("plain", "tsv"):
+        assert table_text(rows, form) == table_text(rich, form)
+    assert (
+        table_text(rows) == "t\nname                  sum\nsobel-x                 0\n"
+        "gaussian:SIZE:SIGMA  1.25\nc\n"
+    )
+    assert table_text(rows.to_rich()) == table_text(rows)

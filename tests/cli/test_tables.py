@@ -161,18 +161,11 @@ def test_a_table_in_a_narrow_terminal_never_cuts_or_splits_a_value():
 
 
 def kernel_tables():
-    """The two tables of `cnnfilter kernels`, built as the command builds them."""
-    from cnnfilter.cli import kernels as cli_kernels
+    """The two tables of `cnnfilter kernels`, as the command gives them to Rich on a terminal."""
+    from cnnfilter.cli.kernels import registry_tables
     from cnnfilter.tasks.kernels import registry_document
 
-    captured = []
-    original = cli_kernels.print_table
-    cli_kernels.print_table = lambda console, table, form=None: captured.append(table)
-    try:
-        cli_kernels._print_registry(registry_document(), None)
-    finally:
-        cli_kernels.print_table = original
-    return captured
+    return [table.to_rich() for table in registry_tables(registry_document())]
 
 
 @pytest.mark.parametrize("width", [80, 60])

@@ -291,3 +291,49 @@ def test_raw_float_response_into_pgm_is_refused_but_pfm_takes_it(tmp_path, sampl
     assert result.exit_code == 2 and "not PPM" in result.stderr
     identity(samples / "camera.png", tmp_path / "r.pfm", "--range", "raw")
     assert (tmp_path / "r.pfm").read_bytes()[:2] == b"Pf"
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_bigtiff_reads_as_the_same_image_in_a_classic_tiff(tmp_path, dtype, channels):
+    # Pillow could not read back the tags of a BigTIFF (its Exif.load fails on the 16-byte
+    # header): every in-memory run said "truncated or corrupt"
+    tifffile = pytest.importorskip("tifffile")
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, np.iinfo(dtype).max, size=(9, 13, channels), dtype=dtype)
+    values = values[..., 0] if channels == 1 else values
+    big, classic = tmp_path / "big.tif", tmp_path / "classic.tif"
+    for path, bigtiff in ((big, True), (classic, False)):
+        tifffile.imwrite(path, values, bigtiff=bigtiff, description="a sample")
+    assert big.read_bytes()[:4] == b"II+\x00"  # really a BigTIFF
+    loaded, reference = read_image(big), read_image(classic)
+    assert np.array_equal(loaded.pixels.reshape(values.shape), values)
+    assert loaded.pixels.dtype == dtype
+    assert loaded.meta.exif == reference.meta.exif  # the same tags kept (description...)
+    out_big, out_classic = tmp_path / "a.tif", tmp_path / "b.tif"
+    for src, out in ((big, out_big), (classic, out_classic)):
+        identity(src, out)
+    assert np.array_equal(tifffile.imread(out_big), tifffile.imread(out_classic))
+    assert np.array_equal(tifffile.imread(out_big), values)
+
+
+def test_bigtiff_tags_are_written_back_without_changing_the_parsed_copy(tmp_path):
+    pytest.importorskip("tifffile")
+    import tifffile
+
+    from cnnfilter.codecs.meta import _LAYOUT_TAGS, _classic_tiff_bytes
+
+    tifffile.imwrite(
+        tmp_path / "big.tif", np.zeros((4, 4), np.uint8), bigtiff=True, description="d"
+    )
+    with Image.open(tmp_path / "big.tif") as im:
+        parsed = im.getexif()
+        assert parsed.bigtiff
+        data = _classic_tiff_bytes(parsed)
+        assert parsed.bigtiff  # restored
+    assert data[:10] == b"Exif\x00\x00II*\x00"  # a classic TIFF header
+    again = Image.Exif()
+    again.load(data)
+    kept = {tag: v for tag, v in parsed.items() if tag not in _LAYOUT_TAGS}
+    assert {tag: v for tag, v in again.items() if tag not in _LAYOUT_TAGS} == kept
+    assert 270 in kept  # the description tifffile writes is there to compare
