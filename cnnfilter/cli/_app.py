@@ -206,17 +206,19 @@ _CONVERT = object()
 def unchanged_value(param, ctx, value):
     """``value`` when Typer's conversion would return it unchanged, else ``_CONVERT``.
 
-    A string for a plain ``str`` parameter; a default (from the function's
-    signature, not the command line) that already is an ``int``, ``float``,
-    ``str`` or member of the parameter's Enum, or that is the value of one
-    of its members (that member).
+    A string for a plain ``str`` parameter, strings for a ``list[str]`` one; a
+    default (from the function's signature, not the command line) that
+    already is an ``int``, ``float``, ``str`` or member of the parameter's
+    Enum, or that is the value of one of its members (that member).
     """
     descriptor = getattr(param, "type_descriptor", None)
-    if descriptor is None or param.multiple or param.nargs != 1:
+    if descriptor is None:
         return _CONVERT
     info, kind = descriptor.parameter_info, descriptor.annotation
     if getattr(info, "parser", None) is not None or getattr(info, "click_type", None) is not None:
         return _CONVERT
+    if param.multiple or param.nargs != 1:
+        return _unchanged_words(kind, value)
     if kind is str and type(value) is str:
         return value
     if ctx is None or not _from_default(ctx, param):
@@ -229,6 +231,15 @@ def unchanged_value(param, ctx, value):
         members = [m for m in kind if m.value == value]
         if len(members) == 1:
             return members[0]
+    return _CONVERT
+
+
+def _unchanged_words(kind, value):
+    """Several words for a ``list[str]`` parameter (``IMAGE...``, ``-k A -k B``): Typer
+    returns them as a list, each unchanged; ``_CONVERT`` for anything else."""
+    if kind == list[str] and isinstance(value, (tuple, list)):
+        if all(type(v) is str for v in value):
+            return list(value)
     return _CONVERT
 
 

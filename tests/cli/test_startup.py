@@ -192,14 +192,16 @@ def _converter_cases():
         for param in command.params:
             yield name, param, param.default
             yield name, param, "sobel-x"
+            if param.multiple or param.nargs != 1:
+                yield name, param, ("sobel-x", "b.png")  # several words, as Click passes them
 
 
 def test_values_passed_through_are_what_typers_converter_returns():
     """The values the CLI keeps from Typer's (Pydantic) converter come out of it unchanged.
 
     :func:`cnnfilter.cli._app.unchanged_value` answers for absent values, words for
-    ``str`` parameters and defaults; for each of them, Typer's own conversion must give
-    the same value (and type).
+    ``str`` and ``list[str]`` parameters and defaults; for each of them, Typer's own
+    conversion must give the same value (and type).
     """
     from typer.core import TyperOption
 
