@@ -442,7 +442,13 @@ def _zero_pad(layer, x, w):
 def _upsample(layer, x, w):
     from cnnfilter.engine import layers as L
 
-    return L.upsample(x, size=layer.size, scale_factor=layer.scale_factor, mode=layer.mode)
+    return L.upsample(
+        x,
+        size=layer.size,
+        scale_factor=layer.scale_factor,
+        mode=layer.mode,
+        align_corners=layer.align_corners,
+    )
 
 
 def _activation(layer, x, w: Weights):
