@@ -621,14 +621,21 @@ def _resize(reader: _Reader, node, name: str):
     src, out = reader.shape(node.input[0]), reader.shape(node.output[0])
     if src is None or out is None or src.flat or out.channels != src.channels:
         return None
-    mode = _text(_attrs(node).get("mode", "nearest"))
-    mode = {"nearest": "nearest", "linear": "bilinear"}.get(mode)
+    attrs = _attrs(node)
+    mode = {"nearest": "nearest", "linear": "bilinear"}.get(_text(attrs.get("mode", "nearest")))
     if mode is None:
         return None
+    # bilinear: PyTorch's align_corners=True exports as 'align_corners', False as
+    # 'half_pixel' / 'pytorch_half_pixel' (ONNX Resize, coordinate_transformation_mode)
+    corners = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
+    if mode == "bilinear" and corners not in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+        return None
+    extra = {"align_corners": True} if mode == "bilinear" and corners == "align_corners" else {}
     if out.height % src.height == 0 and out.width % src.width == 0:
-        scale = (out.height // src.height, out.width // src.width)
-        return L.Upsample(name=name, line=0, type="upsample", scale_factor=scale, mode=mode)
-    return L.Upsample(name=name, line=0, type="upsample", size=(out.height, out.width), mode=mode)
+        extra["scale_factor"] = (out.height // src.height, out.width // src.width)
+    else:
+        extra["size"] = (out.height, out.width)
+    return L.Upsample(name=name, line=0, type="upsample", mode=mode, **extra)
 
 
 def _groupnorm(reader: _Reader, node, name: str):

@@ -378,3 +378,29 @@ def test_keras_bad_files_give_one_line(tmp_path):
         out = invoke("params", str(tmp_path / name))
         assert out.exit_code == 2 and out.stderr.startswith("Error: "), out.stderr
         assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def _resize_model(tmp_path, corners: str, name: str):
+    sizes = numpy_helper.from_array(np.array([1, 3, 7, 7], np.int64), "sizes")
+    node = helper.make_node(
+        "Resize", ["x", "", "", "sizes"], ["y"], name="/up/Resize", mode="linear",
+        coordinate_transformation_mode=corners,
+    )  # fmt: skip
+    return save(tmp_path, [node], [sizes], dims=(1, 3, 4, 4), name=name)
+
+
+def test_resize_keeps_the_coordinate_rule_of_bilinear_upsampling(tmp_path):
+    # PyTorch exports F.interpolate(mode="bilinear", align_corners=True) as 'align_corners'
+    # and align_corners=False as 'half_pixel' (ONNX Resize, coordinate_transformation_mode)
+    for corners, expected in (("align_corners", True), ("half_pixel", False)):
+        row = rows(task.params(_resize_model(tmp_path, corners, f"{corners}.onnx")))["/up/Resize"]
+        layer = row.step.layer
+        assert (row.step.kind, layer.mode, layer.align_corners) == (
+            "upsample",
+            "bilinear",
+            expected,
+        )
+        assert layer.size == (7, 7) and str(row.step.output) == "7 x 7 x 3"
+    # 'asymmetric' has no arch.yaml upsample: the node is kept as a marked, unknown row
+    row = rows(task.params(_resize_model(tmp_path, "asymmetric", "asym.onnx")))["/up/Resize"]
+    assert row.step.kind != "upsample"
