@@ -190,7 +190,10 @@ def test_show_completion_prints_a_script():
     script = Path(sys.executable).parent / "cnnfilter"  # the console script pip installed
     if not script.exists():
         pytest.skip("the cnnfilter console script is not installed next to this Python")
-    env = {**os.environ, "SHELL": "/bin/bash"}
+    # Typer finds the shell among the parent processes (shellingham), which fails where
+    # none is a shell (a detached run); its own tests' switch makes the option take the
+    # shell's name instead, so the test does not depend on how pytest was started
+    env = {**os.environ, "SHELL": "/bin/bash", "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
     proc = subprocess.run(
         [str(script), "--show-completion", "bash"],
         capture_output=True, text=True, env=env, check=False,
