@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -538,6 +539,11 @@ def _inline_array(cls, key, node, spelling, values, arrays, ctx, where) -> bool:
     return True
 
 
+#: A number YAML 1.1 reads as text (no dot before the exponent: ``1e-3``).
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _array(node: yaml.Node, ctx: _Context, where: str, key: str):
     """A nested list of numbers -> ``(nested tuples of floats, shape)``; ragged or
     non-numeric lists are refused."""
@@ -554,8 +560,17 @@ def _array(node: yaml.Node, ctx: _Context, where: str, key: str):
                 raise ctx.fail(n, where, f"{key}: rows of different lengths", fix)
             return tuple(v for v, _ in items), (len(items), *shapes.pop())
         value = _scalar(n, ctx, where)
+        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            value = float(value)  # 1e-3: YAML 1.1 reads a float without a dot as text
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ctx.fail(n, where, f"{key}: {value!r} is not a number", fix)
+        if not math.isfinite(value) or abs(value) > _FLOAT32_MAX:
+            raise ctx.fail(
+                n,
+                where,
+                f"{key}: {n.value} is not a finite number of float32's range (+-3.4e38)",
+                "write every weight as a finite number",
+            )
         return float(value), ()
 
     return walk(node, 0)
