@@ -129,7 +129,7 @@ def load_weights(path: str | Path, *, layout: str = "torch") -> dict[str, np.nda
             f"<layer>.weight, <layer>.bias, ...); {fix}"
         )
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
             arrays = {k: _weight_array(data[k], k, name) for k in data.files}
     except UsageError:
         raise
@@ -905,7 +905,8 @@ def check_npz_memory(sizes: list[int], photo_shape: tuple[int, ...]) -> None:
         raise UsageError(
             f"npz=True keeps every layer's map: about {_bytes_text(need)} for this network on "
             f"a {' x '.join(map(str, photo_shape))} photo (the maps and the .npz file), more "
-            f"than the {_bytes_text(free)} available; fix: leave out npz, or give a smaller photo"
+            f"than the {_bytes_text(free)} available; fix: leave out npz=True, or give a "
+            "smaller photo"
         )
 
 
@@ -953,6 +954,8 @@ def forward(
         UsageError: bad arch file or photo, a layer without weights (named),
             unknown ``layer``, existing outputs without ``force``.
     """
+    import numpy as np
+
     from cnnfilter.arch import load_network
     from cnnfilter.arch.layers import Shape
     from cnnfilter.render import MONTAGE_SCALES, montage_colours
@@ -999,7 +1002,8 @@ def forward(
             entry["colours"] = montage_colours(y)
 
     try:
-        run_network(network, x, w, emit)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # noted per layer
+            run_network(network, x, w, emit)
         unused = sorted(set(stored) - w.used)
         result.report = {
             "arch": str(arch),
