@@ -67,6 +67,9 @@ __all__ = [
 
 INITS = ("he", "glorot")
 LAYOUTS = ("torch", "keras")
+#: Most multiply-adds a pass may take (VGG-16 on a 1024 x 1024 photo: 3.2e11, about a
+#: minute with its montages; on a 12-megapixel phone photo 3.7e12 and gigabytes a map).
+MAX_FORWARD_MACS = 10**12
 #: Longest layer part of a montage's file name, in UTF-8 bytes (a file name holds 255).
 MAX_NAME_BYTES = 120
 
@@ -888,26 +891,47 @@ def montage_name(index: int, name: str) -> str:
     return f"{index:02d}_{safe}.png"
 
 
-def check_npz_memory(sizes: list[int], photo_shape: tuple[int, ...]) -> None:
-    """Refuse ``npz=True`` when every layer's map (kept for the file) and the file's bytes
-    would not fit the memory available (:func:`cnnfilter.imageio.available_memory`).
+def check_cost(traced, photo_shape: tuple[int, ...], *, npz: bool) -> None:
+    """Refuse, before any work, a pass that would run for hours or not fit in memory.
+
+    Estimates from the traced shapes (:func:`cnnfilter.arch.calc.summarize`): the
+    multiply-adds against :data:`MAX_FORWARD_MACS`; the memory, 4 bytes a value, of
+    the weights, three of the largest maps (a layer's input, output and working
+    copy) and, with ``npz``, every map twice (kept, then in the ``.npz`` file),
+    against :func:`cnnfilter.imageio.available_memory`.
 
     Raises:
-        UsageError: the estimate (4 bytes a value, twice: the maps and the ``.npz``)
-            and the memory available.
+        UsageError: the estimate, the limit and the fix.
     """
     from cnnfilter import imageio
+    from cnnfilter.arch.calc import summarize
     from cnnfilter.engine.cost import _bytes_text
 
-    need = 2 * 4 * sum(sizes)
-    free = imageio.available_memory()
-    if free is not None and need > free:
+    shape = " x ".join(map(str, photo_shape))
+    summary = summarize(traced)
+    if summary.macs > MAX_FORWARD_MACS:
         raise UsageError(
-            f"npz=True keeps every layer's map: about {_bytes_text(need)} for this network on "
-            f"a {' x '.join(map(str, photo_shape))} photo (the maps and the .npz file), more "
-            f"than the {_bytes_text(free)} available; fix: leave out npz=True, or give a "
-            "smaller photo"
+            f"this network on a {shape} photo needs about {summary.macs:.2g} multiply-adds "
+            f"(the limit is {MAX_FORWARD_MACS:.0e}, minutes of work); fix: give a smaller "
+            "photo (resize it first, e.g. to 224 x 224)"
         )
+    sizes = _step_sizes(traced.steps)
+    work = 4 * summary.parameters + 3 * 4 * max(sizes, default=0)
+    kept = 2 * 4 * sum(sizes) if npz else 0
+    free = imageio.available_memory()
+    if free is None or work + kept <= free:
+        return
+    if npz and work <= free:
+        raise UsageError(
+            f"npz=True keeps every layer's map: about {_bytes_text(kept)} for this network on "
+            f"a {shape} photo (the maps and the .npz file), more than the "
+            f"{_bytes_text(free - work)} left; fix: leave out npz=True, or give a smaller photo"
+        )
+    raise UsageError(
+        f"this network on a {shape} photo needs about {_bytes_text(work)} of memory (its "
+        f"weights and largest maps), more than the {_bytes_text(free)} available; fix: give "
+        "a smaller photo"
+    )
 
 
 def _step_sizes(steps) -> list[int]:
@@ -978,8 +1002,7 @@ def forward(
     w = Weights(stored, init, seed, source=None if weights is None else str(weights), layout=layout)
     order = _emit_order(network.layers)
     check_layer(layer, order, arch)
-    if npz:
-        check_npz_memory(_step_sizes(traced.steps), x.shape)
+    check_cost(traced, x.shape, npz=npz)
     names = [montage_name(i, n) for i, n in enumerate(order, 1) if layer in (None, n)]
     inputs = [photo, (_arch_file(arch), "arch file"), (weights, "weights file")]
     out = Outputs(output, inputs, force=force)

@@ -266,16 +266,35 @@ def test_nan_maps_from_overflow_are_shown_as_nan_with_a_note(files):
 
 def test_npz_on_a_network_too_large_for_memory_is_refused_before_the_run(files, monkeypatch):
     from cnnfilter import imageio
+    from cnnfilter.arch import load_network
+    from cnnfilter.arch.calc import summarize
+    from cnnfilter.arch.layers import Shape
+    from cnnfilter.arch.shapes import trace
 
     tmp_path, _ = files
     args = ["forward", tmp_path / "k.yaml", tmp_path / "gray.png", "-o", tmp_path / "out", "--npz"]
-    # one 10 x 10 x 2 map of float32, kept and then in the .npz: 2 * 4 * 200 = 1600 bytes
-    monkeypatch.setattr(imageio, "available_memory", lambda: 1599)
+    params = summarize(trace(load_network(tmp_path / "k.yaml", input_shape=Shape(12, 12, 1))))
+    # one 10 x 10 x 2 map of float32: working memory 4 * params + 3 * 800 bytes; kept for
+    # the .npz and then in it: 2 * 800 = 1600 bytes
+    work = 4 * params.parameters + 3 * 800
+    monkeypatch.setattr(imageio, "available_memory", lambda: work + 1599)
     line = error_line(2, args)
     assert "about 1.6 KiB for this network on a 12 x 12 x 1 photo" in line
-    assert "more than the 1.6 KiB available" in line and "leave out --npz" in line
+    assert "more than the 1.6 KiB left" in line and "leave out --npz" in line
     assert not (tmp_path / "out").exists()
-    monkeypatch.setattr(imageio, "available_memory", lambda: 1600)
+    monkeypatch.setattr(imageio, "available_memory", lambda: work - 1)
+    assert "of memory (its weights and largest maps)" in error_line(2, args[:-1])
+    monkeypatch.setattr(imageio, "available_memory", lambda: work + 1600)
+    assert invoke(*args).exit_code == 0
+
+
+def test_a_pass_of_too_many_multiply_adds_is_refused_before_the_run(files, monkeypatch):
+    tmp_path, _ = files
+    args = ["forward", tmp_path / "k.yaml", tmp_path / "gray.png", "-o", tmp_path / "out"]
+    # 10 x 10 outputs x 2 filters x 3 x 3 taps = 1800 multiply-adds
+    monkeypatch.setattr(fw, "MAX_FORWARD_MACS", 1799)
+    assert "needs about 1.8e+03 multiply-adds" in error_line(2, args)
+    monkeypatch.setattr(fw, "MAX_FORWARD_MACS", 1800)
     assert invoke(*args).exit_code == 0
 
 
