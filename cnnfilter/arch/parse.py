@@ -655,6 +655,13 @@ def _build(node, kind, name, items, ctx: _Context, where: str) -> Layer:
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if required and option not in values:
             raise ctx.fail(node, where, f"missing option {option!r}", f"add {option}: <value>")
+    if values.get("kernels") is not None and any(k == "weight" for k, *_ in arrays):
+        raise ctx.fail(
+            node,
+            where,
+            "both kernels: and weight: give this layer's filters",
+            "keep one of them (kernels: names registry kernels, weight: holds the numbers)",
+        )
     extra = {"arrays": tuple(arrays)} if arrays else {}
     return cls(name=name, line=node.start_mark.line + 1, type=kind, **fixed, **values, **extra)
 

@@ -64,9 +64,11 @@ def _conv(tmp_path, options: str, name="w.yaml"):
         ("filters: 1, kernel_size: 1, weight: [[abc]]", "'abc' is not a number"),
         ("kernels: [nosuch]", "unknown kernel 'nosuch'"),
         ("kernels: [none, none]", "every kernel is 'none'"),
+        ("kernels: [sobel-x], weight: [[[1, 2, 1], [0, 0, 0], [1, 2, 1]]]",
+         "both kernels: and weight: give this layer's filters"),
     ],
     ids=["nan", "inf", "beyond-float32", "bias-nan", "ragged", "deep", "string", "unknown",
-         "all-none"],
+         "all-none", "kernels-and-weight"],
 )  # fmt: skip
 def test_bad_inline_arrays_are_one_line_naming_the_file_line(files, options, message):
     tmp_path, _ = files
