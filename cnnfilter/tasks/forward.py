@@ -1026,7 +1026,10 @@ def forward(
 
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # noted per layer
-            run_network(network, x, w, emit)
+            try:
+                run_network(network, x, w, emit)
+            except UsageError as exc:
+                raise UsageError(_channels_hint(str(exc), arch, x.shape[2])) from None
         unused = sorted(set(stored) - w.used)
         result.report = {
             "arch": str(arch),
@@ -1046,6 +1049,27 @@ def forward(
         out.undo()
         raise
     return result
+
+
+def _channels_hint(message: str, arch: str | Path, channels: int) -> str:
+    """``message``, plus a note when an array's shape is wrong and the photo's channels are
+    not the arch file's ``input:`` ones (the pass runs on the photo as it is)."""
+    from cnnfilter.arch import load_network
+    from cnnfilter.tasks.arch import resolve_arch
+
+    if " has shape " not in message:
+        return message
+    try:
+        declared = load_network(resolve_arch(arch)).input.channels
+    except UsageError:
+        return message
+    if declared == channels:
+        return message
+    return (
+        f"{message} (the photo has {channels} channel(s), the arch file's input: {declared}; "
+        "forward runs on the photo as it is: give a photo of that many channels, or arrays "
+        f"for {channels})"
+    )
 
 
 def _weight_notes(w: Weights, init: str | None, seed: int, unused: list[str]) -> list[str]:

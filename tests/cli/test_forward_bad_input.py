@@ -424,3 +424,13 @@ def test_long_and_odd_layer_names_make_short_safe_file_names(files):
     assert len(names) == 5 and names[2:] == ["03_...png", "04_a__b.png", "summary.json"]
     assert names[0] != names[1] and all(len(n.encode()) <= 130 for n in names)
     assert fw.montage_name(1, "é" * 200) == fw.montage_name(1, "é" * 200)
+
+
+def test_a_shape_error_from_a_photo_of_other_channels_says_so(files):
+    """The arch file says 1 channel, the photo has 3: the inline filter no longer fits."""
+    tmp_path, _ = files
+    arch = _conv(tmp_path, "filters: 1, kernel_size: 1, weight: [[2]]")
+    line = error_line(2, ["forward", arch, tmp_path / "rgb.png", "-o", tmp_path / "out"])
+    assert "weight has shape (1, 1), it needs (1, 3, 1, 1)" in line
+    assert "(the photo has 3 channel(s), the arch file's input: 1;" in line
+    assert not (tmp_path / "out").exists()
