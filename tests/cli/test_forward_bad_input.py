@@ -434,3 +434,24 @@ def test_a_shape_error_from_a_photo_of_other_channels_says_so(files):
     assert "weight has shape (1, 1), it needs (1, 3, 1, 1)" in line
     assert "(the photo has 3 channel(s), the arch file's input: 1;" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_run_leaves_no_partial_output(files, monkeypatch):
+    """Ctrl-C while the second montage is drawn: exit 130, the first montage removed."""
+    tmp_path, _ = files
+    arch = tmp_path / "two.yaml"
+    arch.write_text(KERNELS + "  - relu: {name: r}\n")
+    drawn = []
+    real = fw._montage_png
+
+    def interrupt_second(node, y, *, scale):
+        drawn.append(node.name)
+        if len(drawn) == 2:
+            raise KeyboardInterrupt
+        return real(node, y, scale=scale)
+
+    monkeypatch.setattr(fw, "_montage_png", interrupt_second)
+    out = tmp_path / "out"
+    result = invoke("forward", arch, tmp_path / "gray.png", "-o", out)
+    assert result.exit_code == 130 and drawn == ["c", "r"]
+    assert not out.exists()
