@@ -272,3 +272,84 @@ def test_arch_files_parse_and_compute_or_give_a_usage_error(text):
 @given(st.text(YAML_ALPHABET, max_size=200))
 def test_random_yaml_text_gives_a_usage_error(text):
     succeeds_or_documented_error(run_arch_commands, text)
+
+
+# -- forward: layer files with inline weights, run on a small photo ---------------------------
+
+weight_values = st.one_of(
+    st.floats(-4, 4, allow_nan=False, width=32).map(repr),
+    st.sampled_from([".nan", ".inf", "-.inf", "1e39", "1e-3", "3.0e38", "abc", "null", "true"]),
+)
+
+
+def _nested(depth_sizes: list[int], values) -> st.SearchStrategy[str]:
+    """A YAML flow list of ``depth_sizes`` (ragged or too deep when drawn so)."""
+    if not depth_sizes:
+        return values
+    inner = _nested(depth_sizes[1:], values)
+    return st.lists(inner, min_size=1, max_size=depth_sizes[0]).map(
+        lambda items: "[" + ", ".join(items) + "]"
+    )
+
+
+arrays = st.lists(st.integers(1, 3), min_size=0, max_size=5).flatmap(
+    lambda sizes: _nested(sizes, weight_values)
+)
+kernel_entries = st.one_of(
+    st.sampled_from(["sobel-x", "curve", "none", "sobel", "box:3", "nosuch", "gaussian:5:0", "3"]),
+    st.lists(st.sampled_from(["sobel-x", "none", "box:2"]), min_size=1, max_size=4).map(
+        lambda names: "[" + ", ".join(names) + "]"
+    ),
+)
+FORWARD_LAYERS = {
+    "conv2d": ["filters", "kernel_size", "groups", "dilation", "padding", "stride", "weight",
+               "bias", "kernels"],
+    "depthwise_conv2d": ["kernel_size", "depth_multiplier", "weight", "bias", "padding"],
+    "separable_conv2d": ["filters", "kernel_size", "depthwise_weight", "pointwise_weight"],
+    "conv_transpose2d": ["filters", "kernel_size", "stride", "groups", "weight", "bias"],
+    "batchnorm2d": ["running_mean", "running_var", "weight", "bias"],
+    "dense": ["units", "weight", "bias"],
+    "flatten": [], "relu": [], "maxpool2d": ["kernel_size", "ceil_mode"],
+    "prelu": ["weight", "num_parameters"], "upsample": ["scale_factor"],
+}  # fmt: skip
+_ARRAY_KEYS = {"weight", "bias", "running_mean", "running_var", "depthwise_weight",
+               "pointwise_weight"}  # fmt: skip
+
+
+@st.composite
+def forward_arch(draw) -> str:
+    lines = ["input: [6, 6, 1]", "layers:"]
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(sorted(FORWARD_LAYERS)))
+        keys = draw(st.lists(st.sampled_from(FORWARD_LAYERS[kind] or ["name"]), max_size=4,
+                             unique=True))  # fmt: skip
+        opts = []
+        for key in keys:
+            if key in _ARRAY_KEYS and draw(st.booleans()):
+                value = draw(arrays)
+            elif key == "kernels":
+                value = "[" + ", ".join(draw(st.lists(kernel_entries, max_size=3))) + "]"
+            else:
+                value = draw(st.sampled_from(["1", "2", "3", "0", "-1", "true", "[1, 2]", "same"]))
+            opts.append(f"{key}: {value}")
+        lines.append(f"  - {kind}: {{{', '.join(opts)}}}" if opts else f"  - {kind}")
+    return "\n".join(lines) + "\n"
+
+
+def run_forward(text: str, x: np.ndarray, init: str | None) -> None:
+    from cnnfilter.arch import parse_network
+    from cnnfilter.arch.layers import Shape
+    from cnnfilter.arch.shapes import trace
+    from cnnfilter.tasks.forward import Weights, run_network
+
+    network = parse_network(text, source="fuzz.yaml", input_shape=Shape(*x.shape))
+    trace(network)
+    with np.errstate(all="ignore"):
+        run_network(network, x, Weights({}, init, 0))
+
+
+@fuzz_settings(200)
+@given(forward_arch(), st.sampled_from([1, 3]), st.sampled_from([None, "he"]))
+def test_forward_on_layer_files_with_inline_weights_runs_or_gives_a_usage_error(text, c, init):
+    x = np.random.default_rng(0).random((6, 6, c), dtype=np.float32)
+    succeeds_or_documented_error(run_forward, text, x, init)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -538,6 +539,11 @@ def _inline_array(cls, key, node, spelling, values, arrays, ctx, where) -> bool:
     return True
 
 
+#: A number YAML 1.1 reads as text (no dot before the exponent: ``1e-3``).
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _array(node: yaml.Node, ctx: _Context, where: str, key: str):
     """A nested list of numbers -> ``(nested tuples of floats, shape)``; ragged or
     non-numeric lists are refused."""
@@ -554,8 +560,17 @@ def _array(node: yaml.Node, ctx: _Context, where: str, key: str):
                 raise ctx.fail(n, where, f"{key}: rows of different lengths", fix)
             return tuple(v for v, _ in items), (len(items), *shapes.pop())
         value = _scalar(n, ctx, where)
+        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            value = float(value)  # 1e-3: YAML 1.1 reads a float without a dot as text
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ctx.fail(n, where, f"{key}: {value!r} is not a number", fix)
+        if not math.isfinite(value) or abs(value) > _FLOAT32_MAX:
+            raise ctx.fail(
+                n,
+                where,
+                f"{key}: {n.value} is not a finite number of float32's range (+-3.4e38)",
+                "write every weight as a finite number",
+            )
         return float(value), ()
 
     return walk(node, 0)
@@ -640,6 +655,13 @@ def _build(node, kind, name, items, ctx: _Context, where: str) -> Layer:
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if required and option not in values:
             raise ctx.fail(node, where, f"missing option {option!r}", f"add {option}: <value>")
+    if values.get("kernels") is not None and any(k == "weight" for k, *_ in arrays):
+        raise ctx.fail(
+            node,
+            where,
+            "both kernels: and weight: give this layer's filters",
+            "keep one of them (kernels: names registry kernels, weight: holds the numbers)",
+        )
     extra = {"arrays": tuple(arrays)} if arrays else {}
     return cls(name=name, line=node.start_mark.line + 1, type=kind, **fixed, **values, **extra)
 

@@ -25,6 +25,7 @@ PARAM_FLAGS = {
     "range_mode": "--range",
     "fmt": "--format",
     "kernel_size": "--size",
+    "layout": "--weights-layout",
 }
 
 #: ``name='value'``, ``name="value"``, ``name=value`` (up to a space, comma, semicolon or

@@ -147,10 +147,15 @@ def forward(
             shape = " x ".join(map(str, entry["shape"]))
             console.print(
                 f"{entry['name']:<{name_width}} {entry['type']:<{type_width}} {shape:>16}  "
-                f"min {entry['min']:.4g}  max {entry['max']:.4g}  zeros {entry['zeros']:.0%}"
+                f"min {_num(entry['min'])}  max {_num(entry['max'])}  zeros {entry['zeros']:.0%}"
             )
     notes(f"wrote {len(done.written)} files to {output}")
     for line in done.notes:
         notes(line)
     for path in done.written:
         notes.detail(path)
+
+
+def _num(value: float | None) -> str:
+    """A statistic as the table shows it; None (a map of NaN/inf only) as ``nan``."""
+    return "nan" if value is None else f"{value:.4g}"

@@ -40,14 +40,17 @@ depth-first over the layer tree and keeps only the arrays later layers read
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnnfilter.errors import UsageError
+from cnnfilter.errors import ProcessingError, UsageError
+from cnnfilter.tasks._common import check_finite, check_output_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,6 +67,21 @@ __all__ = [
 
 INITS = ("he", "glorot")
 LAYOUTS = ("torch", "keras")
+#: Most multiply-adds a pass may take (VGG-16 on a 1024 x 1024 photo: 3.2e11, about a
+#: minute with its montages; on a 12-megapixel phone photo 3.7e12 and gigabytes a map).
+MAX_FORWARD_MACS = 10**12
+#: Longest layer part of a montage's file name, in UTF-8 bytes (a file name holds 255).
+MAX_NAME_BYTES = 120
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a seed NumPy's generator does not take (a negative number).
+
+    Raises:
+        UsageError: ``seed`` below 0.
+    """
+    if seed < 0:
+        raise UsageError(f"seed={seed} is negative; give 0 or more")
 
 
 @dataclass
@@ -78,20 +96,53 @@ class ForwardResult:
 def load_weights(path: str | Path, *, layout: str = "torch") -> dict[str, np.ndarray]:
     """Read a ``.npz`` of named arrays (float32), converting Keras' layouts when asked.
 
+    Never unpickles (``allow_pickle=False``). Integer and float arrays of any
+    width are converted to float32; every value must then be finite.
+
     Raises:
-        UsageError: unreadable file, not a ``.npz``, or an unknown ``layout``.
+        UsageError: unreadable, empty, truncated or not a ``.npz`` (a single
+            ``.npy`` array is named as such); an object (pickled), complex, bool
+            or text array, or one holding NaN/inf or values beyond float32's
+            range (naming the array); an unknown ``layout``.
     """
+    import zipfile
+
     import numpy as np
 
     from cnnfilter.engine.layers import keras_to_torch
 
     if layout not in LAYOUTS:
         raise UsageError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
+    name = str(path)
+    fix = "fix: save the arrays with numpy.savez('w.npz', **{'conv1.weight': w, ...})"
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: np.asarray(data[k], dtype=np.float32) for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"weights={str(path)!r} is not a readable .npz file ({exc})") from None
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except OSError as exc:
+        raise UsageError(f"weights={name!r} cannot be read ({exc.strerror or exc})") from None
+    if not head:
+        raise UsageError(f"weights={name!r} is empty (0 bytes), not a .npz file; {fix}")
+    if head.startswith(b"\x93NUMPY"):
+        raise UsageError(
+            f"weights={name!r} is a single .npy array, not a .npz of arrays named by layer; {fix}"
+        )
+    if not head.startswith(b"PK"):
+        raise UsageError(
+            f"weights={name!r} is not a .npz file (a zip of .npy arrays keyed "
+            f"<layer>.weight, <layer>.bias, ...); {fix}"
+        )
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
+            arrays = {k: _weight_array(data[k], k, name) for k in data.files}
+    except UsageError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        text = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        if "allow_pickle" in text:
+            text = "an object array: cnnfilter never unpickles a file"
+        raise UsageError(
+            f"weights={name!r} is truncated or not a .npz numpy can read ({text}); {fix}"
+        ) from None
     if layout == "keras":
         arrays = {
             k: keras_to_torch(v, depthwise=k.endswith("depthwise.weight") or k.endswith("dw"))
@@ -100,6 +151,33 @@ def load_weights(path: str | Path, *, layout: str = "torch") -> dict[str, np.nda
             for k, v in arrays.items()
         }
     return arrays
+
+
+def _weight_array(value, key: str, name: str) -> np.ndarray:
+    """One ``.npz`` member as float32, refused unless real, numeric and finite."""
+    import numpy as np
+
+    if not isinstance(value, np.ndarray):  # a zip member that is not a .npy file
+        raise UsageError(
+            f"weights={name!r}: its member {key!r} is not a .npy array; keep only arrays "
+            "in the .npz (numpy.savez writes them)"
+        )
+    if value.dtype.kind not in "iuf":
+        raise UsageError(
+            f"weights={name!r}: array {key!r} holds {value.dtype} values; weights must be real "
+            "numbers (integers or floats): convert it, e.g. w.astype('float32')"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        arr = np.asarray(value, dtype=np.float32)
+    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        overflow = value.dtype.kind == "f" and bool(np.isfinite(value).sum() > arr.size - bad)
+        beyond = " or beyond float32's range (3.4e38)" if overflow else ""
+        raise UsageError(
+            f"weights={name!r}: array {key!r} holds {bad} value(s) that are NaN or inf{beyond}; "
+            "every weight must be a finite number: replace them first (numpy.nan_to_num)"
+        )
+    return arr
 
 
 def kernel_filters(
@@ -154,12 +232,21 @@ def _placed(k: np.ndarray, name: str, c_in: int, size: tuple[int, int]) -> np.nd
 class Weights:
     """Where each layer's arrays come from: stored arrays, then ``init``, else an error."""
 
-    def __init__(self, stored: dict[str, np.ndarray], init: str | None, seed: int) -> None:
+    def __init__(
+        self,
+        stored: dict[str, np.ndarray],
+        init: str | None,
+        seed: int,
+        *,
+        source: str | None = None,
+        layout: str = "torch",
+    ) -> None:
         import numpy as np
 
         if init is not None and init not in INITS:
             raise UsageError(f"init={init!r} is not one of {', '.join(INITS)}")
-        self.stored, self.init = stored, init
+        check_seed(seed)
+        self.stored, self.init, self.source, self.layout = stored, init, source, layout
         self.rng = np.random.default_rng(seed)
         self.used: set[str] = set()
         self.initialised: list[str] = []
@@ -177,15 +264,15 @@ class Weights:
             arr = self.stored[full]
             if arr.shape != shape:
                 raise UsageError(
-                    f"weights={full!r} has shape {arr.shape}, layer '{layer.name}' needs {shape}"
+                    f"array '{full}' of weights={self.source!r} has shape {arr.shape}, layer "
+                    f"'{layer.name}' needs {shape}"
+                    f"{_LAYOUT_NOTE.get((type(layer).__name__, key), '')}"
+                    f"{self._layout_hint(arr, shape)}"
                 )
             self.used.add(full)
             return arr
         if self.init is None:
-            raise UsageError(
-                f"layer '{layer.name}' ({layer.type}) has no weights: give '{full}' in "
-                f"weights=FILE.npz, kernels: in the arch file, or init='he' and seed=N"
-            )
+            raise UsageError(self._missing(layer, key))
         if layer.name not in self.initialised:
             self.initialised.append(layer.name)
         if fill is not None:
@@ -197,6 +284,40 @@ class Weights:
             limit = math.sqrt(6.0 / (fan_in + fan_out))
             arr = self.rng.uniform(-limit, limit, size=shape)
         return arr.astype(np.float32)
+
+    def _missing(self, layer, key: str) -> str:
+        """The message for a layer without ``key``: where it could come from."""
+        full = f"{layer.name}.{key}"
+        if self.source is not None:
+            keys = sorted(self.stored)
+            shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
+            return (
+                f"layer '{layer.name}' ({layer.type}) has no weights: weights={self.source!r} "
+                f"has no array '{full}' (it holds: {shown or 'nothing'}); fix: name the arrays "
+                "<layer>.<key> after the layers of the arch file, or add init='he' and seed=N"
+            )
+        inline = "kernels: or weight:" if type(layer).__name__ == "Conv2d" else "its arrays"
+        return (
+            f"layer '{layer.name}' ({layer.type}) has no weights: give '{full}' in "
+            f"weights=FILE.npz, {inline} in the arch file, or init='he' and seed=N"
+        )
+
+    def _layout_hint(self, arr: np.ndarray, shape: tuple[int, ...]) -> str:
+        """``; fix: ...`` when the array has the shape of the other layout."""
+        if arr.ndim not in (2, 4):
+            return ""
+        other = arr.T.shape if arr.ndim == 2 else None
+        if arr.ndim == 4:
+            # torch (out, in, kh, kw) <-> keras (kh, kw, in, out)
+            other = (
+                (arr.shape[3], arr.shape[2], arr.shape[0], arr.shape[1])
+                if self.layout == "torch"
+                else (arr.shape[2], arr.shape[3], arr.shape[1], arr.shape[0])
+            )
+        if tuple(other) != tuple(shape):
+            return ""
+        want = "keras" if self.layout == "torch" else "torch"
+        return f"; fix: that is the shape in the {want} layout: give layout='{want}'"
 
     def has(self, layer, key: str) -> bool:
         """Whether ``key`` is given inline or in the ``.npz``."""
@@ -320,6 +441,12 @@ def _batchnorm(layer, x, w: Weights):
     c = (x.shape[-1],)
     mean = w.get(layer, "running_mean", c, (1, 1), fill=0.0)
     var = w.get(layer, "running_var", c, (1, 1), fill=1.0)
+    if (var + layer.eps <= 0).any():
+        raise UsageError(
+            f"layer '{layer.name}' ({layer.type}): running_var holds {int((var < 0).sum())} "
+            f"negative value(s) (the least {float(var.min()):.4g}); a variance is 0 or more: "
+            "check the array's order (running_mean, running_var) and source"
+        )
     scale = w.get(layer, "weight", c, (1, 1), fill=1.0) if layer.affine else None
     shift = w.get(layer, "bias", c, (1, 1), fill=0.0) if layer.affine else None
     return L.batchnorm(x, mean, var, scale, shift, eps=layer.eps)
@@ -602,7 +729,13 @@ def _ignore(layer, y) -> None:
 
 
 def read_input(photo: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
-    """The photo as float32 ``(H, W, C)``, 0..1 (a ``.npy`` array as it is); alpha dropped."""
+    """The photo as float32 ``(H, W, C)``, 0..1 (a ``.npy`` array as it is); alpha dropped.
+
+    Raises:
+        UsageError: as :func:`cnnfilter.imageio.read_image`; a ``.npy`` holding NaN or
+            inf (:func:`cnnfilter.tasks._common.check_finite`).
+        ProcessingError: an unreadable image.
+    """
     import numpy as np
 
     from cnnfilter import imageio
@@ -612,6 +745,7 @@ def read_input(photo: str | Path, *, max_pixels: int | None = None) -> np.ndarra
     x = np.asarray(loaded.pixels, dtype=np.float32)
     if loaded.meta is not None:  # an image file, not a .npy map
         x = x / np.float32(loaded.max_value)
+    check_finite(x, photo)  # NaN/inf would make every later map NaN
     return x[..., None] if x.ndim == 2 else x
 
 
@@ -628,15 +762,189 @@ def _stats(x: np.ndarray) -> dict:
     }
 
 
-def _check_outputs(output: Path, layer: str | None, npz: bool, force: bool) -> None:
-    if output.exists() and not output.is_dir():
-        raise UsageError(f"output={str(output)!r} is a file; give a folder for the maps")
-    names = ["summary.json"] + (["activations.npz"] if npz else [])
-    for name in names:
-        if (output / name).exists() and not force:
+class Outputs:
+    """The files one ``forward`` run writes into its folder, checked before any work.
+
+    ``check(names)`` refuses, before the pass: a folder that is ``-``, empty, a
+    file or a device; a file name that is one of ``inputs`` (the photo, the arch
+    file, the weights; any spelling, link or hard link, even with ``force``); a
+    file that exists without ``force``. ``write(name, data)`` writes atomically;
+    ``undo()`` removes what this run created (files, the folder) when it fails,
+    so a failed or interrupted run leaves nothing behind.
+    """
+
+    def __init__(self, output: str | Path, inputs: list, *, force: bool) -> None:
+        self.dir, self.inputs, self.force = Path(output), inputs, force
+        self.created: list[Path] = []
+        self.made_dir = False
+
+    def check(self, names: list[str]) -> None:
+        """Refuse the folder or any of the files ``names`` in it (see the class)."""
+        import os
+        import stat
+
+        text = str(self.dir)
+        if text in ("", "-"):
+            what = "empty" if not text else "standard output"
             raise UsageError(
-                f"output {str(output / name)!r} already exists; add force=True to replace it"
+                f"output={text!r} is {what}; forward writes a folder of files (a montage per "
+                "layer, summary.json): give a folder such as maps/"
             )
+        try:
+            st = os.stat(self.dir)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:  # a name too long, a loop of links, a file on the way
+            raise UsageError(
+                f"output={text!r} cannot be a folder ({exc.strerror or exc})"
+            ) from None
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            kind = "a file" if stat.S_ISREG(st.st_mode) else "a device or special file"
+            raise UsageError(
+                f"output={text!r} is {kind}, not a folder; forward writes several files: "
+                "give a folder (it is made when missing)"
+            )
+        if st is not None and not os.access(self.dir, os.W_OK | os.X_OK):
+            raise UsageError(
+                f"output={text!r} is a folder you cannot write to (permission denied); "
+                "choose another folder"
+            )
+        for name in names:
+            check_output_path(self.dir / name, self.inputs, force=self.force)
+
+    def write(self, name: str, data: bytes) -> str:
+        """Write ``data`` to ``name`` in the folder (made on first use); the path written."""
+        from cnnfilter.tasks._common import write_output
+
+        if not self.dir.is_dir():
+            try:
+                self.dir.mkdir(parents=True)
+            except OSError as exc:
+                raise ProcessingError(
+                    f"cannot create folder {str(self.dir)!r}: {exc.strerror or exc}"
+                ) from None
+            self.made_dir = True
+        path = self.dir / name
+        existed = os.path.lexists(path)
+        write_output(path, data, force=self.force)
+        if not existed:
+            self.created.append(path)
+        return str(path)
+
+    def undo(self) -> None:
+        """Remove the files this run created, and the folder if it made it and it is empty."""
+        for path in self.created:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if self.made_dir:
+            with contextlib.suppress(OSError):
+                self.dir.rmdir()
+
+
+def _emit_order(layers) -> list[str]:
+    """The names of the layers :func:`run_network` emits, in its order."""
+    from cnnfilter.arch.layers import Block, Merge
+
+    names: list[str] = []
+    for layer in layers:
+        if isinstance(layer, Block):
+            names += _emit_order(layer.layers)
+            continue
+        if isinstance(layer, Merge):
+            for _, branch in layer.branches:
+                names += _emit_order(branch)
+        names.append(layer.name)
+    return names
+
+
+def check_layer(
+    layer: str | None, names: list[str], source: str | Path, *, also: tuple[str, ...] = ()
+) -> None:
+    """Refuse ``layer`` (``--layer``) unless it is one of ``names`` (or ``also``: other
+    names it may be given by, not listed), before any work.
+
+    Raises:
+        UsageError: an unknown layer, with the first layer names.
+    """
+    if layer is None or layer in names or layer in also:
+        return
+    shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
+    given = f"layer={layer!r}" if layer else "layer='' (empty)"
+    raise UsageError(f"{given} is not a layer of {source}; its layers are {shown}")
+
+
+def montage_name(index: int, name: str) -> str:
+    """``NN_<name>.png``: the layer's name with characters other than letters, digits,
+    ``-``, ``_`` and ``.`` made ``_``, cut to :data:`MAX_NAME_BYTES` (then ending in a
+    short hash of the whole name, so that two long names stay apart).
+
+    >>> montage_name(3, "layer1/conv:0")
+    '03_layer1_conv_0.png'
+    """
+    import hashlib
+
+    safe = _safe(name).strip("_") or "layer"
+    if len(safe.encode()) > MAX_NAME_BYTES:
+        digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        cut = safe.encode()[: MAX_NAME_BYTES - 9].decode("utf-8", "ignore")
+        safe = f"{cut}-{digest}"
+    return f"{index:02d}_{safe}.png"
+
+
+def check_cost(traced, photo_shape: tuple[int, ...], *, npz: bool) -> None:
+    """Refuse, before any work, a pass that would run for hours or not fit in memory.
+
+    Estimates from the traced shapes (:func:`cnnfilter.arch.calc.summarize`): the
+    multiply-adds against :data:`MAX_FORWARD_MACS`; the memory, 4 bytes a value, of
+    the weights, three of the largest maps (a layer's input, output and working
+    copy) and, with ``npz``, every map twice (kept, then in the ``.npz`` file),
+    against :func:`cnnfilter.imageio.available_memory`.
+
+    Raises:
+        UsageError: the estimate, the limit and the fix.
+    """
+    from cnnfilter import imageio
+    from cnnfilter.arch.calc import summarize
+    from cnnfilter.engine.cost import _bytes_text
+
+    shape = " x ".join(map(str, photo_shape))
+    summary = summarize(traced)
+    if summary.macs > MAX_FORWARD_MACS:
+        raise UsageError(
+            f"this network on a {shape} photo needs about {summary.macs:.2g} multiply-adds "
+            f"(the limit is {MAX_FORWARD_MACS:.0e}, minutes of work); fix: give a smaller "
+            "photo (resize it first, e.g. to 224 x 224)"
+        )
+    sizes = _step_sizes(traced.steps)
+    work = 4 * summary.parameters + 3 * 4 * max(sizes, default=0)
+    kept = 2 * 4 * sum(sizes) if npz else 0
+    free = imageio.available_memory()
+    if free is None or work + kept <= free:
+        return
+    if npz and work <= free:
+        raise UsageError(
+            f"npz=True keeps every layer's map: about {_bytes_text(kept)} for this network on "
+            f"a {shape} photo (the maps and the .npz file), more than the "
+            f"{_bytes_text(free - work)} left; fix: leave out npz=True, or give a smaller photo"
+        )
+    raise UsageError(
+        f"this network on a {shape} photo needs about {_bytes_text(work)} of memory (its "
+        f"weights and largest maps), more than the {_bytes_text(free)} available; fix: give "
+        "a smaller photo"
+    )
+
+
+def _step_sizes(steps) -> list[int]:
+    """The number of values of every map :func:`run_network` emits (a trace's steps)."""
+    from cnnfilter.arch.layers import Block
+
+    out: list[int] = []
+    for step in steps:
+        for _, branch in step.branches:
+            out += _step_sizes(branch)
+        if not isinstance(step.layer, Block):
+            out.append(step.output.size)
+    return out
 
 
 def forward(
@@ -686,14 +994,19 @@ def forward(
             f"{arch}: forward runs arch.yaml layer files and built-in names; ONNX models run "
             "through cnnfilter.tasks.forward_onnx.forward_any (Keras files are not supported yet)"
         )
+    check_seed(seed)
     x = read_input(photo, max_pixels=max_pixels)
     network = load_network(resolve_arch(arch), input_shape=Shape(*x.shape))
-    trace(network)  # every shape error before any work
+    traced = trace(network)  # every shape error before any work
     stored = {} if weights is None else load_weights(weights, layout=layout)
-    w = Weights(stored, init, seed)
-    out_dir = Path(output)
-    _check_outputs(out_dir, layer, npz, force)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    w = Weights(stored, init, seed, source=None if weights is None else str(weights), layout=layout)
+    order = _emit_order(network.layers)
+    check_layer(layer, order, arch)
+    check_cost(traced, x.shape, npz=npz)
+    names = [montage_name(i, n) for i, n in enumerate(order, 1) if layer in (None, n)]
+    inputs = [photo, (_arch_file(arch), "arch file"), (weights, "weights file")]
+    out = Outputs(output, inputs, force=force)
+    out.check([*names, "summary.json"] + (["activations.npz"] if npz else []))
 
     result = ForwardResult(report={})
     layers: list[dict] = []
@@ -702,65 +1015,110 @@ def forward(
     def emit(node, y):
         entry = {"name": node.name, "type": getattr(node, "op", None) or node.type, **_stats(y)}
         layers.append(entry)
+        _note_non_finite(result.notes, node.name, y)
         if npz:
             kept[node.name] = y
         if layer is None or node.name == layer:
-            target = out_dir / f"{len(layers):02d}_{_safe(node.name)}.png"
-            _write_montage(target, node, y, scale=scale, force=force)
-            entry["picture"] = target.name
+            target = montage_name(len(layers), node.name)
+            result.written.append(out.write(target, _montage_png(node, y, scale=scale)))
+            entry["picture"] = target
             entry["colours"] = montage_colours(y)
-            result.written.append(str(target))
 
-    run_network(network, x, w, emit)
-    if layer is not None and layer not in {e["name"] for e in layers}:
-        raise UsageError(
-            f"layer={layer!r} is not a layer of {arch}; its layers are "
-            + ", ".join(e["name"] for e in layers)
-        )
-    unused = sorted(set(stored) - w.used)
-    result.report = {
-        "arch": str(arch),
-        "photo": str(photo),
-        "input": {"shape": list(x.shape), "scaling": "divided by full white: 0..1"},
-        "weights": {"file": None if weights is None else str(weights), "layout": layout,
-                    "init": init, "seed": seed if init else None,
-                    "initialised": w.initialised, "unused": unused},
-        "montage_scale": scale,
-        "layers": layers,
-    }  # fmt: skip
-    if w.initialised:
-        result.notes.append(f"random {init} weights (seed {seed}) for: {', '.join(w.initialised)}")
-    if unused:
-        result.notes.append(f"arrays not used by any layer: {', '.join(unused)}")
-    _write_json(out_dir / "summary.json", result.report, force=force)
-    result.written.append(str(out_dir / "summary.json"))
-    if npz:
-        import io
-
-        buf = io.BytesIO()
-        np.savez(buf, **kept)
-        from cnnfilter.tasks._common import write_output
-
-        write_output(out_dir / "activations.npz", buf.getvalue(), force=force)
-        result.written.append(str(out_dir / "activations.npz"))
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # noted per layer
+            try:
+                run_network(network, x, w, emit)
+            except UsageError as exc:
+                raise UsageError(_channels_hint(str(exc), arch, x.shape[2])) from None
+        unused = sorted(set(stored) - w.used)
+        result.report = {
+            "arch": str(arch),
+            "photo": str(photo),
+            "input": {"shape": list(x.shape), "scaling": "divided by full white: 0..1"},
+            "weights": {"file": None if weights is None else str(weights), "layout": layout,
+                        "init": init, "seed": seed if init else None,
+                        "initialised": w.initialised, "unused": unused},
+            "montage_scale": scale,
+            "layers": layers,
+        }  # fmt: skip
+        result.notes += _weight_notes(w, init, seed, unused)
+        result.written.append(out.write("summary.json", _json_bytes(result.report)))
+        if npz:
+            result.written.append(out.write("activations.npz", _npz_bytes(kept)))
+    except BaseException:  # an error, Ctrl-C or SIGTERM mid-run: no partial output
+        out.undo()
+        raise
     return result
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+def _channels_hint(message: str, arch: str | Path, channels: int) -> str:
+    """``message``, plus a note when an array's shape is wrong and the photo's channels are
+    not the arch file's ``input:`` ones (the pass runs on the photo as it is)."""
+    from cnnfilter.arch import load_network
+    from cnnfilter.tasks.arch import resolve_arch
+
+    if " has shape " not in message:
+        return message
+    try:
+        declared = load_network(resolve_arch(arch)).input.channels
+    except UsageError:
+        return message
+    if declared == channels:
+        return message
+    return (
+        f"{message} (the photo has {channels} channel(s), the arch file's input: {declared}; "
+        "forward runs on the photo as it is: give a photo of that many channels, or arrays "
+        f"for {channels})"
+    )
 
 
-def _write_json(path: Path, report: dict, *, force: bool) -> None:
-    from cnnfilter.tasks._common import write_output
+def _weight_notes(w: Weights, init: str | None, seed: int, unused: list[str]) -> list[str]:
+    notes = []
+    if w.initialised:
+        notes.append(f"random {init} weights (seed {seed}) for: {', '.join(w.initialised)}")
+    if unused:
+        notes.append(f"arrays not used by any layer: {', '.join(unused)}")
+    return notes
 
-    write_output(path, (json.dumps(report, indent=2) + "\n").encode(), force=force)
+
+def _arch_file(arch: str | Path) -> str | None:
+    """The arch file's path when ``arch`` names a file (a built-in name is not one)."""
+    return str(arch) if os.path.isfile(arch) else None
 
 
-def _write_montage(path: Path, node, y: np.ndarray, *, scale: str, force: bool) -> None:
+def _note_non_finite(notes: list[str], name: str, y: np.ndarray) -> None:
+    import numpy as np
+
+    bad = int(y.size - np.count_nonzero(np.isfinite(y)))
+    if bad:
+        notes.append(
+            f"layer '{name}': {bad} of {y.size} values are NaN or inf (float32 overflowed: "
+            "weights or input too large); its min, max and mean leave them out"
+        )
+
+
+def _json_bytes(report: dict) -> bytes:
+    return (json.dumps(report, indent=2) + "\n").encode()
+
+
+def _npz_bytes(arrays: dict) -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _montage_png(node, y: np.ndarray, *, scale: str) -> bytes:
     from cnnfilter import imageio, render
-    from cnnfilter.tasks._common import write_output
 
     kind = getattr(node, "op", None) or node.type
     picture = render.montage(y, title=f"{node.name} ({kind})", scale=scale)
     data, _ = imageio.encode_picture(picture, "PNG")
-    write_output(path, data, force=force)
+    return data
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

@@ -249,6 +249,27 @@ def _set_input(model, name: str, shape: tuple[int, ...]) -> None:
                 proto.dim_value = size
 
 
+def _check_not_empty(light, layers: list[Layer], shape: tuple[int, ...], path: Path) -> None:
+    """Refuse an input so small that shape inference gives a layer an empty map (a photo
+    smaller than the model's windows need), before the runtime fails on it."""
+    dims = {}
+    for value in [*light.graph.value_info, *light.graph.output]:
+        dims[value.name] = [
+            d.dim_value if d.HasField("dim_value") else None
+            for d in value.type.tensor_type.shape.dim
+        ]
+    for layer in layers:
+        got = dims.get(layer.tensor) or []
+        if any(d is not None and d <= 0 for d in got):
+            shown = " x ".join("?" if d is None else str(d) for d in got)
+            raise UsageError(
+                f"{path}: on a {shape[2]} x {shape[3]} input, layer '{layer.name}' "
+                f"({layer.type}) would make an empty map ({shown}): the photo is smaller than "
+                "the model's windows need; fix: give a larger size, such as the model's own "
+                "(size=224), or a larger photo"
+            )
+
+
 def _session(onnx, ort, model, light, input_name: str, shape: tuple[int, ...], path: Path):
     """The model with ``shape`` as its input and every layer an output, ready to run.
 
@@ -268,6 +289,7 @@ def _session(onnx, ort, model, light, input_name: str, shape: tuple[int, ...], p
             f"({str(exc).splitlines()[0][:100]}); fix: give the size the model expects with --size"
         ) from None
     layers = _layers(light)
+    _check_not_empty(light, layers, shape, path)
     present = {o.name for o in model.graph.output}
     for layer in layers:
         if layer.tensor not in present:
@@ -280,7 +302,7 @@ def _session(onnx, ort, model, light, input_name: str, shape: tuple[int, ...], p
             label = f"onnx {onnx.__version__} ReferenceEvaluator"
             return ReferenceEvaluator(model).run, layers, label
         options = ort.SessionOptions()
-        options.log_severity_level = 3  # errors only: no warnings on stderr
+        options.log_severity_level = 4  # fatal only: a failed run is our one error line
         session = ort.InferenceSession(
             model.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
@@ -330,6 +352,21 @@ def _target(x_hw, size, model_hw) -> tuple[tuple[int, int] | None, tuple[int, in
     return shorter_side_size(x_hw, size), fixed
 
 
+def _check_resize(resize, size, max_pixels: int | None) -> None:
+    """Refuse a resize to more pixels than an image may have (``--size 100000``)."""
+    from cnnfilter import imageio
+
+    limit = imageio.DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    if resize is None or resize[0] * resize[1] <= limit:
+        return
+    given = "x".join(map(str, size)) if isinstance(size, tuple) else size
+    raise UsageError(
+        f"size={given} would resize the photo to {resize[0]} x {resize[1]} = "
+        f"{resize[0] * resize[1]:,} pixels, above the limit of {limit:,}; fix: give a smaller "
+        "size (the model's, such as 224), or raise max_pixels if you mean it"
+    )
+
+
 def _normaliser(value, default, channels: int, name: str):
     import numpy as np
 
@@ -344,15 +381,21 @@ def _normaliser(value, default, channels: int, name: str):
     return np.broadcast_to(np.asarray(value, dtype=np.float32), (channels,))
 
 
-def prepare(x: np.ndarray, channels: int, model_hw, *, size=None, mean=None, std=None):
+def prepare(
+    x: np.ndarray, channels: int, model_hw, *, size=None, mean=None, std=None, max_pixels=None
+):
     """The ``(H, W, C)`` 0..1 photo ``x`` as the normalised ``(h, w, channels)`` input.
 
     Returns ``(array float32, report dict)``; see the module docstring for the steps.
 
     Raises:
         UsageError: a size the model does not take, a crop larger than the resized
-            photo, ``mean``/``std`` of the wrong length, a ``std`` value not above 0.
+            photo, a resized photo of more than ``max_pixels`` pixels (default: the
+            image reader's limit), ``mean``/``std`` of the wrong length, a ``std`` value
+            not above 0, ``mean``/``std`` that make the input overflow float32.
     """
+    import numpy as np
+
     from cnnfilter.engine.resize import center_crop, resize_bilinear
 
     m = _normaliser(mean, IMAGENET_MEAN, channels, "mean")
@@ -360,11 +403,19 @@ def prepare(x: np.ndarray, channels: int, model_hw, *, size=None, mean=None, std
     x, converted = _channels(x, channels)
     original = list(x.shape[:2])
     resize, crop = _target(x.shape[:2], size, model_hw)
+    _check_resize(resize, size, max_pixels)
     if resize is not None and resize != x.shape[:2]:
         x = resize_bilinear(x, resize)
     if crop is not None:
         x = center_crop(x, crop)
-    x = (x - m) / s
+    with np.errstate(over="ignore"):
+        x = (x - m) / s
+    if not np.isfinite(x).all():
+        raise UsageError(
+            f"mean={','.join(map(str, m))} and std={','.join(map(str, s))} make the model's "
+            "input overflow float32 (inf); fix: give values on the photo's 0..1 scale, such as "
+            "ImageNet's (leave both out)"
+        )
     report = {
         "photo_size": original,
         "resized": list(resize) if resize is not None else None,
@@ -427,8 +478,9 @@ def run_model(
     value, channels, model_hw = _image_input(light, path)
     model = _load(onnx, path)
     x, report = prepare(
-        read_input(photo, max_pixels=max_pixels), channels, model_hw, size=size, mean=mean, std=std
-    )
+        read_input(photo, max_pixels=max_pixels), channels, model_hw, size=size, mean=mean,
+        std=std, max_pixels=max_pixels,
+    )  # fmt: skip
     elem = _FLOAT_TYPES[value.type.tensor_type.elem_type]
     batch = np.ascontiguousarray(x.transpose(2, 0, 1)[None]).astype(
         np.float32 if elem == "bfloat16" else elem
@@ -484,51 +536,58 @@ def forward_onnx(
 
     if scale not in MONTAGE_SCALES:
         raise UsageError(f"scale={scale!r} is not one of {', '.join(MONTAGE_SCALES)}")
-    out_dir = Path(output)
-    fw._check_outputs(out_dir, layer, npz, force)
+    out = fw.Outputs(output, [photo, (model_path, "model file")], force=force)
+    fixed = ["summary.json"] + (["activations.npz"] if npz else [])
+    out.check(fixed)  # the folder, before the model runs
     report, shown, skipped = run_model(
         model_path, photo, size=size, mean=mean, std=std, max_pixels=max_pixels, runtime=runtime
     )
-    if layer is not None and not any(layer in (n.name, n.tensor) for n, _ in shown):
-        raise UsageError(
-            f"layer={layer!r} is not a layer of {model_path}; its layers are "
-            + ", ".join(n.name for n, _ in shown)
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    fw.check_layer(
+        layer, [n.name for n, _ in shown], model_path, also=tuple(n.tensor for n, _ in shown)
+    )
+    names = {
+        index: fw.montage_name(index, node.name)
+        for index, (node, _) in enumerate(shown, start=1)
+        if layer is None or layer in (node.name, node.tensor)
+    }
+    out.check([*names.values(), *fixed])  # every file, before the first is written
     result = fw.ForwardResult(report={})
     entries = []
-    for index, (node, y) in enumerate(shown, start=1):
-        entry = {"name": node.name, "type": node.type, "tensor": node.tensor, **fw._stats(y)}
-        if layer is None or layer in (node.name, node.tensor):
-            target = out_dir / f"{index:02d}_{fw._safe(node.name).strip('_') or 'layer'}.png"
-            fw._write_montage(target, node, y, scale=scale, force=force)
-            entry["picture"] = target.name
-            entry["colours"] = montage_colours(y)
-            result.written.append(str(target))
-        entries.append(entry)
-    result.report = {
-        "model": str(model_path),
-        "photo": str(photo),
-        "input": report,
-        "runtime": report.pop("runtime"),
-        "skipped": skipped,
-        "montage_scale": scale,
-        "layers": entries,
-    }
-    if "Reference" in result.report["runtime"] and runtime == "auto":
-        result.notes.append(
-            "onnxruntime is not installed: ran onnx's reference evaluator (30-90x slower, "
-            f"same maps); fix: {ORT_HINT}"
-        )
-    if skipped:
-        result.notes.append(
-            f"{len(skipped)} node outputs are not 1 x C x H x W or 1 x F maps and are not shown"
-        )
-    fw._write_json(out_dir / "summary.json", result.report, force=force)
-    result.written.append(str(out_dir / "summary.json"))
-    if npz:
-        _write_npz(out_dir / "activations.npz", {n.name: y for n, y in shown}, force=force)
-        result.written.append(str(out_dir / "activations.npz"))
+    try:
+        for index, (node, y) in enumerate(shown, start=1):
+            entry = {"name": node.name, "type": node.type, "tensor": node.tensor, **fw._stats(y)}
+            fw._note_non_finite(result.notes, node.name, y)
+            if index in names:
+                picture = fw._montage_png(node, y, scale=scale)
+                result.written.append(out.write(names[index], picture))
+                entry["picture"] = names[index]
+                entry["colours"] = montage_colours(y)
+            entries.append(entry)
+        result.report = {
+            "model": str(model_path),
+            "photo": str(photo),
+            "input": report,
+            "runtime": report.pop("runtime"),
+            "skipped": skipped,
+            "montage_scale": scale,
+            "layers": entries,
+        }
+        if "Reference" in result.report["runtime"] and runtime == "auto":
+            result.notes.append(
+                "onnxruntime is not installed: ran onnx's reference evaluator (30-90x slower, "
+                f"same maps); fix: {ORT_HINT}"
+            )
+        if skipped:
+            result.notes.append(
+                f"{len(skipped)} node outputs are not 1 x C x H x W or 1 x F maps and are not shown"
+            )
+        result.written.append(out.write("summary.json", fw._json_bytes(result.report)))
+        if npz:
+            data = fw._npz_bytes({n.name: y for n, y in shown})
+            result.written.append(out.write("activations.npz", data))
+    except BaseException:  # an error, Ctrl-C or SIGTERM mid-run: no partial output
+        out.undo()
+        raise
     return result
 
 
@@ -575,15 +634,3 @@ def forward_any(
     for key in ("layout", "seed"):
         options.pop(key, None)
     return forward_onnx(arch, photo, size=size, mean=mean, std=std, runtime=runtime, **options)
-
-
-def _write_npz(path: Path, arrays: dict, *, force: bool) -> None:
-    import io
-
-    import numpy as np
-
-    from cnnfilter.tasks._common import write_output
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    write_output(path, buf.getvalue(), force=force)

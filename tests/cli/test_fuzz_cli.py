@@ -168,6 +168,25 @@ FIELD = _options(
     }
 )
 
+FORWARD = _options(
+    {
+        "--weights": st.sampled_from(["w.npz", "junk.bin", "kern.bin", "arr.npy", "missing.npz"]),
+        "--weights-layout": st.one_of(st.sampled_from(["torch", "keras"]), words),
+        "--init": st.one_of(st.sampled_from(["he", "glorot"]), words),
+        "--seed": st.one_of(small, numbers),
+        "--layer": st.one_of(st.sampled_from(["c", "r", "c1", "s2", "..", ""]), words),
+        "--npz": None,
+        "--scale": st.one_of(st.sampled_from(["tile", "shared"]), words),
+        "--size": values,
+        "--mean": values,
+        "--std": values,
+        "--runtime": st.one_of(st.sampled_from(["auto", "reference"]), words),
+        **COMMON,
+    }
+)
+#: forward's -o: a fresh folder, the folder itself, an input's name in it (never written).
+FORWARD_OUT = st.sampled_from(["out/maps", "out", "out/maps", "img.png", "-"])
+
 
 def _apply(images, kernel, opts, out):
     return ["apply", *images, "-k", kernel, *opts, "-o", f"out/{out}", "--force"]
@@ -221,6 +240,13 @@ COMMANDS = {
         ),
         FIELD,
     ),
+    "forward": st.builds(
+        lambda arch, img, opts, out: ["forward", arch, img, *opts, "-o", out, "--force"],
+        st.sampled_from(["kern.yaml", "kern.yaml", "net.yaml", "lenet.yaml", "junk.bin"]),
+        IMAGE,
+        FORWARD,
+        FORWARD_OUT,
+    ),
     "formats": st.builds(lambda opts: ["formats", *opts], _options({"--json": None, "-v": None})),
 }
 
@@ -267,6 +293,11 @@ def workdir(tmp_path) -> Iterator[Path]:
     np.save(tmp_path / "arr.npy", rng.normal(size=(12, 10)).astype(np.float32))
     (tmp_path / "kern.txt").write_text("1 0 -1\n2 0 -2\n1 0 -1\n")
     shutil.copy(ROOT / "samples" / "arch" / "lenet5.yaml", tmp_path / "lenet.yaml")
+    (tmp_path / "kern.yaml").write_text(
+        "input: [8, 8, 1]\nlayers:\n  - conv2d: {name: c, kernels: [sobel-x, curve]}\n"
+        "  - relu: {name: r}\n  - maxpool2d: {kernel_size: 2}\n"
+    )
+    np.savez(tmp_path / "w.npz", **{"c.weight": rng.normal(size=(2, 1, 3, 3)), "x.bias": [1.0]})
     (tmp_path / "out").mkdir()
     before = os.getcwd()
     os.chdir(tmp_path)
