@@ -380,7 +380,7 @@ def _conv(layer, x, w: Weights):
 
     c_in, kh, kw = x.shape[2], *layer.kernel_size
     shape = (layer.filters, c_in // layer.groups, kh, kw)
-    if layer.kernels is not None and not w.has(layer, "weight"):
+    if layer.kernels is not None:  # the arch file first: a stored weight is left unused
         weight = kernel_filters(layer.kernels, c_in // layer.groups, (kh, kw), layer=layer.name)
         bias = w.bias(layer, layer.filters) if w.has(layer, "bias") else None
     else:

@@ -3,6 +3,8 @@ arrays and their one-line errors; the new layer kinds through the task; the mont
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -301,3 +303,18 @@ def test_a_block_use_does_not_hold_its_input():
     top = (tracemalloc.get_traced_memory()[1] - base) / x.nbytes
     tracemalloc.stop()
     assert top < 2.5
+
+
+def test_kernels_in_the_arch_file_come_before_a_stored_weight(tmp_path, rgb):
+    # docs/forward.md: per layer, the first source given is used, the arch file's first;
+    # the .npz's weight for that layer is then left unused (and listed so), its bias used
+    np.savez(
+        tmp_path / "w.npz", **{"c.weight": np.ones((1, 3, 3, 3), np.float32),
+                               "c.bias": np.array([0.5], np.float32)},
+    )  # fmt: skip
+    arch = "input: [9, 11, 3]\nlayers:\n  - conv2d: {name: c, padding: same, kernels: [sobel-x]}\n"
+    got = _run(tmp_path, arch, rgb, weights=tmp_path / "w.npz")["c"][..., 0]
+    ref = sum(_corr(rgb[..., c], "sobel-x") for c in range(3)) + 0.5
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    summary = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert summary["weights"]["unused"] == ["c.weight"]
