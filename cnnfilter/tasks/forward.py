@@ -678,6 +678,7 @@ def forward(
 
     if scale not in MONTAGE_SCALES:
         raise UsageError(f"scale={scale!r} is not one of {', '.join(MONTAGE_SCALES)}")
+    from cnnfilter.arch.layers import Merge
     from cnnfilter.arch.shapes import trace
     from cnnfilter.tasks.arch import model_kind, resolve_arch
 
@@ -700,7 +701,8 @@ def forward(
     kept: dict[str, np.ndarray] = {}
 
     def emit(node, y):
-        entry = {"name": node.name, "type": getattr(node, "op", None) or node.type, **_stats(y)}
+        kind = node.op if isinstance(node, Merge) else node.type  # params' type column
+        entry = {"name": node.name, "type": kind, **_stats(y)}
         layers.append(entry)
         if npz:
             kept[node.name] = y

@@ -69,3 +69,22 @@ def test_no_clobber_without_force(tmp_path):
     assert invoke(*args).exit_code == 0
     assert "--force" in error_line(2, args)
     assert invoke(*args, "--force").exit_code == 0
+
+
+def test_the_type_column_is_the_layer_kind_as_params_prints_it(tmp_path):
+    """Global and adaptive pooling are named as in arch.yaml and params, not by their op."""
+    arch = tmp_path / "a.yaml"
+    arch.write_text(
+        "input: [8, 8, 1]\nlayers:\n"
+        "  - conv2d: {name: c, kernels: [box:3], padding: same}\n"
+        "  - residual: {name: r, body: [relu: {name: act}]}\n"
+        "  - adaptive_avgpool2d: {name: ada, output_size: 2}\n"
+        "  - global_maxpool2d: {name: gmax}\n"
+    )
+    result = invoke("forward", arch, "samples/crops/coin.png", "-o", tmp_path / "m", "--json")
+    assert result.exit_code == 0, result.stderr
+    kinds = {e["name"]: e["type"] for e in json.loads(result.stdout)["layers"]}
+    assert kinds == {
+        "c": "conv2d", "act": "relu", "r": "add", "ada": "adaptive_avgpool2d",
+        "gmax": "global_maxpool2d",
+    }  # fmt: skip
