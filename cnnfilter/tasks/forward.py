@@ -731,7 +731,11 @@ def forward(
         "layers": layers,
     }  # fmt: skip
     if w.initialised:
-        result.notes.append(f"random {init} weights (seed {seed}) for: {', '.join(w.initialised)}")
+        named = w.initialised if len(w.initialised) <= 6 else [*w.initialised[:5], "..."]
+        result.notes.append(
+            f"random {init} weights (seed {seed}) for {len(w.initialised)} layer(s): "
+            f"{', '.join(named)} (summary.json: weights.initialised)"
+        )
     if unused:
         result.notes.append(f"arrays not used by any layer: {', '.join(unused)}")
     _write_json(out_dir / "summary.json", result.report, force=force)
