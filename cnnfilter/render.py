@@ -973,7 +973,13 @@ def _range_text(lo: float, hi: float) -> str:
 
 
 def montage(
-    maps: np.ndarray, *, title: str, scale: str = "tile", min_tile: int = 64, gap: int = 4
+    maps: np.ndarray,
+    *,
+    title: str,
+    scale: str = "tile",
+    min_tile: int = 64,
+    gap: int = 4,
+    names: tuple[str, ...] = (),
 ) -> np.ndarray:
     """One layer's feature maps as a labelled grid of tiles, one per channel.
 
@@ -989,7 +995,8 @@ def montage(
     tile, so tiles compare. A constant gray tile is black; non-finite values
     magenta. Each tile is enlarged by a whole factor so that its shorter
     side is at least ``min_tile`` pixels and has its channel index above
-    it. The caption (Pillow's default font) names the layer, its shape, its
+    it, followed by its name from ``names`` when given (the registry kernel of
+    a hand-set filter). The caption (Pillow's default font) names the layer, its shape, its
     range, the colours and the scale. A flat vector ``(N,)`` is drawn as one
     tile of up to 32 values per row, in order.
 
@@ -997,6 +1004,7 @@ def montage(
         maps: ``(H, W, C)`` or ``(N,)`` float array.
         title: the layer's name and kind, first in the caption.
         scale: ``"tile"`` or ``"shared"``.
+        names: a name per channel (fewer: the rest get their index only).
 
     Returns:
         ``(rows, cols, 3)`` uint8 RGB picture.
@@ -1023,7 +1031,10 @@ def montage(
     th, tw = x.shape[0] * f, x.shape[1] * f
     label = CAPTION_HEIGHT - 4
     under = label if scale == "tile" else 0
-    cell_w = max(tw, *(text_width(_range_text(*r)) + 2 for r in ranges)) if under else tw
+    heads = [f"{i} {names[i]}" if i < len(names) else str(i) for i in range(c)]
+    cell_w = max(tw, *(text_width(h) + 2 for h in heads))
+    if under:
+        cell_w = max(cell_w, *(text_width(_range_text(*r)) + 2 for r in ranges))
     cols = max(1, min(c, math.ceil(math.sqrt(c))))
     rows = math.ceil(c / cols)
     cell_h = label + th + under + gap
@@ -1035,7 +1046,7 @@ def montage(
     for i in range(c):
         r, q = divmod(i, cols)
         y0, x0 = gap + r * cell_h + label, gap + q * (cell_w + gap)
-        texts.append(((x0, y0 - label), str(i)))
+        texts.append(((x0, y0 - label), heads[i]))
         if under:
             texts.append(((x0, y0 + th), _range_text(*ranges[i])))
     _stamp_texts(canvas, texts)

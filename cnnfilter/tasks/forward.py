@@ -764,9 +764,12 @@ def _write_json(path: Path, report: dict, *, force: bool) -> None:
 
 def _write_montage(path: Path, node, y: np.ndarray, *, scale: str, force: bool) -> None:
     from cnnfilter import imageio, render
+    from cnnfilter.arch.layers import Merge
     from cnnfilter.tasks._common import write_output
 
-    kind = getattr(node, "op", None) or node.type
-    picture = render.montage(y, title=f"{node.name} ({kind})", scale=scale)
+    kind = node.op if isinstance(node, Merge) else node.type
+    kernels = getattr(node, "kernels", None) or ()
+    names = tuple(k if isinstance(k, str) else "/".join(k) for k in kernels)
+    picture = render.montage(y, title=f"{node.name} ({kind})", scale=scale, names=names)
     data, _ = imageio.encode_picture(picture, "PNG")
     write_output(path, data, force=force)

@@ -195,3 +195,25 @@ def test_a_label_over_a_picture_is_drawn_by_pillow():
     render._stamp_texts(canvas, [((3, 2), "42"), ((38, 18), "7")])
     ImageDraw.Draw(want).text((38, 18), "7", fill=(0, 0, 0), font=ImageFont.load_default())
     assert np.array_equal(canvas, np.asarray(want))
+
+
+def test_names_follow_the_index_above_the_tiles_and_widen_the_cells_they_need():
+    x = np.arange(2 * 2 * 2, dtype=np.float32).reshape(2, 2, 2) - 3
+    plain = montage(x, title="t")
+    named = montage(x, title="t", names=("vertical-lines", "curve"))
+    head = "0 vertical-lines"
+    assert text_width(head) + 2 > 64  # wider than a 64-pixel tile: the cells grow
+    assert named.shape == plain.shape  # the caption is wider than both
+    # the first tile's pixels are where they were, under a different label; the second
+    # tile moves right by the widening of the first cell
+    y0, y1 = 2 * CAPTION_HEIGHT, 2 * CAPTION_HEIGHT + 60
+    np.testing.assert_array_equal(named[y0:y1, 4:68], plain[y0:y1, 4:68])
+    cell = max(64, text_width(render._range_text(-3.0, 3.0)) + 2)
+    x_plain, x_named = 4 + cell + 4, 4 + text_width(head) + 2 + 4
+    np.testing.assert_array_equal(
+        named[y0:y1, x_named : x_named + 64], plain[y0:y1, x_plain : x_plain + 64]
+    )
+    assert not np.array_equal(named[CAPTION_HEIGHT : 2 * CAPTION_HEIGHT - 4, 4:120],
+                              plain[CAPTION_HEIGHT : 2 * CAPTION_HEIGHT - 4, 4:120])  # fmt: skip
+    one = montage(x, title="t", names=("box",))  # fewer names: the rest keep the index
+    assert one.shape == plain.shape
