@@ -998,7 +998,8 @@ def montage(
     it, followed by its name from ``names`` when given (the registry kernel of
     a hand-set filter). The caption (Pillow's default font) names the layer, its shape, its
     range, the colours and the scale. A flat vector ``(N,)`` is drawn as one
-    tile of up to 32 values per row, in order.
+    tile of up to 32 values per row, in order, and so is a ``1 x 1 x C`` layer
+    (global pooling), whose tiles would each be one flat, black value.
 
     Args:
         maps: ``(H, W, C)`` or ``(N,)`` float array.
@@ -1018,6 +1019,8 @@ def montage(
         raise ValueError(f"scale must be one of {', '.join(MONTAGE_SCALES)}, got {scale!r}")
     x = np.asarray(maps, dtype=np.float32)
     shape = " x ".join(map(str, x.shape))
+    if x.ndim == 3 and x.shape[:2] == (1, 1) and x.shape[2] > 1:
+        x = x.reshape(-1)  # one value per channel (global pooling): a vector, one scale
     if x.ndim == 1:
         n = x.size
         width = min(32, n)

@@ -145,7 +145,7 @@ CASES = [
     ((12, 9, 6), "special"),
     ((30, 40, 17), "signed"),
     ((3, 3, 300), "relu"),  # more channels than MONTAGE_MAX_TILES
-    ((1, 1, 64), "signed"),
+    ((1, 1, 1), "signed"),
     ((200, 3, 2), "relu"),
     ((50,), "signed"),  # a flat vector: one tile, NaN padding
     ((1000,), "relu"),
@@ -171,6 +171,8 @@ def test_the_montage_has_the_pixels_of_the_one_it_replaced(shape, kind, scale):
     kind=st.sampled_from(["signed", "relu", "special"]),
 )
 def test_random_layers_draw_the_same_pixels(h, w, c, seed, kind):
+    if (h, w) == (1, 1) and c > 1:
+        c = 1  # 1 x 1 x C is drawn as a vector now (test below)
     x = _maps(seed, (h, w, c), kind)
     assert np.array_equal(montage(x, title="t (relu)"), _montage_before(x, title="t (relu)"))
 
@@ -217,3 +219,15 @@ def test_names_follow_the_index_above_the_tiles_and_widen_the_cells_they_need():
                               plain[CAPTION_HEIGHT : 2 * CAPTION_HEIGHT - 4, 4:120])  # fmt: skip
     one = montage(x, title="t", names=("box",))  # fewer names: the rest keep the index
     assert one.shape == plain.shape
+
+
+@pytest.mark.parametrize("scale", ["tile", "shared"])
+def test_a_1x1_layer_is_drawn_as_its_vector_on_one_scale(scale):
+    """Global pooling's 1 x 1 x C: per-channel tiles would each be flat (black); as a vector
+    the values compare. The pixels under the caption are the vector's."""
+    x = _maps(7, (64,), "signed")
+    pooled = montage(x.reshape(1, 1, 64), title="gap (global_avgpool2d)", scale=scale)
+    vector = montage(x, title="gap (global_avgpool2d)", scale=scale)
+    assert pooled.shape == vector.shape
+    np.testing.assert_array_equal(pooled[CAPTION_HEIGHT:], vector[CAPTION_HEIGHT:])
+    assert len(np.unique(pooled[CAPTION_HEIGHT:].reshape(-1, 3), axis=0)) > 20  # not black
