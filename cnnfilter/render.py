@@ -998,8 +998,9 @@ def montage(
     it, followed by its name from ``names`` when given (the registry kernel of
     a hand-set filter). The caption (Pillow's default font) names the layer, its shape, its
     range, the colours and the scale. A flat vector ``(N,)`` is drawn as one
-    tile of up to 32 values per row, in order, and so is a ``1 x 1 x C`` layer
-    (global pooling), whose tiles would each be one flat, black value.
+    tile of up to 32 values per row, in order, headed ``values 0..N-1, 32 per
+    row``, the cells after the last value left blank; and so is a ``1 x 1 x C``
+    layer (global pooling), whose tiles would each be one flat, black value.
 
     Args:
         maps: ``(H, W, C)`` or ``(N,)`` float array.
@@ -1021,10 +1022,12 @@ def montage(
     shape = " x ".join(map(str, x.shape))
     if x.ndim == 3 and x.shape[:2] == (1, 1) and x.shape[2] > 1:
         x = x.reshape(-1)  # one value per channel (global pooling): a vector, one scale
+    vector = ""
     if x.ndim == 1:
         n = x.size
         width = min(32, n)
         x = np.pad(x, (0, -n % width), constant_values=np.nan).reshape(-1, width)[..., None]
+        vector = f"values 0..{n - 1}" + (f", {width} per row" if n > width else "")
     colours = montage_colours(x)
     finite = x[np.isfinite(x)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
@@ -1035,6 +1038,8 @@ def montage(
     label = CAPTION_HEIGHT - 4
     under = label if scale == "tile" else 0
     heads = [f"{i} {names[i]}" if i < len(names) else str(i) for i in range(c)]
+    if vector:
+        heads = [vector]
     cell_w = max(tw, *(text_width(h) + 2 for h in heads))
     if under:
         cell_w = max(cell_w, *(text_width(_range_text(*r)) + 2 for r in ranges))
@@ -1043,8 +1048,10 @@ def montage(
     cell_h = label + th + under + gap
     canvas = np.empty((rows * cell_h + gap, cols * (cell_w + gap) + gap, 3), np.uint8)
     _fill_background(canvas)
-    _place_tiles(canvas, _paint_tiles(x, colours, ranges), cols, f, (gap + label, gap),
-                 (cell_h, cell_w + gap))  # fmt: skip
+    tiles = _paint_tiles(x, colours, ranges)
+    if vector:  # the cells after the last value are background, not magenta "non-finite"
+        tiles[0].reshape(-1, 3)[n:] = BACKGROUND
+    _place_tiles(canvas, tiles, cols, f, (gap + label, gap), (cell_h, cell_w + gap))
     texts = []
     for i in range(c):
         r, q = divmod(i, cols)

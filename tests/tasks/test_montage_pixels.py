@@ -159,6 +159,13 @@ def test_the_montage_has_the_pixels_of_the_one_it_replaced(shape, kind, scale):
     want = _montage_before(x, title="layer (conv2d)", scale=scale)
     have = montage(x, title="layer (conv2d)", scale=scale)
     assert have.dtype == np.uint8 and have.shape == want.shape
+    if x.ndim == 1:  # a vector's head reads "values 0..N-1, 32 per row" where "0" was,
+        head = slice(CAPTION_HEIGHT, 2 * CAPTION_HEIGHT)  # and its last row's padding,
+        assert not np.array_equal(have[head], want[head])  # magenta before, is background
+        have[head] = want[head]
+        padding = (want == (255, 0, 255)).all(axis=2)  # these vectors hold no NaN
+        assert padding.any() == (x.size % 32 != 0)
+        want[padding] = BACKGROUND
     assert np.array_equal(have, want), np.argwhere((have != want).any(axis=2))[:5]
 
 
@@ -231,3 +238,17 @@ def test_a_1x1_layer_is_drawn_as_its_vector_on_one_scale(scale):
     assert pooled.shape == vector.shape
     np.testing.assert_array_equal(pooled[CAPTION_HEIGHT:], vector[CAPTION_HEIGHT:])
     assert len(np.unique(pooled[CAPTION_HEIGHT:].reshape(-1, 3), axis=0)) > 20  # not black
+
+
+def test_a_vector_is_headed_by_its_index_range_and_row_length():
+    x = _maps(3, (50,), "signed")
+    named = montage(x, title="fc (dense)")
+    from PIL import Image, ImageDraw, ImageFont
+
+    # the head, drawn by Pillow at the tile's corner, is the text "values 0..49, 32 per row"
+    strip = np.full((CAPTION_HEIGHT - 4, 200, 3), 255, np.uint8)
+    want = Image.fromarray(strip)
+    ImageDraw.Draw(want).text((0, 0), "values 0..49, 32 per row", fill=(0, 0, 0),
+                              font=ImageFont.load_default())  # fmt: skip
+    got = named[CAPTION_HEIGHT + 4 : 2 * CAPTION_HEIGHT, 4:204]
+    assert np.array_equal(got, np.asarray(want))
