@@ -807,10 +807,16 @@ CURVE_7X7 = [
 
 _CURVE = KernelEntry(
     "curve",
-    "the article's 7x7 curve detector (30 along a curve, 0 elsewhere); a pattern for detect",
+    "the article's 7x7 curve detector (30 along a curve, 0 elsewhere); a pattern for detect, "
+    "drawn unflipped",
     "the article (docs/article.md, point 4), after Deshpande, 'A Beginner's Guide To Understanding "
     "Convolutional Neural Networks'; matrix drawn by cnnfilter (6 taps of 30)",
     _fixed(CURVE_7X7),
 )
 _ENTRIES.append(_CURVE)
 REGISTRY[_CURVE.name] = _CURVE
+
+#: Registry kernels drawn as the pattern they match, for cross-correlation (``detect``,
+#: ``forward``, ``apply --op correlate`` use them as drawn); every other kernel is written
+#: for convolution, as its source writes it.
+DRAWN_UNFLIPPED = frozenset({_CURVE.name})

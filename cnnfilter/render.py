@@ -973,7 +973,13 @@ def _range_text(lo: float, hi: float) -> str:
 
 
 def montage(
-    maps: np.ndarray, *, title: str, scale: str = "tile", min_tile: int = 64, gap: int = 4
+    maps: np.ndarray,
+    *,
+    title: str,
+    scale: str = "tile",
+    min_tile: int = 64,
+    gap: int = 4,
+    names: tuple[str, ...] = (),
 ) -> np.ndarray:
     """One layer's feature maps as a labelled grid of tiles, one per channel.
 
@@ -989,14 +995,18 @@ def montage(
     tile, so tiles compare. A constant gray tile is black; non-finite values
     magenta. Each tile is enlarged by a whole factor so that its shorter
     side is at least ``min_tile`` pixels and has its channel index above
-    it. The caption (Pillow's default font) names the layer, its shape, its
+    it, followed by its name from ``names`` when given (the registry kernel of
+    a hand-set filter). The caption (Pillow's default font) names the layer, its shape, its
     range, the colours and the scale. A flat vector ``(N,)`` is drawn as one
-    tile of up to 32 values per row, in order.
+    tile of up to 32 values per row, in order, headed ``values 0..N-1, 32 per
+    row``, the cells after the last value left blank; and so is a ``1 x 1 x C``
+    layer (global pooling), whose tiles would each be one flat, black value.
 
     Args:
         maps: ``(H, W, C)`` or ``(N,)`` float array.
         title: the layer's name and kind, first in the caption.
         scale: ``"tile"`` or ``"shared"``.
+        names: a name per channel (fewer: the rest get their index only).
 
     Returns:
         ``(rows, cols, 3)`` uint8 RGB picture.
@@ -1010,10 +1020,14 @@ def montage(
         raise ValueError(f"scale must be one of {', '.join(MONTAGE_SCALES)}, got {scale!r}")
     x = np.asarray(maps, dtype=np.float32)
     shape = " x ".join(map(str, x.shape))
+    if x.ndim == 3 and x.shape[:2] == (1, 1) and x.shape[2] > 1:
+        x = x.reshape(-1)  # one value per channel (global pooling): a vector, one scale
+    vector = ""
     if x.ndim == 1:
         n = x.size
         width = min(32, n)
         x = np.pad(x, (0, -n % width), constant_values=np.nan).reshape(-1, width)[..., None]
+        vector = f"values 0..{n - 1}" + (f", {width} per row" if n > width else "")
     colours = montage_colours(x)
     finite = x[np.isfinite(x)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
@@ -1023,19 +1037,26 @@ def montage(
     th, tw = x.shape[0] * f, x.shape[1] * f
     label = CAPTION_HEIGHT - 4
     under = label if scale == "tile" else 0
-    cell_w = max(tw, *(text_width(_range_text(*r)) + 2 for r in ranges)) if under else tw
+    heads = [f"{i} {names[i]}" if i < len(names) else str(i) for i in range(c)]
+    if vector:
+        heads = [vector]
+    cell_w = max(tw, *(text_width(h) + 2 for h in heads))
+    if under:
+        cell_w = max(cell_w, *(text_width(_range_text(*r)) + 2 for r in ranges))
     cols = max(1, min(c, math.ceil(math.sqrt(c))))
     rows = math.ceil(c / cols)
     cell_h = label + th + under + gap
     canvas = np.empty((rows * cell_h + gap, cols * (cell_w + gap) + gap, 3), np.uint8)
     _fill_background(canvas)
-    _place_tiles(canvas, _paint_tiles(x, colours, ranges), cols, f, (gap + label, gap),
-                 (cell_h, cell_w + gap))  # fmt: skip
+    tiles = _paint_tiles(x, colours, ranges)
+    if vector:  # the cells after the last value are background, not magenta "non-finite"
+        tiles[0].reshape(-1, 3)[n:] = BACKGROUND
+    _place_tiles(canvas, tiles, cols, f, (gap + label, gap), (cell_h, cell_w + gap))
     texts = []
     for i in range(c):
         r, q = divmod(i, cols)
         y0, x0 = gap + r * cell_h + label, gap + q * (cell_w + gap)
-        texts.append(((x0, y0 - label), str(i)))
+        texts.append(((x0, y0 - label), heads[i]))
         if under:
             texts.append(((x0, y0 + th), _range_text(*ranges[i])))
     _stamp_texts(canvas, texts)

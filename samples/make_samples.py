@@ -11,7 +11,8 @@ file                       made from
 =========================  ===================================================
 crops/coin.png             coins.png rows 105-149, columns 95-139 (45 x 45)
 crops/cup.png              coffee.png rows 150-213, columns 250-313 (64 x 64)
-crops/astronaut_eye.png    astronaut.png rows 190-221, columns 240-271 (32 x 32)
+crops/astronaut_eye.png    astronaut.png rows 85-116, columns 187-218 (32 x 32):
+                           her right eye
 crops/camera_hair.png      camera.png rows 70-133, columns 220-283 (64 x 64)
 article/cameraman.png      camera.png rows 40-295, columns 100-355 (256 x 256):
                            head, hands, camera and tripod (docs/forward.md)
@@ -37,7 +38,7 @@ SAMPLES = Path(__file__).resolve().parent
 CROPS = {
     "crops/coin.png": ("coins.png", 105, 95, 45, 45),
     "crops/cup.png": ("coffee.png", 150, 250, 64, 64),
-    "crops/astronaut_eye.png": ("astronaut.png", 190, 240, 32, 32),
+    "crops/astronaut_eye.png": ("astronaut.png", 85, 187, 32, 32),
     "crops/camera_hair.png": ("camera.png", 70, 220, 64, 64),
     "article/cameraman.png": ("camera.png", 40, 100, 256, 256),
 }

@@ -433,7 +433,8 @@ app = _LazyTyper(
     cls=_OneLineErrors,
     help=(
         "Filter and inspect images the way the layers of a convolutional neural network do: "
-        "kernels, response maps, pooling, parameters and receptive fields."
+        "kernels, response maps, pooling, a layer stack's feature maps, parameters and "
+        "receptive fields."
     ),
     no_args_is_help=True,
     # --install-completion / --show-completion; the words come from cli/_complete.py

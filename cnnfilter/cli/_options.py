@@ -160,7 +160,7 @@ ForceOption = Annotated[bool, typer.Option("--force", help="Replace existing out
 JsonOption = Annotated[
     bool,
     typer.Option(
-        "--json", help="Print the report as JSON on stdout (keys: docs/reference, JSON keys)."
+        "--json", help="Print the report as JSON on stdout (keys: docs/reference/json.md)."
     ),
 ]
 

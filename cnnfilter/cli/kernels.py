@@ -75,8 +75,8 @@ def _table_form(table: str | None) -> str | None:
 
 
 def _print_kernel(doc: dict, weights) -> None:
-    """One kernel: its matrix, sum, separability, description and source."""
-    from cnnfilter.kernels import format_number
+    """One kernel: its matrix, sum, separability, description, source and convention."""
+    from cnnfilter.kernels import DRAWN_UNFLIPPED, format_number
     from cnnfilter.render import kernel_text
 
     console = stdout_console()
@@ -94,7 +94,13 @@ def _print_kernel(doc: dict, weights) -> None:
         console.print(f"what: {doc['description']}")
     if doc["source"]:
         console.print(f"source: {doc['source']}")
-    console.print("written for convolution; with --op correlate it is applied unflipped")
+    if doc["name"] in DRAWN_UNFLIPPED:
+        console.print(
+            "drawn as the pattern it matches: detect and apply --op correlate use it as "
+            "drawn; apply's default convolution rotates it 180 degrees"
+        )
+    else:
+        console.print("written for convolution; with --op correlate it is applied unflipped")
 
 
 def _print_registry(doc: dict, form: str | None) -> None:

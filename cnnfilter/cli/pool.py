@@ -191,7 +191,8 @@ def _print_shapes(report: dict, console) -> None:
         f"{dh}x{dw}, {'ceil' if report['ceil_mode'] else 'floor'} mode{extra}"
     )
     console.print(f"input   {_shape(report['input_shape'], report['input_dtype'])}")
-    console.print("out = rnd((n + 2p - d(k-1) - 1) / s) + 1")
+    rnd = "ceil" if report["ceil_mode"] else "floor"
+    console.print(f"out = {rnd}((n + 2p - d(k-1) - 1) / s) + 1")
     console.print(f"  rows: {report['axes']['rows']['formula']}")
     console.print(f"  cols: {report['axes']['cols']['formula']}")
     console.print(f"output  {_shape(report['output_shape'], report['output_dtype'])}")

@@ -127,8 +127,12 @@ def unflipped_note(pattern: Pattern) -> str:
     """For a registry kernel that its 180-degree flip changes: how detect's map differs."""
     import numpy as np
 
+    from cnnfilter.kernels import DRAWN_UNFLIPPED
+
     w = pattern.weights
     if not pattern.from_registry or pattern.source == "custom" or w.ndim != 2:
+        return ""
+    if pattern.name in DRAWN_UNFLIPPED:  # a pattern, drawn as detect matches it
         return ""
     flipped = w[::-1, ::-1]
     if np.array_equal(flipped, w):

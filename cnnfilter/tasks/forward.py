@@ -986,6 +986,7 @@ def forward(
 
     if scale not in MONTAGE_SCALES:
         raise UsageError(f"scale={scale!r} is not one of {', '.join(MONTAGE_SCALES)}")
+    from cnnfilter.arch.layers import Merge
     from cnnfilter.arch.shapes import trace
     from cnnfilter.tasks.arch import model_kind, resolve_arch
 
@@ -1013,7 +1014,8 @@ def forward(
     kept: dict[str, np.ndarray] = {}
 
     def emit(node, y):
-        entry = {"name": node.name, "type": getattr(node, "op", None) or node.type, **_stats(y)}
+        kind = node.op if isinstance(node, Merge) else node.type  # params' type column
+        entry = {"name": node.name, "type": kind, **_stats(y)}
         layers.append(entry)
         _note_non_finite(result.notes, node.name, y)
         if npz:
@@ -1075,7 +1077,11 @@ def _channels_hint(message: str, arch: str | Path, channels: int) -> str:
 def _weight_notes(w: Weights, init: str | None, seed: int, unused: list[str]) -> list[str]:
     notes = []
     if w.initialised:
-        notes.append(f"random {init} weights (seed {seed}) for: {', '.join(w.initialised)}")
+        named = w.initialised if len(w.initialised) <= 6 else [*w.initialised[:5], "..."]
+        notes.append(
+            f"random {init} weights (seed {seed}) for {len(w.initialised)} layer(s): "
+            f"{', '.join(named)} (summary.json: weights.initialised)"
+        )
     if unused:
         notes.append(f"arrays not used by any layer: {', '.join(unused)}")
     return notes
@@ -1113,9 +1119,12 @@ def _npz_bytes(arrays: dict) -> bytes:
 
 def _montage_png(node, y: np.ndarray, *, scale: str) -> bytes:
     from cnnfilter import imageio, render
+    from cnnfilter.arch.layers import Merge
 
-    kind = getattr(node, "op", None) or node.type
-    picture = render.montage(y, title=f"{node.name} ({kind})", scale=scale)
+    kind = node.op if isinstance(node, Merge) else node.type
+    kernels = getattr(node, "kernels", None) or ()
+    names = tuple(k if isinstance(k, str) else "/".join(k) for k in kernels)
+    picture = render.montage(y, title=f"{node.name} ({kind})", scale=scale, names=names)
     data, _ = imageio.encode_picture(picture, "PNG")
     return data
 

@@ -54,6 +54,7 @@ def test_init_and_weights_layout_options(tmp_path):
                "--seed", "3", "--json")  # fmt: skip
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["weights"]["initialised"] == ["c1"]
+    assert "random glorot weights (seed 3) for 1 layer(s): c1 (summary.json" in r.stderr
     w = np.ones((3, 3, 1, 2), dtype=np.float32)  # Keras (kh, kw, in, out)
     np.savez(tmp_path / "w.npz", **{"c1.weight": w, "c1.bias": np.zeros(2, np.float32)})
     r = invoke("forward", arch, "samples/camera.png", "-o", tmp_path / "k", "--weights",
@@ -69,3 +70,35 @@ def test_no_clobber_without_force(tmp_path):
     assert invoke(*args).exit_code == 0
     assert "--force" in error_line(2, args)
     assert invoke(*args, "--force").exit_code == 0
+
+
+def test_the_type_column_is_the_layer_kind_as_params_prints_it(tmp_path):
+    """Global and adaptive pooling are named as in arch.yaml and params, not by their op."""
+    arch = tmp_path / "a.yaml"
+    arch.write_text(
+        "input: [8, 8, 1]\nlayers:\n"
+        "  - conv2d: {name: c, kernels: [box:3], padding: same}\n"
+        "  - residual: {name: r, body: [relu: {name: act}]}\n"
+        "  - adaptive_avgpool2d: {name: ada, output_size: 2}\n"
+        "  - global_maxpool2d: {name: gmax}\n"
+    )
+    result = invoke("forward", arch, "samples/crops/coin.png", "-o", tmp_path / "m", "--json")
+    assert result.exit_code == 0, result.stderr
+    kinds = {e["name"]: e["type"] for e in json.loads(result.stdout)["layers"]}
+    assert kinds == {
+        "c": "conv2d", "act": "relu", "r": "add", "ada": "adaptive_avgpool2d",
+        "gmax": "global_maxpool2d",
+    }  # fmt: skip
+
+
+def test_a_long_init_list_is_shortened_on_stderr_and_whole_in_the_summary(tmp_path):
+    arch = tmp_path / "a.yaml"
+    convs = "".join(f"  - conv2d: {{name: c{i}, filters: 1, kernel_size: 1}}\n" for i in range(8))
+    arch.write_text("input: [8, 8, 1]\nlayers:\n" + convs)
+    r = invoke("forward", arch, "samples/crops/coin.png", "-o", tmp_path / "m", "--init", "he")
+    assert r.exit_code == 0, r.stderr
+    assert "random he weights (seed 0) for 8 layer(s): c0, c1, c2, c3, c4, ... (summary.json" in (
+        r.stderr
+    )
+    summary = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert summary["weights"]["initialised"] == [f"c{i}" for i in range(8)]

@@ -23,6 +23,7 @@ def test_max_pool_of_a_photo_keeps_8_bits_and_prints_the_formula(samples, tmp_pa
     result = run(samples / "astronaut.png", "--op", "max", "--size", "2", "-o", out)
     assert result.exit_code == 0, result.stderr
     assert "input   512 x 512 x 3 (uint8)" in result.stdout
+    assert "out = floor((n + 2p - d(k-1) - 1) / s) + 1" in result.stdout
     assert "rows: floor((512 + 2*0 - 1*(2-1) - 1)/2) + 1 = 256" in result.stdout
     assert "output  256 x 256 x 3 (uint8)" in result.stdout
     pooled = np.asarray(Image.open(out))
@@ -30,6 +31,13 @@ def test_max_pool_of_a_photo_keeps_8_bits_and_prints_the_formula(samples, tmp_pa
     assert pooled.dtype == np.uint8
     np.testing.assert_array_equal(pooled, photo.reshape(256, 2, 256, 2, 3).max(axis=(1, 3)))
     assert f"wrote {out} (256 x 256 x 3, uint8)" in result.stderr
+
+
+def test_the_general_formula_names_the_rounding_that_ran(samples):
+    ceil = run(samples / "astronaut.png", "--size", "3", "--stride", "2", "--ceil-mode")
+    assert ceil.exit_code == 0, ceil.stderr
+    assert "out = ceil((n + 2p - d(k-1) - 1) / s) + 1" in ceil.stdout
+    assert "rnd" not in ceil.stdout
 
 
 def test_average_of_8_bit_is_rounded_not_truncated(tmp_path):

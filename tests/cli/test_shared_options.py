@@ -243,6 +243,20 @@ def test_detect_says_registry_kernels_run_unflipped(samples):
     assert "unflipped" not in custom.stderr  # a matrix typed in is taken as given
 
 
+def test_the_curve_pattern_is_drawn_unflipped_so_detect_does_not_warn(samples):
+    """curve is drawn as the pattern it matches (the article's figure), not for convolution."""
+    curve = invoke("detect", samples / "article" / "curve_drawing.png", "-k", "curve")
+    assert curve.exit_code == 0, curve.stderr
+    assert "unflipped" not in curve.stderr
+    assert "   1   10   20   6600" in curve.stdout
+    shown = invoke("kernels", "curve")
+    assert "written for convolution" not in shown.stdout
+    assert shown.stdout.splitlines()[-1] == (
+        "drawn as the pattern it matches: detect and apply --op correlate use it as drawn; "
+        "apply's default convolution rotates it 180 degrees"
+    )
+
+
 def test_gitignore_lists_the_readme_output():
     root = ROOT
     assert "/edges.png" in (root / ".gitignore").read_text().splitlines()

@@ -25,6 +25,7 @@ import json
 import re
 import shlex
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -279,6 +280,34 @@ def test_the_docs_hold_commands_for_every_command_of_the_cli():
     assert len(commands) >= 40
     readme = [c for c in commands if c.path.name == "README.md"]
     assert readme[0].text.startswith(".venv/bin/cnnfilter apply "), "set-up runs first"
+
+
+#: Options that name a file or folder a command writes.
+_OUTPUT_OPTIONS = {"-o", "--output", "--overlay", "--heatmap", "--raw", "--show-winners"}
+
+
+def test_no_file_a_documented_command_writes_is_shipped_in_the_repository():
+    """On a fresh clone every example runs as written: none stops at "already exists".
+
+    The docs test runs in a scratch copy of samples/ and docs/, so it cannot see a file of the
+    same name committed at the repository root (README's ``vertical.jpg`` once was).
+    """
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    shipped = set(listed.stdout.splitlines())
+    clashes = []
+    for command in (c for p in doc_files() for c in extract(p)):
+        words = shlex.split(command.text)
+        if "--force" in words or command.exit_code != 0:
+            continue
+        for option, value in zip(words, words[1:], strict=False):
+            if option not in _OUTPUT_OPTIONS or value == "-":
+                continue
+            target = value.removeprefix("./")
+            if target in shipped or any(f.startswith(target.rstrip("/") + "/") for f in shipped):
+                clashes.append(f"{command.where()}: {value} is in the repository")
+    assert clashes == []
 
 
 def test_no_command_hides_in_an_untested_block():

@@ -145,7 +145,7 @@ CASES = [
     ((12, 9, 6), "special"),
     ((30, 40, 17), "signed"),
     ((3, 3, 300), "relu"),  # more channels than MONTAGE_MAX_TILES
-    ((1, 1, 64), "signed"),
+    ((1, 1, 1), "signed"),
     ((200, 3, 2), "relu"),
     ((50,), "signed"),  # a flat vector: one tile, NaN padding
     ((1000,), "relu"),
@@ -159,6 +159,13 @@ def test_the_montage_has_the_pixels_of_the_one_it_replaced(shape, kind, scale):
     want = _montage_before(x, title="layer (conv2d)", scale=scale)
     have = montage(x, title="layer (conv2d)", scale=scale)
     assert have.dtype == np.uint8 and have.shape == want.shape
+    if x.ndim == 1:  # a vector's head reads "values 0..N-1, 32 per row" where "0" was,
+        head = slice(CAPTION_HEIGHT, 2 * CAPTION_HEIGHT)  # and its last row's padding,
+        assert not np.array_equal(have[head], want[head])  # magenta before, is background
+        have[head] = want[head]
+        padding = (want == (255, 0, 255)).all(axis=2)  # these vectors hold no NaN
+        assert padding.any() == (x.size % 32 != 0)
+        want[padding] = BACKGROUND
     assert np.array_equal(have, want), np.argwhere((have != want).any(axis=2))[:5]
 
 
@@ -171,6 +178,8 @@ def test_the_montage_has_the_pixels_of_the_one_it_replaced(shape, kind, scale):
     kind=st.sampled_from(["signed", "relu", "special"]),
 )
 def test_random_layers_draw_the_same_pixels(h, w, c, seed, kind):
+    if (h, w) == (1, 1) and c > 1:
+        c = 1  # 1 x 1 x C is drawn as a vector now (test below)
     x = _maps(seed, (h, w, c), kind)
     assert np.array_equal(montage(x, title="t (relu)"), _montage_before(x, title="t (relu)"))
 
@@ -195,3 +204,51 @@ def test_a_label_over_a_picture_is_drawn_by_pillow():
     render._stamp_texts(canvas, [((3, 2), "42"), ((38, 18), "7")])
     ImageDraw.Draw(want).text((38, 18), "7", fill=(0, 0, 0), font=ImageFont.load_default())
     assert np.array_equal(canvas, np.asarray(want))
+
+
+def test_names_follow_the_index_above_the_tiles_and_widen_the_cells_they_need():
+    x = np.arange(2 * 2 * 2, dtype=np.float32).reshape(2, 2, 2) - 3
+    plain = montage(x, title="t")
+    named = montage(x, title="t", names=("vertical-lines", "curve"))
+    head = "0 vertical-lines"
+    assert text_width(head) + 2 > 64  # wider than a 64-pixel tile: the cells grow
+    assert named.shape == plain.shape  # the caption is wider than both
+    # the first tile's pixels are where they were, under a different label; the second
+    # tile moves right by the widening of the first cell
+    y0, y1 = 2 * CAPTION_HEIGHT, 2 * CAPTION_HEIGHT + 60
+    np.testing.assert_array_equal(named[y0:y1, 4:68], plain[y0:y1, 4:68])
+    cell = max(64, text_width(render._range_text(-3.0, 3.0)) + 2)
+    x_plain, x_named = 4 + cell + 4, 4 + text_width(head) + 2 + 4
+    np.testing.assert_array_equal(
+        named[y0:y1, x_named : x_named + 64], plain[y0:y1, x_plain : x_plain + 64]
+    )
+    assert not np.array_equal(named[CAPTION_HEIGHT : 2 * CAPTION_HEIGHT - 4, 4:120],
+                              plain[CAPTION_HEIGHT : 2 * CAPTION_HEIGHT - 4, 4:120])  # fmt: skip
+    one = montage(x, title="t", names=("box",))  # fewer names: the rest keep the index
+    assert one.shape == plain.shape
+
+
+@pytest.mark.parametrize("scale", ["tile", "shared"])
+def test_a_1x1_layer_is_drawn_as_its_vector_on_one_scale(scale):
+    """Global pooling's 1 x 1 x C: per-channel tiles would each be flat (black); as a vector
+    the values compare. The pixels under the caption are the vector's."""
+    x = _maps(7, (64,), "signed")
+    pooled = montage(x.reshape(1, 1, 64), title="gap (global_avgpool2d)", scale=scale)
+    vector = montage(x, title="gap (global_avgpool2d)", scale=scale)
+    assert pooled.shape == vector.shape
+    np.testing.assert_array_equal(pooled[CAPTION_HEIGHT:], vector[CAPTION_HEIGHT:])
+    assert len(np.unique(pooled[CAPTION_HEIGHT:].reshape(-1, 3), axis=0)) > 20  # not black
+
+
+def test_a_vector_is_headed_by_its_index_range_and_row_length():
+    x = _maps(3, (50,), "signed")
+    named = montage(x, title="fc (dense)")
+    from PIL import Image, ImageDraw, ImageFont
+
+    # the head, drawn by Pillow at the tile's corner, is the text "values 0..49, 32 per row"
+    strip = np.full((CAPTION_HEIGHT - 4, 200, 3), 255, np.uint8)
+    want = Image.fromarray(strip)
+    ImageDraw.Draw(want).text((0, 0), "values 0..49, 32 per row", fill=(0, 0, 0),
+                              font=ImageFont.load_default())  # fmt: skip
+    got = named[CAPTION_HEIGHT + 4 : 2 * CAPTION_HEIGHT, 4:204]
+    assert np.array_equal(got, np.asarray(want))
