@@ -864,13 +864,19 @@ def check_layer(
     names it may be given by, not listed), before any work.
 
     Raises:
-        UsageError: an unknown layer, with the first layer names.
+        UsageError: an unknown layer, with the closest names and the first layer names.
     """
     if layer is None or layer in names or layer in also:
         return
+    import difflib
+
     shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
     given = f"layer={layer!r}" if layer else "layer='' (empty)"
-    raise UsageError(f"{given} is not a layer of {source}; its layers are {shown}")
+    # a part of an ONNX node's name (conv1 of /conv1/Conv), else a near spelling (conv_1)
+    close = [n for n in names if layer and layer in n][:3]
+    close = close or difflib.get_close_matches(layer, names, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise UsageError(f"{given} is not a layer of {source}; {hint}its layers are {shown}")
 
 
 def montage_name(index: int, name: str) -> str:
