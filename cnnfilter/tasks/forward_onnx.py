@@ -381,6 +381,19 @@ def _normaliser(value, default, channels: int, name: str):
     return np.broadcast_to(np.asarray(value, dtype=np.float32), (channels,))
 
 
+def _check_crop(hw, crop, size) -> None:
+    """Refuse a centre crop larger than the resized photo, naming ``size`` (--size)."""
+    if crop[0] <= hw[0] and crop[1] <= hw[1]:
+        return
+    given = f"size={size}" if size is not None else "the default size"
+    need = max(crop)
+    raise UsageError(
+        f"{given}: the photo resized to {hw[0]} x {hw[1]} is smaller than the model's "
+        f"{crop[0]} x {crop[1]} input; fix: give size={need} (shorter side) or "
+        f"size={crop[0]}x{crop[1]} (exact)"
+    )
+
+
 def prepare(
     x: np.ndarray, channels: int, model_hw, *, size=None, mean=None, std=None, max_pixels=None
 ):
@@ -407,6 +420,7 @@ def prepare(
     if resize is not None and resize != x.shape[:2]:
         x = resize_bilinear(x, resize)
     if crop is not None:
+        _check_crop(x.shape[:2], crop, size)
         x = center_crop(x, crop)
     with np.errstate(over="ignore"):
         x = (x - m) / s

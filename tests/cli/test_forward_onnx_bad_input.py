@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import error_line, invoke
+from helpers import ROOT, error_line, invoke
 
 onnx = pytest.importorskip("onnx")
 from onnx import helper, numpy_helper  # noqa: E402
@@ -92,3 +92,14 @@ def test_a_long_node_name_makes_a_short_file_name(model, tmp_path):
     assert result.exit_code == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert names[0].startswith("01_block_block_") and len(names[0]) <= 130
+
+
+def test_a_size_that_leaves_the_photo_smaller_than_the_model_input_names_the_fix(tmp_path):
+    # the sample model takes 224 x 224; --size 100 resizes chelsea (300 x 451) to 100 x 150
+    args = ["forward", ROOT / "samples/models/article_cnn.onnx", ROOT / "samples/chelsea.png"]
+    line = error_line(2, [*args, "-o", tmp_path / "out", "--size", "100"])
+    assert line == (
+        "Error: --size 100: the photo resized to 100 x 150 is smaller than the model's "
+        "224 x 224 input; fix: give --size 224 (shorter side) or --size 224x224 (exact)"
+    )
+    assert not (tmp_path / "out").exists()

@@ -247,7 +247,7 @@ def test_preprocessing_errors_name_the_parameter(tmp_path):
     out = tmp_path / "o"
     with pytest.raises(UsageError, match=r"size=100x100: the model takes 224 x 224 pixels"):
         forward(model, PHOTO, output=out, size=(100, 100))
-    with pytest.raises(UsageError, match=r"size: cannot crop 224 x 224 out of a 200 x 300"):
+    with pytest.raises(UsageError, match=r"size=200: the photo resized to 200 x 300 is smaller"):
         forward(model, PHOTO, output=out, size=200)
     with pytest.raises(UsageError, match=r"mean=0.1,0.2: give one value or 3"):
         forward(model, PHOTO, output=out, mean=(0.1, 0.2))
