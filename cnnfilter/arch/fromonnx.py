@@ -237,17 +237,26 @@ def _dims(type_proto) -> list[int | str] | None:
     ]
 
 
-def _set_input(model, path: Path, input_shape: Shape | None) -> str:
-    """Name the data input; fix its size from ``input_shape`` or check it is fixed."""
+def data_input(model, path: Path, fix: str):
+    """The model's one data input (a graph input that is not an initializer, i.e. not a
+    weight), as its ``ValueInfoProto``.
+
+    Raises:
+        UsageError: none or several data inputs; ``fix`` says which models are read.
+    """
     weights = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in weights]
     if len(inputs) != 1:
         names = ", ".join(i.name for i in inputs) or "none"
-        raise UsageError(
-            f"{path}: the model has {len(inputs)} data inputs ({names}); fix: only models with "
-            "one input (an image or a feature vector) are read"
-        )
-    value = inputs[0]
+        raise UsageError(f"{path}: the model has {len(inputs)} data inputs ({names}); fix: {fix}")
+    return inputs[0]
+
+
+def _set_input(model, path: Path, input_shape: Shape | None) -> str:
+    """Name the data input; fix its size from ``input_shape`` or check it is fixed."""
+    value = data_input(
+        model, path, "only models with one input (an image or a feature vector) are read"
+    )
     dims = _dims(value.type) or []
     dim_protos = value.type.tensor_type.shape.dim
     if input_shape is not None:

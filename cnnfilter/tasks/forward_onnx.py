@@ -199,15 +199,9 @@ def _load(onnx, path: Path):
 
 def _image_input(model, path: Path):
     """The one data input, checked to be ``N x C x H x W`` float with a fixed C."""
-    weights = {t.name for t in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in weights]
-    if len(inputs) != 1:
-        names = ", ".join(i.name for i in inputs) or "none"
-        raise UsageError(
-            f"{path}: the model has {len(inputs)} data inputs ({names}); fix: forward runs "
-            "models with one image input"
-        )
-    value = inputs[0]
+    from cnnfilter.arch.fromonnx import data_input
+
+    value = data_input(model, path, "forward runs models with one image input")
     tensor = value.type.tensor_type
     dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
     channels = dims[1] if len(dims) == 4 else None
