@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 from cnnfilter.tasks import batch
 from cnnfilter.tasks.batch import Job
+
+from helpers import watchdog
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -124,6 +127,30 @@ def test_a_worker_that_cannot_load_its_work_says_why_instead_of_dying_silently(w
     message = str(info.value)
     assert "is the cnnfilter installation being changed while the batch runs?" in message
     assert "ImportError: cannot import name 'attempt' (the file changed on disk)" in message
+
+
+def test_ctrl_c_while_a_worker_is_being_started_stops_and_reaps_it(workmod, monkeypatch):
+    # A signal landing just after a worker process was made, before the pool held it,
+    # left that worker running unseen: it outlived the interrupted batch, holding the
+    # command's stderr open. Here Ctrl-C reaches the thread that starts the workers as
+    # the second one is made; the batch stops, and every process made was reaped.
+    from cnnfilter.tasks import _pool
+
+    made = []
+    real_popen = subprocess.Popen
+
+    def popen_then_ctrl_c(*args, **kwargs):
+        made.append(real_popen(*args, **kwargs))
+        if len(made) == 2:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        return made[-1]
+
+    monkeypatch.setattr(_pool.subprocess, "Popen", popen_then_ctrl_c)
+    with watchdog(60):
+        result = batch.run_jobs(_jobs(4), workmod.die_on_1, lambda j, v: {}, workers=2)
+    assert result.interrupted == "SIGINT"
+    assert len(made) == 2
+    assert [proc.returncode for proc in made if proc.returncode is None] == []  # all reaped
 
 
 def test_workers_are_capped_at_a_few_per_core(monkeypatch):
