@@ -106,8 +106,10 @@ class _Worker:
     def close(self, *, signal_first: bool) -> None:
         if self.sock is not None:
             self.sock.close()  # an idle worker reads EOF and exits
-        if signal_first and self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+        if signal_first and self.proc is not None:
+            with _signals_held():  # see reap
+                if self.proc.poll() is None:
+                    self.proc.terminate()
 
     def end_status(self) -> str:
         """How the process ended, for the failure line: ``killed by SIGKILL``, ``exit status 3``.
@@ -125,13 +127,23 @@ class _Worker:
         return f"exit status {code}"
 
     def reap(self) -> None:
+        """Wait for the process to end: at most :data:`STOP_WAIT_S` seconds, then SIGKILL.
+
+        SIGINT and SIGTERM are held meanwhile. ``Popen.wait`` and ``poll`` take
+        a lock with ``if lock.acquire(False): try: ...``; an exception raised by
+        a signal handler just after the acquire (Ctrl-C, or SIGTERM as the CLI
+        raises it) left the lock taken, and the next wait on that process, the
+        one in :meth:`_Pool.stop`, spun its 5 s and then blocked in
+        ``with lock`` for ever, after the worker was killed.
+        """
         if self.proc is None:  # never started
             return
-        try:
-            self.proc.wait(timeout=STOP_WAIT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        with _signals_held():
+            try:
+                self.proc.wait(timeout=STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 @contextlib.contextmanager
@@ -259,9 +271,15 @@ class _Pool:
             self.record(job, "failed", self.died_reason.format(how=worker.end_status()))
 
     def stop(self, *, interrupted: bool) -> None:
-        """End every worker: EOF (normal end) or SIGTERM (interrupted), bounded waits."""
-        for worker in self.live:
-            worker.close(signal_first=interrupted)
-        for worker in self.live + self.gone:
-            worker.reap()
-        self.live, self.gone = [], []
+        """End every worker: EOF (normal end) or SIGTERM (interrupted), bounded waits.
+
+        A second Ctrl-C or SIGTERM (``timeout`` signals the command, then its
+        whole group; people press Ctrl-C twice) is held until every worker is
+        reaped, then raised: it cannot cut the stop short and leave a worker.
+        """
+        with _signals_held():
+            for worker in self.live:
+                worker.close(signal_first=interrupted)
+            for worker in self.live + self.gone:
+                worker.reap()
+            self.live, self.gone = [], []

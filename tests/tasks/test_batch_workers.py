@@ -153,6 +153,53 @@ def test_ctrl_c_while_a_worker_is_being_started_stops_and_reaps_it(workmod, monk
     assert [proc.returncode for proc in made if proc.returncode is None] == []  # all reaped
 
 
+class _LockThatGetsCtrlC:
+    """``Popen._waitpid_lock`` receiving Ctrl-C right after its first acquire succeeds."""
+
+    def __init__(self, tripped: list) -> None:
+        self._lock = threading.Lock()
+        self._tripped = tripped
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        got = self._lock.acquire(blocking, timeout)
+        if got and not self._tripped:
+            self._tripped.append(True)
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        return got
+
+    def release(self) -> None:
+        self._lock.release()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def test_ctrl_c_while_a_dead_worker_is_reaped_does_not_hang_the_stop(workmod, monkeypatch):
+    # Popen.wait/poll run `if lock.acquire(False): try: ... finally: release`; Ctrl-C
+    # raised just after the acquire (here: on the first one, as the pool checks the
+    # worker that died on job 1) left the lock taken, and stopping the pool then spun
+    # 5 s and waited on that lock for ever. The watchdog turns such a hang into a failure.
+    from cnnfilter.tasks import _pool
+
+    tripped: list = []
+    made = []
+    real_popen = subprocess.Popen
+
+    def popen_with_lock(*args, **kwargs):
+        made.append(real_popen(*args, **kwargs))
+        made[-1]._waitpid_lock = _LockThatGetsCtrlC(tripped)
+        return made[-1]
+
+    monkeypatch.setattr(_pool.subprocess, "Popen", popen_with_lock)
+    with watchdog(60):
+        result = batch.run_jobs(_jobs(6), workmod.die_on_1, lambda j, v: {}, workers=2)
+    assert tripped, "no Popen lock was taken"
+    assert result.interrupted == "SIGINT"
+    assert [proc.returncode for proc in made if proc.returncode is None] == []  # all reaped
+
+
 def test_workers_are_capped_at_a_few_per_core(monkeypatch):
     monkeypatch.setattr(batch, "default_workers", lambda: 2)
     assert batch.max_workers() == 2 * batch.WORKERS_PER_CORE
