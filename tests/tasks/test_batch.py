@@ -405,8 +405,9 @@ def test_a_signal_to_the_whole_process_group_stops_the_batch_cleanly(samples, tm
     name = signal.Signals(sig).name
     folder = tmp_path / "in"
     folder.mkdir()
-    for photo in sorted(samples.glob("*.png")):
+    for photo in sorted(samples.glob("*.png")):  # 22 inputs: still running when signalled
         shutil.copy(photo, folder / photo.name)
+        shutil.copy(photo, folder / f"copy_{photo.name}")
     for round_ in range(3):
         out = tmp_path / f"out{round_}"
         err_file = tmp_path / f"stderr{round_}.txt"
