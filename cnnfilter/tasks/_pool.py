@@ -19,18 +19,23 @@ One job at a time per worker, over a socket pair per worker (see
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from cnnfilter.tasks._worker import recv_frame, send_frame
 
 #: Seconds to wait for a worker to exit after SIGTERM (or EOF), before SIGKILL.
 STOP_WAIT_S = 5.0
+
+#: Signals held while a worker process is made (and blocked in it until its handlers are set).
+_HELD = {signal.SIGINT, signal.SIGTERM}
 
 _BOOTSTRAP = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
@@ -39,33 +44,59 @@ _BOOTSTRAP = (
 
 
 class _Worker:
-    """One worker process, its socket, and the job it holds (if any)."""
+    """One worker process, its socket, and the job it holds (if any).
 
-    def __init__(self, work_frame: Callable) -> None:
-        ours, theirs = socket.socketpair()
-        try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    _BOOTSTRAP,
-                    json.dumps([p for p in sys.path if isinstance(p, str)]),
-                    str(theirs.fileno()),
-                    str(os.getpid()),
-                ],
-                pass_fds=[theirs.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=sys.__stderr__.fileno() if _has_fd(sys.__stderr__) else subprocess.DEVNULL,
-                close_fds=True,
-            )
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        self.sock = ours
+    Made without a process; :meth:`start` starts it. The pool lists the worker
+    first, so that an interruption at any point of the start (Ctrl-C or SIGTERM,
+    raised as an exception) finds it in the list and stops it: a worker started
+    but not yet listed would outlive the signal that stopped the batch, holding
+    this process's stderr (its stdout) open.
+    """
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
         self.job = None
         self.ready = False
+
+    def start(self, work_frame: Callable) -> None:
+        """Start the process and send it ``work_frame``.
+
+        SIGINT and SIGTERM are held (blocked) in this thread while the process
+        is made, so that neither can be raised between its creation and
+        ``self.proc`` being bound; the child starts with both blocked too
+        (the mask is inherited across ``exec``) and unblocks them once its
+        handlers are set (:func:`cnnfilter.tasks._worker.main`): a Ctrl-C
+        while it is still starting neither prints a ``KeyboardInterrupt``
+        traceback from its start-up code nor is lost, and a SIGTERM to the
+        whole process group still ends it.
+
+        Raises:
+            OSError: the process could not be made, or died before it could be
+                sent its work (``self.proc`` is then set: reap it).
+        """
+        ours, theirs = socket.socketpair()
+        self.sock = ours
+        try:
+            with _signals_held():
+                self.proc = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-c",
+                        _BOOTSTRAP,
+                        json.dumps([p for p in sys.path if isinstance(p, str)]),
+                        str(theirs.fileno()),
+                        str(os.getpid()),
+                    ],
+                    pass_fds=[theirs.fileno()],
+                    stdin=subprocess.DEVNULL,
+                    stdout=sys.__stderr__.fileno()
+                    if _has_fd(sys.__stderr__)
+                    else subprocess.DEVNULL,
+                    close_fds=True,
+                )
+        finally:
+            theirs.close()
         send_frame(self.sock, work_frame)
 
     def give(self, job) -> None:
@@ -73,9 +104,12 @@ class _Worker:
         send_frame(self.sock, job)
 
     def close(self, *, signal_first: bool) -> None:
-        self.sock.close()  # an idle worker reads EOF and exits
-        if signal_first and self.proc.poll() is None:
-            self.proc.terminate()
+        if self.sock is not None:
+            self.sock.close()  # an idle worker reads EOF and exits
+        if signal_first and self.proc is not None:
+            with _signals_held():  # see reap
+                if self.proc.poll() is None:
+                    self.proc.terminate()
 
     def end_status(self) -> str:
         """How the process ended, for the failure line: ``killed by SIGKILL``, ``exit status 3``.
@@ -83,8 +117,6 @@ class _Worker:
         Called once its socket gave EOF, i.e. when it is exiting; waits at most
         :data:`STOP_WAIT_S` seconds (then SIGKILL, as :meth:`reap`).
         """
-        import signal
-
         self.reap()
         code = self.proc.returncode
         if code < 0:
@@ -95,11 +127,40 @@ class _Worker:
         return f"exit status {code}"
 
     def reap(self) -> None:
-        try:
-            self.proc.wait(timeout=STOP_WAIT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        """Wait for the process to end: at most :data:`STOP_WAIT_S` seconds, then SIGKILL.
+
+        SIGINT and SIGTERM are held meanwhile. ``Popen.wait`` and ``poll`` take
+        a lock with ``if lock.acquire(False): try: ...``; an exception raised by
+        a signal handler just after the acquire (Ctrl-C, or SIGTERM as the CLI
+        raises it) left the lock taken, and the next wait on that process, the
+        one in :meth:`_Pool.stop`, spun its 5 s and then blocked in
+        ``with lock`` for ever, after the worker was killed.
+        """
+        if self.proc is None:  # never started
+            return
+        with _signals_held():
+            try:
+                self.proc.wait(timeout=STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Block SIGINT and SIGTERM in this thread inside the block; deliver them after it.
+
+    Does nothing where ``signal.pthread_sigmask`` does not exist (Windows).
+    """
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None:  # pragma: no cover - not POSIX
+        yield
+        return
+    previous = block(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, previous)
 
 
 def _has_fd(stream) -> bool:
@@ -156,13 +217,17 @@ class _Pool:
             if worker.job is None and todo:
                 self._give(worker, todo)
         while todo and len(self.live) < self.size:
+            worker = _Worker()
+            self.live.append(worker)  # listed before it exists: see _Worker
             try:
-                worker = _Worker(self.work)
+                worker.start(self.work)
             except OSError:
+                self.live.remove(worker)
+                self.gone.append(worker)
+                worker.close(signal_first=True)
                 if self.live:
                     return  # go on with fewer workers
                 raise
-            self.live.append(worker)
             self._give(worker, todo)
 
     def _give(self, worker: _Worker, todo: deque) -> None:
@@ -206,9 +271,15 @@ class _Pool:
             self.record(job, "failed", self.died_reason.format(how=worker.end_status()))
 
     def stop(self, *, interrupted: bool) -> None:
-        """End every worker: EOF (normal end) or SIGTERM (interrupted), bounded waits."""
-        for worker in self.live:
-            worker.close(signal_first=interrupted)
-        for worker in self.live + self.gone:
-            worker.reap()
-        self.live, self.gone = [], []
+        """End every worker: EOF (normal end) or SIGTERM (interrupted), bounded waits.
+
+        A second Ctrl-C or SIGTERM (``timeout`` signals the command, then its
+        whole group; people press Ctrl-C twice) is held until every worker is
+        reaped, then raised: it cannot cut the stop short and leave a worker.
+        """
+        with _signals_held():
+            for worker in self.live:
+                worker.close(signal_first=interrupted)
+            for worker in self.live + self.gone:
+                worker.reap()
+            self.live, self.gone = [], []

@@ -17,10 +17,11 @@ import pytest
 from PIL import Image
 
 from cnnfilter.errors import ProcessingError, UsageError
+from cnnfilter.imageio import is_complete_output
 from cnnfilter.tasks import batch
 from cnnfilter.tasks.batch import InputFile, Job
 
-from helpers import invoke
+from helpers import invoke, watchdog
 
 CLI = [sys.executable, "-m", "cnnfilter"]
 
@@ -375,6 +376,78 @@ def test_sigterm_during_a_parallel_batch_keeps_only_complete_outputs(photos, tmp
     for path in written:
         assert read(path).shape == read(photos / path.relative_to(out)).shape
     assert "2 done, 0 skipped, 0 failed; interrupted by SIGTERM" in stderr
+
+
+def _session_processes(sid: int) -> list[int]:
+    """Live processes of session ``sid`` (Linux /proc): the command and anything it started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_to_the_whole_process_group_stops_the_batch_cleanly(samples, tmp_path, sig, code):
+    # `timeout`, a service manager, or Ctrl-C in a terminal signal every process of the
+    # job at once: the command and its workers. Three rounds, each signalled once a
+    # worker has produced the first output; whatever the moment, the command stops
+    # with the signal's code and one summary, no traceback, no input reported as
+    # failed (the workers' deaths are the interruption), every output whole, no
+    # temporary file, and no process of the job left. A hang fails (watchdog).
+    name = signal.Signals(sig).name
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for photo in sorted(samples.glob("*.png")):  # 22 inputs: still running when signalled
+        shutil.copy(photo, folder / photo.name)
+        shutil.copy(photo, folder / f"copy_{photo.name}")
+    for round_ in range(3):
+        out = tmp_path / f"out{round_}"
+        err_file = tmp_path / f"stderr{round_}.txt"
+        with open(err_file, "wb") as err, watchdog(120):
+            # stderr to a file, not a pipe: a process left holding it cannot block the test
+            proc = subprocess.Popen(
+                [*CLI, "apply", folder, "-k", "sobel-x", "-o", f"{out}/{{stem}}.png", "-j", "2"],
+                stdout=subprocess.PIPE, stderr=err, start_new_session=True, cwd=tmp_path,
+            )  # fmt: skip
+            try:
+                while proc.poll() is None and not (out.is_dir() and any(out.glob("*.png"))):
+                    time.sleep(0.01)
+                assert proc.poll() is None, "the batch ended before it could be signalled"
+                os.killpg(proc.pid, sig)
+                stdout, _ = proc.communicate()
+                while _session_processes(proc.pid):  # a worker outliving the command
+                    time.sleep(0.05)
+            finally:
+                for pid in _session_processes(proc.pid):
+                    os.kill(pid, signal.SIGKILL)
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+        stderr = err_file.read_text()
+        assert proc.returncode == code, stderr
+        assert stdout == b""
+        assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+        summary = [line for line in stderr.splitlines() if line.startswith("apply: ")]
+        assert len(summary) == 1, stderr
+        assert re.fullmatch(
+            rf"apply: \d+ done, 0 skipped, 0 failed; interrupted by {name}, the other inputs "
+            r"were not run \(\d+ inputs, 2 workers\)",
+            summary[0],
+        ), stderr
+        assert "failed " not in stderr, stderr
+        written = sorted(p.name for p in out.iterdir())
+        assert written and all(n.endswith(".png") for n in written), written  # no .cnnf-*.tmp
+        assert all(is_complete_output(out / n) for n in written)
+        done = int(summary[0].split()[1])
+        assert done == len(written)
 
 
 def _budget_in_worker(job: Job) -> int:

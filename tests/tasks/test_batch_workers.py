@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 from cnnfilter.tasks import batch
 from cnnfilter.tasks.batch import Job
+
+from helpers import watchdog
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -124,6 +127,77 @@ def test_a_worker_that_cannot_load_its_work_says_why_instead_of_dying_silently(w
     message = str(info.value)
     assert "is the cnnfilter installation being changed while the batch runs?" in message
     assert "ImportError: cannot import name 'attempt' (the file changed on disk)" in message
+
+
+def test_ctrl_c_while_a_worker_is_being_started_stops_and_reaps_it(workmod, monkeypatch):
+    # A signal landing just after a worker process was made, before the pool held it,
+    # left that worker running unseen: it outlived the interrupted batch, holding the
+    # command's stderr open. Here Ctrl-C reaches the thread that starts the workers as
+    # the second one is made; the batch stops, and every process made was reaped.
+    from cnnfilter.tasks import _pool
+
+    made = []
+    real_popen = subprocess.Popen
+
+    def popen_then_ctrl_c(*args, **kwargs):
+        made.append(real_popen(*args, **kwargs))
+        if len(made) == 2:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        return made[-1]
+
+    monkeypatch.setattr(_pool.subprocess, "Popen", popen_then_ctrl_c)
+    with watchdog(60):
+        result = batch.run_jobs(_jobs(4), workmod.die_on_1, lambda j, v: {}, workers=2)
+    assert result.interrupted == "SIGINT"
+    assert len(made) == 2
+    assert [proc.returncode for proc in made if proc.returncode is None] == []  # all reaped
+
+
+class _LockThatGetsCtrlC:
+    """``Popen._waitpid_lock`` receiving Ctrl-C right after its first acquire succeeds."""
+
+    def __init__(self, tripped: list) -> None:
+        self._lock = threading.Lock()
+        self._tripped = tripped
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        got = self._lock.acquire(blocking, timeout)
+        if got and not self._tripped:
+            self._tripped.append(True)
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        return got
+
+    def release(self) -> None:
+        self._lock.release()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def test_ctrl_c_while_a_dead_worker_is_reaped_does_not_hang_the_stop(workmod, monkeypatch):
+    # Popen.wait/poll run `if lock.acquire(False): try: ... finally: release`; Ctrl-C
+    # raised just after the acquire (here: on the first one, as the pool checks the
+    # worker that died on job 1) left the lock taken, and stopping the pool then spun
+    # 5 s and waited on that lock for ever. The watchdog turns such a hang into a failure.
+    from cnnfilter.tasks import _pool
+
+    tripped: list = []
+    made = []
+    real_popen = subprocess.Popen
+
+    def popen_with_lock(*args, **kwargs):
+        made.append(real_popen(*args, **kwargs))
+        made[-1]._waitpid_lock = _LockThatGetsCtrlC(tripped)
+        return made[-1]
+
+    monkeypatch.setattr(_pool.subprocess, "Popen", popen_with_lock)
+    with watchdog(60):
+        result = batch.run_jobs(_jobs(6), workmod.die_on_1, lambda j, v: {}, workers=2)
+    assert tripped, "no Popen lock was taken"
+    assert result.interrupted == "SIGINT"
+    assert [proc.returncode for proc in made if proc.returncode is None] == []  # all reaped
 
 
 def test_workers_are_capped_at_a_few_per_core(monkeypatch):
