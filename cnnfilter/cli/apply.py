@@ -249,6 +249,14 @@ def apply(
     Several inputs, a folder or a glob make a batch: -o is then a folder or a
     pattern, and --workers processes share the files.
     """
+    from cnnfilter.tasks.readahead import start_read
+
+    # first: the input's decode runs on another core while the rest starts
+    several = len(kernel or ()) > 1 and Combine(combine).value == "none"
+    pending = None if several or montage else start_read(
+        images, output, max_pixels=max_pixels, frame=frame, to_srgb=to_srgb, chunked=chunked
+    )  # fmt: skip
+
     from cnnfilter.engine.image_filter import FilterSettings
     from cnnfilter.tasks import apply as task
 
@@ -302,14 +310,16 @@ def apply(
         return
     _refuse_scheduler_for_one(scheduler)
     given = dict(boundary=boundary, padding=padding, stride=stride, dilation=dilation)
-    _apply_one(prepared, images[0], output, given, force=force, notes=notes, json_out=json_out)
+    _apply_one(prepared, images[0], output, given, force=force, notes=notes, json_out=json_out,
+               pending=pending)  # fmt: skip
 
 
-def _apply_one(prepared, source: str, output: str, given: dict, *, force, notes, json_out):
+def _apply_one(prepared, source: str, output: str, given: dict, *, force, notes, json_out,
+               pending=None):  # fmt: skip
     """One image: filter, write, and report (the run line, notes, timings, JSON)."""
     from cnnfilter.tasks import apply as task
 
-    rendered = task.apply_one(prepared.spec, source, output, force=force)
+    rendered = task.apply_one(prepared.spec, source, output, force=force, pending=pending)
     notes(_run_line(prepared, rendered, source, output, given))
     for line in prepared.kernel.notes:
         notes(line)
