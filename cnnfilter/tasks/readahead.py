@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 __all__ = ["PendingRead", "start_read"]
 
@@ -103,8 +102,9 @@ def start_read(
 
     A conservative test of what :func:`cnnfilter.tasks.apply.plan_inputs`
     decides later, with no import: one regular file in (not ``-``, a FIFO or
-    a folder), one file out (not ``-``... a pattern, a folder or a Zarr array),
-    no ``chunked`` run. Anything else reads as before.
+    a folder), one file out (not a pattern, a folder or a Zarr array), no
+    ``chunked`` run. Anything else reads as before. Never raises: a name the
+    system refuses (too long) starts nothing and is reported by the checks.
     """
     if len(images) != 1 or chunked:
         return None
@@ -112,6 +112,6 @@ def start_read(
     out = str(output)
     if source == "-" or not os.path.isfile(source) or ".zarr" in (source + out).lower():
         return None
-    if set("{}") & set(out) or out.endswith(("/", os.sep)) or Path(out).is_dir():
+    if set("{}") & set(out) or out.endswith(("/", os.sep)) or os.path.isdir(out):
         return None
     return PendingRead(source, max_pixels=max_pixels, frame=frame, to_srgb=to_srgb)

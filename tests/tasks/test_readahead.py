@@ -143,3 +143,10 @@ def test_read_ahead_pixels_equal_pillows_for_an_rgba_png(tmp_path):
     pending = start_read([str(path)], str(tmp_path / "o.png"))
     got = pending.take(path, max_pixels=imageio.DEFAULT_MAX_PIXELS, frame=0, to_srgb=False)
     assert np.array_equal(got.pixels, rgba[..., :3]) and np.array_equal(got.alpha, rgba[..., 3])
+
+
+def test_start_read_never_raises_on_a_name_the_system_refuses(samples, tmp_path):
+    """The checks after it word the error (here: a name over 255 bytes)."""
+    pending = start_read([str(samples / "coins.png")], str(tmp_path / ("y" * 300 + ".png")))
+    assert isinstance(pending, PendingRead)
+    pending._thread.join()
