@@ -13,12 +13,14 @@ Nothing changes but the time: the thread runs :func:`cnnfilter.imageio.read_imag
 itself, with the max-pixels check of the header before decoding, and its
 error (a missing, corrupt or too large file) is raised where the read
 happens today, after every check that comes before it, with the same one-line
-message. A read that is never collected (an earlier check failed) ends with
-the process (a daemon thread). This module imports neither NumPy nor Pillow:
-the thread does, so that its decode starts while the main thread imports the
-rest. While it reads, the thread lifts Pillow's global pixel limit as
-:func:`cnnfilter.imageio.read_image` does (its own header check stands in);
-the CLI's main thread opens no image until it collects the read.
+message. A read that is never collected (an earlier check failed) is waited
+for when the command ends (:meth:`PendingRead.wait`), so that no thread
+outlives a command run in-process; a daemon thread all the same. This module
+imports neither NumPy nor Pillow: the thread does, so that its decode starts
+while the main thread imports the rest. While it reads, the thread lifts
+Pillow's global pixel limit as :func:`cnnfilter.imageio.read_image` does (its
+own header check stands in); the CLI's main thread opens no image until it
+collects the read.
 
 The decode overlaps fully when imagecodecs is installed (the ``16bit``
 extra): libspng decodes a plain 8-bit PNG in one call without the GIL
@@ -67,6 +69,10 @@ class PendingRead:
             )
         except BaseException as exc:  # noqa: BLE001 - raised again by take(), in the caller
             self._error = exc
+
+    def wait(self) -> None:
+        """Wait until the thread has finished (its result stays to be taken)."""
+        self._thread.join()
 
     def take(self, path, *, max_pixels: int, frame: int, to_srgb: bool):
         """The :class:`cnnfilter.imageio.LoadedImage` of this read, if it is the one asked.

@@ -150,3 +150,18 @@ def test_start_read_never_raises_on_a_name_the_system_refuses(samples, tmp_path)
     pending = start_read([str(samples / "coins.png")], str(tmp_path / ("y" * 300 + ".png")))
     assert isinstance(pending, PendingRead)
     pending._thread.join()
+
+
+def test_no_read_ahead_outlives_a_failed_command_run_in_process(samples, tmp_path):
+    import threading
+
+    from helpers import invoke
+
+    big = tmp_path / "big.png"  # a decode of some 50-100 ms: a thread left would be seen
+    noise = np.random.default_rng(5).integers(0, 256, (2000, 3000, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(big, compress_level=1)
+    out = tmp_path / "out.png"
+    out.write_bytes(b"keep")
+    result = invoke("apply", big, "-k", "sobel-x", "-o", out)
+    assert result.exit_code != 0 and "exists" in result.stderr
+    assert not [t for t in threading.enumerate() if t.name == "cnnfilter-read"]
