@@ -45,9 +45,13 @@ def _children_cpu() -> float:
 
 
 def timed(cmd: list[str], env: dict) -> tuple[float, float, str]:
-    """Wall time, CPU time (user + system) and stdout of one run of ``cmd``."""
+    """Wall time, CPU time (user + system) and stdout of one run of ``cmd``.
+
+    Run from the file system's root: ``python -m`` puts the working directory first on
+    the module path, before ``PYTHONPATH`` (a baseline checkout would not be the one run).
+    """
     c0, t0 = _children_cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, check=True, capture_output=True, env=env, text=True)
+    proc = subprocess.run(cmd, check=True, capture_output=True, env=env, text=True, cwd="/")
     return time.perf_counter() - t0, _children_cpu() - c0, proc.stdout
 
 
@@ -95,7 +99,7 @@ def main() -> None:
             out = f"default{len(commands)}.png"
             commands[f"cnnfilter, default range{tag}"] = ([*base, "-o", str(tmp / out)], run_env)
         for cmd, run_env in commands.values():  # compile every module, warm the file cache
-            subprocess.run(cmd, check=True, capture_output=True, env=run_env)
+            subprocess.run(cmd, check=True, capture_output=True, env=run_env, cwd="/")
         walls: dict[str, list[float]] = {name: [] for name in commands}
         cpus: dict[str, list[float]] = {name: [] for name in commands}
         stages: dict[str, dict] = {}

@@ -584,8 +584,8 @@ def _plain_png_pixels(im, fh, *, to_srgb: bool) -> tuple[np.ndarray, np.ndarray 
     ms against 297-372 ms; libpng through ``imagecodecs.png_decode`` 172-231
     ms, but libpng prints its warnings on the process's stderr), and leaves
     the other thread running while a read-ahead decodes
-    (:mod:`cnnfilter.tasks.readahead`; Pillow's decode in a thread took 0.4-2
-    s beside a busy main thread, waiting for the GIL between chunks).
+    (:mod:`cnnfilter.tasks.readahead`; Pillow's 300 ms decode took 2 s in a
+    thread beside a busy main thread, waiting for the GIL between chunks).
 
     Only what both decode alike, and nothing Pillow reads after the image
     data: 8-bit gray, RGB or RGBA (colour types 0, 2, 6), not interlaced, no

@@ -28,8 +28,9 @@ extra): libspng decodes a plain 8-bit PNG in one call without the GIL
 after each IDAT chunk (110 chunks of 64 KiB in a 12 MP PNG that Pillow
 wrote), and waits up to the interpreter's switch interval (5 ms) for it
 each time while the main thread runs Python: measured, a 300 ms decode
-took 0.4-2 s beside a busy main thread. The read-ahead then gains little,
-but loses nothing measurable either.
+took 2 s beside a main thread busy all along. Without imagecodecs the
+read-ahead gains less and not always (docs/speed.md, "End to end, after the
+read-ahead": three of four rows faster than the commit before, one slower).
 """
 
 from __future__ import annotations
