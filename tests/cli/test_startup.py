@@ -192,6 +192,11 @@ def _converter_cases():
         for param in command.params:
             yield name, param, param.default
             yield name, param, "sobel-x"
+            # what Click passes from the command line: a flag's bool, an int or float
+            # option's number, a choice's word
+            yield from ((name, param, v) for v in (True, False, 3, 2.5))
+            for choice in getattr(getattr(param, "type", None), "choices", None) or ():
+                yield name, param, choice
             if param.multiple or param.nargs != 1:
                 yield name, param, ("sobel-x", "b.png")  # several words, as Click passes them
 
@@ -220,7 +225,7 @@ def test_values_passed_through_are_what_typers_converter_returns():
         converted = real.coerce(value, param=param, ctx=None)
         assert converted == kept and type(converted) is type(kept), (name, param.name, value)
         checked += 1
-    assert checked > 30  # defaults of ints, floats, enums and words of str options
+    assert checked > 100  # defaults, flags, numbers, choices and words of str options
 
 
 class _FakeContext:
