@@ -34,7 +34,9 @@ parameters, nor are single numbers in arithmetic (``x * 0.5``).
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,6 +194,23 @@ def _raw_field(buf, number: int, begin: int, after: int, wire: int) -> bytes:
     return _encode_varint(number << 3 | wire) + bytes(buf[begin:after])
 
 
+@contextlib.contextmanager
+def model_read_errors(path: Path) -> Iterator[None]:
+    """Reading or parsing an ONNX file inside: an OS error or a file protobuf cannot
+    parse becomes one :class:`UsageError` line naming ``path`` and the fix."""
+    from google.protobuf.message import DecodeError
+
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the model file ({exc.strerror or exc})") from None
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise UsageError(
+            f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:80]}); "
+            "fix: check that the file is complete (not truncated) and is an .onnx export"
+        ) from None
+
+
 def _load(path: Path):
     """Parse the file without the values of large initializers; one-line errors.
 
@@ -203,9 +222,7 @@ def _load(path: Path):
     import mmap
 
     onnx = _import_onnx()
-    from google.protobuf.message import DecodeError
-
-    try:
+    with model_read_errors(path):
         with open(path, "rb") as fh:
             size = fh.seek(0, 2)
             if size == 0:
@@ -214,13 +231,6 @@ def _load(path: Path):
                 data = _strip(buf, 0, size, 0)
         model = onnx.ModelProto()
         model.ParseFromString(data)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the model file ({exc.strerror})") from None
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise UsageError(
-            f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:80]}); "
-            "fix: check that the file is complete (not truncated) and is an .onnx export"
-        ) from None
     if not model.graph.node or not model.graph.input:
         raise UsageError(
             f"{path}: not an ONNX model (no graph nodes or inputs); fix: give an .onnx export"

@@ -184,17 +184,10 @@ def _import_runtime(runtime: str):
 
 
 def _load(onnx, path: Path):
-    from google.protobuf.message import DecodeError
+    from cnnfilter.arch.fromonnx import model_read_errors
 
-    try:
+    with model_read_errors(path):
         return onnx.load(str(path))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the model file ({exc.strerror or exc})") from None
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise UsageError(
-            f"{path}: not a readable ONNX model ({str(exc).splitlines()[0][:80]}); "
-            "fix: check that the file is complete (not truncated) and is an .onnx export"
-        ) from None
 
 
 def _image_input(model, path: Path):
