@@ -167,6 +167,31 @@ def resnet_weights(seed: int = 0) -> dict[str, np.ndarray]:
     return w
 
 
+def stem_graph(conv, bn, relu, max_pool, add) -> list[Node]:
+    """ResNet-18's stem and layer1 as ``(name, function, inputs)`` nodes, built from one
+    framework's operations: ``conv(name, **kw)`` and ``bn(name)`` make a layer's function."""
+    nodes: list[Node] = [
+        ("conv1", conv("conv1", stride=2, padding=3), ("input",)),
+        ("bn1", bn("bn1"), ("conv1",)),
+        ("relu", relu, ("bn1",)),
+        ("maxpool", max_pool, ("relu",)),
+    ]
+    src = "maxpool"
+    for b in range(2):
+        p = f"layer1.{b}"
+        nodes += [
+            (f"{p}.conv1", conv(f"{p}.conv1", padding=1), (src,)),
+            (f"{p}.bn1", bn(f"{p}.bn1"), (f"{p}.conv1",)),
+            (f"{p}.relu1", relu, (f"{p}.bn1",)),
+            (f"{p}.conv2", conv(f"{p}.conv2", padding=1), (f"{p}.relu1",)),
+            (f"{p}.bn2", bn(f"{p}.bn2"), (f"{p}.conv2",)),
+            (f"{p}.add", add, (f"{p}.bn2", src)),
+            (f"{p}.relu2", relu, (f"{p}.add",)),
+        ]
+        src = f"{p}.relu2"
+    return nodes
+
+
 def resnet_nodes(w: dict[str, np.ndarray]) -> list[Node]:
     """The stem and layer1 as a graph of cnnfilter.engine.layers calls."""
 
@@ -178,26 +203,8 @@ def resnet_nodes(w: dict[str, np.ndarray]) -> list[Node]:
     def conv(name, **kw):
         return lambda x: L.conv2d(x, w[name], **kw)
 
-    nodes: list[Node] = [
-        ("conv1", conv("conv1", stride=2, padding=3), ("input",)),
-        ("bn1", bn("bn1"), ("conv1",)),
-        ("relu", L.relu, ("bn1",)),
-        ("maxpool", lambda x: L.max_pool2d(x, 3, stride=2, padding=1), ("relu",)),
-    ]
-    src = "maxpool"
-    for b in range(2):
-        p = f"layer1.{b}"
-        nodes += [
-            (f"{p}.conv1", conv(f"{p}.conv1", padding=1), (src,)),
-            (f"{p}.bn1", bn(f"{p}.bn1"), (f"{p}.conv1",)),
-            (f"{p}.relu1", L.relu, (f"{p}.bn1",)),
-            (f"{p}.conv2", conv(f"{p}.conv2", padding=1), (f"{p}.relu1",)),
-            (f"{p}.bn2", bn(f"{p}.bn2"), (f"{p}.conv2",)),
-            (f"{p}.add", L.add, (f"{p}.bn2", src)),
-            (f"{p}.relu2", L.relu, (f"{p}.add",)),
-        ]
-        src = f"{p}.relu2"
-    return nodes
+    pool = lambda x: L.max_pool2d(x, 3, stride=2, padding=1)  # noqa: E731
+    return stem_graph(conv, bn, L.relu, pool, L.add)
 
 
 def torch_nodes(w: dict[str, np.ndarray]):
@@ -218,26 +225,8 @@ def torch_nodes(w: dict[str, np.ndarray]):
     def conv(name, **kw):
         return lambda x: F.conv2d(x, t[name], **kw)
 
-    nodes = [
-        ("conv1", conv("conv1", stride=2, padding=3), ("input",)),
-        ("bn1", bn("bn1"), ("conv1",)),
-        ("relu", F.relu, ("bn1",)),
-        ("maxpool", lambda x: F.max_pool2d(x, 3, stride=2, padding=1), ("relu",)),
-    ]
-    src = "maxpool"
-    for b in range(2):
-        p = f"layer1.{b}"
-        nodes += [
-            (f"{p}.conv1", conv(f"{p}.conv1", padding=1), (src,)),
-            (f"{p}.bn1", bn(f"{p}.bn1"), (f"{p}.conv1",)),
-            (f"{p}.relu1", F.relu, (f"{p}.bn1",)),
-            (f"{p}.conv2", conv(f"{p}.conv2", padding=1), (f"{p}.relu1",)),
-            (f"{p}.bn2", bn(f"{p}.bn2"), (f"{p}.conv2",)),
-            (f"{p}.add", torch.add, (f"{p}.bn2", src)),
-            (f"{p}.relu2", F.relu, (f"{p}.add",)),
-        ]
-        src = f"{p}.relu2"
-    return torch, nodes
+    pool = lambda x: F.max_pool2d(x, 3, stride=2, padding=1)  # noqa: E731
+    return torch, stem_graph(conv, bn, F.relu, pool, torch.add)
 
 
 #: The clock: CPU time on one thread, wall time on several (set by main).
