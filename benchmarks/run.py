@@ -357,7 +357,7 @@ def end_to_end_rows(tmp: Path, pixels: np.ndarray, raw: dict) -> list[list[str]]
         for label, t, cpu, size in (
             ("--range clip (same pixels as IM: " + ("yes" if same else "NO") + ")",
              ours_clip, cpu_clip, size_clip),
-            ("(default range: stretch, |response| to the 99.5th percentile, gamma 0.5)",
+            ("(default range: stretch, |response| 75th to 99.5th percentile, gamma 0.5)",
              ours_def, cpu_def, size_def),
         ):  # fmt: skip
             rows.append(

@@ -47,6 +47,7 @@ from cnnfilter.engine.choices import (
     OPERATIONS,
     RANGE_MODES,
     RAW_RANGE,
+    STRETCH_BLACK_PERCENTILE,
     STRETCH_GAMMA,
     STRETCH_PERCENTILE,
     with_auto,
@@ -170,6 +171,14 @@ def apply(
             help="--range stretch: the percentile of |response| drawn as full white.",
         ),
     ] = STRETCH_PERCENTILE,
+    black_percentile: Annotated[
+        float,
+        typer.Option(
+            metavar="X",
+            help="--range stretch: the percentile of |response| drawn as black (the noise "
+            "floor of flat areas; 0 keeps every response above the weakest).",
+        ),
+    ] = STRETCH_BLACK_PERCENTILE,
     gamma: Annotated[
         float,
         typer.Option(
@@ -277,12 +286,17 @@ def apply(
                 f"--percentile must be in (0, 100] and --gamma > 0, got {percentile:g} and "
                 f"{gamma:g}"
             )
+        if not 0 <= black_percentile < percentile:
+            raise UsageError(
+                f"--black-percentile must be in [0, {percentile:g}) (below --percentile), "
+                f"got {black_percentile:g}"
+            )
         settings = FilterSettings(
             op=Op(op).value, padding=parsed_padding, boundary=boundary, cval=cval,
             stride=parse_ints("--stride", stride), dilation=parse_ints("--dilation", dilation),
             sum_channels=sum_channels, offset=offset, range_mode=RangeMode(range_).value,
             method=Method(method).value, percentile=percentile, gamma=gamma,
-            combine=Combine(combine).value,
+            black_percentile=black_percentile, combine=Combine(combine).value,
         )  # fmt: skip
         options = dict(
             kernel_file=kernel_file, scale=parsed_scale, settings=settings, fmt=fmt,
@@ -429,14 +443,15 @@ def _run_line(prepared, rendered, source: str, target: str, given: dict) -> str:
 
 
 def _range_text(report: dict) -> str:
-    """``stretch (|response| / 99.5th percentile 412.3, gamma 0.5)``, or the mode's name."""
+    """``stretch (|response| from 8 (75th percentile) to 412.3 (99.5th), gamma 0.5)``, or
+    the mode's name."""
     stretch = report.get("stretch")
     if not stretch:
         return report["range"]
-    level = stretch["level"]
     return (
-        f"stretch (|response| / {stretch['percentile']:g}th percentile "
-        f"{level:.4g}, gamma {stretch['gamma']:g})"
+        f"stretch (|response| from {stretch['black']:.4g} ({stretch['black_percentile']:g}th "
+        f"percentile) to {stretch['level']:.4g} ({stretch['percentile']:g}th), "
+        f"gamma {stretch['gamma']:g})"
     )
 
 

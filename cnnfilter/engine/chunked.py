@@ -258,6 +258,7 @@ def _block_as(src, weights, settings, geom, mode, max_value, plan, source_dtype,
     return storable_pixels(
         raw, settings.range_mode, max_value=max_value, source_dtype=source_dtype,
         percentile=settings.percentile, gamma=settings.gamma,
+        black_percentile=settings.black_percentile,
     )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from cnnfilter.engine.choices import (
     COMBINE_MODES,
     OPERATION_NAMES,
+    STRETCH_BLACK_PERCENTILE,
     STRETCH_GAMMA,
     STRETCH_PERCENTILE,
 )
@@ -23,7 +24,7 @@ from cnnfilter.engine.intensity import (
     choose_range,
     premultiply,
     storable_pixels,
-    stretch_level,
+    stretch_levels,
     unpremultiply,
 )
 from cnnfilter.errors import UsageError
@@ -51,6 +52,7 @@ class FilterSettings:
     method: str = "auto"
     percentile: float = STRETCH_PERCENTILE
     gamma: float = STRETCH_GAMMA
+    black_percentile: float = STRETCH_BLACK_PERCENTILE
     combine: str = "none"
 
 
@@ -67,7 +69,9 @@ class FilterResult:
         method: what ran, as :meth:`cnnfilter.engine.filtering.FilterPlan.describe`
             (``"separable (auto: rank-1 7x7 kernel: 7 + 7 taps instead of 49)"``).
         level: ``stretch`` only: the ``|response|`` mapped to full white
-            (:func:`cnnfilter.engine.intensity.stretch_level`), else None.
+            (:func:`cnnfilter.engine.intensity.stretch_levels`), else None.
+        black: ``stretch`` only: the ``|response|`` mapped to black (at or
+            under it), else None.
     """
 
     pixels: np.ndarray
@@ -76,6 +80,7 @@ class FilterResult:
     operation: str
     method: str = ""
     level: float | None = None
+    black: float | None = None
 
 
 def filter_image(
@@ -194,21 +199,23 @@ def _filter_image(pixels, weights, settings, *, alpha, max_value, plan) -> Filte
         return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe())
     kernel_sum = sum(abs(float(np.sum(k))) for k in kernels)
     mode = choose_range(settings.range_mode, kernel_sum)
-    level = raw_level = None
+    level = black = raw_levels = None
     if mode == "stretch":
         scale = 255.0 / max_value if pixels.dtype.kind == "f" else 1.0
-        raw_level = stretch_level(response, settings.percentile)  # once: the report's too
-        level = raw_level * scale
+        # once: the report's too
+        raw_levels = stretch_levels(response, settings.percentile, settings.black_percentile)
+        black, level = (v * scale for v in raw_levels)
     # float pictures (full white = max_value) are written as 8-bit
     out = storable_pixels(
         response, mode, max_value=max_value, source_dtype=pixels.dtype,
-        percentile=settings.percentile, gamma=settings.gamma, level=raw_level,
+        percentile=settings.percentile, gamma=settings.gamma,
+        black_percentile=settings.black_percentile, levels=raw_levels,
     )  # fmt: skip
     dtype = out.dtype
     white = max_value if np.issubdtype(pixels.dtype, np.integer) else 255.0
     if alpha_out is not None:
         out = _stack(out, np.rint(alpha_out * (white / max_value)).astype(dtype))
-    return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe(), level)
+    return FilterResult(out, response, mode, OPERATIONS[settings.op], plan.describe(), level, black)
 
 
 def _kernels(weights, settings) -> list:

@@ -9,18 +9,23 @@ wrap: they clip, take magnitudes or rescale, and round to nearest.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from cnnfilter.engine.choices import RANGE_MODES as _RANGE_MODES
-from cnnfilter.engine.choices import STRETCH_GAMMA, STRETCH_PERCENTILE
+from cnnfilter.engine.choices import (
+    STRETCH_BLACK_PERCENTILE,
+    STRETCH_GAMMA,
+    STRETCH_PERCENTILE,
+)
 from cnnfilter.engine.threads import thread_budget
 from cnnfilter.errors import UsageError
 
 __all__ = [
     "RANGE_MODES",
     "choose_range",
-    "stretch_level",
+    "stretch_levels",
     "to_pixels",
     "storable_pixels",
     "premultiply",
@@ -48,44 +53,70 @@ def choose_range(mode: str, kernel_sum: float, *, atol: float = 1e-9) -> str:
     return "stretch" if abs(kernel_sum) <= atol else "clip"
 
 
-def stretch_level(response: np.ndarray, percentile: float = STRETCH_PERCENTILE) -> float:
-    """The value of ``|response|`` that ``stretch`` maps to full white.
+def stretch_levels(
+    response: np.ndarray,
+    percentile: float = STRETCH_PERCENTILE,
+    black_percentile: float = STRETCH_BLACK_PERCENTILE,
+) -> tuple[float, float]:
+    """The values of ``|response|`` that ``stretch`` maps to black and to full white.
 
-    The ``percentile``-th percentile of ``|response|`` over the whole array
-    (all channels together, so colours keep their balance; NumPy's default
-    linear interpolation; non-finite values left out). When that is 0 (a map
-    that is mostly 0) the largest ``|value|`` is used instead; 0 for an
-    all-zero map.
+    Both are percentiles of ``|response|`` over the whole array (all channels
+    together, so colours keep their balance; NumPy's default linear
+    interpolation; non-finite values left out), as ImageMagick's
+    ``-contrast-stretch black%xwhite%`` picks its points from the histogram:
 
-    Equal to ``np.percentile(np.abs(response.astype(np.float64)), percentile)``
-    bit for bit; large float arrays take :func:`_tail_level` (a sample picks a
-    threshold, only the values above it are partitioned).
+    * white: the ``percentile``-th. When that is 0 (a map that is mostly 0) the
+      largest ``|value|`` is used instead; 0 for an all-zero map.
+    * black: the ``black_percentile``-th, or 0 when that is not below white (a
+      map of a few distinct values, such as 0 and 4).
+
+    Equal to ``np.percentile(np.abs(response.astype(np.float64)),
+    [black_percentile, percentile])`` bit for bit; large float arrays take
+    :func:`_fast_levels` (a sample picks a window of values around each rank,
+    and only those are partitioned).
+
+    Args:
+        response: float or integer array, any shape.
+        percentile: in ``(0, 100]``.
+        black_percentile: in ``[0, percentile)``.
+
+    Returns:
+        ``(black, white)`` as Python floats, ``0 <= black < white`` unless both are 0.
 
     Raises:
-        UsageError: ``percentile`` outside ``(0, 100]``.
+        UsageError: a percentile outside its range.
 
-    >>> stretch_level(np.arange(201.0), 99.5)
-    199.0
-    >>> stretch_level(np.array([0.0, 0.0, 0.0, -7.0]), 50)
-    7.0
+    >>> stretch_levels(np.arange(201.0), 99.5, 50)
+    (100.0, 199.0)
+    >>> stretch_levels(np.array([0.0, 0.0, 0.0, -7.0]), 50, 25)
+    (0.0, 7.0)
     """
     if not 0 < percentile <= 100:
         raise UsageError(f"percentile must be in (0, 100], got {percentile!r}")
-    level = _tail_level(np.asarray(response), percentile)
-    if level is not None:
-        return level
-    a = np.abs(np.asarray(response, dtype=np.float64)).ravel()
-    if a.size and not np.isfinite(a).all():
-        a = a[np.isfinite(a)]
-    if not a.size:
-        return 0.0
-    level = float(np.percentile(a, percentile))
-    return level if level > 0 else float(a.max())
+    if not 0 <= black_percentile < percentile:
+        raise UsageError(
+            f"black percentile must be in [0, {percentile:g}) (below the white one), got "
+            f"{black_percentile!r}"
+        )
+    qs = (black_percentile, percentile)
+    levels = _fast_levels(np.asarray(response), qs)
+    if levels is None:
+        a = np.abs(np.asarray(response, dtype=np.float64)).ravel()
+        if a.size and not np.isfinite(a).all():
+            a = a[np.isfinite(a)]
+        if not a.size:
+            return 0.0, 0.0
+        black, white = (float(v) for v in np.percentile(a, qs))
+        if not white > 0:
+            white = float(a.max())
+    else:
+        black, white = levels
+    return (black if black < white else 0.0), white
 
 
-#: Arrays of at least this many values take :func:`_tail_level`.
+#: Arrays of at least this many values take :func:`_fast_levels`.
 TAIL_MIN_SIZE = 1 << 16
-#: Values in the sample that picks :func:`_tail_level`'s threshold.
+#: Values in the sample that picks :func:`_fast_levels`'s windows.
 TAIL_SAMPLE = 1 << 17
 
 
@@ -95,54 +126,104 @@ def _lerp(a: float, b: float, t: float) -> float:
     return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
-def _tail_level(x: np.ndarray, percentile: float) -> float | None:
-    """:func:`stretch_level` of a large float array, or None to take the sorting way.
+class _Window(NamedTuple):
+    """Where one percentile's order statistics are looked for (see :func:`_fast_levels`)."""
+
+    v: float  # NumPy's position (n - 1) q
+    lo: int  # floor(v): the lower order statistic's rank
+    t_lo: float | None  # the window's lower bound (None: open)
+    t_hi: float | None  # its upper bound (None: open)
+
+
+def _fast_levels(x: np.ndarray, percentiles) -> list[float] | None:
+    """The ``percentiles`` of ``|x|`` for a large float array, or None to take the sorting way.
 
     NumPy's rule: position ``v = (n - 1) q`` of the sorted ``|x|``, ``q = p / 100``,
     interpolated between order statistics ``floor(v)`` and ``floor(v) + 1``. A
-    strided sample of :data:`TAIL_SAMPLE` values gives a threshold ``t`` well
-    below that position (6 square roots of the sample size in rank); one pass
-    over blocks of the array keeps the values ``>= t`` (``|x|`` in the array's
-    own float dtype: exact). When at most ``floor(v)`` values lie below ``t``
-    (checked, not assumed) the two order statistics are those of the kept
-    values, shifted by that count. None for small, non-contiguous, non-float
-    or non-finite arrays, a percentile too low for a small tail, or a level of
-    0 (the caller's rule applies).
+    strided sample of :data:`TAIL_SAMPLE` values gives, for each percentile, a
+    window ``[lo, hi]`` of values that holds that position with room to spare
+    (6 square roots of the sample size in rank on each side; a window reaching
+    the sample's end is open there). One pass over blocks of the array counts
+    the values below each window and keeps those inside it (``|x|`` in the
+    array's own float dtype: exact; a window of one value, as ties of integer
+    responses give, is only counted). When the count below is at most
+    ``floor(v)`` and the window reaches past ``floor(v) + 1`` (checked, not
+    assumed), the two order statistics are those of the kept values, shifted
+    by that count. None for small, non-contiguous, non-float or non-finite
+    arrays, a window that would hold the whole array, a sample that misled, or
+    a white level (the last percentile) of 0 (the caller's rule applies).
 
     Measured on the 12 MP RGB float32 Sobel response of ``benchmarks/run.py``
-    (CPU time): ``np.percentile`` of the float64 copy 640-900 ms, this 40-60 ms.
+    (CPU time, best of 5): ``np.percentile`` of the float64 copy 640-900 ms;
+    this, 99.5th alone 65 ms, 75th and 99.5th 78 ms (134 ms with noise added,
+    which breaks the ties).
     """
     if x.dtype not in (np.float32, np.float64) or x.size < TAIL_MIN_SIZE:
         return None
     if not x.flags.c_contiguous:
         return None
     flat = x.reshape(-1)
-    n = flat.size
-    v = (n - 1) * (percentile / 100)
-    if v >= n - 1:
+    windows = _windows(np.sort(np.abs(flat[:: max(1, flat.size // TAIL_SAMPLE)])), flat.size,
+                       percentiles)  # fmt: skip
+    if windows is None:
         return None
-    lo = math.floor(v)
-    sample = np.abs(flat[:: max(1, n // TAIL_SAMPLE)])
+    parts = _in_blocks(flat, 1 << 18, lambda part: [_scan(np.abs(part), w) for w in windows])
+    if not _all_finite(flat):
+        return None
+    levels = [_window_level(w, [part[i] for part in parts]) for i, w in enumerate(windows)]
+    if None in levels or not levels[-1] > 0:
+        return None
+    return levels
+
+
+def _windows(sample: np.ndarray, n: int, percentiles) -> list[_Window] | None:
+    """One :class:`_Window` per percentile from the sorted ``sample`` of ``n`` values."""
     k = sample.size
-    j = math.floor(k * (lo / n) - 6 * math.sqrt(k)) - 1
-    if j <= 0:
-        return None
-    t = np.partition(sample, j)[j]
-    parts = _in_blocks(flat, 1 << 18, lambda part: _at_least(part, t))
-    tail = np.concatenate(parts)
-    below = n - tail.size  # NaN compares False: counted here, ruled out below
-    if below > lo or not _all_finite(flat):
-        return None
-    ks = [lo - below] + ([lo + 1 - below] if lo + 1 < n else [])
-    tail.partition(ks)
-    level = _lerp(float(tail[ks[0]]), float(tail[ks[-1]]), v - lo)
-    return level if level > 0 else None
+    slack = 6 * math.sqrt(k)
+    windows = []
+    for p in percentiles:
+        v = (n - 1) * (p / 100)
+        lo = math.floor(v)
+        j_lo = math.floor(k * (lo / n) - slack) - 1
+        j_hi = math.ceil(k * ((lo + 1) / n) + slack) + 1
+        t_lo = sample[j_lo] if j_lo > 0 else None
+        t_hi = sample[j_hi] if j_hi < k else None
+        if lo + 1 >= n or (t_lo is None and t_hi is None):
+            return None
+        windows.append(_Window(v, lo, t_lo, t_hi))
+    return windows
 
 
-def _at_least(part: np.ndarray, t) -> np.ndarray:
-    """The values of ``|part|`` that are ``>= t``."""
-    mag = np.abs(part)
-    return mag[mag >= t]
+def _scan(mag: np.ndarray, w: _Window) -> tuple[int, np.ndarray | int]:
+    """``(values below the window, values inside it)`` of one block of ``|x|``: the values
+    themselves, or their count for a one-value window."""
+    if w.t_lo is None:
+        return 0, mag[mag <= w.t_hi]
+    inside = mag >= w.t_lo
+    # all finite (checked by the caller): the values under t_lo are the rest
+    below = mag.size - int(np.count_nonzero(inside))
+    if w.t_hi is None:
+        return below, mag[inside]
+    if w.t_lo == w.t_hi:  # ties (integer responses): counting is enough
+        return below, int(np.count_nonzero(mag == w.t_lo))
+    inside &= mag <= w.t_hi
+    return below, mag[inside]
+
+
+def _window_level(w: _Window, found: list) -> float | None:
+    """The percentile from the blocks' :func:`_scan` results, or None if the sample misled
+    (the ranks lie outside the window)."""
+    below = sum(b for b, _ in found)
+    single = w.t_lo is not None and w.t_lo == w.t_hi
+    kept = None if single else np.concatenate([values for _, values in found])
+    size = sum(c for _, c in found) if single else kept.size
+    if below > w.lo or below + size < w.lo + 2:
+        return None
+    if single:
+        return float(w.t_lo)  # both order statistics are that one value
+    ks = [w.lo - below, w.lo + 1 - below]
+    kept.partition(ks)
+    return _lerp(float(kept[ks[0]]), float(kept[ks[1]]), w.v - w.lo)
 
 
 def _all_finite(values: np.ndarray) -> bool:
@@ -172,7 +253,8 @@ def to_pixels(
     dtype: np.dtype,
     percentile: float = STRETCH_PERCENTILE,
     gamma: float = STRETCH_GAMMA,
-    level: float | None = None,
+    black_percentile: float = STRETCH_BLACK_PERCENTILE,
+    levels: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Map a float response to ``dtype`` pixels in ``[0, max_value]``, rounding to nearest.
 
@@ -181,24 +263,29 @@ def to_pixels(
         mode: ``clip``, ``abs``, ``rescale`` or ``stretch`` (see :data:`RANGE_MODES`).
         max_value: full white (255 for uint8, 65535 for uint16).
         dtype: integer output dtype.
-        percentile, gamma: ``stretch`` only.
-        level: ``stretch`` only: :func:`stretch_level` of ``response`` when the
-            caller has it already (it is computed otherwise).
+        percentile, gamma, black_percentile: ``stretch`` only.
+        levels: ``stretch`` only: :func:`stretch_levels` of ``response`` (black,
+            white) when the caller has them already (computed otherwise).
 
     ``rescale`` maps the response's minimum to 0 and maximum to ``max_value``
     over the whole array (all channels together, so colours keep their
     balance); a constant response maps to 0.
 
-    ``stretch`` maps ``v`` to ``max_value * min(|v| / L, 1) ** gamma`` with
-    ``L`` = :func:`stretch_level` (``percentile`` of ``|v|``, whole array):
-    the strongest ``100 - percentile`` % of responses are full white, and a
-    gamma under 1 lifts the weak ones (``gamma = 0.5`` as a square root,
-    correctly rounded; other values by ``np.power``). Every mode runs on
-    blocks of rows on the thread budget's threads.
+    ``stretch`` maps ``v`` to ``max_value * clip((|v| - B) / (L - B), 0, 1) ** gamma``
+    with ``(B, L)`` = :func:`stretch_levels` (the ``black_percentile`` and
+    ``percentile`` of ``|v|``, whole array): the weakest ``black_percentile`` %
+    of responses are black (the noise floor of a photo's flat areas), the
+    strongest ``100 - percentile`` % full white, and a gamma under 1 lifts the
+    weak ones in between (``gamma = 0.5`` as a square root, correctly rounded;
+    other values by ``np.power``). Every mode runs on blocks of rows on the
+    thread budget's threads.
 
     >>> to_pixels(np.array([0.0, -25.0, 100.0, -100.0, 400.0]), "stretch", max_value=255,
-    ...           dtype=np.uint8, percentile=75, gamma=0.5)
+    ...           dtype=np.uint8, percentile=75, gamma=0.5, black_percentile=0)
     array([  0, 128, 255, 255, 255], dtype=uint8)
+    >>> to_pixels(np.array([0.0, 5.0, 10.0, -10.0, 60.0, 110.0]), "stretch", max_value=255,
+    ...           dtype=np.uint8, percentile=100, gamma=1, black_percentile=40)
+    array([  0,   0,   0,   0, 128, 255], dtype=uint8)
 
     >>> to_pixels(np.array([-190.0, 12.4, 300.0]), "clip", max_value=255, dtype=np.uint8)
     array([  0,  12, 255], dtype=uint8)
@@ -212,8 +299,10 @@ def to_pixels(
     if mode == "stretch":
         if not gamma > 0:
             raise UsageError(f"gamma must be > 0, got {gamma!r}")
-        level = stretch_level(x, percentile) if level is None else level
-        factor = 1.0 / level if level > 0 else 0.0
+        if levels is None:
+            levels = stretch_levels(x, percentile, black_percentile)
+        lo, white = levels
+        factor = 1.0 / (white - lo) if white > lo else 0.0
     if mode == "rescale" and x.size:
         lo, hi = float(np.min(x)), float(np.max(x))
         factor = max_value / (hi - lo) if hi > lo else 0.0
@@ -244,10 +333,14 @@ def to_pixels(
 
 
 def _map_block(part: np.ndarray, mode: str, lo: float, factor: float, max_value: float, gamma):
-    """One block of :func:`to_pixels`, in float (``factor``: ``1 / level`` for stretch)."""
+    """One block of :func:`to_pixels`, in float (stretch: ``lo`` the black level, ``factor``
+    ``1 / (white - black)``)."""
     if mode == "stretch":
-        # max_value * min(|x| / level, 1) ** gamma, rounded (0 everywhere for level 0)
+        # max_value * clip((|x| - black) / (white - black), 0, 1) ** gamma, rounded
+        # (factor 1 / (white - black); 0 everywhere for an all-zero map)
         t = np.abs(part).astype(np.float64 if part.dtype == np.float64 else np.float32)
+        if lo:
+            t -= lo
         t *= factor
         np.clip(t, 0, 1, out=t)
         if gamma == 0.5:
@@ -274,7 +367,8 @@ def storable_pixels(
     source_dtype: np.dtype | type,
     percentile: float = STRETCH_PERCENTILE,
     gamma: float = STRETCH_GAMMA,
-    level: float | None = None,
+    black_percentile: float = STRETCH_BLACK_PERCENTILE,
+    levels: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """The pixels a picture file stores for a float ``response`` of a picture.
 
@@ -290,11 +384,11 @@ def storable_pixels(
         response: float array, any shape (``(H, W)`` or ``(H, W, C)``).
         mode: ``clip``, ``abs``, ``rescale`` or ``stretch``.
         max_value: full white of the source picture (255, 65535 or 1.0).
-        percentile, gamma: ``stretch`` only (:func:`to_pixels`).
+        percentile, gamma, black_percentile: ``stretch`` only (:func:`to_pixels`).
         source_dtype: the source picture's dtype.
-        level: ``stretch`` of an integer picture only: :func:`stretch_level` of
-            ``response``, when the caller has it (a float picture's response is
-            scaled first, so its level is computed here).
+        levels: ``stretch`` of an integer picture only: :func:`stretch_levels` of
+            ``response``, when the caller has them (a float picture's response is
+            scaled first, so its levels are computed here).
 
     Returns:
         An array of ``response``'s shape, ``source_dtype`` (integer) or uint8.
@@ -307,10 +401,10 @@ def storable_pixels(
     array([  3, 300], dtype=uint16)
     """
     source_dtype = np.dtype(source_dtype)
-    shape = dict(percentile=percentile, gamma=gamma)
+    shape = dict(percentile=percentile, gamma=gamma, black_percentile=black_percentile)
     if source_dtype.kind in "ui":
         return to_pixels(
-            response, mode, max_value=max_value, dtype=source_dtype, level=level, **shape
+            response, mode, max_value=max_value, dtype=source_dtype, levels=levels, **shape
         )
     scaled = response * np.float32(255.0 / max_value)
     return to_pixels(scaled, mode, max_value=255.0, dtype=np.dtype(np.uint8), **shape)

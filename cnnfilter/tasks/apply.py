@@ -70,7 +70,8 @@ APPLY_REPORT_KEYS = {
     "dilation": "[rows, cols]",
     "channels": "'separate' or 'sum'",
     "range": "how the response became pixels: clip, abs, rescale, stretch or raw",
-    "stretch": "stretch only: percentile, level (the |response| drawn as full white), gamma",
+    "stretch": "stretch only: percentile, level (the |response| drawn as full white), "
+    "black_percentile, black (the |response| drawn as black), gamma",
     "combine": "'magnitude' when several kernels were combined (sqrt of the sum of squares)",
     "method": "the method that ran: 'direct', 'separable' or 'fft'",
     "response": "shape [H, W, C], dtype, min, max of the float response (null if not finite)",
@@ -294,6 +295,8 @@ def render_apply(
         "stretch": {
             "percentile": settings.percentile,
             "level": result.level,
+            "black_percentile": settings.black_percentile,
+            "black": result.black,
             "gamma": settings.gamma,
         }
         if result.range_mode == "stretch"

@@ -115,6 +115,7 @@ APPLY = _options(
         "--range": st.sampled_from(["auto", "clip", "abs", "rescale", "stretch", "raw", "x"]),
         "--percentile": values,
         "--gamma": values,
+        "--black-percentile": values,
         "--method": st.sampled_from(["auto", "direct", "fft", "separable", "x"]),
         "--combine": st.sampled_from(["none", "magnitude", "x"]),
         "--format": st.one_of(st.sampled_from(["png", "jpg", "webp", "npy", "tif"]), words),
