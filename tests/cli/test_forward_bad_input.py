@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnfilter.arch.names import check_layer
 from cnnfilter.tasks import forward as fw
 
 from helpers import error_line, invoke
@@ -223,11 +224,11 @@ def test_an_unknown_layer_names_the_closest_layers():
     # a near spelling (conv_1 for resnet18's conv1), or a part of an ONNX node's name
     names = ["bn1", "layer1.0.conv1", "/conv1/Conv", "fc"]
     with pytest.raises(fw.UsageError, match=r"did you mean layer1\.0\.conv1, /conv1/Conv\?"):
-        fw.check_layer("conv1", names, "model.onnx")
+        check_layer("conv1", names, "model.onnx")
     with pytest.raises(fw.UsageError, match=r"did you mean conv1\?"):
-        fw.check_layer("conv_1", ["conv1", "bn1", "fc"], "net.yaml")
+        check_layer("conv_1", ["conv1", "bn1", "fc"], "net.yaml")
     with pytest.raises(fw.UsageError) as info:
-        fw.check_layer("zzz", ["conv1", "bn1"], "net.yaml")
+        check_layer("zzz", ["conv1", "bn1"], "net.yaml")
     assert "did you mean" not in str(info.value) and "its layers are conv1, bn1" in str(info.value)
 
 
