@@ -378,6 +378,7 @@ def run_network(network, x: np.ndarray, weights: Weights, emit=None) -> np.ndarr
     Raises:
         UsageError: a layer without weights, or one the runner cannot run (named).
     """
+    weights.layer_names = frozenset(emit_order(network.layers))
     return _walk(network.layers, [x], weights, emit if emit is not None else _ignore)
 
 

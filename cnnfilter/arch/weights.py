@@ -194,6 +194,9 @@ class Weights:
         self.used: set[str] = set()
         self.asked: dict[str, None] = {}  # every <layer>.<key> a layer looked for, in order
         self.initialised: list[str] = []
+        #: the network's layer names (:func:`cnnfilter.arch.run.run_network` sets them): a
+        #: stored array of one of them is that layer's, never another's misspelling
+        self.layer_names: frozenset[str] = frozenset()
 
     def get(self, layer, key: str, shape: tuple[int, ...], fan: tuple[int, int], fill=None):
         """``<layer>.<key>`` of ``shape``; ``fan`` (in, out) for ``init``; ``fill`` a
@@ -236,8 +239,8 @@ class Weights:
         if self.source is not None:
             keys = sorted(self.stored)
             shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
-            close = close_names(full, self.unused())
-            hint = f"did you mean {close[0]!r}? rename it {full!r}; " if close else ""
+            meant = self._misnamed(layer, key)
+            hint = f"did you mean {meant!r}? rename it {full!r}; " if meant else ""
             return (
                 f"layer '{layer.name}' ({layer.type}) has no weights: weights={self.source!r} "
                 f"has no array '{full}' (it holds: {shown or 'nothing'}); {hint}fix: name the "
@@ -249,6 +252,23 @@ class Weights:
             f"layer '{layer.name}' ({layer.type}) has no weights: give '{full}' in "
             f"weights=FILE.npz, {inline} in the arch file, or init='he' and seed=N"
         )
+
+    def _misnamed(self, layer, key: str) -> str | None:
+        """The unused stored array that is probably ``<layer>.<key>`` misspelt: first one
+        of this layer's (``c.weigth``), else one of the same key whose layer part is no
+        layer of the network (``conv_1.weight`` for ``conv1.weight``)."""
+        full, unused = f"{layer.name}.{key}", self.unused()
+        own = [k for k in unused if k.startswith(f"{layer.name}.")]
+        close = close_names(full, own)
+        if not close:
+            strays = [
+                k
+                for k in unused
+                if k.endswith(f".{key}")
+                and not any(k.startswith(f"{n}.") for n in self.layer_names)
+            ]
+            close = close_names(full, strays)
+        return close[0] if close else None
 
     def _layout_hint(self, arr: np.ndarray, shape: tuple[int, ...]) -> str:
         """``; fix: ...`` when the array has the shape of the other layout."""

@@ -190,6 +190,41 @@ def test_wrong_keys_list_what_the_file_holds_and_extra_keys_are_noted(files):
     assert "arrays not used by any layer: zz.weight" in result.stderr
 
 
+def test_a_misspelt_key_is_named_in_the_error_and_in_the_note(files):
+    # without --init a layer left without weights names the array it probably is; with
+    # --init the layer is filled at random and the note names what the array meant
+    tmp_path, good = files
+    args = ["forward", tmp_path / "net.yaml", tmp_path / "rgb.png", "-o", tmp_path / "out"]
+    stored = {k: v for k, v in good.items() if k != "c.weight"}  # b.weight is as close
+    np.savez(tmp_path / "typo.npz", **stored, **{"c.weigth": good["c.weight"]})
+    line = error_line(2, [*args, "--weights", tmp_path / "typo.npz"])
+    assert "has no array 'c.weight'" in line
+    assert "did you mean 'c.weigth'? rename it 'c.weight'" in line
+    stored = {k: v for k, v in good.items() if k != "b.running_var"}
+    np.savez(tmp_path / "bn.npz", **stored, **{"b.runing_var": np.ones(2)})
+    result = invoke(*args, "--weights", tmp_path / "bn.npz", "--init", "he")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "arrays not used by any layer: b.runing_var (did you mean b.running_var?)"
+        in result.stderr
+    )
+
+
+def test_a_layer_name_spelt_otherwise_is_named_in_the_note(tmp_path):
+    # conv_1.weight for a layer named conv1: the weight is unused, the layer initialised
+    Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "g.png")
+    (tmp_path / "n.yaml").write_text(
+        "input: [6, 6, 1]\nlayers:\n  - conv2d: {name: conv1, filters: 1, kernel_size: 3}\n"
+    )
+    np.savez(tmp_path / "w.npz", **{"conv_1.weight": np.ones((1, 1, 3, 3))})
+    args = ["forward", tmp_path / "n.yaml", tmp_path / "g.png", "-o", tmp_path / "out"]
+    result = invoke(*args, "--weights", tmp_path / "w.npz", "--init", "he")
+    assert result.exit_code == 0, result.stderr
+    assert "conv_1.weight (did you mean conv1.weight?)" in result.stderr
+    line = error_line(2, [*args, "--force", "--weights", tmp_path / "w.npz"])
+    assert "did you mean 'conv_1.weight'? rename it 'conv1.weight'" in line
+
+
 def test_a_layout_mismatch_names_the_other_layout(files):
     tmp_path, good = files
     np.savez(tmp_path / "k.npz", **{**good, "c.weight": np.ones((3, 3, 3, 2), np.float32)})
