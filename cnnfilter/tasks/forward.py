@@ -187,6 +187,7 @@ class Outputs:
 
     def __init__(self, output: str | Path, inputs: list, *, force: bool) -> None:
         self.dir, self.inputs, self.force = Path(output), inputs, force
+        self.text = str(output)  # Path("") is ".": keep the empty name to refuse it
         self.created: list[Path] = []
         self.made_dir = False
 
@@ -195,7 +196,7 @@ class Outputs:
         import os
         import stat
 
-        text = str(self.dir)
+        text = self.text
         if text in ("", "-"):
             what = "empty" if not text else "standard output"
             raise UsageError(

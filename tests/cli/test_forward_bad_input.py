@@ -205,8 +205,7 @@ def test_a_misspelt_key_is_named_in_the_error_and_in_the_note(files):
     result = invoke(*args, "--weights", tmp_path / "bn.npz", "--init", "he")
     assert result.exit_code == 0, result.stderr
     assert (
-        "arrays not used by any layer: b.runing_var (did you mean b.running_var?)"
-        in result.stderr
+        "arrays not used by any layer: b.runing_var (did you mean b.running_var?)" in result.stderr
     )
 
 
@@ -363,6 +362,23 @@ def test_output_that_is_not_a_folder_is_refused(files):
         assert message in error_line(2, [*args, target])
     if os.path.exists("/dev/null"):
         assert "is a device or special file, not a folder" in error_line(2, [*args, "/dev/null"])
+
+
+def test_an_empty_output_is_refused_not_taken_as_the_current_folder(files, monkeypatch):
+    # Path("") is "."; the run would have filled the working folder with montages
+    tmp_path, _ = files
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    line = error_line(2, ["forward", tmp_path / "k.yaml", tmp_path / "gray.png", "-o", ""])
+    assert line == (
+        "Error: --output is empty; forward writes a folder of files (a montage per layer, "
+        "summary.json): give a folder such as maps/"
+    )
+    assert os.listdir(work) == []
+    with pytest.raises(fw.UsageError, match=r"output='' is empty"):
+        fw.forward(tmp_path / "k.yaml", tmp_path / "gray.png", output="")
+    assert os.listdir(work) == []
 
 
 @pytest.mark.parametrize("force", [False, True])
