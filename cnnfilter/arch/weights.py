@@ -162,8 +162,9 @@ class Weights:
         init: ``None``, ``"he"`` or ``"glorot"``: random weights for a layer
             that has none (biases 0, normalisations the identity).
         seed: the seed of ``init``'s generator, 0 or more.
-        source: how messages name ``stored`` (a file name, ``"<dict>"``);
-            ``None``: no arrays were given.
+        source: the file ``stored`` was read from, named in messages as
+            ``weights='w.npz'``; ``None``: no file (no arrays, or a mapping
+            given in Python, named ``weights``).
         layout: the layout ``stored`` was given in (for the hint on a shape
             that is the other layout's).
 
@@ -190,6 +191,7 @@ class Weights:
             raise UsageError(f"init={init!r} is not one of {', '.join(INITS)}")
         check_seed(seed)
         self.stored, self.init, self.source, self.layout = stored, init, source, layout
+        self.named = "weights" if source is None else f"weights={source!r}"
         self.rng = np.random.default_rng(seed)
         self.used: set[str] = set()
         self.asked: dict[str, None] = {}  # every <layer>.<key> a layer looked for, in order
@@ -212,7 +214,7 @@ class Weights:
             arr = self.stored[full]
             if arr.shape != shape:
                 raise UsageError(
-                    f"array '{full}' of weights={self.source!r} has shape {arr.shape}, layer "
+                    f"array '{full}' of {self.named} has shape {arr.shape}, layer "
                     f"'{layer.name}' needs {shape}"
                     f"{_LAYOUT_NOTE.get((type(layer).__name__, key), '')}"
                     f"{self._layout_hint(arr, shape)}"
@@ -236,13 +238,13 @@ class Weights:
     def _missing(self, layer, key: str) -> str:
         """The message for a layer without ``key``: where it could come from."""
         full = f"{layer.name}.{key}"
-        if self.source is not None:
+        if self.stored or self.source is not None:
             keys = sorted(self.stored)
             shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
             meant = self._misnamed(layer, key)
             hint = f"did you mean {meant!r}? rename it {full!r}; " if meant else ""
             return (
-                f"layer '{layer.name}' ({layer.type}) has no weights: weights={self.source!r} "
+                f"layer '{layer.name}' ({layer.type}) has no weights: {self.named} "
                 f"has no array '{full}' (it holds: {shown or 'nothing'}); {hint}fix: name the "
                 "arrays <layer>.<key> after the layers of the arch file, or add init='he' and "
                 "seed=N"
