@@ -23,7 +23,7 @@ wall clock. In one process the two libraries' thread pools spin against
 each other, so each library's layers are timed in a block, warmed up first.
 
 The whole pass is timed through the runner the ``forward`` command uses,
-:func:`cnnfilter.tasks.forward.run_network`, on the same layers written as an
+:func:`cnnfilter.arch.run.run_network`, on the same layers written as an
 ``arch.yaml`` (:data:`STEM_YAML`, torchvision's layer names) with the same
 weights as a ``--weights`` dictionary: so the figure includes the command's
 dispatch per layer, not a copy of its walk. The per-layer lines time the
@@ -54,8 +54,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cnnfilter.arch.run import run_network  # noqa: E402
+from cnnfilter.arch.weights import Weights  # noqa: E402
 from cnnfilter.engine import layers as L  # noqa: E402
-from cnnfilter.tasks.forward import Weights, run_network  # noqa: E402
 
 #: ResNet-18's stem and layer1 (samples/arch/resnet18.yaml up to layer1).
 STEM_YAML = """

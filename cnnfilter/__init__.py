@@ -3,7 +3,7 @@
 The public API (see ``docs/api.md``)::
 
     from cnnfilter import (correlate, convolve, pool2d, response_map, kernel,
-                           read_image, write_image, summarize)
+                           read_image, write_image, summarize, forward)
 
 Importing :mod:`cnnfilter` is light: each name is imported on first use
 (PEP 562 module ``__getattr__``), so ``import cnnfilter`` loads neither NumPy
@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cnnfilter._api import kernel, pool2d, summarize
+    from cnnfilter._api import forward, kernel, pool2d, summarize
     from cnnfilter.engine.filtering import convolve, correlate
     from cnnfilter.engine.response import response_map
     from cnnfilter.errors import CnnfilterError, ProcessingError, UsageError
@@ -32,6 +32,7 @@ _LAZY = {
     "read_image": "cnnfilter.imageio",
     "write_image": "cnnfilter.imageio",
     "summarize": "cnnfilter._api",
+    "forward": "cnnfilter._api",
     "CnnfilterError": "cnnfilter.errors",
     "UsageError": "cnnfilter.errors",
     "ProcessingError": "cnnfilter.errors",
@@ -46,6 +47,7 @@ __all__ = [
     "read_image",
     "write_image",
     "summarize",
+    "forward",
     "CnnfilterError",
     "UsageError",
     "ProcessingError",

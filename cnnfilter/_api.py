@@ -3,7 +3,8 @@
 :mod:`cnnfilter` exposes these lazily (PEP 562); each is a thin, documented
 front over the library: :func:`pool2d` takes the layer's settings as keywords,
 :func:`kernel` returns a registry kernel's weights, :func:`summarize` runs the
-``arch.yaml`` calculators.
+``arch.yaml`` calculators, :func:`forward` runs a layer stack on an array
+(:mod:`cnnfilter.arch.run`, the runner of ``cnnfilter forward``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnnfilter.errors import UsageError
+
 if TYPE_CHECKING:
     import numpy as np
 
     from cnnfilter.arch.layers import Network
 
-__all__ = ["kernel", "pool2d", "summarize"]
+__all__ = ["forward", "kernel", "pool2d", "summarize"]
 
 
 def pool2d(
@@ -117,8 +120,34 @@ def _network(arch: str | Path | Mapping[str, Any] | Network) -> Network:
 
         return parse_network(yaml.safe_dump(dict(arch), sort_keys=False), source="<dict>")
     if isinstance(arch, str | Path):
-        return load_network(arch)
-    raise TypeError(f"arch must be a file path, a dict or a Network, got {type(arch).__name__}")
+        return load_network(_builtin(arch))
+    raise TypeError(
+        f"arch must be a file path, a built-in name, a dict or a Network, got {type(arch).__name__}"
+    )
+
+
+def _builtin(arch: str | Path) -> str | Path:
+    """``arch`` itself when it is a file (or looks like one: ``.yaml``), else the built-in
+    architecture of that name (``resnet18``, ``cnnfilter params --list``).
+
+    Raises:
+        UsageError: neither a file nor a built-in name (with the closest built-ins).
+    """
+    from cnnfilter.arch import zoo
+    from cnnfilter.arch.names import close_names
+
+    text = str(arch)
+    if Path(text).exists() or text.endswith((".yaml", ".yml")):
+        return arch
+    found = zoo.path(text)
+    if found is None:
+        close = close_names(text.lower(), zoo.names())
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise UsageError(
+            f"arch={text!r} is neither a layer file nor a built-in architecture; {hint}"
+            "the built-ins: cnnfilter params --list"
+        )
+    return found
 
 
 def summarize(arch: str | Path | Mapping[str, Any] | Network) -> dict[str, Any]:
@@ -161,3 +190,127 @@ def summarize(arch: str | Path | Mapping[str, Any] | Network) -> dict[str, Any]:
         layer.update(field)
     document["warnings"] = list(fields.warnings)
     return document
+
+
+def forward(
+    arch: str | Path | Mapping[str, Any] | Network,
+    image: np.ndarray,
+    *,
+    weights: Mapping[str, np.ndarray] | None = None,
+    layout: str = "torch",
+    init: str | None = None,
+    seed: int = 0,
+    layers: str | Sequence[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Run a layer stack on an image and return every layer's feature map.
+
+    The same pass as ``cnnfilter forward`` (:func:`cnnfilter.arch.run.run_network`):
+    cross-correlation layers (kernels unflipped), PyTorch's layouts and rules,
+    float32 throughout. A layer's ``activation:`` option (Keras' fused
+    activation) is informational and not applied; an activation layer is.
+
+    Args:
+        arch: an ``arch.yaml`` file path, a built-in architecture's name
+            (``"resnet18"``; ``cnnfilter params --list``), the same content as
+            a dict (``{"input": [H, W, C], "layers": [...]}``), or a parsed
+            :class:`~cnnfilter.arch.layers.Network`. Its ``input:`` shape is
+            replaced by ``image``'s.
+        image: ``(H, W, C)`` or ``(H, W)`` (one channel) array of real numbers,
+            taken as it is (cast to float32, not scaled): the command divides a
+            photo's pixels by its white (255) first, so pass
+            ``pixels / loaded.max_value`` for the same maps.
+        weights: ``<layer>.<key>`` -> array, as the command's ``--weights``
+            ``.npz`` (``conv1.weight``, ``conv1.bias``, ``bn1.running_mean``,
+            ...; ``numpy.load('w.npz')`` or a PyTorch ``state_dict`` converted
+            with ``.numpy()``). Layers written with ``kernels:`` or inline
+            arrays in the arch file need none.
+        layout: ``"torch"`` (``(out, in / groups, kh, kw)``, ``(out, in)``) or
+            ``"keras"`` (``(kh, kw, in, out)``, ``(in, out)``) for ``weights``.
+        init: ``"he"`` or ``"glorot"``: random weights (from ``seed``) for the
+            layers that have none; None: such a layer is an error.
+        seed: the seed of ``init``, 0 or more.
+        layers: a layer name or names: return only those maps (the pass still
+            runs every layer); None: every layer.
+
+    Returns:
+        Layer name -> float32 feature map, in the order the layers run (a
+        merge after its branches): ``(H', W', C')`` for a spatial layer (the
+        size :func:`summarize` gives), ``(N,)`` after a flatten or a dense
+        layer. A value that overflows float32 is inf (``numpy.isfinite``).
+
+    Raises:
+        UsageError (a ValueError): a malformed layer stack or one whose shapes
+            do not fit ``image``; ``image`` not 2-D or 3-D, not real numbers,
+            or holding NaN or inf; a weight array of the wrong shape (with the
+            shape the layer needs) or not finite; a layer without weights and
+            no ``init`` (naming the array and, for a misspelt key, the array it
+            probably is); an unknown name in ``layers`` (with the closest);
+            an unknown ``layout`` or ``init``; a negative ``seed``.
+        TypeError: ``arch`` or ``weights`` of another type.
+
+    >>> import numpy as np
+    >>> net = {"input": [4, 4, 1], "layers": [
+    ...     {"conv2d": {"name": "edge", "kernels": ["1,-1"]}},
+    ...     {"relu": {"name": "act"}}]}
+    >>> maps = forward(net, np.array([[0, 0, 1, 1]] * 4))  # dark to bright
+    >>> list(maps), maps["act"].shape
+    (['edge', 'act'], (4, 3, 1))
+    >>> maps["edge"][0, :, 0], maps["act"][0, :, 0]  # w . x, unflipped; then max(0, .)
+    (array([ 0., -1.,  0.], dtype=float32), array([0., 0., 0.], dtype=float32))
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from cnnfilter.arch.layers import Shape
+    from cnnfilter.arch.run import feature_maps
+    from cnnfilter.arch.shapes import trace
+    from cnnfilter.arch.weights import LAYOUTS, Weights
+
+    if layout not in LAYOUTS:
+        raise UsageError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
+    x = _image_array(image)
+    network = dataclasses.replace(_network(arch), input=Shape(*x.shape))
+    trace(network)  # every shape error before any work
+    w = Weights(_given_weights(weights, layout), init, seed, layout=layout)
+    names = [layers] if isinstance(layers, str) else None if layers is None else list(layers)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # documented: inf
+        return feature_maps(network, x, w, layers=names)
+
+
+def _image_array(image) -> np.ndarray:
+    """``image`` as float32 ``(H, W, C)``; see :func:`forward` for the rules."""
+    import numpy as np
+
+    arr = np.asarray(image)
+    if arr.ndim not in (2, 3) or 0 in arr.shape:
+        raise UsageError(
+            f"image has shape {arr.shape}; forward takes (H, W, C) or (H, W), none of them 0"
+        )
+    if arr.dtype.kind not in "iuf":
+        raise UsageError(f"image holds {arr.dtype} values; give real numbers (integers or floats)")
+    x = arr.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise UsageError(
+            "image holds NaN or inf (or values beyond float32's range); every later map would "
+            "be NaN: replace them first (numpy.nan_to_num)"
+        )
+    return x[..., None] if x.ndim == 2 else x
+
+
+def _given_weights(weights, layout: str) -> dict[str, np.ndarray]:
+    """``weights`` checked, float32, in PyTorch's layout
+    (:func:`cnnfilter.arch.weights.weight_arrays`)."""
+    import numpy as np
+
+    from cnnfilter.arch.weights import weight_arrays
+
+    if weights is None:
+        return {}
+    if not isinstance(weights, Mapping):
+        hint = " (read a .npz with numpy.load)" if isinstance(weights, str | Path) else ""
+        raise TypeError(
+            f"weights must be a mapping of <layer>.<key> to arrays{hint}, "
+            f"got {type(weights).__name__}"
+        )
+    return weight_arrays({str(k): np.asarray(v) for k, v in weights.items()}, layout=layout)

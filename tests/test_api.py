@@ -18,7 +18,7 @@ import cnnfilter
 from helpers import ROOT
 
 API = ["correlate", "convolve", "pool2d", "response_map", "kernel", "read_image",
-       "write_image", "summarize"]  # fmt: skip
+       "write_image", "summarize", "forward"]  # fmt: skip
 DOC = ROOT / "docs" / "api.md"
 
 
@@ -114,7 +114,7 @@ def test_summarize_names_the_layer_of_a_bad_dict_and_refuses_other_types():
                                                       "padding": "full"}}]}  # fmt: skip
     with pytest.raises(cnnfilter.UsageError, match=r"<dict>:\d+: layer 'conv2d_1'.*padding"):
         cnnfilter.summarize(bad)
-    with pytest.raises(TypeError, match="arch must be a file path, a dict or a Network"):
+    with pytest.raises(TypeError, match="arch must be a file path, a built-in name, a dict or a"):
         cnnfilter.summarize(42)
 
 

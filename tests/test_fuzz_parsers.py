@@ -339,8 +339,9 @@ def forward_arch(draw) -> str:
 def run_forward(text: str, x: np.ndarray, init: str | None) -> None:
     from cnnfilter.arch import parse_network
     from cnnfilter.arch.layers import Shape
+    from cnnfilter.arch.run import run_network
     from cnnfilter.arch.shapes import trace
-    from cnnfilter.tasks.forward import Weights, run_network
+    from cnnfilter.arch.weights import Weights
 
     network = parse_network(text, source="fuzz.yaml", input_shape=Shape(*x.shape))
     trace(network)

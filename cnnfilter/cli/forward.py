@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cnnfilter.cli._app import app, guarded, stdout_console
-from cnnfilter.cli._complete import complete_image
+from cnnfilter.cli._complete import complete_image, complete_path
 from cnnfilter.cli._options import (
     ForceOption,
     JsonOption,
@@ -38,10 +38,12 @@ def forward(
         ),
     ],
     output: Annotated[
-        Path,
+        str,  # not Path: Path("") is ".", and an empty -o is refused, not taken as here
         typer.Option(
             "--output",
             "-o",
+            metavar="FOLDER",
+            autocompletion=complete_path,
             help="Folder for the maps: NN_<layer>.png per layer and summary.json.",
         ),
     ],  # fmt: skip

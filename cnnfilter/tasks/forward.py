@@ -19,7 +19,8 @@ Weights, per layer (first match wins):
   (their maps have the opposite sign of ``apply``'s default). The article's
   curve detector is a pattern and is meant unflipped. Bias 0. An entry may
   be a list of names, one per input channel (``none``: zeros), e.g.
-  ``kernels: [[sobel-x, none, none], curve]`` (:func:`kernel_filters`).
+  ``kernels: [[sobel-x, none, none], curve]``
+  (:func:`cnnfilter.arch.weights.kernel_filters`).
 * inline arrays in the arch file (``weight: [[...]]``, ``bias: [...]``,
   ``running_mean: [...]``, ...), PyTorch's layouts, size-1 axes optional;
   a wrong shape is one error naming the layer and the shape it needs.
@@ -36,19 +37,26 @@ depth-first over the layer tree and keeps only the arrays later layers read
 (a merge's input until its branches are done); each layer's map is written
 (montage, statistics) as soon as it is made and then dropped, except with
 ``npz=True``, which keeps every map for the ``.npz`` file.
+
+The pass itself, arrays in and maps out, is the library's
+(:func:`cnnfilter.arch.run.run_network`, the weights' rules
+:class:`cnnfilter.arch.weights.Weights`); this module is the command's
+workflow: reading the photo and the ``.npz``, the checks before any work,
+the montages, ``summary.json`` and the notes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cnnfilter.arch.names import check_layer
+from cnnfilter.arch.run import emit_order, run_network
+from cnnfilter.arch.weights import LAYOUTS, Weights, check_seed, weight_arrays
 from cnnfilter.errors import ProcessingError, UsageError
 from cnnfilter.tasks._common import check_finite, check_output_path
 
@@ -57,31 +65,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ForwardResult",
-    "Weights",
+    "check_cost",
     "forward",
-    "kernel_filters",
     "load_weights",
+    "montage_name",
     "read_input",
-    "run_network",
 ]
 
-INITS = ("he", "glorot")
-LAYOUTS = ("torch", "keras")
 #: Most multiply-adds a pass may take (VGG-16 on a 1024 x 1024 photo: 3.2e11, about a
 #: minute with its montages; on a 12-megapixel phone photo 3.7e12 and gigabytes a map).
 MAX_FORWARD_MACS = 10**12
 #: Longest layer part of a montage's file name, in UTF-8 bytes (a file name holds 255).
 MAX_NAME_BYTES = 120
-
-
-def check_seed(seed: int) -> None:
-    """Refuse a seed NumPy's generator does not take (a negative number).
-
-    Raises:
-        UsageError: ``seed`` below 0.
-    """
-    if seed < 0:
-        raise UsageError(f"seed={seed} is negative; give 0 or more")
 
 
 @dataclass
@@ -109,8 +104,6 @@ def load_weights(path: str | Path, *, layout: str = "torch") -> dict[str, np.nda
 
     import numpy as np
 
-    from cnnfilter.engine.layers import keras_to_torch
-
     if layout not in LAYOUTS:
         raise UsageError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
     name = str(path)
@@ -133,7 +126,8 @@ def load_weights(path: str | Path, *, layout: str = "torch") -> dict[str, np.nda
         )
     try:
         with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
-            arrays = {k: _weight_array(data[k], k, name) for k in data.files}
+            members = {k: data[k] for k in data.files}
+            arrays = weight_arrays(members, layout=layout, where=f"weights={name!r}")
     except UsageError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
@@ -143,589 +137,7 @@ def load_weights(path: str | Path, *, layout: str = "torch") -> dict[str, np.nda
         raise UsageError(
             f"weights={name!r} is truncated or not a .npz numpy can read ({text}); {fix}"
         ) from None
-    if layout == "keras":
-        arrays = {
-            k: keras_to_torch(v, depthwise=k.endswith("depthwise.weight") or k.endswith("dw"))
-            if k.endswith("weight") and v.ndim in (2, 4)
-            else v
-            for k, v in arrays.items()
-        }
     return arrays
-
-
-def _weight_array(value, key: str, name: str) -> np.ndarray:
-    """One ``.npz`` member as float32, refused unless real, numeric and finite."""
-    import numpy as np
-
-    if not isinstance(value, np.ndarray):  # a zip member that is not a .npy file
-        raise UsageError(
-            f"weights={name!r}: its member {key!r} is not a .npy array; keep only arrays "
-            "in the .npz (numpy.savez writes them)"
-        )
-    if value.dtype.kind not in "iuf":
-        raise UsageError(
-            f"weights={name!r}: array {key!r} holds {value.dtype} values; weights must be real "
-            "numbers (integers or floats): convert it, e.g. w.astype('float32')"
-        )
-    with np.errstate(over="ignore", invalid="ignore"):
-        arr = np.asarray(value, dtype=np.float32)
-    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-    if bad:
-        overflow = value.dtype.kind == "f" and bool(np.isfinite(value).sum() > arr.size - bad)
-        beyond = " or beyond float32's range (3.4e38)" if overflow else ""
-        raise UsageError(
-            f"weights={name!r}: array {key!r} holds {bad} value(s) that are NaN or inf{beyond}; "
-            "every weight must be a finite number: replace them first (numpy.nan_to_num)"
-        )
-    return arr
-
-
-def kernel_filters(
-    names: tuple[str | tuple[str, ...], ...], c_in: int, size: tuple[int, int], *, layer: str = ""
-) -> np.ndarray:
-    """The ``(len(names), c_in, kh, kw)`` weight of a layer of registry kernels.
-
-    Per filter, ``names`` holds one registry spec (copied unflipped onto
-    every input channel; a 3-D kernel ``(kh, kw, c_in)``: its own slice per
-    channel) or a tuple of ``c_in`` specs, one per input channel (``"none"``:
-    zeros on that channel). Each kernel is zero-padded round its centre to
-    ``size`` (an odd excess: the spare row/column after).
-
-    Raises:
-        UsageError: a 3-D kernel whose depth is not ``c_in``, or a per-channel
-            list whose length is not ``c_in`` (naming ``layer``).
-    """
-    import numpy as np
-
-    from cnnfilter.kernels import resolve_kernel
-
-    out = np.zeros((len(names), c_in, *size), dtype=np.float32)
-    for f, entry in enumerate(names):
-        if isinstance(entry, str):
-            if entry != "none":  # none: a filter of zeros
-                out[f] = _placed(resolve_kernel(entry).weights, entry, c_in, size)
-            continue
-        if len(entry) != c_in:
-            raise UsageError(
-                f"layer '{layer}': kernels entry {f} names {len(entry)} kernels, one per input "
-                f"channel, but its input has {c_in} channels; write {c_in} names (none for zeros)"
-            )
-        for c, name in enumerate(entry):
-            if name != "none":
-                out[f, c] = _placed(resolve_kernel(name).weights, name, 1, size)[0]
-    return out
-
-
-def _placed(k: np.ndarray, name: str, c_in: int, size: tuple[int, int]) -> np.ndarray:
-    """A registry kernel as ``(c_in, *size)``: centred, 2-D copied per channel."""
-    import numpy as np
-
-    if k.ndim == 3 and k.shape[2] != c_in:
-        raise UsageError(f"kernel {name!r} has {k.shape[2]} channels, its input {c_in}")
-    out = np.zeros((c_in, *size), dtype=np.float32)
-    kh, kw = k.shape[:2]
-    top, left = (size[0] - kh) // 2, (size[1] - kw) // 2
-    out[:, top : top + kh, left : left + kw] = k.transpose(2, 0, 1) if k.ndim == 3 else k[None]
-    return out
-
-
-class Weights:
-    """Where each layer's arrays come from: stored arrays, then ``init``, else an error."""
-
-    def __init__(
-        self,
-        stored: dict[str, np.ndarray],
-        init: str | None,
-        seed: int,
-        *,
-        source: str | None = None,
-        layout: str = "torch",
-    ) -> None:
-        import numpy as np
-
-        if init is not None and init not in INITS:
-            raise UsageError(f"init={init!r} is not one of {', '.join(INITS)}")
-        check_seed(seed)
-        self.stored, self.init, self.source, self.layout = stored, init, source, layout
-        self.rng = np.random.default_rng(seed)
-        self.used: set[str] = set()
-        self.initialised: list[str] = []
-
-    def get(self, layer, key: str, shape: tuple[int, ...], fan: tuple[int, int], fill=None):
-        """``<layer>.<key>`` of ``shape``; ``fan`` (in, out) for ``init``; ``fill`` a
-        constant for vectors that ``init`` sets (bias 0, batchnorm identity)."""
-        import numpy as np
-
-        full = f"{layer.name}.{key}"
-        inline = _inline(layer, key, shape)
-        if inline is not None:
-            return inline
-        if full in self.stored:
-            arr = self.stored[full]
-            if arr.shape != shape:
-                raise UsageError(
-                    f"array '{full}' of weights={self.source!r} has shape {arr.shape}, layer "
-                    f"'{layer.name}' needs {shape}"
-                    f"{_LAYOUT_NOTE.get((type(layer).__name__, key), '')}"
-                    f"{self._layout_hint(arr, shape)}"
-                )
-            self.used.add(full)
-            return arr
-        if self.init is None:
-            raise UsageError(self._missing(layer, key))
-        if layer.name not in self.initialised:
-            self.initialised.append(layer.name)
-        if fill is not None:
-            return np.full(shape, fill, dtype=np.float32)
-        fan_in, fan_out = fan
-        if self.init == "he":
-            arr = self.rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
-        else:
-            limit = math.sqrt(6.0 / (fan_in + fan_out))
-            arr = self.rng.uniform(-limit, limit, size=shape)
-        return arr.astype(np.float32)
-
-    def _missing(self, layer, key: str) -> str:
-        """The message for a layer without ``key``: where it could come from."""
-        full = f"{layer.name}.{key}"
-        if self.source is not None:
-            keys = sorted(self.stored)
-            shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
-            return (
-                f"layer '{layer.name}' ({layer.type}) has no weights: weights={self.source!r} "
-                f"has no array '{full}' (it holds: {shown or 'nothing'}); fix: name the arrays "
-                "<layer>.<key> after the layers of the arch file, or add init='he' and seed=N"
-            )
-        inline = "kernels: or weight:" if type(layer).__name__ == "Conv2d" else "its arrays"
-        return (
-            f"layer '{layer.name}' ({layer.type}) has no weights: give '{full}' in "
-            f"weights=FILE.npz, {inline} in the arch file, or init='he' and seed=N"
-        )
-
-    def _layout_hint(self, arr: np.ndarray, shape: tuple[int, ...]) -> str:
-        """``; fix: ...`` when the array has the shape of the other layout."""
-        if arr.ndim not in (2, 4):
-            return ""
-        other = arr.T.shape if arr.ndim == 2 else None
-        if arr.ndim == 4:
-            # torch (out, in, kh, kw) <-> keras (kh, kw, in, out)
-            other = (
-                (arr.shape[3], arr.shape[2], arr.shape[0], arr.shape[1])
-                if self.layout == "torch"
-                else (arr.shape[2], arr.shape[3], arr.shape[1], arr.shape[0])
-            )
-        if tuple(other) != tuple(shape):
-            return ""
-        want = "keras" if self.layout == "torch" else "torch"
-        return f"; fix: that is the shape in the {want} layout: give layout='{want}'"
-
-    def has(self, layer, key: str) -> bool:
-        """Whether ``key`` is given inline or in the ``.npz``."""
-        return any(k == key for k, *_ in layer.arrays) or f"{layer.name}.{key}" in self.stored
-
-    def bias(self, layer, n: int):
-        if not getattr(layer, "bias", False):
-            return None
-        if not self.has(layer, "bias") and self.has(layer, "weight"):
-            return None  # a weight without a bias: a layer saved with bias=False
-        return self.get(layer, "bias", (n,), (1, 1), fill=0.0)
-
-
-def _inline(layer, key: str, shape: tuple[int, ...]):
-    """The inline array ``key`` of ``layer`` (arch file) as float32 ``shape``, or None.
-
-    Accepted as written in ``shape``, or with its size-1 axes left out (a
-    single-channel 3 x 3 filter as ``[[...], [...], [...]]``); a one-value
-    array fills a vector.
-
-    Raises:
-        UsageError: any other shape, naming the layer and the shape it needs.
-    """
-    import numpy as np
-
-    for k, values, given in layer.arrays:
-        if k != key:
-            continue
-        arr = np.asarray(values, dtype=np.float32)
-        if given == shape:
-            return arr
-        if tuple(d for d in given if d != 1) == tuple(d for d in shape if d != 1):
-            return arr.reshape(shape)
-        if arr.size == 1 and len(shape) == 1:
-            return np.full(shape, arr.item(), dtype=np.float32)
-        yaml_key = key.replace(".", "_")
-        raise UsageError(
-            f"layer '{layer.name}' ({layer.type}): {yaml_key} has shape {given}, it needs "
-            f"{shape}{_LAYOUT_NOTE.get((type(layer).__name__, key), '')}"
-        )
-    return None
-
-
-_LAYOUT_NOTE = {
-    ("Conv2d", "weight"): " = (filters, in_channels / groups, kh, kw)",
-    ("DepthwiseConv2d", "weight"): " = (channels x depth_multiplier, 1, kh, kw)",
-    ("SeparableConv2d", "depthwise.weight"): " = (channels x depth_multiplier, 1, kh, kw)",
-    ("SeparableConv2d", "pointwise.weight"): " = (filters, channels x depth_multiplier, 1, 1)",
-    ("ConvTranspose2d", "weight"): " = (in_channels, filters / groups, kh, kw)",
-    ("Dense", "weight"): " = (units, in_features)",
-    ("LocallyConnected2d", "weight"): " = (out_h, out_w, filters, in_channels, kh, kw)",
-}
-
-
-# ------------------------------------------------------------- one layer per kind
-
-
-def _conv(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-
-    c_in, kh, kw = x.shape[2], *layer.kernel_size
-    shape = (layer.filters, c_in // layer.groups, kh, kw)
-    if layer.kernels is not None:  # the arch file first: a stored weight is left unused
-        weight = kernel_filters(layer.kernels, c_in // layer.groups, (kh, kw), layer=layer.name)
-        bias = w.bias(layer, layer.filters) if w.has(layer, "bias") else None
-    else:
-        weight = w.get(layer, "weight", shape, (shape[1] * kh * kw, layer.filters * kh * kw))
-        bias = w.bias(layer, layer.filters)
-    return L.conv2d(
-        x, weight, bias, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
-        groups=layer.groups,
-    )  # fmt: skip
-
-
-def _depthwise(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-
-    c, (kh, kw), m = x.shape[2], layer.kernel_size, layer.depth_multiplier
-    weight = w.get(layer, "weight", (c * m, 1, kh, kw), (kh * kw, m * kh * kw))
-    return L.conv2d(
-        x, weight, w.bias(layer, c * m), stride=layer.stride, padding=layer.padding,
-        dilation=layer.dilation, groups=c,
-    )  # fmt: skip
-
-
-def _separable(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-
-    c, (kh, kw), m = x.shape[2], layer.kernel_size, layer.depth_multiplier
-    dw = w.get(layer, "depthwise.weight", (c * m, 1, kh, kw), (kh * kw, m * kh * kw))
-    pw = w.get(layer, "pointwise.weight", (layer.filters, c * m, 1, 1), (c * m, layer.filters))
-    return L.separable_conv2d(
-        x, dw, pw, w.bias(layer, layer.filters), stride=layer.stride, padding=layer.padding,
-        dilation=layer.dilation,
-    )  # fmt: skip
-
-
-def _transposed(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-
-    c, (kh, kw), g = x.shape[2], layer.kernel_size, layer.groups
-    shape = (c, layer.filters // g, kh, kw)
-    weight = w.get(layer, "weight", shape, (c // g * kh * kw, layer.filters // g * kh * kw))
-    return L.conv_transpose2d(
-        x, weight, w.bias(layer, layer.filters), stride=layer.stride, padding=layer.padding,
-        output_padding=layer.output_padding, dilation=layer.dilation, groups=g,
-    )  # fmt: skip
-
-
-def _dense(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-
-    n = x.shape[-1]
-    weight = w.get(layer, "weight", (layer.units, n), (n, layer.units))
-    return L.dense(x, weight, w.bias(layer, layer.units))
-
-
-def _batchnorm(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-
-    c = (x.shape[-1],)
-    mean = w.get(layer, "running_mean", c, (1, 1), fill=0.0)
-    var = w.get(layer, "running_var", c, (1, 1), fill=1.0)
-    if (var + layer.eps <= 0).any():
-        raise UsageError(
-            f"layer '{layer.name}' ({layer.type}): running_var holds {int((var < 0).sum())} "
-            f"negative value(s) (the least {float(var.min()):.4g}); a variance is 0 or more: "
-            "check the array's order (running_mean, running_var) and source"
-        )
-    scale = w.get(layer, "weight", c, (1, 1), fill=1.0) if layer.affine else None
-    shift = w.get(layer, "bias", c, (1, 1), fill=0.0) if layer.affine else None
-    return L.batchnorm(x, mean, var, scale, shift, eps=layer.eps)
-
-
-def _groupnorm(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-
-    c = (x.shape[-1],)
-    scale = w.get(layer, "weight", c, (1, 1), fill=1.0) if layer.affine else None
-    shift = w.get(layer, "bias", c, (1, 1), fill=0.0) if layer.affine else None
-    return L.group_norm(x, layer.num_groups, scale, shift, eps=layer.eps)
-
-
-def _layernorm(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-
-    c = (x.shape[-1],)
-    affine = layer.elementwise_affine
-    scale = w.get(layer, "weight", c, (1, 1), fill=1.0) if affine else None
-    shift = w.get(layer, "bias", c, (1, 1), fill=0.0) if affine and layer.bias else None
-    return L.layer_norm(x, scale, shift, eps=layer.eps)
-
-
-def _layerscale(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-
-    gamma = w.get(layer, "weight", (x.shape[-1],), (1, 1), fill=layer.init_values)
-    return L.layer_scale(x, gamma)
-
-
-def _locally(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-    from cnnfilter.engine.geometry import resolve_axes
-
-    (kh, kw), c = layer.kernel_size, x.shape[2]
-    rows, cols = resolve_axes(
-        x.shape[:2], (kh, kw), layer.padding, stride=layer.stride, same_rule="tensorflow",
-        names=("same", "valid"),
-    )  # fmt: skip
-    shape = (rows.out, cols.out, layer.filters, c, kh, kw)
-    weight = w.get(layer, "weight", shape, (c * kh * kw, layer.filters * kh * kw))
-    bias = None
-    if layer.bias and (w.has(layer, "bias") or not w.has(layer, "weight")):
-        bias = w.get(layer, "bias", shape[:3], (1, 1), fill=0.0)
-    return L.locally_connected2d(x, weight, bias, stride=layer.stride, padding=layer.padding)
-
-
-def _pool_padding(layer, x, fill: float):
-    """``(input, padding)`` for the engine's pooling, which pads both sides alike:
-    equal padding is passed on; ``same`` (TensorFlow's rule: the odd pixel after) or
-    unequal padding is added here (``-inf`` for max, 0 for average) and the engine pads
-    nothing."""
-    import numpy as np
-
-    from cnnfilter.engine.geometry import resolve_axes
-
-    stride = layer.stride if layer.stride is not None else layer.kernel_size
-    rows, cols = resolve_axes(
-        x.shape[:2], layer.kernel_size, layer.padding, stride=stride,
-        dilation=getattr(layer, "dilation", 1), same_rule="tensorflow",
-        names=("same", "valid"),
-    )  # fmt: skip
-    if rows.pad_before == rows.pad_after and cols.pad_before == cols.pad_after:
-        return x, (rows.pad_before, cols.pad_before)
-    pads = ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after), (0, 0))
-    return np.pad(x, pads, constant_values=fill), 0
-
-
-def _maxpool(layer, x, w):
-    import numpy as np
-
-    from cnnfilter.engine import layers as L
-
-    x, padding = _pool_padding(layer, x, -np.inf)
-    return L.max_pool2d(
-        x, layer.kernel_size, stride=layer.stride, padding=padding,
-        dilation=layer.dilation, ceil_mode=layer.ceil_mode,
-    )  # fmt: skip
-
-
-def _avgpool(layer, x, w):
-    import numpy as np
-
-    from cnnfilter.engine import layers as L
-
-    xp, padding = _pool_padding(layer, x, 0.0)
-    kw = {"stride": layer.stride, "ceil_mode": layer.ceil_mode}
-    out = L.avg_pool2d(
-        xp, layer.kernel_size, padding=padding, count_include_pad=layer.count_include_pad, **kw
-    )
-    if padding == 0 and xp.shape != x.shape and not layer.count_include_pad:
-        # padding added here: divide by the input pixels of each window, not the window
-        ones, _ = _pool_padding(layer, np.ones((*x.shape[:2], 1), dtype=np.float32), 0.0)
-        out = out / L.avg_pool2d(ones, layer.kernel_size, padding=0, **kw)
-    return out
-
-
-def _global(layer, x, w):
-    from cnnfilter.engine import layers as L
-
-    pool = L.global_avg_pool if layer.op == "avg" else L.global_max_pool
-    return pool(x, keepdims=layer.keepdims)
-
-
-def _adaptive(layer, x, w):
-    from cnnfilter.engine import layers as L
-
-    pool = L.adaptive_avg_pool2d if layer.op == "avg" else L.adaptive_max_pool2d
-    return pool(x, layer.output_size)
-
-
-def _zero_pad(layer, x, w):
-    import numpy as np
-
-    top, bottom, left, right = layer.padding
-    return np.pad(x, ((top, bottom), (left, right), (0, 0)))
-
-
-def _upsample(layer, x, w):
-    from cnnfilter.engine import layers as L
-
-    return L.upsample(
-        x,
-        size=layer.size,
-        scale_factor=layer.scale_factor,
-        mode=layer.mode,
-        align_corners=layer.align_corners,
-    )
-
-
-def _activation(layer, x, w: Weights):
-    from cnnfilter.engine import layers as L
-
-    name = layer.function
-    if name == "identity":
-        return x
-    if name == "leaky_relu":
-        return L.leaky_relu(x, layer.negative_slope)
-    if name == "elu":
-        return L.elu(x, layer.alpha)
-    if name == "gelu":
-        return L.gelu(x, layer.approximate)
-    if name == "prelu":
-        n = 1 if layer.num_parameters == 1 else x.shape[-1]
-        return L.prelu(x, w.get(layer, "weight", (n,), (1, 1), fill=0.25))
-    if name == "softmax" and layer.dim not in (-1, 1):
-        raise UsageError(
-            f"layer '{layer.name}' (softmax): forward takes softmax over the channels "
-            f"(dim: -1, or PyTorch's dim: 1), not dim {layer.dim}"
-        )
-    if name not in L.ACTIVATIONS:
-        raise UsageError(f"layer '{layer.name}': forward does not run {name} yet")
-    return L.ACTIVATIONS[name](x)
-
-
-def _identity(layer, x, w):
-    return x
-
-
-def _flatten(layer, x, w):
-    from cnnfilter.engine import layers as L
-
-    return x if x.ndim == 1 else L.flatten(x, "chw")
-
-
-def _shuffle(layer, x, w):
-    from cnnfilter.engine import layers as L
-
-    return L.channel_shuffle(x, layer.groups)
-
-
-def _split(layer, x, w):
-    n = x.shape[-1] // layer.parts
-    return x[..., layer.index * n : (layer.index + 1) * n]
-
-
-_RUN: dict[str, Callable] = {
-    "Conv2d": _conv,
-    "DepthwiseConv2d": _depthwise,
-    "SeparableConv2d": _separable,
-    "ConvTranspose2d": _transposed,
-    "Dense": _dense,
-    "BatchNorm2d": _batchnorm,
-    "MaxPool2d": _maxpool,
-    "AvgPool2d": _avgpool,
-    "GlobalPool2d": _global,
-    "AdaptivePool2d": _adaptive,
-    "ZeroPadding2d": _zero_pad,
-    "Upsample": _upsample,
-    "Flatten": _flatten,
-    "Dropout": _identity,
-    "StochasticDepth": _identity,
-    "ChannelShuffle": _shuffle,
-    "ChannelSplit": _split,
-    "GroupNorm": _groupnorm,
-    "LayerNorm": _layernorm,
-    "LayerScale": _layerscale,
-    "LocallyConnected2d": _locally,
-}
-
-#: Layer kinds with no forward meaning of their own, and why.
-NO_FORWARD = {
-    "Imported": "it is a model file's node without an arch.yaml kind; forward runs the "
-    "arch.yaml layer kinds",
-}
-
-
-def _run_layer(layer, x, w: Weights):
-    from cnnfilter.arch.layers import Activation
-
-    kind = type(layer).__name__
-    run = _activation if isinstance(layer, Activation) else _RUN.get(kind)
-    if kind in NO_FORWARD:
-        raise UsageError(f"layer '{layer.name}' ({layer.type}) cannot run: {NO_FORWARD[kind]}")
-    if run is None:
-        raise UsageError(f"layer '{layer.name}' ({layer.type}): forward does not run it yet")
-    return run(layer, x, w)
-
-
-def _merge(layer, outputs: list):
-    from cnnfilter.engine import layers as L
-
-    if layer.op == "aux":
-        return outputs[0]
-    if layer.op == "concat":
-        return L.concat(*outputs)
-    if layer.op == "multiply":
-        out = outputs[0]
-        for o in outputs[1:]:
-            out = out * o  # broadcasts a 1 x 1 x C gate
-        return out
-    return L.add(*outputs)
-
-
-def _walk(layers, box: list, w: Weights, emit: Callable[[Any, np.ndarray], None]):
-    """Run ``layers`` in order from the map in ``box`` (taken out of it, so that this walk
-    holds the only reference the caller no longer needs), calling ``emit(layer, output)``."""
-    from cnnfilter.arch.layers import Block, Merge
-
-    x = box.pop()
-    for layer in layers:
-        if isinstance(layer, Block):
-            inner = [x]
-            del x  # the block's input is not needed after its first layer
-            x = _walk(layer.layers, inner, w, emit)
-            continue
-        if isinstance(layer, Merge):
-            branches = [_walk(ls, [x], w, emit) if ls else x for _, ls in layer.branches]
-            if layer.op == "aux":
-                branches = [x]
-            x = _merge(layer, branches)
-            del branches
-        else:
-            x = _run_layer(layer, x, w)
-        emit(layer, x)
-    return x
-
-
-def run_network(network, x: np.ndarray, weights: Weights, emit=None) -> np.ndarray:
-    """The pass :func:`forward` makes: ``network``'s layers on ``x`` (``(H, W, C)`` float32).
-
-    Depth-first over the layer tree; only the arrays a later layer reads are
-    referenced (a merge's input until its branches are done), so a map is
-    freed as soon as the next one is made unless ``emit(layer, output)``,
-    called for every layer, keeps it. Returns the last layer's output.
-    ``benchmarks/forward.py`` times and measures the memory of this runner.
-
-    Raises:
-        UsageError: a layer without weights, or one ``forward`` cannot run (named).
-    """
-    return _walk(network.layers, [x], weights, emit if emit is not None else _ignore)
-
-
-def _ignore(layer, y) -> None:
-    return None
-
-
-# ------------------------------------------------------------------ the task
 
 
 def read_input(photo: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
@@ -775,6 +187,7 @@ class Outputs:
 
     def __init__(self, output: str | Path, inputs: list, *, force: bool) -> None:
         self.dir, self.inputs, self.force = Path(output), inputs, force
+        self.text = str(output)  # Path("") is ".": keep the empty name to refuse it
         self.created: list[Path] = []
         self.made_dir = False
 
@@ -783,7 +196,7 @@ class Outputs:
         import os
         import stat
 
-        text = str(self.dir)
+        text = self.text
         if text in ("", "-"):
             what = "empty" if not text else "standard output"
             raise UsageError(
@@ -839,44 +252,6 @@ class Outputs:
         if self.made_dir:
             with contextlib.suppress(OSError):
                 self.dir.rmdir()
-
-
-def _emit_order(layers) -> list[str]:
-    """The names of the layers :func:`run_network` emits, in its order."""
-    from cnnfilter.arch.layers import Block, Merge
-
-    names: list[str] = []
-    for layer in layers:
-        if isinstance(layer, Block):
-            names += _emit_order(layer.layers)
-            continue
-        if isinstance(layer, Merge):
-            for _, branch in layer.branches:
-                names += _emit_order(branch)
-        names.append(layer.name)
-    return names
-
-
-def check_layer(
-    layer: str | None, names: list[str], source: str | Path, *, also: tuple[str, ...] = ()
-) -> None:
-    """Refuse ``layer`` (``--layer``) unless it is one of ``names`` (or ``also``: other
-    names it may be given by, not listed), before any work.
-
-    Raises:
-        UsageError: an unknown layer, with the closest names and the first layer names.
-    """
-    if layer is None or layer in names or layer in also:
-        return
-    import difflib
-
-    shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
-    given = f"layer={layer!r}" if layer else "layer='' (empty)"
-    # a part of an ONNX node's name (conv1 of /conv1/Conv), else a near spelling (conv_1)
-    close = [n for n in names if layer and layer in n][:3]
-    close = close or difflib.get_close_matches(layer, names, n=3, cutoff=0.6)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise UsageError(f"{given} is not a layer of {source}; {hint}its layers are {shown}")
 
 
 def montage_name(index: int, name: str) -> str:
@@ -941,7 +316,8 @@ def check_cost(traced, photo_shape: tuple[int, ...], *, npz: bool) -> None:
 
 
 def _step_sizes(steps) -> list[int]:
-    """The number of values of every map :func:`run_network` emits (a trace's steps)."""
+    """The number of values of every map :func:`cnnfilter.arch.run.run_network` emits
+    (a trace's steps)."""
     from cnnfilter.arch.layers import Block
 
     out: list[int] = []
@@ -1007,7 +383,7 @@ def forward(
     traced = trace(network)  # every shape error before any work
     stored = {} if weights is None else load_weights(weights, layout=layout)
     w = Weights(stored, init, seed, source=None if weights is None else str(weights), layout=layout)
-    order = _emit_order(network.layers)
+    order = emit_order(network.layers)
     check_layer(layer, order, arch)
     check_cost(traced, x.shape, npz=npz)
     names = [montage_name(i, n) for i, n in enumerate(order, 1) if layer in (None, n)]
@@ -1038,7 +414,7 @@ def forward(
                 run_network(network, x, w, emit)
             except UsageError as exc:
                 raise UsageError(_channels_hint(str(exc), arch, x.shape[2])) from None
-        unused = sorted(set(stored) - w.used)
+        unused = w.unused()
         result.report = {
             "arch": str(arch),
             "photo": str(photo),
@@ -1049,7 +425,7 @@ def forward(
             "montage_scale": scale,
             "layers": layers,
         }  # fmt: skip
-        result.notes += _weight_notes(w, init, seed, unused)
+        result.notes += _weight_notes(w, init, seed, unused) + _activation_notes(network.layers)
         result.written.append(out.write("summary.json", _json_bytes(result.report)))
         if npz:
             result.written.append(out.write("activations.npz", _npz_bytes(kept)))
@@ -1089,8 +465,41 @@ def _weight_notes(w: Weights, init: str | None, seed: int, unused: list[str]) ->
             f"{', '.join(named)} (summary.json: weights.initialised)"
         )
     if unused:
-        notes.append(f"arrays not used by any layer: {', '.join(unused)}")
+        named = [_meant(key, w.meant(key)) for key in unused]
+        notes.append(f"arrays not used by any layer: {', '.join(named)}")
     return notes
+
+
+def _activation_notes(layers) -> list[str]:
+    """A note naming the layers whose ``activation:`` option the pass does not apply
+    (it is informational, for ``params``: the map is the layer's output before it)."""
+    from cnnfilter.arch.layers import Block, Merge
+
+    named: list[str] = []
+
+    def visit(layers) -> None:
+        for layer in layers:
+            if isinstance(layer, Block):
+                visit(layer.layers)
+            elif isinstance(layer, Merge):
+                for _, branch in layer.branches:
+                    visit(branch)
+            if getattr(layer, "activation", None) not in (None, "identity", "linear"):
+                named.append(f"{layer.name} ({layer.activation})")
+
+    visit(layers)
+    if not named:
+        return []
+    shown = ", ".join(named[:6]) + (f", ... ({len(named)} in all)" if len(named) > 6 else "")
+    return [
+        f"activation: is not applied by forward (it is informational): {shown}; their maps "
+        "are before it: write the activation as a layer of its own (- relu) to run it"
+    ]
+
+
+def _meant(key: str, meant: str | None) -> str:
+    """``key``, or ``key (did you mean <meant>?)`` for a probable misspelling."""
+    return key if meant is None else f"{key} (did you mean {meant}?)"
 
 
 def _arch_file(arch: str | Path) -> str | None:

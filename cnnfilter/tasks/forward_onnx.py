@@ -532,6 +532,7 @@ def forward_onnx(
             without ``force``.
         ProcessingError: onnxruntime failed while running the model.
     """
+    from cnnfilter.arch.names import check_layer
     from cnnfilter.render import MONTAGE_SCALES, montage_colours
     from cnnfilter.tasks import forward as fw
 
@@ -543,7 +544,7 @@ def forward_onnx(
     report, shown, skipped = run_model(
         model_path, photo, size=size, mean=mean, std=std, max_pixels=max_pixels, runtime=runtime
     )
-    fw.check_layer(
+    check_layer(
         layer, [n.name for n, _ in shown], model_path, also=tuple(n.tensor for n, _ in shown)
     )
     names = {

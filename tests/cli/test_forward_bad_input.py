@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnfilter.arch.names import check_layer
 from cnnfilter.tasks import forward as fw
 
 from helpers import error_line, invoke
@@ -189,6 +190,40 @@ def test_wrong_keys_list_what_the_file_holds_and_extra_keys_are_noted(files):
     assert "arrays not used by any layer: zz.weight" in result.stderr
 
 
+def test_a_misspelt_key_is_named_in_the_error_and_in_the_note(files):
+    # without --init a layer left without weights names the array it probably is; with
+    # --init the layer is filled at random and the note names what the array meant
+    tmp_path, good = files
+    args = ["forward", tmp_path / "net.yaml", tmp_path / "rgb.png", "-o", tmp_path / "out"]
+    stored = {k: v for k, v in good.items() if k != "c.weight"}  # b.weight is as close
+    np.savez(tmp_path / "typo.npz", **stored, **{"c.weigth": good["c.weight"]})
+    line = error_line(2, [*args, "--weights", tmp_path / "typo.npz"])
+    assert "has no array 'c.weight'" in line
+    assert "did you mean 'c.weigth'? rename it 'c.weight'" in line
+    stored = {k: v for k, v in good.items() if k != "b.running_var"}
+    np.savez(tmp_path / "bn.npz", **stored, **{"b.runing_var": np.ones(2)})
+    result = invoke(*args, "--weights", tmp_path / "bn.npz", "--init", "he")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "arrays not used by any layer: b.runing_var (did you mean b.running_var?)" in result.stderr
+    )
+
+
+def test_a_layer_name_spelt_otherwise_is_named_in_the_note(tmp_path):
+    # conv_1.weight for a layer named conv1: the weight is unused, the layer initialised
+    Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "g.png")
+    (tmp_path / "n.yaml").write_text(
+        "input: [6, 6, 1]\nlayers:\n  - conv2d: {name: conv1, filters: 1, kernel_size: 3}\n"
+    )
+    np.savez(tmp_path / "w.npz", **{"conv_1.weight": np.ones((1, 1, 3, 3))})
+    args = ["forward", tmp_path / "n.yaml", tmp_path / "g.png", "-o", tmp_path / "out"]
+    result = invoke(*args, "--weights", tmp_path / "w.npz", "--init", "he")
+    assert result.exit_code == 0, result.stderr
+    assert "conv_1.weight (did you mean conv1.weight?)" in result.stderr
+    line = error_line(2, [*args, "--force", "--weights", tmp_path / "w.npz"])
+    assert "did you mean 'conv_1.weight'? rename it 'conv1.weight'" in line
+
+
 def test_a_layout_mismatch_names_the_other_layout(files):
     tmp_path, good = files
     np.savez(tmp_path / "k.npz", **{**good, "c.weight": np.ones((3, 3, 3, 2), np.float32)})
@@ -223,11 +258,11 @@ def test_an_unknown_layer_names_the_closest_layers():
     # a near spelling (conv_1 for resnet18's conv1), or a part of an ONNX node's name
     names = ["bn1", "layer1.0.conv1", "/conv1/Conv", "fc"]
     with pytest.raises(fw.UsageError, match=r"did you mean layer1\.0\.conv1, /conv1/Conv\?"):
-        fw.check_layer("conv1", names, "model.onnx")
+        check_layer("conv1", names, "model.onnx")
     with pytest.raises(fw.UsageError, match=r"did you mean conv1\?"):
-        fw.check_layer("conv_1", ["conv1", "bn1", "fc"], "net.yaml")
+        check_layer("conv_1", ["conv1", "bn1", "fc"], "net.yaml")
     with pytest.raises(fw.UsageError) as info:
-        fw.check_layer("zzz", ["conv1", "bn1"], "net.yaml")
+        check_layer("zzz", ["conv1", "bn1"], "net.yaml")
     assert "did you mean" not in str(info.value) and "its layers are conv1, bn1" in str(info.value)
 
 
@@ -327,6 +362,23 @@ def test_output_that_is_not_a_folder_is_refused(files):
         assert message in error_line(2, [*args, target])
     if os.path.exists("/dev/null"):
         assert "is a device or special file, not a folder" in error_line(2, [*args, "/dev/null"])
+
+
+def test_an_empty_output_is_refused_not_taken_as_the_current_folder(files, monkeypatch):
+    # Path("") is "."; the run would have filled the working folder with montages
+    tmp_path, _ = files
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    line = error_line(2, ["forward", tmp_path / "k.yaml", tmp_path / "gray.png", "-o", ""])
+    assert line == (
+        "Error: --output is empty; forward writes a folder of files (a montage per layer, "
+        "summary.json): give a folder such as maps/"
+    )
+    assert os.listdir(work) == []
+    with pytest.raises(fw.UsageError, match=r"output='' is empty"):
+        fw.forward(tmp_path / "k.yaml", tmp_path / "gray.png", output="")
+    assert os.listdir(work) == []
 
 
 @pytest.mark.parametrize("force", [False, True])

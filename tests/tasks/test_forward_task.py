@@ -199,3 +199,24 @@ def test_montage_tiles_use_the_shared_scale():
     tile1 = pic[top : top + 4, 12:16, 0]
     assert tile0[0, 0] == 128 and tile0[1, 1] == 0  # 1.0 of 0..2 is mid-gray
     assert (tile1 == 255).all()
+
+
+def test_an_activation_option_is_not_applied_and_a_note_says_so(tmp_path, photo):
+    # Keras' Conv2D(activation=...) is informational in arch.yaml: the map is before it
+    arch = _arch(
+        tmp_path,
+        "input: [8, 8, 1]\nlayers:\n"
+        "  - conv2d: {name: c, kernels: [sobel-x], activation: relu}\n  - relu: {name: r}\n",
+    )
+    done = forward(arch, _npy(tmp_path, photo), output=tmp_path / "m", npz=True)
+    maps = _maps(tmp_path / "m")
+    assert maps["c"].min() < 0 and maps["r"].min() == 0  # relu on c only as its own layer
+    assert [n for n in done.notes if n.startswith("activation:")] == [
+        "activation: is not applied by forward (it is informational): c (relu); their maps "
+        "are before it: write the activation as a layer of its own (- relu) to run it"
+    ]
+    plain = _arch(
+        tmp_path, "input: [8, 8, 1]\nlayers:\n  - conv2d: {name: c, kernels: [sobel-x]}\n"
+    )
+    done = forward(plain, _npy(tmp_path, photo), output=tmp_path / "p")
+    assert not [n for n in done.notes if n.startswith("activation:")]

@@ -153,7 +153,8 @@ def test_norm_layers_and_layer_scale_run_in_forward(tmp_path, rgb):
 
 def test_a_layer_kind_without_forward_meaning_is_one_error():
     from cnnfilter.arch.layers import Imported
-    from cnnfilter.tasks.forward import Weights, _run_layer
+    from cnnfilter.arch.run import _run_layer
+    from cnnfilter.arch.weights import Weights
 
     node = Imported(name="n1", line=1, type="imported", op="NonMaxSuppression")
     with pytest.raises(UsageError, match=r"layer 'n1' \(imported\) cannot run"):
@@ -211,7 +212,8 @@ def test_the_runner_frees_maps_no_later_layer_reads():
     import tracemalloc
 
     from cnnfilter.arch import parse_network
-    from cnnfilter.tasks.forward import Weights, run_network
+    from cnnfilter.arch.run import run_network
+    from cnnfilter.arch.weights import Weights
 
     chain = "".join(f"  - {kind}: {{name: l{i}}}\n" for i, kind in enumerate(["relu", "tanh"] * 6))
     net = parse_network(f"input: [256, 256, 4]\nlayers:\n{chain}")
@@ -235,8 +237,8 @@ def test_the_runner_frees_maps_no_later_layer_reads():
 
 def test_every_layer_kind_of_arch_yaml_runs_in_forward():
     from cnnfilter.arch.layers import LAYER_TYPES, Activation, Block, Merge
+    from cnnfilter.arch.run import _RUN
     from cnnfilter.engine.layers import ACTIVATIONS
-    from cnnfilter.tasks.forward import _RUN
 
     for kind, (cls, fixed) in LAYER_TYPES.items():
         if issubclass(cls, Activation):
@@ -289,7 +291,8 @@ def test_a_block_use_does_not_hold_its_input():
     import tracemalloc
 
     from cnnfilter.arch import parse_network
-    from cnnfilter.tasks.forward import Weights, run_network
+    from cnnfilter.arch.run import run_network
+    from cnnfilter.arch.weights import Weights
 
     net = parse_network(
         "input: [256, 256, 4]\nblocks:\n  pair:\n    layers: [relu, tanh, sigmoid]\n"
