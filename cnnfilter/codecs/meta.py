@@ -24,7 +24,15 @@ import struct
 import zlib
 from dataclasses import dataclass, field, replace
 
-__all__ = ["ImageMeta", "meta_of", "save_options", "png_chunks", "to_srgb", "srgb_profile"]
+__all__ = [
+    "ImageMeta",
+    "meta_of",
+    "save_options",
+    "png_chunks",
+    "to_srgb",
+    "srgb_profile",
+    "has_sub_ifd",
+]
 
 _ORIENTATION = 0x0112
 _EXIF_IFD = 0x8769
@@ -83,10 +91,32 @@ def _exif_sized(exif: bytes | None, out_hw: tuple[int, int]) -> bytes | None:
 
     parsed = Image.Exif()
     parsed.load(exif)
+    if _EXIF_IFD not in parsed:  # get_ifd would add an empty Exif IFD to the output
+        return exif
     sub = parsed.get_ifd(_EXIF_IFD)
     if _PIXEL_X in sub or _PIXEL_Y in sub:
         sub[_PIXEL_X], sub[_PIXEL_Y] = int(out_hw[1]), int(out_hw[0])
     return parsed.tobytes()
+
+
+#: The first-IFD tags that point to a sub-IFD: Exif (0x8769), GPS (0x8825), Interoperability.
+_SUB_IFD_TAGS = (_EXIF_IFD, 0x8825, 0xA005)
+
+
+def has_sub_ifd(exif: bytes | None) -> bool:
+    """True when the EXIF bytes hold a sub-IFD (Exif, GPS or Interoperability).
+
+    Pillow writes sub-IFDs into a TIFF with its own (uncompressed) writer
+    only: its libtiff writer, which compressed TIFFs need, fails on them
+    ("Error setting from dictionary", Pillow 11.2 to 13).
+    """
+    if not exif:
+        return False
+    from PIL import Image
+
+    parsed = Image.Exif()
+    parsed.load(exif)
+    return any(tag in parsed for tag in _SUB_IFD_TAGS)
 
 
 def meta_of(im, *, exif: bool = True) -> ImageMeta:

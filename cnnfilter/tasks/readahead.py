@@ -24,7 +24,7 @@ collects the read.
 
 The decode overlaps fully when imagecodecs is installed (the ``16bit``
 extra): libspng decodes a plain 8-bit PNG in one call without the GIL
-(:func:`cnnfilter.imageio._plain_png_pixels`). Pillow takes the GIL back
+(:func:`cnnfilter.imageio.pixels._plain_png_pixels`). Pillow takes the GIL back
 after each IDAT chunk (110 chunks of 64 KiB in a 12 MP PNG that Pillow
 wrote), and waits up to the interpreter's switch interval (5 ms) for it
 each time while the main thread runs Python: measured, a 300 ms decode

@@ -17,6 +17,7 @@ from PIL import Image, ImageFile
 from cnnfilter import imageio
 from cnnfilter.engine.cost import MAX_DIRECT_MACS, check_filter_cost, filter_cost
 from cnnfilter.errors import ProcessingError, UsageError
+from cnnfilter.imageio import writing
 from cnnfilter.kernels import load_kernel_file, resolve_kernel
 
 from helpers import invoke, one_error_line
@@ -337,7 +338,7 @@ def test_interrupted_write_removes_its_temporary_file(tmp_path, monkeypatch):
     def interrupted(fd):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(imageio.os, "fsync", interrupted)
+    monkeypatch.setattr(writing.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
         imageio.write_bytes_atomic(tmp_path / "x.png", b"data")
     assert list(tmp_path.iterdir()) == []

@@ -23,7 +23,7 @@ from PIL import Image
 from cnnfilter import imageio
 from cnnfilter.arch.parse import MAX_LAYER_NODES, MAX_LAYERS, parse_network
 from cnnfilter.errors import UsageError
-from cnnfilter.imageio import write_bytes_atomic
+from cnnfilter.imageio import write_bytes_atomic, writing
 from cnnfilter.tasks import batch
 from cnnfilter.tasks.batch import InputFile
 
@@ -118,7 +118,7 @@ def test_an_interruption_just_after_the_temporary_file_is_made_removes_it(tmp_pa
             raise KeyboardInterrupt
         return fd
 
-    monkeypatch.setattr(imageio.os, "open", open_then_interrupted)
+    monkeypatch.setattr(writing.os, "open", open_then_interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_bytes_atomic(tmp_path / "x.png", b"data")
     assert os.listdir(tmp_path) == []
@@ -130,13 +130,13 @@ def test_symlink_write_makes_its_temporary_file_next_to_the_target(tmp_path, mon
     (target_dir / "x.png").write_bytes(b"old")
     (tmp_path / "l.png").symlink_to(target_dir / "x.png")
     folders = []
-    real_temp_name = imageio._temp_name
+    real_temp_name = writing._temp_name
 
     def spy(folder):
         folders.append(Path(folder))
         return real_temp_name(folder)
 
-    monkeypatch.setattr(imageio, "_temp_name", spy)
+    monkeypatch.setattr(writing, "_temp_name", spy)
     write_bytes_atomic(tmp_path / "l.png", b"new", force=True)
     assert folders == [target_dir]
     assert (target_dir / "x.png").read_bytes() == b"new" and (tmp_path / "l.png").is_symlink()
@@ -165,7 +165,7 @@ def test_block_devices_and_sockets_are_refused_as_outputs(tmp_path, monkeypatch)
     fake = os.stat_result((stat.S_IFBLK | 0o660, 1, 2, 1, 0, 0, 0, 0, 0, 0))
     real_stat = os.stat
     monkeypatch.setattr(
-        imageio.os, "stat", lambda p, **kw: fake if str(p).endswith("disk") else real_stat(p)
+        writing.os, "stat", lambda p, **kw: fake if str(p).endswith("disk") else real_stat(p)
     )
     with pytest.raises(UsageError, match=r"'.*disk' is a block device; cnnfilter writes only"):
         write_bytes_atomic(tmp_path / "disk", b"x", force=True)
@@ -237,7 +237,7 @@ def test_no_clobber_commit_fails_if_the_output_appeared_meanwhile(tmp_path, monk
         Path(dst).write_bytes(b"other run")  # between the existence check and the commit
         return real_link(src, dst)
 
-    monkeypatch.setattr(imageio.os, "link", other_run_first)
+    monkeypatch.setattr(writing.os, "link", other_run_first)
     with pytest.raises(UsageError, match=r"'.*o\.png' already exists; add force=True"):
         write_bytes_atomic(final, b"this run")
     assert final.read_bytes() == b"other run"
@@ -248,7 +248,7 @@ def test_no_clobber_without_hard_links_reserves_the_name_exclusively(tmp_path, m
     def no_links(src, dst):
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr(imageio.os, "link", no_links)
+    monkeypatch.setattr(writing.os, "link", no_links)
     write_bytes_atomic(tmp_path / "fresh.png", b"data")
     assert (tmp_path / "fresh.png").read_bytes() == b"data"
 
@@ -256,7 +256,7 @@ def test_no_clobber_without_hard_links_reserves_the_name_exclusively(tmp_path, m
         Path(dst).write_bytes(b"other run")
         no_links(src, dst)
 
-    monkeypatch.setattr(imageio.os, "link", appears_then_no_links)
+    monkeypatch.setattr(writing.os, "link", appears_then_no_links)
     with pytest.raises(UsageError, match="already exists"):
         write_bytes_atomic(tmp_path / "o.png", b"this run")
     assert (tmp_path / "o.png").read_bytes() == b"other run"

@@ -1,6 +1,6 @@
 """The libspng decode of plain 8-bit PNGs gives Pillow's pixels, metadata and errors.
 
-:func:`cnnfilter.imageio._plain_png_pixels` decodes through imagecodecs (the 16bit
+:func:`cnnfilter.imageio.pixels._plain_png_pixels` decodes through imagecodecs (the 16bit
 extra) what both decoders read alike; every other file, and every file it cannot
 decode, goes through Pillow. Each case reads the same bytes twice, once with the
 fast path switched off (Pillow only, the reference) and once with it.
@@ -18,6 +18,7 @@ from PIL import Image, PngImagePlugin
 
 from cnnfilter import imageio
 from cnnfilter.errors import ProcessingError
+from cnnfilter.imageio import pixels
 
 from helpers import ROOT
 
@@ -27,10 +28,10 @@ pytest.importorskip("imagecodecs")
 def _read_both(data: bytes, monkeypatch, **kw):
     """(Pillow's LoadedImage, the fast path's LoadedImage, whether libspng decoded it)."""
     with monkeypatch.context() as m:
-        m.setattr(imageio, "_plain_png_pixels", lambda *a, **k: None)
+        m.setattr(pixels, "_plain_png_pixels", lambda *a, **k: None)
         ref = imageio.decode_image(data, name="x.png", **kw)
     used = []
-    real = imageio._plain_png_pixels
+    real = pixels._plain_png_pixels
 
     def spy(*a, **k):
         out = real(*a, **k)
@@ -38,7 +39,7 @@ def _read_both(data: bytes, monkeypatch, **kw):
         return out
 
     with monkeypatch.context() as m:
-        m.setattr(imageio, "_plain_png_pixels", spy)
+        m.setattr(pixels, "_plain_png_pixels", spy)
         got = imageio.decode_image(data, name="x.png", **kw)
     return ref, got, any(used)
 
@@ -187,7 +188,7 @@ def test_damaged_pngs_give_pillows_error_or_pixels(case, monkeypatch):
     for fast in (False, True):
         with monkeypatch.context() as m:
             if not fast:
-                m.setattr(imageio, "_plain_png_pixels", lambda *a, **k: None)
+                m.setattr(pixels, "_plain_png_pixels", lambda *a, **k: None)
             try:
                 loaded = imageio.decode_image(data, name="x.png")
                 outcomes.append(("pixels", loaded.pixels.tobytes()))
@@ -198,8 +199,8 @@ def test_damaged_pngs_give_pillows_error_or_pixels(case, monkeypatch):
 
 def test_layout_check_reads_chunk_headers():
     plain = _png(RNG.integers(0, 256, (9, 11, 3), dtype=np.uint8), "RGB")
-    assert imageio._plain_png_layout(plain, 2)
-    assert not imageio._plain_png_layout(plain, 0)  # another colour type
-    assert not imageio._plain_png_layout(_with_text_after_idat(plain), 2)
-    assert not imageio._plain_png_layout(plain[:-12], 2)  # no IEND
-    assert not imageio._plain_png_layout(plain[:20], 2)
+    assert pixels._plain_png_layout(plain, 2)
+    assert not pixels._plain_png_layout(plain, 0)  # another colour type
+    assert not pixels._plain_png_layout(_with_text_after_idat(plain), 2)
+    assert not pixels._plain_png_layout(plain[:-12], 2)  # no IEND
+    assert not pixels._plain_png_layout(plain[:20], 2)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnfilter import imageio
 from cnnfilter.errors import ProcessingError, UsageError
 from cnnfilter.imageio import (
     decode_image,
@@ -20,6 +19,7 @@ from cnnfilter.imageio import (
     read_image,
     write_bytes_atomic,
     write_image,
+    writing,
 )
 
 
@@ -345,7 +345,7 @@ def test_failed_write_leaves_no_part_file_and_no_output(tmp_path, gray, monkeypa
     def broken_fsync(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(imageio.os, "fsync", broken_fsync)
+    monkeypatch.setattr(writing.os, "fsync", broken_fsync)
     with pytest.raises(ProcessingError, match=r"cannot write '.*out\.png': No space left"):
         write_image(tmp_path / "out.png", gray)
     assert list(tmp_path.iterdir()) == []
@@ -358,7 +358,7 @@ def test_failed_forced_write_keeps_the_old_file(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError(13, "Permission denied")
 
-    monkeypatch.setattr(imageio.os, "replace", broken_replace)
+    monkeypatch.setattr(writing.os, "replace", broken_replace)
     with pytest.raises(ProcessingError, match=r"Permission denied"):
         write_bytes_atomic(path, b"new", force=True)
     assert path.read_bytes() == b"old"
@@ -377,8 +377,8 @@ def test_atomic_write_goes_through_a_temporary_file(tmp_path, monkeypatch):
 
         return call
 
-    monkeypatch.setattr(imageio.os, "link", spy(real_link))
-    monkeypatch.setattr(imageio.os, "replace", spy(real_replace))
+    monkeypatch.setattr(writing.os, "link", spy(real_link))
+    monkeypatch.setattr(writing.os, "replace", spy(real_replace))
     write_bytes_atomic(tmp_path / "x.png", b"data")
     write_bytes_atomic(tmp_path / "x.png", b"new", force=True)
     (link, src, dst), (rename, src2, dst2) = seen

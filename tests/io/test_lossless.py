@@ -98,9 +98,9 @@ def test_mode_round_trips_exactly(tmp_path, mode, ext):
 
 
 def _jpeg_of(rgb: np.ndarray) -> np.ndarray:
-    """What Pillow's JPEG encoder (cnnfilter's default quality 95) gives back for ``rgb``."""
+    """What Pillow's JPEG encoder gives for ``rgb`` (cnnfilter's default: quality 95, 4:4:4)."""
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=95)
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=95, subsampling=0)
     return np.asarray(Image.open(buf).convert("RGB")).astype(int)
 
 
@@ -119,9 +119,8 @@ def test_alpha_into_a_format_without_it_is_flattened_and_said(tmp_path, ext):
     if ext == "bmp":
         np.testing.assert_array_equal(back, flat)
         return
-    # JPEG averages colour over 2 x 2 pixels (4:2:0 chroma), so the opaque red tints its
-    # white neighbours; the reference is the encoder's own output for the flattened picture,
-    # far from what the hidden red would give
+    # JPEG's 8 x 8 blocks let the opaque red tint its white neighbours; the reference is the
+    # encoder's own output for the flattened picture, far from what the hidden red would give
     np.testing.assert_array_equal(back, _jpeg_of(flat))
     unflattened = _jpeg_of(np.ascontiguousarray(arr[..., :3]))
     assert np.abs(back[1, 1] - unflattened[1, 1]).max() > 100

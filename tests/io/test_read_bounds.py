@@ -13,6 +13,7 @@ from PIL import Image
 
 from cnnfilter import imageio
 from cnnfilter.errors import ProcessingError
+from cnnfilter.imageio import limits, npy, reading
 
 from helpers import error_line, invoke
 
@@ -35,12 +36,12 @@ def _png(shape=(4, 5)) -> bytes:
 
 
 def test_default_pixel_limit_is_pillows_guard_or_what_fits_in_memory(monkeypatch):
-    monkeypatch.setattr(imageio, "available_memory", lambda: 64 * 2**30)
-    assert imageio.default_max_pixels() == imageio.PILLOW_GUARD_PIXELS == 178_956_970
-    monkeypatch.setattr(imageio, "available_memory", lambda: 2 * 2**30)
-    assert imageio.default_max_pixels() == 2 * 2**30 // 48
-    monkeypatch.setattr(imageio, "available_memory", lambda: None)
-    assert imageio.default_max_pixels() == imageio.PILLOW_GUARD_PIXELS
+    monkeypatch.setattr(limits, "available_memory", lambda: 64 * 2**30)
+    assert limits.default_max_pixels() == imageio.PILLOW_GUARD_PIXELS == 178_956_970
+    monkeypatch.setattr(limits, "available_memory", lambda: 2 * 2**30)
+    assert limits.default_max_pixels() == 2 * 2**30 // 48
+    monkeypatch.setattr(limits, "available_memory", lambda: None)
+    assert limits.default_max_pixels() == imageio.PILLOW_GUARD_PIXELS
 
 
 def test_a_small_jpeg_claiming_20000_x_20000_is_refused_from_its_header(tmp_path):
@@ -78,7 +79,7 @@ def test_endless_zeros_on_a_stream_are_refused_after_the_first_bytes():
 
 
 def test_a_stream_longer_than_any_image_within_the_limit_says_which_limit(monkeypatch):
-    monkeypatch.setattr(imageio, "STREAM_SLACK_BYTES", 0)
+    monkeypatch.setattr(reading, "STREAM_SLACK_BYTES", 0)
     data = _png() + b"\0" * 200_000  # a 20-pixel PNG, then junk: 100 pixels take <= 1600 bytes
     with pytest.raises(ProcessingError, match=r"longer than 1,600 bytes, .*pixel limit of 100 "):
         imageio.read_stream_bounded(io.BytesIO(data), name="<stdin>", max_pixels=100)
@@ -103,7 +104,7 @@ def test_a_named_pipe_is_read_into_memory_when_its_writer_closes(tmp_path):
 
 
 def test_npy_header_claiming_12_gb_is_refused_from_the_header(tmp_path, monkeypatch):
-    monkeypatch.setattr(imageio, "available_memory", lambda: 2 * 2**30)
+    monkeypatch.setattr(npy, "available_memory", lambda: 2 * 2**30)
     path = tmp_path / "huge.npy"
     header = {"descr": "<f8", "fortran_order": False, "shape": (40000, 40000)}  # 12.8 GB
     with open(path, "wb") as fh:

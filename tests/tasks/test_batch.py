@@ -312,7 +312,7 @@ def test_collision_stops_before_anything_runs(photos, tmp_path):
 
 _SLOW_WRITE = """
 import os, sys, time
-import cnnfilter.imageio as io_mod
+import cnnfilter.imageio.writing as io_mod
 calls = []
 real = os.fsync
 def slow_fsync(fd):
