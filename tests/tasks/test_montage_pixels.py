@@ -1,7 +1,7 @@
 """The fast montage (one lookup table for every tile, tiles enlarged straight into the
 canvas, each distinct label rendered once) draws the same pixels as the montage it
 replaced: one Pillow ``draw.text`` per label and one colour mapping per tile, kept here
-as the reference (``_montage_before``, the code of render.py before the change)."""
+as the reference (``_montage_before``, the code of the montage before the change)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from cnnfilter.render import (
     montage_colours,
     text_width,
 )
+from cnnfilter.render.montage import _range_text
+from cnnfilter.render.text import _stamp_texts
 
 
 def _tile_range(t, colours):
@@ -94,7 +96,7 @@ def _montage_before(maps, *, title, scale="tile", min_tile=64, gap=4):
     th, tw = x.shape[0] * f, x.shape[1] * f
     label = CAPTION_HEIGHT - 4
     under = label if scale == "tile" else 0
-    text = render._range_text
+    text = _range_text
     cell_w = max(tw, *(_text_width(text(*r)) + 2 for r in ranges)) if under else tw
     cols = max(1, min(c, math.ceil(math.sqrt(c))))
     rows = math.ceil(c / cols)
@@ -201,7 +203,7 @@ def test_a_label_over_a_picture_is_drawn_by_pillow():
     canvas[8:, :] = (10, 200, 30)
     want = Image.fromarray(canvas.copy())
     ImageDraw.Draw(want).text((3, 2), "42", fill=(0, 0, 0), font=ImageFont.load_default())
-    render._stamp_texts(canvas, [((3, 2), "42"), ((38, 18), "7")])
+    _stamp_texts(canvas, [((3, 2), "42"), ((38, 18), "7")])
     ImageDraw.Draw(want).text((38, 18), "7", fill=(0, 0, 0), font=ImageFont.load_default())
     assert np.array_equal(canvas, np.asarray(want))
 
@@ -217,7 +219,7 @@ def test_names_follow_the_index_above_the_tiles_and_widen_the_cells_they_need():
     # tile moves right by the widening of the first cell
     y0, y1 = 2 * CAPTION_HEIGHT, 2 * CAPTION_HEIGHT + 60
     np.testing.assert_array_equal(named[y0:y1, 4:68], plain[y0:y1, 4:68])
-    cell = max(64, text_width(render._range_text(-3.0, 3.0)) + 2)
+    cell = max(64, text_width(_range_text(-3.0, 3.0)) + 2)
     x_plain, x_named = 4 + cell + 4, 4 + text_width(head) + 2 + 4
     np.testing.assert_array_equal(
         named[y0:y1, x_named : x_named + 64], plain[y0:y1, x_plain : x_plain + 64]

@@ -1,0 +1,221 @@
+"""forward's montages: one layer's feature maps as a labelled grid of tiles, one per
+channel, or a vector (a dense layer, global pooling) as one tile of its values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnfilter.kernels import format_number
+from cnnfilter.render.canvas import BACKGROUND, _fill_background, enlarge_factor
+from cnnfilter.render.colour import colormap_lut
+from cnnfilter.render.text import CAPTION_HEIGHT, _stamp_texts, text_width, with_caption
+
+#: Most channels :func:`montage` draws (the rest are counted in the caption).
+MONTAGE_MAX_TILES = 256
+
+
+#: The colour scales of :func:`montage`: name -> what it means.
+MONTAGE_SCALES = {
+    "tile": "each tile on its own range (shown under it): every channel's pattern visible",
+    "shared": "one range for the layer: channels compare with each other",
+}
+
+
+def montage_colours(x: np.ndarray) -> str:
+    """``"diverging"`` for a map with negative values (blue < 0 < red, 0 white), else ``"gray"``.
+
+    >>> montage_colours(np.array([-1.0, 2.0])), montage_colours(np.array([0.0, 2.0]))
+    ('diverging', 'gray')
+    """
+    v = np.asarray(x)
+    finite = v[np.isfinite(v)]
+    return "diverging" if finite.size and float(finite.min()) < 0 else "gray"
+
+
+def _tile_range(t: np.ndarray, colours: str) -> tuple[float, float]:
+    finite = t[np.isfinite(t)]
+    if not finite.size:
+        return 0.0, 0.0
+    lo, hi = float(finite.min()), float(finite.max())
+    if colours == "diverging":
+        m = max(-lo, hi, 0.0)
+        return -m, m
+    return lo, hi
+
+
+def _tile_ranges(x: np.ndarray, c: int, colours: str, scale: str) -> list[tuple[float, float]]:
+    """:func:`_tile_range` of each of the first ``c`` channels (``scale="tile"``) or of the
+    whole layer, repeated (``"shared"``); one pass over the array when it is all finite."""
+    if scale == "shared":
+        return [_tile_range(x, colours)] * c
+    x = x[..., :c]
+    if not np.isfinite(x).all():
+        return [_tile_range(x[..., i], colours) for i in range(c)]
+    los, his = x.min(axis=(0, 1)).tolist(), x.max(axis=(0, 1)).tolist()
+    if colours != "diverging":
+        return list(zip(los, his, strict=True))
+    return [(-m, m) for m in (max(-lo, hi, 0.0) for lo, hi in zip(los, his, strict=True))]
+
+
+def _paint_tiles(x: np.ndarray, colours: str, ranges: list[tuple[float, float]]) -> np.ndarray:
+    """The first ``len(ranges)`` channels of ``x`` (``(h, w, C)``) as ``(c, h, w, 3)`` uint8
+    tiles, each on its ``(lo, hi)``: gray ``lo`` black .. ``hi`` white (a constant tile
+    black), or RdBu over ``[lo, hi]`` (0 white, a constant tile the middle colour); non-finite
+    values magenta. Per value as :func:`colorize`, ``rint((v - lo) 255 / (hi - lo))`` in
+    float64, for every tile at once through a 256-entry table on uint8 indices."""
+    c = len(ranges)
+    lo = np.array([r[0] for r in ranges], np.float64)[:, None, None]
+    hi = np.array([r[1] for r in ranges], np.float64)[:, None, None]
+    wide = (hi > lo)[:, 0, 0]
+    v = np.moveaxis(x[..., :c], 2, 0).astype(np.float64)  # (c, h, w)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        v[bad] = np.broadcast_to(lo.astype(np.float32), v.shape)[bad]
+    np.subtract(v, lo, out=v)
+    np.multiply(v, np.divide(255.0, hi - lo, out=np.zeros_like(lo), where=hi > lo), out=v)
+    np.rint(v, out=v)
+    np.clip(v, 0, 255, out=v)
+    idx = v.astype(np.uint8)
+    if colours == "diverging":
+        idx[~wide] = 128  # colorize's middle colour for a range of zero width
+        lut = colormap_lut("rdbu")
+    else:
+        idx[~wide] = 0
+        lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    rgb = lut[idx]
+    rgb[bad] = (255, 0, 255)
+    return rgb
+
+
+def _place_tiles(canvas, tiles, cols: int, f: int, origin, pitch) -> None:
+    """Write ``tiles`` (``(c, h, w, 3)`` uint8) into ``canvas`` in place, enlarged ``f``
+    times (each pixel an ``f x f`` block, as :func:`enlarge`), tile ``i`` at row ``i // cols``
+    and column ``i % cols`` of a grid whose first tile's top-left pixel is ``origin`` and
+    whose cells are ``pitch`` (rows, columns) apart: one assignment through a strided view
+    of the canvas, shaped ``(grid rows, cols, h, f, w, f, 3)``."""
+    from numpy.lib.stride_tricks import as_strided
+
+    c, h, w = tiles.shape[:3]
+    sy, sx, sz = canvas.strides
+    assert sz == 1 and sx == 3, "a C-contiguous (H, W, 3) uint8 canvas"
+    base = canvas[origin[0] :, origin[1] :]
+    # each tile row already repeated f times along the width: f w 3 contiguous bytes
+    rows = (np.repeat(tiles, f, axis=2) if f > 1 else tiles).reshape(c, h, 1, w * f * 3)
+    full, rest = divmod(c, cols)
+    for first_row, n_rows, n_cols in ((0, full, cols), (full, 1 if rest else 0, rest)):
+        if not n_rows:
+            continue
+        view = as_strided(
+            base[first_row * pitch[0] :],
+            shape=(n_rows, n_cols, h, f, w * f * 3),
+            strides=(pitch[0] * sy, pitch[1] * sx, f * sy, sy, 1),
+        )
+        i = first_row * cols
+        view[...] = rows[i : i + n_rows * n_cols].reshape(n_rows, n_cols, h, 1, w * f * 3)
+
+
+def _range_text(lo: float, hi: float) -> str:
+    if lo == -hi and hi > 0:
+        return f"+-{format_number(hi)}"
+    return f"{format_number(lo)}..{format_number(hi)}"
+
+
+def montage(
+    maps: np.ndarray,
+    *,
+    title: str,
+    scale: str = "tile",
+    min_tile: int = 64,
+    gap: int = 4,
+    names: tuple[str, ...] = (),
+) -> np.ndarray:
+    """One layer's feature maps as a labelled grid of tiles, one per channel.
+
+    Colours (:func:`montage_colours`): a layer with negative values (a
+    convolution before its ReLU) is drawn with the diverging RdBu map centred
+    on 0 (blue negative, white 0, red positive, over ``[-m, m]``, ``m`` the
+    largest ``|value|``), so that a response and its opposite read apart;
+    a non-negative layer in gray (black = minimum, white = maximum). The
+    scale (``scale``, :data:`MONTAGE_SCALES`): ``"tile"``, each tile on its
+    own range, written under it (a channel of small values is not black
+    beside a channel of large ones: the article's curve detector has taps
+    of 30, its line kernels 1); ``"shared"``, the layer's range for every
+    tile, so tiles compare. A constant gray tile is black; non-finite values
+    magenta. Each tile is enlarged by a whole factor so that its shorter
+    side is at least ``min_tile`` pixels and has its channel index above
+    it, followed by its name from ``names`` when given (the registry kernel of
+    a hand-set filter). The caption (Pillow's default font) names the layer, its shape, its
+    range, the colours and the scale. A flat vector ``(N,)`` is drawn as one
+    tile of up to 32 values per row, in order, headed ``values 0..N-1, 32 per
+    row``, the cells after the last value left blank; and so is a ``1 x 1 x C``
+    layer (global pooling), whose tiles would each be one flat, black value.
+
+    Args:
+        maps: ``(H, W, C)`` or ``(N,)`` float array.
+        title: the layer's name and kind, first in the caption.
+        scale: ``"tile"`` or ``"shared"``.
+        names: a name per channel (fewer: the rest get their index only).
+
+    Returns:
+        ``(rows, cols, 3)`` uint8 RGB picture.
+
+    Raises:
+        ValueError: an unknown ``scale``.
+    """
+    import math
+
+    if scale not in MONTAGE_SCALES:
+        raise ValueError(f"scale must be one of {', '.join(MONTAGE_SCALES)}, got {scale!r}")
+    x = np.asarray(maps, dtype=np.float32)
+    shape = " x ".join(map(str, x.shape))
+    if x.ndim == 3 and x.shape[:2] == (1, 1) and x.shape[2] > 1:
+        x = x.reshape(-1)  # one value per channel (global pooling): a vector, one scale
+    vector = ""
+    if x.ndim == 1:
+        n = x.size
+        width = min(32, n)
+        x = np.pad(x, (0, -n % width), constant_values=np.nan).reshape(-1, width)[..., None]
+        vector = f"values 0..{n - 1}" + (f", {width} per row" if n > width else "")
+    colours = montage_colours(x)
+    finite = x[np.isfinite(x)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    c = min(x.shape[2], MONTAGE_MAX_TILES)
+    ranges = _tile_ranges(x, c, colours, scale)
+    f = enlarge_factor(x.shape[:2], min_side=min_tile)
+    th, tw = x.shape[0] * f, x.shape[1] * f
+    label = CAPTION_HEIGHT - 4
+    under = label if scale == "tile" else 0
+    heads = [f"{i} {names[i]}" if i < len(names) else str(i) for i in range(c)]
+    if vector:
+        heads = [vector]
+    cell_w = max(tw, *(text_width(h) + 2 for h in heads))
+    if under:
+        cell_w = max(cell_w, *(text_width(_range_text(*r)) + 2 for r in ranges))
+    cols = max(1, min(c, math.ceil(math.sqrt(c))))
+    rows = math.ceil(c / cols)
+    cell_h = label + th + under + gap
+    canvas = np.empty((rows * cell_h + gap, cols * (cell_w + gap) + gap, 3), np.uint8)
+    _fill_background(canvas)
+    tiles = _paint_tiles(x, colours, ranges)
+    if vector:  # the cells after the last value are background, not magenta "non-finite"
+        tiles[0].reshape(-1, 3)[n:] = BACKGROUND
+    _place_tiles(canvas, tiles, cols, f, (gap + label, gap), (cell_h, cell_w + gap))
+    texts = []
+    for i in range(c):
+        r, q = divmod(i, cols)
+        y0, x0 = gap + r * cell_h + label, gap + q * (cell_w + gap)
+        texts.append(((x0, y0 - label), heads[i]))
+        if under:
+            texts.append(((x0, y0 + th), _range_text(*ranges[i])))
+    _stamp_texts(canvas, texts)
+    more = f", first {c} of {x.shape[2]} channels" if x.shape[2] > c else ""
+    if colours == "diverging":
+        paint = "diverging: blue < 0 = white < red"
+    else:
+        paint = "gray: black = min, white = max"
+    where = "per-tile scale (range under each tile)" if scale == "tile" else "shared scale"
+    caption = (
+        f"{title}  {shape}  range {format_number(lo)} .. {format_number(hi)}  "
+        f"{paint}, {where}{more}"
+    )
+    return with_caption(canvas, caption)
