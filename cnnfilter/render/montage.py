@@ -228,13 +228,10 @@ def _scale_text(colours: str, scale: str) -> str:
     if scale == "shared":
         paint = "blue < 0 = white < red" if colours == "diverging" else "black = min, white = max"
         return f"{colours}: {paint}, shared scale"
-    paint = (
-        "blue < 0 = white < red, full colour" if colours == "diverging" else "black = min, white"
-    )
-    return (
-        f"{colours}: {paint} at each tile's {TILE_PERCENTILE:g}th percentile of |value| "
-        "(under it), beyond it saturates"
-    )
+    level = f"{TILE_PERCENTILE:g}th percentile of |value| (under each tile)"
+    if colours == "diverging":
+        return f"diverging: blue < 0 = white < red, per-tile scale: {level}"
+    return f"gray: black = min, white = per-tile {level}"
 
 
 def _tile_levels(

@@ -133,9 +133,9 @@ def _montage_before(maps, *, title, scale="tile", min_tile=64, gap=4):
         paint = {"diverging": "blue < 0 = white < red", "gray": "black = min, white = max"}
         where = f"{colours}: {paint[colours]}, shared scale"
     else:
-        paint = {"diverging": "blue < 0 = white < red, full colour", "gray": "black = min, white"}
-        where = (f"{colours}: {paint[colours]} at each tile's 99.5th percentile of |value| "
-                 "(under it), beyond it saturates")  # fmt: skip
+        paint = {"diverging": "blue < 0 = white < red, per-tile scale:", "gray": "black = min, "
+                 "white = per-tile"}  # fmt: skip
+        where = f"{colours}: {paint[colours]} 99.5th percentile of |value| (under each tile)"
     caption = f"{title}  {shape}  range {format_number(lo)} .. {format_number(hi)}  {where}{more}"
     return _with_caption_before(np.asarray(image), caption)
 
