@@ -71,8 +71,9 @@ def forward(
     scale: Annotated[
         str,
         typer.Option(
-            help="Montage colour scale: tile (each channel on its own range, shown under it) or "
-            "shared (one range per layer, channels compare)."
+            help="Montage colour scale: tile (each channel on its own level, the 99.5th "
+            "percentile of its |value|, shown under it; values beyond saturate) or shared (one "
+            "range per layer, channels compare)."
         ),
     ] = "tile",
     size: Annotated[
@@ -121,9 +122,9 @@ def forward(
     A conv2d layer written as kernels: [vertical-lines, curve] uses those
     registry kernels as its filters, unflipped (a CNN layer computes
     cross-correlation); other layers need weight: arrays in the arch file,
-    --weights or --init. Montages: each channel on its own range (--scale
-    tile) or the layer's (--scale shared); gray, or blue/white/red around 0
-    when the layer has negative values.
+    --weights or --init. Montages: each channel on its own level, the 99.5th
+    percentile of its |value| (--scale tile), or the layer's range (--scale
+    shared); gray, or blue/white/red around 0 when the layer has negative values.
 
     An ONNX model (model.onnx; needs cnnfilter[onnxruntime]) runs with
     onnxruntime on the photo preprocessed by --size, --mean and --std; every
