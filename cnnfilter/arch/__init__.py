@@ -14,17 +14,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cnnfilter.arch.layers import LAYER_TYPES, Layer, Network, Shape
+    from cnnfilter.arch.layers.base import Layer, Network, Shape
+    from cnnfilter.arch.layers.registry import LAYER_TYPES
     from cnnfilter.arch.parse import load_network, parse_network
 
 __all__ = ["LAYER_TYPES", "Layer", "Network", "Shape", "load_network", "parse_network"]
 
 #: Public name -> the module that defines it.
 _LAZY = {
-    "LAYER_TYPES": "cnnfilter.arch.layers",
-    "Layer": "cnnfilter.arch.layers",
-    "Network": "cnnfilter.arch.layers",
-    "Shape": "cnnfilter.arch.layers",
+    "LAYER_TYPES": "cnnfilter.arch.layers.registry",
+    "Layer": "cnnfilter.arch.layers.base",
+    "Network": "cnnfilter.arch.layers.base",
+    "Shape": "cnnfilter.arch.layers.base",
     "load_network": "cnnfilter.arch.parse",
     "parse_network": "cnnfilter.arch.parse",
 }

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnfilter.arch.layers import Conv2d, DepthwiseConv2d, Merge
+from cnnfilter.arch.layers.conv import Conv2d, DepthwiseConv2d
+from cnnfilter.arch.layers.structure import Merge
 from cnnfilter.arch.shapes import Step, Trace
 
 __all__ = ["BYTES_PER_VALUE", "DTYPES", "Cost", "Row", "Summary", "layer_cost", "summarize"]
@@ -128,8 +129,8 @@ class Summary:
 
 def layer_cost(step: Step) -> Cost:
     """Parameters, MACs and output memory of one traced layer (the rules are the
-    layer classes' :meth:`~cnnfilter.arch.layers.Layer.weights` and
-    :meth:`~cnnfilter.arch.layers.Layer.macs`, each citing its source).
+    layer classes' :meth:`~cnnfilter.arch.layers.base.Layer.weights` and
+    :meth:`~cnnfilter.arch.layers.base.Layer.macs`, each citing its source).
 
     ``locally_connected`` is set for conv and depthwise layers: ``Ho Wo`` times
     their weights and biases.

@@ -24,7 +24,10 @@ from typing import Any
 from cnnfilter.arch import layers as L
 from cnnfilter.arch.fromonnx import ModelGraph
 from cnnfilter.arch.graph import Node, build_layers
-from cnnfilter.arch.layers import LAYER_TYPES, Imported, OptionError, Shape, option_specs
+from cnnfilter.arch.layers.base import Shape
+from cnnfilter.arch.layers.options import OptionError
+from cnnfilter.arch.layers.registry import LAYER_TYPES, option_specs
+from cnnfilter.arch.layers.structure import Imported
 from cnnfilter.errors import UsageError
 
 __all__ = ["MAX_CONFIG_BYTES", "read_keras"]

@@ -1,4 +1,4 @@
-"""Read an ONNX model into a :class:`~cnnfilter.arch.layers.Network` (``params model.onnx``).
+"""Read an ONNX model into a :class:`~cnnfilter.arch.layers.base.Network` (``params model.onnx``).
 
 Needs the ``onnx`` package (``pip install 'cnnfilter[onnx]'``), imported here only.
 Why ``onnx`` and not ``onnxruntime``: onnxruntime runs a model but exposes no
@@ -42,7 +42,8 @@ from pathlib import Path
 
 from cnnfilter.arch import layers as L
 from cnnfilter.arch.graph import Node
-from cnnfilter.arch.layers import Imported, Shape
+from cnnfilter.arch.layers.base import Shape
+from cnnfilter.arch.layers.structure import Imported
 from cnnfilter.errors import UsageError
 
 __all__ = ["KEEP_BYTES", "ONNX_HINT", "ModelGraph", "read_onnx"]

@@ -5,7 +5,7 @@ The importers (:mod:`cnnfilter.arch.fromonnx`, :mod:`cnnfilter.arch.fromkeras`) 
 a list of :class:`Node` in topological order; each reads one or more *data* tensors
 (the feature maps, not weights or shape constants) and writes one. A node with one
 data input extends the sequence; a node with several (``add``, ``concat``,
-``multiply``) is a :class:`~cnnfilter.arch.layers.Merge` whose branches start at the
+``multiply``) is a :class:`~cnnfilter.arch.layers.structure.Merge` whose branches start at the
 tensor that *dominates* its inputs (every path from the model input to them passes
 through it), found with the dominator-tree rule of Cooper, Harvey & Kennedy, "A
 Simple, Fast Dominance Algorithm" (2001) on a graph already in topological order.
@@ -16,7 +16,7 @@ share) is not dropped: see :func:`build_layers`.
 
 ``group_by_name`` then nests consecutive layers whose names share a prefix
 (``/layer1/layer1.0/conv1/Conv`` or ``layer1.0.conv1``) in
-:class:`~cnnfilter.arch.layers.Block` rows, so that ``--depth`` collapses them.
+:class:`~cnnfilter.arch.layers.structure.Block` rows, so that ``--depth`` collapses them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from cnnfilter.arch.layers import Block, Layer, Merge
+from cnnfilter.arch.layers.base import Layer
+from cnnfilter.arch.layers.structure import Block, Merge
 
 __all__ = ["Node", "build_layers", "flat_layers", "group_by_name", "name_path"]
 
@@ -110,11 +111,11 @@ def build_layers(
 
 
 def flat_layers(nodes: list[Node], shapes: dict, source: str) -> tuple[Layer, ...]:
-    """Every node as one :class:`~cnnfilter.arch.layers.Imported` row in graph order,
+    """Every node as one :class:`~cnnfilter.arch.layers.structure.Imported` row in graph order,
     each costed on its own recorded input shape (``shapes``: tensor name ->
-    :class:`~cnnfilter.arch.layers.Shape`): the listing when the graph is not a tree
+    :class:`~cnnfilter.arch.layers.base.Shape`): the listing when the graph is not a tree
     of branches. Receptive fields are then not followed through the rows."""
-    from cnnfilter.arch.layers import Imported
+    from cnnfilter.arch.layers.structure import Imported
     from cnnfilter.arch.shapes import _step
 
     out: list[Layer] = []

@@ -1,4 +1,4 @@
-"""Read an ``arch.yaml`` file into a :class:`~cnnfilter.arch.layers.Network`.
+"""Read an ``arch.yaml`` file into a :class:`~cnnfilter.arch.layers.base.Network`.
 
 The YAML is read with PyYAML's *safe* loader, but as a node tree rather than
 with ``yaml.safe_load`` so that every error can name its line. Only the plain
@@ -24,18 +24,10 @@ from typing import Any
 
 import yaml
 
-from cnnfilter.arch.layers import (
-    LAYER_TYPES,
-    Block,
-    Layer,
-    Merge,
-    Network,
-    OptionError,
-    Residual,
-    Shape,
-    canonical_type,
-    option_specs,
-)
+from cnnfilter.arch.layers.base import Layer, Network, Shape
+from cnnfilter.arch.layers.options import OptionError
+from cnnfilter.arch.layers.registry import LAYER_TYPES, canonical_type, option_specs
+from cnnfilter.arch.layers.structure import Block, Merge, Residual
 from cnnfilter.errors import UsageError
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_LAYERS", "MAX_NODES", "load_network", "parse_network"]

@@ -19,7 +19,7 @@ starting from ``r = 1, j = 1, left = 0`` at the input. Pixel centres are at
 Layers without a window keep the field; a dense layer on a flattened
 ``H x W`` grid acts as an ``H x W`` kernel; global pooling as a kernel the size
 of its input. Each layer kind's rule is its class's
-:meth:`~cnnfilter.arch.layers.Layer.field`.
+:meth:`~cnnfilter.arch.layers.base.Layer.field`.
 
 Upsampling and transposed convolution make the jump fractional (Araujo et al.,
 section "Upsampling" and "transposed convolution": a layer of stride ``1/s``
@@ -44,7 +44,8 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from cnnfilter.arch.layers import AdaptivePool2d, Block, Dense, Merge
+from cnnfilter.arch.layers.pooling import AdaptivePool2d
+from cnnfilter.arch.layers.structure import Block, Dense, Merge
 from cnnfilter.arch.shapes import Step, Trace
 from cnnfilter.engine.geometry import AxisGeometry, effective_kernel_size
 from cnnfilter.errors import UsageError

@@ -27,7 +27,7 @@ from fractions import Fraction
 from typing import Any
 
 from cnnfilter.arch.calc import Summary
-from cnnfilter.arch.layers import Shape
+from cnnfilter.arch.layers.base import Shape
 from cnnfilter.arch.receptive import SOURCE, ReceptiveFields
 
 __all__ = [

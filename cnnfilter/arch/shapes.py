@@ -1,7 +1,7 @@
 """Follow a tensor through a parsed network: every layer's input and output shape.
 
 The shape rule of each layer kind lives on its class (:meth:`Layer.infer
-<cnnfilter.arch.layers.Layer.infer>`); this module walks the tree. Every
+<cnnfilter.arch.layers.base.Layer.infer>`); this module walks the tree. Every
 sliding-window layer gets its output size from
 :func:`cnnfilter.engine.geometry.resolve_axes`, the geometry the ``apply`` and
 ``pool`` commands use; ``padding: same`` follows TensorFlow's rule. The
@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from cnnfilter.arch.layers import Block, Layer, Merge, Network, Shape, layer_error
+from cnnfilter.arch.layers.base import Layer, Network, Shape, layer_error
+from cnnfilter.arch.layers.structure import Block, Merge
 from cnnfilter.engine.geometry import AxisGeometry
 
 __all__ = ["Step", "Trace", "trace"]

@@ -1,4 +1,4 @@
-"""Write a :class:`~cnnfilter.arch.layers.Network` as ``arch.yaml`` text (``params
+"""Write a :class:`~cnnfilter.arch.layers.base.Network` as ``arch.yaml`` text (``params
 model.onnx --to-yaml out.yaml``), so that a network read from a model file can be
 edited and recounted.
 
@@ -14,17 +14,11 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from cnnfilter.arch.layers import (
-    LAYER_TYPES,
-    Activation,
-    Block,
-    GlobalPool2d,
-    Imported,
-    Layer,
-    Merge,
-    Network,
-    option_specs,
-)
+from cnnfilter.arch.layers.activations import Activation
+from cnnfilter.arch.layers.base import Layer, Network
+from cnnfilter.arch.layers.pooling import GlobalPool2d
+from cnnfilter.arch.layers.registry import LAYER_TYPES, option_specs
+from cnnfilter.arch.layers.structure import Block, Imported, Merge
 
 __all__ = ["network_yaml", "yaml_type"]
 

@@ -63,13 +63,13 @@ def resolve_arch(arch: Path | str) -> Path | str:
 
 def parse_input(text: str, *, channels_first: bool = False):
     """``224x224x3`` (height x width x channels) or, with ``channels_first``,
-    ``3x224x224`` -> :class:`~cnnfilter.arch.layers.Shape`.
+    ``3x224x224`` -> :class:`~cnnfilter.arch.layers.base.Shape`.
 
     Raises:
         UsageError: not three whole numbers >= 1, or a channels-first-looking value
             without ``channels_first``.
     """
-    from cnnfilter.arch.layers import Shape
+    from cnnfilter.arch.layers.base import Shape
 
     parts = text.lower().replace(" ", "").replace(",", "x").split("x")
     if len(parts) != 3 or not all(p.isdigit() and int(p) >= 1 for p in parts):
@@ -203,7 +203,7 @@ def params(
     """Per-layer shapes, parameters, MACs and memory of the layer file ``arch`` (``-``:
     stdin; a name such as ``resnet50``: the built-in architecture).
 
-    ``input_shape`` (a :class:`~cnnfilter.arch.layers.Shape`, see :func:`parse_input`)
+    ``input_shape`` (a :class:`~cnnfilter.arch.layers.base.Shape`, see :func:`parse_input`)
     replaces the file's input; ``depth`` hides rows nested deeper; ``batch_size`` and
     ``dtype`` (float32, float16, bfloat16) size the memory estimate.
 
@@ -411,7 +411,7 @@ def _find_layer(fields, layer: str):
 
 def _check_unit(row, layer: str, unit: tuple[int, int] | None) -> tuple[int, int]:
     """The unit (default: the centre of the layer's grid), checked against the grid."""
-    from cnnfilter.arch.layers import Flatten
+    from cnnfilter.arch.layers.structure import Flatten
 
     step = row.step
     grid_shape = step.input if isinstance(step.layer, Flatten) else step.output
