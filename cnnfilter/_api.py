@@ -207,7 +207,7 @@ def forward(
     The same pass as ``cnnfilter forward`` (:func:`cnnfilter.arch.run.run_network`):
     cross-correlation layers (kernels unflipped), PyTorch's layouts and rules,
     float32 throughout. A layer's ``activation:`` option (Keras' fused
-    activation) is informational and not applied; an activation layer is.
+    activation) is applied: that layer's map is after it, as Keras' layer output.
 
     Args:
         arch: an ``arch.yaml`` file path, a built-in architecture's name

@@ -323,7 +323,36 @@ def _run_layer(layer, x, w: Weights):
         raise UsageError(f"layer '{layer.name}' ({layer.type}) cannot run: {NO_FORWARD[kind]}")
     if run is None:
         raise UsageError(f"layer '{layer.name}' ({layer.type}): forward does not run it yet")
-    return run(layer, x, w)
+    return _fused(layer, run(layer, x, w))
+
+
+#: The setting an ``activation:`` option's function takes when it takes one: Keras 3's
+#: defaults (``keras.activations``: ``leaky_relu`` negative_slope 0.2; ``elu`` alpha 1.0
+#: and ``gelu`` approximate=False are the engine's defaults already).
+FUSED_LEAKY_SLOPE = 0.2
+
+
+def _fused(layer, y: np.ndarray) -> np.ndarray:
+    """``y`` through the layer's ``activation:`` option, Keras' fused activation
+    (``Conv2D(filters, 3, activation="relu")``: the layer's output is after it), or
+    ``y`` when it has none.
+
+    Raises:
+        UsageError: ``activation: prelu``, whose slopes are weights of a layer of their own.
+    """
+    name = getattr(layer, "activation", None)
+    if name in (None, "identity", "linear"):
+        return y
+    from cnnfilter.engine import layers as L
+
+    if name == "prelu":
+        raise UsageError(
+            f"layer '{layer.name}': activation: prelu has weights of its own; write it as a "
+            f"prelu layer after '{layer.name}'"
+        )
+    if name == "leaky_relu":
+        return L.leaky_relu(y, FUSED_LEAKY_SLOPE)
+    return L.ACTIVATIONS[name](y)
 
 
 def _merge(layer, outputs: list):

@@ -425,7 +425,7 @@ def forward(
             "montage_scale": scale,
             "layers": layers,
         }  # fmt: skip
-        result.notes += _weight_notes(w, init, seed, unused) + _activation_notes(network.layers)
+        result.notes += _weight_notes(w, init, seed, unused)
         result.written.append(out.write("summary.json", _json_bytes(result.report)))
         if npz:
             result.written.append(out.write("activations.npz", _npz_bytes(kept)))
@@ -468,33 +468,6 @@ def _weight_notes(w: Weights, init: str | None, seed: int, unused: list[str]) ->
         named = [_meant(key, w.meant(key)) for key in unused]
         notes.append(f"arrays not used by any layer: {', '.join(named)}")
     return notes
-
-
-def _activation_notes(layers) -> list[str]:
-    """A note naming the layers whose ``activation:`` option the pass does not apply
-    (it is informational, for ``params``: the map is the layer's output before it)."""
-    from cnnfilter.arch.layers import Block, Merge
-
-    named: list[str] = []
-
-    def visit(layers) -> None:
-        for layer in layers:
-            if isinstance(layer, Block):
-                visit(layer.layers)
-            elif isinstance(layer, Merge):
-                for _, branch in layer.branches:
-                    visit(branch)
-            if getattr(layer, "activation", None) not in (None, "identity", "linear"):
-                named.append(f"{layer.name} ({layer.activation})")
-
-    visit(layers)
-    if not named:
-        return []
-    shown = ", ".join(named[:6]) + (f", ... ({len(named)} in all)" if len(named) > 6 else "")
-    return [
-        f"activation: is not applied by forward (it is informational): {shown}; their maps "
-        "are before it: write the activation as a layer of its own (- relu) to run it"
-    ]
 
 
 def _meant(key: str, meant: str | None) -> str:

@@ -201,22 +201,48 @@ def test_montage_tiles_use_the_shared_scale():
     assert (tile1 == 255).all()
 
 
-def test_an_activation_option_is_not_applied_and_a_note_says_so(tmp_path, photo):
-    # Keras' Conv2D(activation=...) is informational in arch.yaml: the map is before it
+@pytest.mark.parametrize(
+    ("name", "formula"),
+    [
+        ("relu", lambda v: np.maximum(v, 0)),
+        ("sigmoid", lambda v: 1 / (1 + np.exp(-v))),
+        ("tanh", np.tanh),
+        ("leaky_relu", lambda v: np.where(v >= 0, v, 0.2 * v)),  # Keras 3's slope
+        ("elu", lambda v: np.where(v > 0, v, np.expm1(v))),
+        ("softmax", lambda v: np.exp(v) / np.exp(v).sum(axis=-1, keepdims=True)),
+        ("identity", lambda v: v),
+    ],
+)
+def test_an_activation_option_is_applied_after_the_layer_as_keras(tmp_path, photo, name, formula):
+    # Keras' Conv2D(2, 3, activation=...): the layer's output is after its activation
+    head = "input: [21, 17, 1]\nlayers:\n  - conv2d: {name: c, kernels: [sobel-x, sobel-y]"
+    fused = _arch(tmp_path, f"{head}, activation: {name}}}\n")
+    forward(fused, _npy(tmp_path, photo), output=tmp_path / "f", npz=True)
+    plain = _arch(tmp_path, head + "}\n")
+    forward(plain, _npy(tmp_path, photo), output=tmp_path / "p", npz=True)
+    raw = _maps(tmp_path / "p")["c"].astype(np.float64)
+    # the raw map, by hand: cross-correlation with the registry's sobel-x (as stored, for
+    # convolution) and sobel-y (its transpose), no padding
+    sobel = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=np.float64)
+    x = photo[..., 0].astype(np.float64)
+    by_hand = np.zeros((19, 15, 2))
+    for r in range(19):
+        for c in range(15):
+            by_hand[r, c] = [(x[r : r + 3, c : c + 3] * k).sum() for k in (sobel, sobel.T)]
+    np.testing.assert_allclose(raw, by_hand, atol=1e-5)
+    got = _maps(tmp_path / "f")["c"]
+    np.testing.assert_allclose(got, formula(by_hand), rtol=1e-5, atol=1e-6)
+
+
+def test_an_activation_option_prelu_is_refused(tmp_path, photo):
     arch = _arch(
         tmp_path,
-        "input: [8, 8, 1]\nlayers:\n"
-        "  - conv2d: {name: c, kernels: [sobel-x], activation: relu}\n  - relu: {name: r}\n",
+        "input: [21, 17, 1]\nlayers:\n"
+        "  - conv2d: {name: c, kernels: [sobel-x], activation: prelu}\n",
     )
-    done = forward(arch, _npy(tmp_path, photo), output=tmp_path / "m", npz=True)
-    maps = _maps(tmp_path / "m")
-    assert maps["c"].min() < 0 and maps["r"].min() == 0  # relu on c only as its own layer
-    assert [n for n in done.notes if n.startswith("activation:")] == [
-        "activation: is not applied by forward (it is informational): c (relu); their maps "
-        "are before it: write the activation as a layer of its own (- relu) to run it"
-    ]
-    plain = _arch(
-        tmp_path, "input: [8, 8, 1]\nlayers:\n  - conv2d: {name: c, kernels: [sobel-x]}\n"
-    )
-    done = forward(plain, _npy(tmp_path, photo), output=tmp_path / "p")
-    assert not [n for n in done.notes if n.startswith("activation:")]
+    with pytest.raises(
+        UsageError,
+        match=r"layer 'c': activation: prelu has weights of its own; write it as a prelu "
+        r"layer after 'c'",
+    ):
+        forward(arch, _npy(tmp_path, photo), output=tmp_path / "m")

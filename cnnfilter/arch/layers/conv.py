@@ -59,7 +59,9 @@ class Conv2d(Layer):
     groups: int = opt(positive, 1)
     bias: bool = opt(boolean, True, "use_bias")
     in_channels: int | None = opt(_int_or_none, None, doc="checked against the input")
-    activation: str | None = opt(_activation_name, None, doc="no parameters; informational")
+    activation: str | None = opt(
+        _activation_name, None, doc="no parameters; forward applies it after the layer, as Keras"
+    )
     kernels: tuple[str | tuple[str, ...], ...] | None = opt(
         _kernel_names,
         None,
