@@ -53,9 +53,9 @@ def resolve_arch(arch: Path | str) -> Path | str:
         return arch
     found = zoo.path(text)
     if found is None:
-        import difflib
+        from cnnfilter.arch.names import close_names
 
-        close = difflib.get_close_matches(text.lower(), zoo.names(), n=3)
+        close = close_names(text.lower(), zoo.names())
         hint = f"did you mean {', '.join(close)}?" if close else "list them with --list"
         raise UsageError(f"{text}: no such layer file and no built-in architecture; {hint}")
     return found

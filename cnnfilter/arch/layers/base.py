@@ -21,10 +21,6 @@ from cnnfilter.engine.geometry import AxisGeometry, check_pool_padding, resolve_
 # call these. A ``step`` argument is a :class:`cnnfilter.arch.shapes.Step`.
 
 
-def _flat(shape: Shape) -> bool:
-    return shape.flat
-
-
 @dataclass(frozen=True, kw_only=True)
 class Layer:
     """Base of every layer: its unique name, its line in the file and its canonical type.
