@@ -33,7 +33,8 @@ def masked_ccoeff_normed(image, template, mask):
     """``(R, wvar)``: OpenCV's masked TM_CCOEFF_NORMED window by window, and ``sum I'^2``.
 
     ``image`` (H, W) or (H, W, C); ``template`` (kh, kw) or (kh, kw, C); ``mask``
-    (kh, kw) weights. ``R`` is 0 where ``sum T'^2 * sum I'^2`` is 0.
+    (kh, kw), (kh, kw, 1) or (kh, kw, C) weights (one per channel: OpenCV's rule).
+    ``R`` is 0 where ``sum T'^2 * sum I'^2`` is 0.
     """
     img = np.asarray(image, dtype=np.float64)
     tpl = np.asarray(template, dtype=np.float64)
@@ -41,12 +42,13 @@ def masked_ccoeff_normed(image, template, mask):
         img = img[:, :, None]
     if tpl.ndim == 2:
         tpl = np.repeat(tpl[:, :, None], img.shape[2], axis=2)
-    m = np.asarray(mask, dtype=np.float64)
     kh, kw, depth = tpl.shape
+    m = np.asarray(mask, dtype=np.float64)
+    masks = [m if m.ndim == 2 else m[:, :, c if m.shape[2] > 1 else 0] for c in range(depth)]
     tprime = np.empty_like(tpl)
     for c in range(depth):
-        tbar = float((m * tpl[:, :, c]).sum() / m.sum())
-        tprime[:, :, c] = m * (tpl[:, :, c] - tbar)
+        tbar = float((masks[c] * tpl[:, :, c]).sum() / masks[c].sum())
+        tprime[:, :, c] = masks[c] * (tpl[:, :, c] - tbar)
     tt = float((tprime * tprime).sum())
     oh, ow = img.shape[0] - kh + 1, img.shape[1] - kw + 1
     out, wvar = np.zeros((oh, ow)), np.zeros((oh, ow))
@@ -55,7 +57,8 @@ def masked_ccoeff_normed(image, template, mask):
             num = ii = 0.0
             for c in range(depth):
                 win = img[y : y + kh, x : x + kw, c]
-                iprime = m * (win - float((m * win).sum() / m.sum()))
+                mc = masks[c]
+                iprime = mc * (win - float((mc * win).sum() / mc.sum()))
                 num += float((tprime[:, :, c] * iprime).sum())
                 ii += float((iprime * iprime).sum())
             wvar[y, x] = ii
@@ -155,6 +158,22 @@ def test_masked_ncc_equals_the_loop_where_windows_are_not_flat(
     big = wvar > 1e-6 * (mask * mask).sum() * span * span
     np.testing.assert_allclose(got.values[big], want[big], rtol=0, atol=1e-9)
     assert np.all(np.abs(got.values) <= 1.0)
+
+
+@pytest.mark.parametrize("size", [(5, 6), (16, 17)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_mask_per_channel_equals_the_loop(size):
+    """A ``(kh, kw, C)`` mask weights each channel with its own plane (as OpenCV's)."""
+    rng = np.random.default_rng(size[0])
+    kh, kw = size
+    image = rng.integers(0, 256, (kh + 12, kw + 15, 3)).astype(np.uint8)
+    template = image[4 : 4 + kh, 6 : 6 + kw].copy()
+    mask = np.stack(
+        [off_centre_mask(kh, kw, kind, rng) for kind in ("block", "binary", "alpha")], 2
+    )
+    want, _ = masked_ccoeff_normed(image, template, mask)
+    got = ncc_map(image, template, mask=mask).values
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    assert got[4, 6] == pytest.approx(1.0, abs=1e-9)
 
 
 @settings(max_examples=40, deadline=None)
