@@ -34,10 +34,16 @@ centre is image pixel ``(r + (kh - 1) / 2, c + (kw - 1) / 2)``.
   ``1e-6`` times the value range of the image (float images, masks).
 
   **Mask.** A template's alpha weights the windows with OpenCV's masked
-  formula (:func:`_masked_terms`).
+  formula (:func:`_masked_terms`); the map's cells are the same windows as
+  without a mask (top-left pixel ``(r, c)``, whatever part is opaque).
+  Its sums are correlations of the whole image, so a near-flat window far
+  from the image's mean loses digits: error below ``eps * (range / s)^2``
+  (``s`` the window's weighted standard deviation), 1e-9 where ``s > range
+  / 1000``, ~1e-6 for ``s = 1`` in a full 16-bit range
+  (tests/engine/test_masked_ncc_reference.py).
 
-  **Precision.** Everything runs in float64: the values are within ~1e-9
-  of the exact coefficient on every window, near-flat ones, large offsets
+  **Precision.** Everything runs in float64: without a mask the values are
+  within ~1e-9 of the exact coefficient on every window, near-flat ones, large offsets
   (1e4 + small detail) and 16-bit ranges included (checked against a
   window-by-window two-pass reference in tests/engine/test_ncc_precision.py).
   OpenCV's float32 ``matchTemplate`` errs by up to 0.17 there (measured by
