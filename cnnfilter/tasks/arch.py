@@ -80,7 +80,7 @@ def parse_input(text: str, *, channels_first: bool = False):
     if a <= 4 and b > 4 and c > 4:
         raise UsageError(
             f"input={text!r} looks channels-first (CxHxW); write {b}x{c}x{a} "
-            "(height x width x channels) or add channels_first=True (--channels-first)"
+            "(height x width x channels) or add channels_first=True"
         )
     return Shape(a, b, c)
 

@@ -49,8 +49,10 @@ def test_input_override_resizes_a_builtin():
 def test_a_channels_first_input_value_is_refused_with_the_channels_last_form():
     result = run("params", "resnet50", "--input", "3x224x224")
     assert result.exit_code == 2
-    assert "write 224x224x3 (height x width x channels) or add" in result.stderr
-    assert "--channels-first" in result.stderr
+    assert result.stderr.strip() == (
+        "Error: --input 3x224x224 looks channels-first (CxHxW); write 224x224x3"
+        " (height x width x channels) or add --channels-first"
+    )
 
 
 def test_a_channels_first_file_is_refused(tmp_path):
