@@ -388,6 +388,13 @@ def test_a_one_file_command_asks_for_a_file_name_only(photo, tmp_path):
     folder.mkdir()
     line = one_error_line(invoke("pool", photo, "--size", "2", "-o", folder))
     assert line == f"Error: output '{folder}' is a folder; give a file name ({folder}/result.png)"
+    pattern = f"{folder}/{{stem}}.png"
+    line = one_error_line(invoke("pool", photo, "--size", "2", "-o", pattern))
+    assert line == (
+        f"Error: output '{pattern}' holds {{stem}}, a pattern only apply fills (one output per "
+        "input); give a name without it"
+    )
+    assert os.listdir(folder) == []
 
 
 def test_stdin_can_feed_only_one_input(photo):
