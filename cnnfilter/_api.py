@@ -240,8 +240,9 @@ def forward(
 
     Raises:
         UsageError (a ValueError): a malformed layer stack or one whose shapes
-            do not fit ``image``; ``image`` not 2-D or 3-D, not real numbers,
-            or holding NaN or inf; a weight array of the wrong shape (with the
+            do not fit ``image``; ``image`` a file name (read it with
+            :func:`read_image`), not 2-D or 3-D, not real numbers, or holding
+            NaN or inf; a weight array of the wrong shape (with the
             shape the layer needs) or not finite; a layer without weights and
             no ``init`` (naming the array and, for a misspelt key, the array it
             probably is); an unknown name in ``layers`` (with the closest);
@@ -283,6 +284,12 @@ def _image_array(image) -> np.ndarray:
     import numpy as np
 
     arr = np.asarray(image)
+    if arr.ndim == 0 and isinstance(image, str | Path):
+        raise UsageError(
+            f"image={str(image)!r} is a file name, not an array: read it first, photo ="
+            f" cnnfilter.read_image({str(image)!r}), and pass photo.pixels / photo.max_value"
+            " (0..1, as the command reads a photo)"
+        )
     if arr.ndim not in (2, 3) or 0 in arr.shape:
         raise UsageError(
             f"image has shape {arr.shape}; forward takes (H, W, C) or (H, W), none of them 0"
