@@ -117,14 +117,16 @@ def channel_levels(
     is 0, black to 0 when not below white); ``forward``'s montages draw each tile at
     its own white level this way.
 
-    How: one ``(C, H W)`` copy of ``|maps|`` (float32 stays float32: ``abs`` and the
-    order are exact, the order statistics are widened to float64 for NumPy's
-    interpolation), partitioned along its rows at the two ranks each percentile
-    needs, instead of a float64 copy, a NaN check and a ``np.percentile`` call per
-    channel. A channel holding a NaN or an inf is done alone, its finite values
-    only. Measured (CPU time of the white levels alone, best of 5, 2 shared cores):
-    112 x 112 x 64 float32 57-81 ms per channel -> 5.7-8.9 ms; 56 x 56 x 256
-    57-84 -> 6.1-9.5 ms (docs/speed.md, "Forward montages").
+    How: one ``(C, H W)`` copy of ``|maps|`` (:func:`_channel_rows`; float32 stays
+    float32: ``abs`` and the order are exact, the order statistics are widened to float64
+    for NumPy's interpolation), partitioned along its rows (:func:`_order_pairs`),
+    instead of a float64 copy of the strided tile, a NaN check and a ``np.percentile``
+    call per channel. A channel holding a NaN or an inf is done alone, its finite
+    values only. Measured (``python benchmarks/montage.py``: the 99.5th percentile of
+    every tile of a float32 map, half its channels after a ReLU; CPU time, best of 3,
+    two runs on 2 shared cores, one ``np.percentile`` per tile -> this): 112 x 112 x 64
+    22-28 -> 5.6-6.8 ms, 56 x 56 x 256 40-44 -> 4.6-5.2 ms, 7 x 7 x 512 12-15 -> 0.3 ms
+    (docs/speed.md, "Montages").
 
     Args:
         maps: ``(H, W, C)`` float or integer array (``(H, W)``: one channel).
