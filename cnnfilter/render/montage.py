@@ -242,16 +242,18 @@ def _tile_levels(
 
     A tile's level ``m`` is the :data:`TILE_PERCENTILE`-th percentile of its finite
     ``|value|`` (``stretch_levels(tile, TILE_PERCENTILE, 0)[1]``: its largest ``|value|``
-    when that percentile is 0); the range is ``(-m, m)`` in the diverging map, ``(min, m)``
-    in gray (``(min, max)`` when ``m`` is not above the minimum: a nearly constant tile).
-    The text is the range, followed by the tile's largest ``|value|`` (gray: its maximum)
-    when that lies beyond ``m`` and is drawn saturated: ``+-3.1 (max 9.1)``.
+    when that percentile is 0), for all tiles in one pass
+    (:func:`cnnfilter.engine.intensity.channel_levels`); the range is ``(-m, m)`` in the
+    diverging map, ``(min, m)`` in gray (``(min, max)`` when ``m`` is not above the
+    minimum: a nearly constant tile). The text is the range, followed by the tile's
+    largest ``|value|`` (gray: its maximum) when that lies beyond ``m`` and is drawn
+    saturated: ``+-3.1 (max 9.1)``.
     """
-    from cnnfilter.engine.intensity import stretch_levels
+    from cnnfilter.engine.intensity import channel_levels
 
+    whites = [white for _, white in channel_levels(x[..., :c], TILE_PERCENTILE, 0)]
     ranges, texts = [], []
-    for i, (lo, hi) in enumerate(_tile_ranges(x, c, colours, "tile")):
-        white = stretch_levels(x[..., i], TILE_PERCENTILE, 0)[1]
+    for (lo, hi), white in zip(_tile_ranges(x, c, colours, "tile"), whites, strict=True):
         level = min(white, hi) if colours == "diverging" or white > lo else hi
         ranges.append((-level, level) if colours == "diverging" else (lo, level))
         beyond = f" (max {format_number(hi)})" if hi > level else ""

@@ -293,3 +293,92 @@ def test_stretch_levels_fast_way_on_many_arrays(monkeypatch, dtype):
         for p, b in pairs:
             assert intensity._fast_levels(x, (b, p)) is not None
             assert stretch_levels(x, p, b) == tuple(float(v) for v in np.percentile(a, [b, p]))
+
+
+# channel_levels: stretch_levels of every channel of an H x W x C map in one pass; each
+# channel's pair must equal np.percentile of that channel's finite float64 |value| bit for
+# bit, with the stretch's rule (white 0 -> the largest |value|, black not below white -> 0).
+
+
+def _percentile_rule(tile: np.ndarray, percentile: float, black_percentile: float):
+    """The reference: one channel, NumPy's percentile on its finite float64 magnitudes."""
+    a = np.abs(np.asarray(tile, dtype=np.float64)).ravel()
+    a = a[np.isfinite(a)]
+    if not a.size:
+        return 0.0, 0.0
+    black, white = (float(v) for v in np.percentile(a, [black_percentile, percentile]))
+    if not white > 0:
+        white = float(a.max())
+    return (black if black < white else 0.0), white
+
+
+@st.composite
+def _maps(draw):
+    from hypothesis.extra import numpy as hnp
+
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    shape = draw(st.tuples(st.integers(1, 12), st.integers(1, 12), st.integers(1, 6)))
+    kind = draw(st.sampled_from(["any", "ties", "zeros", "normal"]))
+    if kind == "any":  # every float: NaN, inf, -0.0, subnormals, the largest ones
+        width = 32 if dtype == np.float32 else 64
+        return draw(hnp.arrays(dtype, shape, elements=st.floats(width=width)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    if kind == "ties":
+        x = rng.integers(-3, 4, shape).astype(dtype)
+    elif kind == "zeros":  # ReLU maps with a few live pixels: the percentile is often 0
+        x = np.where(rng.random(shape) < 0.97, 0.0, rng.standard_normal(shape)).astype(dtype)
+    else:
+        x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4)).astype(dtype)
+    bad = draw(st.sampled_from([None, "some", "channel"]))
+    if bad == "some":
+        x[rng.random(shape) < 0.2] = rng.choice([np.nan, np.inf, -np.inf])
+    elif bad == "channel":  # one channel with no finite value at all
+        x[..., rng.integers(0, shape[2])] = np.nan
+    return x
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    x=_maps(),
+    percentile=st.one_of(st.sampled_from([99.5, 100.0, 50.0, 0.01]), st.floats(0.001, 100.0)),
+    black=st.one_of(st.sampled_from([0.0, 0.75]), st.floats(0.0, 0.99)),
+)
+def test_channel_levels_equal_numpy_percentile_per_channel(x, percentile, black):
+    black_percentile = black * percentile
+    got = intensity.channel_levels(x, percentile, black_percentile)
+    assert len(got) == x.shape[2]
+    for i, levels in enumerate(got):
+        assert levels == _percentile_rule(x[..., i], percentile, black_percentile), i
+        assert levels == stretch_levels(x[..., i], percentile, black_percentile), i
+        assert all(type(v) is float for v in levels)
+
+
+def test_channel_levels_of_a_few_hand_made_channels():
+    x = np.zeros((2, 3, 4), np.float32)
+    x[..., 0] = [[1, -2, 3], [-4, 5, -6]]  # |value| 1..6
+    x[0, 0, 1] = -7.0  # one live pixel among zeros
+    x[..., 3] = [[np.nan, np.inf, 2], [-np.inf, np.nan, np.nan]]  # one finite value: 2
+    t = 5 * 0.995 - 4  # position 4.975 between the 5th and the 6th value, b - (b - a)(1 - t)
+    assert intensity.channel_levels(x, 99.5, 0) == [
+        (1.0, 6.0 - (6.0 - 5.0) * (1 - t)),
+        (0.0, 7.0 - (7.0 - 0.0) * (1 - t)),
+        (0.0, 0.0),  # all zero
+        (0.0, 2.0),  # black (2) not below white (2): 0
+    ]
+    # the 50th percentile of the mostly-zero channel is 0: its largest |value| instead
+    assert intensity.channel_levels(x, 50, 0)[1] == (0.0, 7.0)
+    assert intensity.channel_levels(x[..., 0], 50, 25) == [(2.25, 3.5)]  # (H, W): one channel
+
+
+def test_channel_levels_refuse_bad_arguments():
+    with pytest.raises(UsageError, match="percentile must be in"):
+        intensity.channel_levels(np.ones((2, 2, 1)), 0)
+    with pytest.raises(UsageError, match="black percentile"):
+        intensity.channel_levels(np.ones((2, 2, 1)), 80, 80)
+    with pytest.raises(ValueError, match=r"\(H, W, C\)"):
+        intensity.channel_levels(np.ones(5))
+
+
+def test_channel_levels_of_integer_maps_do_not_wrap():
+    x = np.array([[[-128, 3]], [[127, -3]]], np.int8)  # abs(int8(-128)) wraps to -128
+    assert intensity.channel_levels(x, 100, 0) == [(127.0, 128.0), (0.0, 3.0)]

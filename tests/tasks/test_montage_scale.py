@@ -164,3 +164,61 @@ def test_a_mostly_zero_tile_is_drawn_on_its_maximum():
     assert pic[TOP + 20, LEFT + 20].tolist() == [128] * 3
     np.testing.assert_array_equal(pic[TOP + 64 : TOP + 64 + LABEL, LEFT : LEFT + 60],
                                   _text_strip("0..4", 60))  # fmt: skip
+
+
+def _levels_one_tile_at_a_time(maps, *_):
+    """The per-tile levels as montages drew them before channel_levels: the 99.5th
+    percentile of each tile's finite float64 |value| by np.percentile (the black level, 0th,
+    unused), the stretch's rule for a white level of 0."""
+    levels = []
+    for i in range(maps.shape[2]):
+        a = np.abs(maps[..., i].astype(np.float64)).ravel()
+        a = a[np.isfinite(a)]
+        if not a.size:
+            levels.append((0.0, 0.0))
+            continue
+        black, white = (float(v) for v in np.percentile(a, [0, 99.5]))
+        white = white if white > 0 else float(a.max())
+        levels.append((black if black < white else 0.0, white))
+    return levels
+
+
+def _layer_maps():
+    """The maps of the gallery's two forward pictures (docs/gallery.sh), and random layers
+    of a ResNet's shapes: signed, after ReLU, mostly zero, with NaN and inf."""
+    from cnnfilter import forward
+    from cnnfilter.tasks.forward import read_input
+
+    from helpers import ROOT
+
+    photo = read_input(ROOT / "samples" / "article" / "cameraman.png")
+    for arch in ("article_first_layer", "article_two_layers"):
+        maps = forward(ROOT / "samples" / "arch" / f"{arch}.yaml", photo)
+        yield from ((f"{arch} {name}", y) for name, y in maps.items())
+    rng = np.random.default_rng(11)
+    for shape in [(56, 56, 64), (14, 14, 300), (7, 7, 512), (3, 5, 2)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        yield f"signed {shape}", x
+        yield f"relu {shape}", np.maximum(x, 0)
+        yield f"sparse {shape}", np.where(rng.random(shape) < 0.996, 0, x)
+        bad = x.copy()
+        bad[rng.random(shape) < 0.01] = np.nan
+        bad[..., 1] = np.inf
+        yield f"non-finite {shape}", bad
+
+
+def test_montages_are_the_pixels_of_one_percentile_per_tile(monkeypatch):
+    # channel_levels (all tiles in one pass) draws what one np.percentile per tile drew,
+    # on the gallery's forward maps: docs/img/forward_* stay as they are
+    from cnnfilter.engine import intensity
+
+    names = []
+    for name, y in _layer_maps():
+        names.append(name)
+        for scale in ("tile", "shared"):
+            fast = montage(y, title=name, scale=scale)
+            with monkeypatch.context() as mp:
+                mp.setattr(intensity, "channel_levels", _levels_one_tile_at_a_time)
+                slow = montage(y, title=name, scale=scale)
+            np.testing.assert_array_equal(fast, slow, err_msg=name)
+    assert sum(n.startswith("article_") for n in names) == 6  # 3 layers each
