@@ -184,3 +184,53 @@ def test_a_bad_arch_is_named():
     too_small = {"input": [2, 2, 1], "layers": [{"conv2d": {"filters": 1, "kernel_size": 5}}]}
     with pytest.raises(cnnfilter.UsageError, match="conv2d_1"):
         cnnfilter.forward(too_small, np.zeros((2, 2)), init="he")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"image": [[0.0, 1.0], [2.0]]}, cnnfilter.UsageError,
+         r"image is not a rectangular array of numbers"),
+        ({"image": "photo.png"}, TypeError, r"image must be an array.*got str.*read_image"),
+        ({"image": None}, TypeError, r"image must be an array.*got NoneType"),
+        ({"image": np.full((6, 7, 3), 1e39)}, cnnfilter.UsageError,
+         r"image holds NaN or inf \(or values beyond float32's range\)"),
+        ({"init": "he", "layers": 3}, TypeError,
+         r"layers must be a layer name or a list of names, got int"),
+        ({"init": "he", "layers": ["act", 3]}, TypeError,
+         r"layers must be a layer name or a list of names, got 3 \(int\) in the list"),
+        ({"init": "he", "seed": 1.5}, TypeError, r"seed must be an integer, got float"),
+        ({"init": "he", "seed": "1"}, TypeError, r"seed must be an integer, got str"),
+    ],
+)  # fmt: skip
+def test_an_odd_python_value_is_one_error_naming_its_parameter(kwargs, error, message):
+    # the image of 1e39 overflowed float32 with a RuntimeWarning first (an error under
+    # pytest's warnings-as-errors, a stray line for a user); the others ended in NumPy's or
+    # Python's own TypeError/ValueError, not naming the parameter
+    kwargs = {"image": np.zeros((6, 7, 3)), **kwargs}
+    with pytest.raises(error, match=message):
+        cnnfilter.forward(TINY, **kwargs)
+
+
+def test_numpy_numbers_and_arrays_in_an_arch_dict_are_plain_values():
+    # np.int64 from a shape or an inline np.ndarray kernel: yaml.safe_dump raised its own
+    # RepresenterError ("cannot represent an object")
+    weight = np.array([1, -1], np.int32).reshape(1, 1, 1, 2)  # (out, in, kh, kw)
+    net = {
+        "input": [np.int64(4), 4, 1],
+        "layers": [
+            {"conv2d": {"name": "edge", "filters": np.int64(1), "kernel_size": (1, 2),
+                        "bias": np.False_, "weight": weight}},
+        ],
+    }  # fmt: skip
+    maps = cnnfilter.forward(net, np.array([[0, 0, 1, 1]] * 4))
+    np.testing.assert_array_equal(maps["edge"][0, :, 0], [0, -1, 0])  # w . x, unflipped
+    odd = {"input": [4, 4, 1], "layers": [{"conv2d": {"filters": object()}}]}
+    with pytest.raises(TypeError, match=r"arch holds a value of type object .*plain"):
+        cnnfilter.forward(odd, np.zeros((4, 4)))
+
+
+def test_an_empty_arch_name_is_named():
+    # '' is the current folder to pathlib: the error said ".: cannot read the layer file"
+    with pytest.raises(cnnfilter.UsageError, match=r"arch='' is empty"):
+        cnnfilter.forward("", np.zeros((8, 8, 3)))
