@@ -201,6 +201,11 @@ def _fits(meta: ImageMeta, channels: int) -> ImageMeta:
     return replace(meta, icc=None, notes=(*meta.notes, note))
 
 
+#: The most EXIF bytes (``Exif\0\0`` and the TIFF structure) a JPEG holds: one APP1
+#: marker segment, whose 2-byte length counts itself (Pillow's ``MAX_BYTES_IN_MARKER``).
+JPEG_MAX_EXIF = 65533
+
+
 def save_options(meta: ImageMeta | None, fmt: str, channels: int) -> tuple[dict, list[str]]:
     """Pillow ``save`` keywords carrying ``meta`` into ``fmt``, and notes of what was dropped."""
     if meta is None:
@@ -209,9 +214,15 @@ def save_options(meta: ImageMeta | None, fmt: str, channels: int) -> tuple[dict,
     if fmt in ("PNG", "JPEG", "TIFF", "WEBP"):  # the formats that hold a profile
         meta = _fits(meta, channels)
     options: dict = {}
+    dropped = []
     if meta.icc and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
         options["icc_profile"] = meta.icc
-    if meta.exif and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
+    if meta.exif and fmt == "JPEG" and len(meta.exif) > JPEG_MAX_EXIF:
+        dropped.append(
+            f"EXIF not written: its {len(meta.exif):,} bytes (a large MakerNote?) do not fit "
+            f"in a JPEG's one EXIF segment of {JPEG_MAX_EXIF:,}; write TIFF, PNG or WebP to keep it"
+        )
+    elif meta.exif and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
         options["exif"] = meta.exif
     if meta.dpi and fmt in ("PNG", "JPEG", "TIFF", "BMP"):
         options["dpi"] = meta.dpi if fmt != "JPEG" else tuple(round(d) for d in meta.dpi)
@@ -222,7 +233,7 @@ def save_options(meta: ImageMeta | None, fmt: str, channels: int) -> tuple[dict,
         for key, value in meta.text.items():
             info.add_itxt(key, value) if not value.isascii() else info.add_text(key, value)
         options["pnginfo"] = info
-    return options, list(meta.notes[read_notes:])
+    return options, [*meta.notes[read_notes:], *dropped]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
