@@ -74,7 +74,34 @@ _BOUNDARY_HELP = choices_help(
 def check_magnitude(option: str, value: float, limit: float = 1e20) -> None:
     """Refuse a NaN, infinite or float32-overflowing ``--offset``/``--cval``."""
     if not math.isfinite(value) or abs(value) > limit:
-        raise UsageError(f"{option} must be a finite number within ±{limit:.0e}, got {value:g}")
+        raise UsageError(
+            f"{option} must be a finite number within ±{limit:.0e}, got {_given(value)}"
+        )
+
+
+#: --gamma's upper bound: at 1e6 every value below 0.99999 of the level is black already.
+STRETCH_MAX_GAMMA = 1e6
+
+
+def _given(value: float) -> str:
+    """``value`` as typed, every digit kept: ``100.0001`` (``:g`` wrote 100, in range)."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
+
+
+def _check_stretch(percentile: float, black_percentile: float, gamma: float) -> None:
+    """Refuse ``--percentile``, ``--black-percentile`` or ``--gamma`` outside its range."""
+    if not 0 < percentile <= 100:
+        raise UsageError(f"--percentile must be in (0, 100], got {_given(percentile)}")
+    if not 0 < gamma < STRETCH_MAX_GAMMA:
+        raise UsageError(
+            f"--gamma must be above 0 and below {STRETCH_MAX_GAMMA:.0e}, got {_given(gamma)}"
+        )
+    if not 0 <= black_percentile < percentile:
+        raise UsageError(
+            f"--black-percentile must be in [0, {_given(percentile)}) (below --percentile), "
+            f"got {_given(black_percentile)}"
+        )
 
 
 @app.command(
@@ -281,16 +308,7 @@ def apply(
         parsed_scale, parsed_padding = parse_scale(scale), parse_padding(padding)
         check_magnitude("--offset", offset)
         check_magnitude("--cval", cval)
-        if not 0 < percentile <= 100 or not 0 < gamma < 1e6:
-            raise UsageError(
-                f"--percentile must be in (0, 100] and --gamma > 0, got {percentile:g} and "
-                f"{gamma:g}"
-            )
-        if not 0 <= black_percentile < percentile:
-            raise UsageError(
-                f"--black-percentile must be in [0, {percentile:g}) (below --percentile), "
-                f"got {black_percentile:g}"
-            )
+        _check_stretch(percentile, black_percentile, gamma)
         settings = FilterSettings(
             op=Op(op).value, padding=parsed_padding, boundary=boundary, cval=cval,
             stride=parse_ints("--stride", stride), dilation=parse_ints("--dilation", dilation),

@@ -465,3 +465,28 @@ def test_several_kernels_write_one_output_each_or_a_montage(samples, tmp_path):
     line = run_error(2, "apply", samples / "coins.png", "-k", "sobel-x", "-k", "box:3",
                      "-o", tmp_path / "x.png")  # fmt: skip
     assert "{kernel}" in line and "--montage" in line
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--percentile", "100.0001"], "--percentile must be in (0, 100], got 100.0001"),
+        (["--percentile", "-0"], "--percentile must be in (0, 100], got -0"),
+        (["--percentile", "1e-300", "--black-percentile", "1e-300"],
+         "--black-percentile must be in [0, 1e-300) (below --percentile), got 1e-300"),
+        (["--percentile", "99.50000001", "--black-percentile", "99.50000001"],
+         "--black-percentile must be in [0, 99.50000001) (below --percentile), got 99.50000001"),
+        (["--gamma", "0"], "--gamma must be above 0 and below 1e+06, got 0"),
+        (["--gamma", "1e6"], "--gamma must be above 0 and below 1e+06, got 1000000"),
+        (["--offset", "1.0000001e20"],
+         "--offset must be a finite number within ±1e+20, got 1.0000001e+20"),
+    ],
+)  # fmt: skip
+def test_a_stretch_setting_out_of_range_is_named_with_the_value_given(tmp_path, options, message):
+    # the value was printed with :g: "--percentile must be in (0, 100] ..., got 100" for
+    # 100.0001, and --percentile named in the message for a bad --gamma
+    src = tmp_path / "in.png"
+    Image.fromarray(np.arange(25, dtype=np.uint8).reshape(5, 5)).save(src)
+    err = run_error(2, "apply", src, "-k", "edge-1", "-o", tmp_path / "x.png", *options)
+    assert err == f"Error: {message}"
+    assert not (tmp_path / "x.png").exists()
