@@ -272,7 +272,8 @@ def forward(
             or holding NaN or inf; a weight array of the wrong shape (with the
             shape the layer needs) or not finite; a layer without weights and
             no ``init`` (naming the array and, for a misspelt key, the array it
-            probably is); an unknown name in ``layers`` (with the closest);
+            probably is), or a misspelt key whose layer ``init`` filled; an
+            unknown name in ``layers`` (with the closest);
             an unknown ``layout`` or ``init``; a negative ``seed``.
         TypeError: ``arch``, ``weights``, ``image`` (a path, None), ``layers`` or
             ``seed`` of another type; an arch dict holding a value that is not plain
@@ -307,7 +308,29 @@ def forward(
         raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
     w = Weights(_given_weights(weights, layout), init, seed, layout=layout)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # documented: inf
-        return feature_maps(network, x, w, layers=names)
+        maps = feature_maps(network, x, w, layers=names)
+    _refuse_misspelt(w, init)
+    return maps
+
+
+def _refuse_misspelt(w, init: str | None) -> None:
+    """Refuse a given array no layer read that is probably the misspelt name of one that
+    ``init`` filled with random values (the command notes it; a caller would not know).
+
+    Raises:
+        UsageError: naming the array, the layer and the name it probably meant.
+    """
+    import difflib
+
+    for key in w.unused():
+        meant = w.meant(key)
+        layer, given = (meant or "").rpartition(".")[0], key.rpartition(".")[0]
+        near = difflib.SequenceMatcher(None, given, layer).ratio() >= 0.6  # conv_1, conv1
+        if layer in w.initialised and (given == layer or given not in w.layer_names and near):
+            raise UsageError(
+                f"weights: array {key!r} is unused and layer {layer!r} got init={init!r} "
+                f"random weights instead; did you mean {meant!r}? rename it"
+            )
 
 
 def _layer_names(layers) -> list[str] | None:

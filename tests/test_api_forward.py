@@ -234,3 +234,21 @@ def test_an_empty_arch_name_is_named():
     # '' is the current folder to pathlib: the error said ".: cannot read the layer file"
     with pytest.raises(cnnfilter.UsageError, match=r"arch='' is empty"):
         cnnfilter.forward("", np.zeros((8, 8, 3)))
+
+
+def test_a_misspelt_weight_is_refused_rather_than_replaced_by_init():
+    # with init=, 'conv.weigth' was left unused and 'conv' silently got random weights (the
+    # command says so in a note; a Python caller had no way to know)
+    given = {"conv.weigth": np.ones((2, 3, 3, 3))}
+    with pytest.raises(
+        cnnfilter.UsageError,
+        match=r"weights: array 'conv.weigth' is unused and layer 'conv' got init='he' random "
+        r"weights instead; did you mean 'conv.weight'\? rename it",
+    ):
+        cnnfilter.forward(TINY, np.zeros((6, 7, 3)), weights=given, init="he")
+    with pytest.raises(cnnfilter.UsageError, match=r"'conv1.weight' is unused .*'conv.weight'"):
+        cnnfilter.forward(TINY, np.zeros((6, 7, 3)), weights={"conv1.weight": 1}, init="he")
+    # an array of a layer the arch does not have stays allowed (a state_dict of a larger net)
+    extra = {"fc.weight": np.ones((10, 4))}
+    maps = cnnfilter.forward(TINY, np.zeros((6, 7, 3)), weights=extra, init="he")
+    assert list(maps) == ["conv", "act", "pool"]
