@@ -89,19 +89,34 @@ def _given(value: float) -> str:
     return text.removesuffix(".0")
 
 
-def _check_stretch(percentile: float, black_percentile: float, gamma: float) -> None:
-    """Refuse ``--percentile``, ``--black-percentile`` or ``--gamma`` outside its range."""
+def _check_stretch(
+    percentile: float, black_percentile: float | None, gamma: float, range_mode: str
+) -> float:
+    """Refuse ``--percentile``, ``--black-percentile`` or ``--gamma`` outside its range;
+    return the black percentile: as given, else its default (75), which a ``--percentile``
+    at or below it refuses under a range that may stretch (0, unused, under the others)."""
     if not 0 < percentile <= 100:
         raise UsageError(f"--percentile must be in (0, 100], got {_given(percentile)}")
     if not 0 < gamma < STRETCH_MAX_GAMMA:
         raise UsageError(
             f"--gamma must be above 0 and below {STRETCH_MAX_GAMMA:.0e}, got {_given(gamma)}"
         )
+    if black_percentile is None:
+        if percentile > STRETCH_BLACK_PERCENTILE:
+            return STRETCH_BLACK_PERCENTILE
+        if range_mode not in ("auto", "stretch"):
+            return 0.0  # unused: no stretch
+        raise UsageError(
+            f"--percentile {_given(percentile)} is not above --black-percentile's default, "
+            f"{_given(STRETCH_BLACK_PERCENTILE)}: give --black-percentile below "
+            f"{_given(percentile)} too (0: no black point)"
+        )
     if not 0 <= black_percentile < percentile:
         raise UsageError(
             f"--black-percentile must be in [0, {_given(percentile)}) (below --percentile), "
             f"got {_given(black_percentile)}"
         )
+    return black_percentile
 
 
 @app.command(
@@ -199,13 +214,14 @@ def apply(
         ),
     ] = STRETCH_PERCENTILE,
     black_percentile: Annotated[
-        float,
+        float | None,
         typer.Option(
             metavar="X",
             help="--range stretch: the percentile of |response| drawn as black (the noise "
-            "floor of flat areas; 0 keeps every response above the weakest).",
+            "floor of flat areas; 0 keeps every response above the weakest), below "
+            f"--percentile.  [default: {STRETCH_BLACK_PERCENTILE:g}]",
         ),
-    ] = STRETCH_BLACK_PERCENTILE,
+    ] = None,
     gamma: Annotated[
         float,
         typer.Option(
@@ -308,7 +324,9 @@ def apply(
         parsed_scale, parsed_padding = parse_scale(scale), parse_padding(padding)
         check_magnitude("--offset", offset)
         check_magnitude("--cval", cval)
-        _check_stretch(percentile, black_percentile, gamma)
+        black_percentile = _check_stretch(
+            percentile, black_percentile, gamma, RangeMode(range_).value
+        )
         settings = FilterSettings(
             op=Op(op).value, padding=parsed_padding, boundary=boundary, cval=cval,
             stride=parse_ints("--stride", stride), dilation=parse_ints("--dilation", dilation),

@@ -490,3 +490,24 @@ def test_a_stretch_setting_out_of_range_is_named_with_the_value_given(tmp_path, 
     err = run_error(2, "apply", src, "-k", "edge-1", "-o", tmp_path / "x.png", *options)
     assert err == f"Error: {message}"
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_white_percentile_below_the_default_black_one_names_the_option_to_give(tmp_path):
+    # --percentile 50 alone was refused as "--black-percentile must be in [0, 50) ..., got 75":
+    # an option the user never typed (its default since issue 16); under --range clip, where
+    # neither is used, the same error refused a command that ran before the black point
+    src, out = tmp_path / "in.png", tmp_path / "x.png"
+    Image.fromarray((np.arange(100, dtype=np.uint8) * 2).reshape(10, 10)).save(src)
+    err = run_error(2, "apply", src, "-k", "edge-1", "--percentile", "50", "-o", out)
+    assert err == (
+        "Error: --percentile 50 is not above --black-percentile's default, 75: give "
+        "--black-percentile below 50 too (0: no black point)"
+    )
+    assert not out.exists()
+    run_ok("apply", src, "-k", "edge-1", "--percentile", "50", "--black-percentile", "10",
+           "-o", out)  # fmt: skip
+    for mode in ("clip", "abs", "rescale"):
+        run_ok("apply", src, "-k", "edge-1", "--range", mode, "--percentile", "50", "-o", out,
+               "--force")  # fmt: skip
+    report = json.loads(run_ok("apply", src, "-k", "edge-1", "-o", out, "--force", "--json").stdout)
+    assert report["stretch"]["black_percentile"] == 75  # the default is unchanged
