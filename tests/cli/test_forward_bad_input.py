@@ -291,6 +291,27 @@ def test_a_photo_beyond_float32_is_one_line_without_a_warning(files):
     assert not (tmp_path / "o").exists()
 
 
+def test_arch_and_photo_both_from_stdin_is_one_line(files):
+    # the arch took all of stdin; the photo then read nothing: "'<stdin>' is not an image
+    # Pillow can read ... its first bytes match no image format", exit 1
+    tmp_path, _ = files
+    result = invoke("forward", "-", "-", "-o", tmp_path / "o", input=KERNELS)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        "Error: arch and photo are both '-': standard input holds one file; give the other "
+        "as a file\n"
+    )
+
+
+def test_a_photo_from_stdin_beyond_float32_is_named_standard_input(files):
+    tmp_path, _ = files
+    np.save(tmp_path / "big.npy", np.full((8, 8, 1), 1e300))
+    result = invoke("forward", tmp_path / "k.yaml", "-", "-o", tmp_path / "o",
+                    input=(tmp_path / "big.npy").read_bytes())  # fmt: skip
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("Error: standard input holds values beyond float32's")
+
+
 @pytest.mark.parametrize("shape", [(8, 8, 0), (2, 2, 2, 2, 2), (0, 8, 1)])
 def test_an_npy_photo_of_no_image_shape_is_refused(files, shape):
     tmp_path, _ = files
