@@ -165,7 +165,11 @@ def _builtin(arch: str | Path) -> str | Path:
             f"arch={text!r} is empty; give an arch.yaml file or a built-in architecture's "
             "name (cnnfilter params --list)"
         )
-    if Path(text).exists() or text.endswith((".yaml", ".yml")):
+    try:
+        exists = Path(text).exists()
+    except OSError:  # a name too long for the file system: no file, maybe no built-in
+        exists = False
+    if exists or text.endswith((".yaml", ".yml")):
         return arch
     found = zoo.path(text)
     if found is None:

@@ -234,6 +234,9 @@ def test_an_empty_arch_name_is_named():
     # '' is the current folder to pathlib: the error said ".: cannot read the layer file"
     with pytest.raises(cnnfilter.UsageError, match=r"arch='' is empty"):
         cnnfilter.forward("", np.zeros((8, 8, 3)))
+    # Path.exists() raised OSError "File name too long"
+    with pytest.raises(cnnfilter.UsageError, match=r"arch='rrrr.* is neither a layer file"):
+        cnnfilter.forward("r" * 300, np.zeros((8, 8, 3)))
 
 
 def test_a_misspelt_weight_is_refused_rather_than_replaced_by_init():
