@@ -119,6 +119,24 @@ def has_sub_ifd(exif: bytes | None) -> bool:
     return any(tag in parsed for tag in _SUB_IFD_TAGS)
 
 
+def without_empty_sub_ifds(exif: bytes) -> bytes:
+    """``exif`` without its pointers to empty sub-IFDs (Exif, GPS, Interoperability).
+
+    They carry nothing, yet one makes a float TIFF go through Pillow's
+    uncompressed writer (:func:`has_sub_ifd`); ``exif`` itself when it has none.
+    """
+    from PIL import Image
+
+    parsed = Image.Exif()
+    parsed.load(exif)
+    empty = [tag for tag in _SUB_IFD_TAGS if tag in parsed and not parsed.get_ifd(tag)]
+    if not empty:
+        return exif
+    for tag in empty:
+        del parsed[tag]
+    return parsed.tobytes()
+
+
 def meta_of(im, *, exif: bool = True) -> ImageMeta:
     """The metadata of an open Pillow image (read before any transposition).
 
@@ -223,7 +241,7 @@ def save_options(meta: ImageMeta | None, fmt: str, channels: int) -> tuple[dict,
             f"in a JPEG's one EXIF segment of {JPEG_MAX_EXIF:,}; write TIFF, PNG or WebP to keep it"
         )
     elif meta.exif and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
-        options["exif"] = meta.exif
+        options["exif"] = without_empty_sub_ifds(meta.exif)
     if meta.dpi and fmt in ("PNG", "JPEG", "TIFF", "BMP"):
         options["dpi"] = meta.dpi if fmt != "JPEG" else tuple(round(d) for d in meta.dpi)
     if meta.text and fmt == "PNG":

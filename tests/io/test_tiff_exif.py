@@ -140,3 +140,29 @@ def test_an_odd_exif_reaches_the_output_or_is_dropped_with_a_note(tmp_path, kind
         assert exif.get_ifd(0x8825)[2] == (48.0, 51.0, 24.0)
     if kind == "huge MakerNote":
         assert exif.get_ifd(_EXIF_IFD)[0x927C] == bytes(range(256)) * 400
+
+
+@pytest.mark.parametrize("gps", [False, True])
+def test_an_empty_sub_ifd_does_not_make_a_float_tiff_uncompressed(tmp_path, gps):
+    # an input whose Exif sub-IFD is empty (a pointer to no tags) made the float TIFF output
+    # go through Pillow's uncompressed writer (3x larger), for nothing to carry
+    exif = Image.Exif()
+    exif[0x010F] = "Maker"
+    exif.get_ifd(_EXIF_IFD)
+    if gps:
+        exif.get_ifd(0x8825)[1] = "N"
+    src = tmp_path / "in.png"
+    Image.fromarray((np.arange(12 * 10) % 251).astype(np.uint8).reshape(12, 10)).save(
+        src, exif=exif.tobytes()
+    )
+    out = tmp_path / "out.tif"
+    result = invoke("apply", src, "-k", "sobel-x", "--range", "raw", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    with Image.open(out) as im:
+        assert im.getexif()[0x010F] == "Maker"
+        assert _EXIF_IFD not in im.getexif()
+        if gps:  # a sub-IFD with tags still needs Pillow's own (uncompressed) writer
+            assert im.getexif().get_ifd(0x8825)[1] == "N"
+            assert im.info["compression"] == "raw"
+        else:
+            assert im.info["compression"] == "tiff_adobe_deflate"
