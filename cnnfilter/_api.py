@@ -272,14 +272,15 @@ def forward(
 
     Raises:
         UsageError (a ValueError): a malformed layer stack or one whose shapes
-            do not fit ``image``; ``image`` not 2-D or 3-D, ragged, not real numbers,
-            or holding NaN or inf; a weight array of the wrong shape (with the
+            do not fit ``image``; ``image`` a file name (read it with
+            :func:`read_image`), not 2-D or 3-D, ragged, not real numbers, or
+            holding NaN or inf; a weight array of the wrong shape (with the
             shape the layer needs) or not finite; a layer without weights and
             no ``init`` (naming the array and, for a misspelt key, the array it
             probably is), or a misspelt key whose layer ``init`` filled; an
             unknown name in ``layers`` (with the closest);
             an unknown ``layout`` or ``init``; a negative ``seed``.
-        TypeError: ``arch``, ``weights``, ``image`` (a path, None), ``layers`` or
+        TypeError: ``arch``, ``weights``, ``image`` (None, bytes), ``layers`` or
             ``seed`` of another type; an arch dict holding a value that is not plain
             data (NumPy numbers and arrays are taken as Python ones).
 
@@ -363,10 +364,15 @@ def _image_array(image) -> np.ndarray:
     """``image`` as float32 ``(H, W, C)``; see :func:`forward` for the rules."""
     import numpy as np
 
-    if image is None or isinstance(image, str | bytes | Path):
+    if isinstance(image, str | Path):
+        raise UsageError(
+            f"image={str(image)!r} is a file name, not an array: read it first, photo ="
+            f" cnnfilter.read_image({str(image)!r}), and pass photo.pixels / photo.max_value"
+            " (0..1, as the command reads a photo)"
+        )
+    if image is None or isinstance(image, bytes):
         raise TypeError(
-            f"image must be an array of shape (H, W, C) or (H, W), got {type(image).__name__} "
-            "(read a file with cnnfilter.read_image)"
+            f"image must be an array of shape (H, W, C) or (H, W), got {type(image).__name__}"
         )
     try:
         arr = np.asarray(image)

@@ -150,6 +150,9 @@ def test_a_built_in_name_runs_with_the_shapes_summarize_gives():
     [
         ({"image": np.zeros((2, 6, 7, 3))}, cnnfilter.UsageError, r"image has shape \(2, 6, 7,"),
         ({"image": np.zeros((6, 0))}, cnnfilter.UsageError, r"image has shape \(6, 0\)"),
+        ({"image": "photo.png"}, cnnfilter.UsageError,
+         r"^image='photo\.png' is a file name, not an array: read it first, photo = "
+         r"cnnfilter\.read_image\('photo\.png'\), and pass photo\.pixels / photo\.max_value "),
         ({"image": np.full((6, 7, 3), np.nan)}, cnnfilter.UsageError, "image holds NaN or inf"),
         ({"image": np.zeros((6, 7, 3), bool)}, cnnfilter.UsageError, "image holds bool values"),
         ({"init": "xavier"}, cnnfilter.UsageError, "init='xavier' is not one of he, glorot"),
@@ -191,7 +194,6 @@ def test_a_bad_arch_is_named():
     [
         ({"image": [[0.0, 1.0], [2.0]]}, cnnfilter.UsageError,
          r"image is not a rectangular array of numbers"),
-        ({"image": "photo.png"}, TypeError, r"image must be an array.*got str.*read_image"),
         ({"image": None}, TypeError, r"image must be an array.*got NoneType"),
         ({"image": np.full((6, 7, 3), 1e39)}, cnnfilter.UsageError,
          r"image holds NaN or inf \(or values beyond float32's range\)"),

@@ -19,8 +19,9 @@ def close_names(given: str, names: Iterable[str], *, n: int = 3) -> list[str]:
     """Up to ``n`` of ``names`` that ``given`` probably meant, best first.
 
     First the names that contain ``given`` (``conv1`` of an ONNX node's
-    ``/conv1/Conv``, ``conv1.weight`` of ``features.conv1.weight``), else near
-    spellings (:func:`difflib.get_close_matches`, ratio 0.6 or more:
+    ``/conv1/Conv``, ``conv1.weight`` of ``features.conv1.weight``), the most
+    alike first (``resnet``: resnet18, resnet34, resnet50 before resnet101),
+    else near spellings (:func:`difflib.get_close_matches`, ratio 0.6 or more:
     ``conv_1`` for ``conv1``, ``conv1.weigth`` for ``conv1.weight``).
 
     >>> close_names("conv_1", ["conv1", "relu1", "pool1"])
@@ -29,12 +30,17 @@ def close_names(given: str, names: Iterable[str], *, n: int = 3) -> list[str]:
     ['conv1.weight', 'fc.weight', 'conv1.bias']
     >>> close_names("fc", ["conv1"])
     []
+    >>> close_names("resnet", ["resnet101", "resnet152", "resnet18", "resnet34", "resnet50"])
+    ['resnet18', 'resnet34', 'resnet50']
     """
     import difflib
 
     names = list(names)
-    close = [name for name in names if given and given in name][:n]
-    return close or difflib.get_close_matches(given, names, n=n, cutoff=0.6)
+    containing = [name for name in names if given and given in name]
+    if containing:  # sorted is stable: equally alike names keep their order
+        alike = {name: difflib.SequenceMatcher(None, given, name).ratio() for name in containing}
+        return sorted(containing, key=lambda name: -alike[name])[:n]
+    return difflib.get_close_matches(given, names, n=n, cutoff=0.6)
 
 
 def check_layer(

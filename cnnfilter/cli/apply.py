@@ -244,7 +244,14 @@ def apply(
         int | None, typer.Option(metavar="0-9", min=0, max=9, help="PNG zlib level 0-9.")
     ] = None,
     quality: Annotated[
-        int, typer.Option(metavar="1-100", min=1, max=100, help="JPEG/WebP quality.")
+        int,
+        typer.Option(
+            metavar="1-100",
+            min=1,
+            max=100,
+            help="JPEG/WebP quality (JPEG: full colour resolution, 4:4:4, at 90 and above, as "
+            "ImageMagick).",
+        ),
     ] = 95,
     fmt: FormatOption = None,
     json_out: JsonOption = False,

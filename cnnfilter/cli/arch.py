@@ -313,7 +313,8 @@ def receptive_field(
             fields, image, layer, _unit(unit) if unit is not None else None, output, fmt=fmt,
             force=force, max_pixels=max_pixels, fit=Fit(fit).value,
         )  # fmt: skip
-    for warning in fields.warnings:  # after the drawing, so that its errors stand alone
+    warnings = fields.warnings if image is None else fields.warnings_through(layer)
+    for warning in warnings:  # after the drawing, so that its errors stand alone
         notes.warn(f"Warning: {warning}")
     if image is not None:
         notes(_drawn_line(drawn))

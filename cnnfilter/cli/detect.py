@@ -30,7 +30,8 @@ Method = choice_enum("Method", RESPONSE_METHODS)
 
 _METHOD_HELP = choices_help(
     RESPONSE_METHODS,
-    "raw is the article's 6600; ncc: 1.0 = exact copy, 0 where the template or window is flat.",
+    "raw (the default) is the article's 6600; ncc: 1.0 = exact copy, 0 where the template or "
+    "window is flat.",
 )
 
 
@@ -55,7 +56,7 @@ def detect(
             help="Pattern cut from an image (PNG...); colour templates need a colour image.",
         ),
     ] = None,
-    method: Annotated[Method, typer.Option(help=_METHOD_HELP)] = Method["raw"],
+    method: Annotated[Method | None, typer.Option(help=_METHOD_HELP, show_default=False)] = None,
     top: Annotated[int, typer.Option(metavar="N", min=1, help="How many peaks to report.")] = 10,
     min_distance: Annotated[
         int | None,
@@ -125,12 +126,15 @@ def detect(
     notes = Notes.of(quiet=quiet, verbose=verbose)
     found = run_detect(
         image, kernel=kernel, kernel_file=kernel_file, template=template,
-        method=Method(method).value, top=top, min_distance=min_distance, threshold=threshold,
+        method="raw" if method is None else Method(method).value, top=top,
+        min_distance=min_distance, threshold=threshold,
         heatmap=heatmap, overlay=overlay, raw=raw, same_size=same_size, pad_value=pad_value,
         force=force, max_pixels=max_pixels,
         frame=frame,
     )  # fmt: skip
     notes(_run_line(found, str(image)))
+    if template is not None and method is None:  # --method not given
+        notes(_RAW_TEMPLATE_NOTE)
     notes.detail(f"method plan: {found.report['plan'] or 'none (flat template)'}")
     for line in found.notes:
         notes(line)
@@ -138,6 +142,14 @@ def detect(
         emit_json(found.report)  # NaN/inf as null: strict JSON
     else:
         _print_peaks(found, top)
+
+
+#: A template run on the default method: raw sums rank bright places first, not copies.
+_RAW_TEMPLATE_NOTE = (
+    "note: --method raw (the default) is a plain sum of products, highest where the image is "
+    "bright; --method ncc scores each place by its likeness to the template (1.0: an exact "
+    "copy)"
+)
 
 
 def _run_line(found, image: str) -> str:

@@ -113,7 +113,10 @@ def registry_tables(doc: dict) -> list:
     from cnnfilter.cli._tables import Rows
     from cnnfilter.kernels import format_number
 
-    table = Rows(title="Named kernels (written for convolution)", title_justify="left")
+    table = Rows(
+        title="Named kernels (written for convolution; NAME:PARAMS: the size with the defaults)",
+        title_justify="left",
+    )
     for col in ("name", "size", "sum", "separable", "what", "source"):
         table.add_column(col, justify="right" if col == "sum" else "left")
     for entry in doc["kernels"]:
@@ -126,8 +129,8 @@ def registry_tables(doc: dict) -> list:
             entry["source"],
         )
     other = Rows(
-        title="Names from other tools (same result as the tool under apply's default "
-        "convolution, with the boundary named)",
+        title="Names from other tools (apply's default convolution gives the tool's result "
+        "with the --boundary the convention names)",
         title_justify="left",
     )
     for col in ("name", "tool", "what", "convention"):

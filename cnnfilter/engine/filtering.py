@@ -124,7 +124,24 @@ def filter_geometry(
     return FilterGeometry(rows, cols)
 
 
+def _check_not_text(image: np.ndarray, kernel: np.ndarray) -> None:
+    """A name or a path where an array belongs: say which function turns it into one."""
+    if image.dtype.kind in "USO" and image.ndim == 0:
+        raise UsageError(
+            f"image={str(image)!r} is text, not an array: read the file first,"
+            f" image=cnnfilter.read_image({str(image)!r}).pixels"
+        )
+    if kernel.dtype.kind in "USO" and kernel.ndim == 0:
+        raise UsageError(
+            f"kernel={str(kernel)!r} is text, not an array: pass its weights,"
+            f" kernel=cnnfilter.kernel({str(kernel)!r})"
+        )
+    if kernel.dtype.kind not in "biuf":  # complex weights would lose their imaginary part
+        raise UsageError(f"kernel dtype must be boolean, integer or float, got {kernel.dtype}")
+
+
 def _check_inputs(image: np.ndarray, kernel: np.ndarray, channels: str) -> None:
+    _check_not_text(image, kernel)
     if image.ndim not in (2, 3) or image.size == 0:
         raise UsageError(f"image must have shape (H, W) or (H, W, C), got {image.shape}")
     if kernel.ndim not in (2, 3) or kernel.size == 0:
@@ -524,7 +541,10 @@ def correlate(
     Raises:
         UsageError (a ValueError): bad shapes, NaN/inf in the kernel, a 3-D
             kernel whose depth is not the image's channel count, unknown
-            boundary or padding, or an empty output.
+            boundary or padding, or an empty output; a kernel name or a file
+            name where an array belongs (the message names
+            :func:`cnnfilter.kernel` or :func:`cnnfilter.read_image`); a
+            complex, text or object array.
 
     >>> img = np.arange(5.0)[np.newaxis, :]
     >>> correlate(img, np.array([[1.0, 0.0, -1.0]]), boundary="edge")

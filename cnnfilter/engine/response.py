@@ -34,10 +34,16 @@ centre is image pixel ``(r + (kh - 1) / 2, c + (kw - 1) / 2)``.
   ``1e-6`` times the value range of the image (float images, masks).
 
   **Mask.** A template's alpha weights the windows with OpenCV's masked
-  formula (:func:`_masked_terms`).
+  formula (:func:`_masked_terms`); the map's cells are the same windows as
+  without a mask (top-left pixel ``(r, c)``, whatever part is opaque).
+  Its sums are correlations of the whole image, so a near-flat window far
+  from the image's mean loses digits: error below ``eps * (range / s)^2``
+  (``s`` the window's weighted standard deviation), 1e-9 where ``s > range
+  / 1000``, ~1e-6 for ``s = 1`` in a full 16-bit range
+  (tests/engine/test_masked_ncc_reference.py).
 
-  **Precision.** Everything runs in float64: the values are within ~1e-9
-  of the exact coefficient on every window, near-flat ones, large offsets
+  **Precision.** Everything runs in float64: without a mask the values are
+  within ~1e-9 of the exact coefficient on every window, near-flat ones, large offsets
   (1e4 + small detail) and 16-bit ranges included (checked against a
   window-by-window two-pass reference in tests/engine/test_ncc_precision.py).
   OpenCV's float32 ``matchTemplate`` errs by up to 0.17 there (measured by
@@ -511,13 +517,24 @@ def _masked_terms(data: np.ndarray, tmpl: np.ndarray, weights: np.ndarray, metho
         method = method.method
     shape = (data.shape[0] - tmpl.shape[0] + 1, data.shape[1] - tmpl.shape[1] + 1)
     numerator, var = np.zeros(shape), np.zeros(shape)
+    plans: dict = {}
+
+    def corr(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+        # one plan per distinct kernel: the mask is the same in every channel, and each
+        # plan's rank-1 check is an SVD (12 plans for an RGB soft mask otherwise; under
+        # load one SVD of 64 x 64 took 90-150 ms on 2-thread OpenBLAS)
+        key = k.tobytes()
+        if key not in plans:
+            plans[key] = plan_method(k, method=method, dtype=np.float64)
+        return _corr64(x, k, plans[key])
+
     for c in range(data.shape[2]):
         x = data[:, :, c].astype(np.float64)
         x -= x.mean()
-        ibar = _corr64(x, a[:, :, c], method) / sa[c]
-        mb = ibar * sa[c] if binary else _corr64(x, b[:, :, c], method)
-        numerator += _corr64(x, u[:, :, c], method) - ibar * u[:, :, c].sum()
-        var += _corr64(x * x, b[:, :, c], method) - 2 * ibar * mb + ibar * ibar * sb[c]
+        ibar = corr(x, a[:, :, c]) / sa[c]
+        mb = ibar * sa[c] if binary else corr(x, b[:, :, c])
+        numerator += corr(x, u[:, :, c]) - ibar * u[:, :, c].sum()
+        var += corr(x * x, b[:, :, c]) - 2 * ibar * mb + ibar * ibar * sb[c]
     np.maximum(var, 0.0, out=var)
     return numerator, var, tt, plan
 

@@ -90,8 +90,7 @@ def output_target(path: str | Path) -> OutputTarget:
         raise UsageError(f"output {name!r} cannot be used: {exc.strerror or exc}") from None
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise UsageError(
-            f"output {name!r} is a folder; give a file name ({name.rstrip('/')}/result.png) "
-            f"or a pattern such as '{name.rstrip('/')}/{{stem}}.png'"
+            f"output {name!r} is a folder; give a file name ({name.rstrip('/')}/result.png)"
         )
     if st is not None and (stat.S_ISBLK(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
         kind = "a block device" if stat.S_ISBLK(st.st_mode) else "a socket"

@@ -60,12 +60,21 @@ def check_output_path(output: Path, inputs: list, *, force: bool) -> None:
 
     Raises:
         UsageError: the output is an input, a folder, a block device, a name
-            too long, or exists and ``force`` is false.
+            too long, holds one of apply's ``{stem}`` placeholders, or exists and
+            ``force`` is false.
     """
+    import re
+
     from cnnfilter import imageio
 
     if str(output) == STDIO:
         return
+    pattern = re.search(r"\{(stem|name|ext|parent|kernel)\}", str(output))
+    if pattern is not None:  # apply's output patterns; elsewhere a literal '{stem}.png'
+        raise UsageError(
+            f"output {str(output)!r} holds {pattern[0]}, a pattern only apply fills (one output "
+            "per input); give a name without it"
+        )
     target = imageio.output_target(output)
     for item in inputs:
         source, role = item if isinstance(item, tuple) else (item, "input image")

@@ -534,6 +534,8 @@ def plan_inputs(
         if images[0] != STDIO and path.is_dir():
             _refuse_folder_to_one_output(images[0], output)
         imageio.check_input_file(images[0])
+        if output != STDIO and os.path.isdir(output):  # (no OSError on a name too long)
+            _refuse_folder_as_file(output)
         output_format(output, fmt)
         imageio.check_format_matches(output, fmt)
         return None
@@ -555,6 +557,16 @@ def _extension(fmt: str) -> str:
     if fmt in _EXTENSIONS:
         return _EXTENSIONS[fmt]
     return next(e for e, f in sorted(imageio.IMAGE_EXTENSIONS.items()) if f == fmt).lstrip(".")
+
+
+def _refuse_folder_as_file(output: str) -> None:
+    """``-o results`` naming an existing folder: apply can also write into it (``results/``)."""
+    name = output.rstrip("/" + os.sep) or output
+    raise UsageError(
+        f"output {output!r} is a folder; give a file name ({name}/result.png), the folder "
+        f"with a '/' ({name}/: the result keeps the input's name) or a pattern such as "
+        f"'{name}/{{stem}}.png'"
+    )
 
 
 def _refuse_folder_to_one_output(folder: str, output: str) -> None:

@@ -7,6 +7,7 @@ every form the commands print (JSON document, CSV records, table rows);
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def parse_input(text: str, *, channels_first: bool = False):
     if a <= 4 and b > 4 and c > 4:
         raise UsageError(
             f"input={text!r} looks channels-first (CxHxW); write {b}x{c}x{a} "
-            "(height x width x channels) or add channels_first=True (--channels-first)"
+            "(height x width x channels) or add channels_first=True"
         )
     return Shape(a, b, c)
 
@@ -239,6 +240,23 @@ class Fields:
     @property
     def warnings(self) -> tuple[str, ...]:
         return self.model_warnings + tuple(self.fields.warnings)
+
+    def warnings_through(self, layer: str) -> tuple[str, ...]:
+        """The warnings that concern ``layer`` or a layer before it (walk order).
+
+        A drawing of one unit of ``conv5_3`` need not say that ``fc6``, further on,
+        sees past the input. Warnings that name no layer are all kept.
+        """
+        names = [row.step.layer.name for row in self.fields.rows]
+        if layer not in names:
+            return self.warnings
+        later = set(names[names.index(layer) + 1 :])
+        kept = []
+        for warning in self.fields.warnings:
+            named = re.match(r"layer '([^']*)'", warning)
+            if named is None or named[1] not in later:
+                kept.append(warning)
+        return self.model_warnings + tuple(kept)
 
     @property
     def report(self) -> dict:

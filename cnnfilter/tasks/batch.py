@@ -448,13 +448,14 @@ def split_existing(
         return list(jobs), []
     if not skip_existing:
         first = str(existing[0].target)
-        what = (
-            f"output {first!r} already exists"
+        what, them = (
+            (f"output {first!r} already exists", "it")
             if len(existing) == 1
-            else f"{len(existing)} outputs already exist (the first: {first!r})"
+            else (f"{len(existing)} outputs already exist (the first: {first!r})", "them")
         )
         raise UsageError(
-            f"{what}; add --skip-existing to keep them or --force to replace them; nothing was run"
+            f"{what}; add --skip-existing to keep {them} or --force to replace {them}; "
+            "nothing was run"
         )
     from dataclasses import replace
 

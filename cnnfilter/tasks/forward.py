@@ -471,7 +471,8 @@ def _weight_notes(w: Weights, init: str | None, seed: int, unused: list[str]) ->
     if w.initialised:
         named = w.initialised if len(w.initialised) <= 6 else [*w.initialised[:5], "..."]
         notes.append(
-            f"random {init} weights (seed {seed}) for {len(w.initialised)} layer(s): "
+            f"random {init} weights (seed {seed}; biases 0, normalisation layers the identity) for "
+            f"{len(w.initialised)} layer(s): "
             f"{', '.join(named)} (summary.json: weights.initialised)"
         )
     if unused:

@@ -192,6 +192,28 @@ def test_receptive_field_picture(tmp_path):
     assert np.asarray(Image.open(tmp_path / "c.png")).shape[0] > 18 + 512  # grew for the padding
 
 
+def test_a_drawing_warns_only_about_the_drawn_layer_and_those_before_it(tmp_path):
+    """README's conv5_3 drawing said that fc6, three layers on, sees past the input."""
+    photo = ROOT / "samples" / "astronaut.png"
+    exceeds = "Warning: layer 'fc6': its receptive field (404 x 404) already exceeds"
+    args = ["receptive-field", ARCH / "vgg16.yaml", "--image", photo]
+    conv = run(*args, "--layer", "conv5_3", "-o", tmp_path / "a.png")
+    assert conv.exit_code == 0, conv.stderr
+    assert conv.stderr.startswith("layer conv5_3 unit (7, 7): ") and "Warning" not in conv.stderr
+    for layer in ("fc6", "fc8"):  # the warned layer itself, and one after it
+        dense = run(*args, "--layer", layer, "-o", tmp_path / f"{layer}.png")
+        assert dense.exit_code == 0, dense.stderr
+        assert dense.stderr.startswith(exceeds)
+    assert exceeds in run("receptive-field", ARCH / "vgg16.yaml").stderr  # the table: all
+    # a residual network: the stride-2 shortcut's warning from that layer on, not before
+    resnet = ["receptive-field", ARCH / "resnet18.yaml", "--image", photo]
+    before = run(*resnet, "--layer", "layer2.0.conv1", "-o", tmp_path / "r1.png")
+    at = run(*resnet, "--layer", "layer2.0.downsample.0", "-o", tmp_path / "r2.png")
+    assert before.exit_code == 0 and at.exit_code == 0, before.stderr + at.stderr
+    assert "Warning" not in before.stderr
+    assert at.stderr.startswith("Warning: layer 'layer2.0.downsample.0': 28 of 56 input rows")
+
+
 def test_picture_refuses_to_overwrite_without_force(tmp_path):
     out = tmp_path / "rf.png"
     out.write_bytes(b"keep")

@@ -25,6 +25,14 @@ def test_params_list_names_every_builtin():
     names = [line.split()[0] for line in out.splitlines()]
     assert {"resnet50", "efficientnet_b0", "googlenet", "convnext_tiny", "lenet5"} <= set(names)
     assert re.search(r"^resnet50 +ResNet-50 as in torchvision", out, re.M)
+    # each description is its file's first sentence, whole even when it spans lines
+    alexnet = next(line for line in out.splitlines() if line.startswith("alexnet "))
+    assert alexnet.split(None, 1)[1] == (
+        'AlexNet as in torchvision.models.alexnet (the "one weird trick" variant, '
+        "Krizhevsky 2014): 61,100,840 parameters; 0.71 G multiply-accumulates."
+    )
+    descriptions = [line.split(None, 1)[1] for line in out.splitlines()]
+    assert all(d.endswith(".") for d in descriptions), descriptions
 
 
 def test_an_unknown_name_suggests_the_closest_builtins():
@@ -49,8 +57,10 @@ def test_input_override_resizes_a_builtin():
 def test_a_channels_first_input_value_is_refused_with_the_channels_last_form():
     result = run("params", "resnet50", "--input", "3x224x224")
     assert result.exit_code == 2
-    assert "write 224x224x3 (height x width x channels) or add" in result.stderr
-    assert "--channels-first" in result.stderr
+    assert result.stderr.strip() == (
+        "Error: --input 3x224x224 looks channels-first (CxHxW); write 224x224x3"
+        " (height x width x channels) or add --channels-first"
+    )
 
 
 def test_a_channels_first_file_is_refused(tmp_path):

@@ -64,6 +64,27 @@ def test_template_from_a_real_photo_is_found_with_ncc_1(samples, tmp_path):
     assert doc["min_distance"] == 16
 
 
+def test_a_template_on_the_default_raw_method_gets_a_note_naming_ncc(samples):
+    """coin.png's exact copy ranks 3rd by raw sums (bright coins win): say what ncc does."""
+    coin = samples / "crops" / "coin.png"
+    plain = run(samples / "coins.png", "--template", coin, "--top", "3")
+    assert plain.exit_code == 0, plain.stderr
+    assert plain.stderr.splitlines()[1] == (
+        "note: --method raw (the default) is a plain sum of products, highest where the image "
+        "is bright; --method ncc scores each place by its likeness to the template (1.0: an "
+        "exact copy)"
+    )
+    ranks = [line.split() for line in plain.stdout.splitlines()[2:5]]
+    assert ["3", "105", "95"] == ranks[2][:3]  # the copy itself is only third by raw sums
+    for chosen in (["--method", "raw"], ["--method", "ncc"]):  # a method given: no note
+        told = run(samples / "coins.png", "--template", coin, "--top", "3", *chosen)
+        assert told.exit_code == 0 and "note:" not in told.stderr, told.stderr
+    kernel = run(samples / "coins.png", "-k", "curve", "--top", "3")  # the article's raw use
+    assert kernel.exit_code == 0 and "note:" not in kernel.stderr
+    quiet = run(samples / "coins.png", "--template", coin, "--top", "3", "-q")
+    assert quiet.stderr == ""
+
+
 def test_pictures_and_raw_map_are_written(samples, tmp_path):
     heat, over, raw = tmp_path / "heat.png", tmp_path / "over.png", tmp_path / "resp.npy"
     result = run(

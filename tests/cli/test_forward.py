@@ -54,7 +54,10 @@ def test_init_and_weights_layout_options(tmp_path):
                "--seed", "3", "--json")  # fmt: skip
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["weights"]["initialised"] == ["c1"]
-    assert "random glorot weights (seed 3) for 1 layer(s): c1 (summary.json" in r.stderr
+    assert (
+        "random glorot weights (seed 3; biases 0, normalisation layers the identity) for "
+        "1 layer(s): c1 (" in r.stderr
+    )
     w = np.ones((3, 3, 1, 2), dtype=np.float32)  # Keras (kh, kw, in, out)
     np.savez(tmp_path / "w.npz", **{"c1.weight": w, "c1.bias": np.zeros(2, np.float32)})
     r = invoke("forward", arch, "samples/camera.png", "-o", tmp_path / "k", "--weights",
@@ -97,8 +100,9 @@ def test_a_long_init_list_is_shortened_on_stderr_and_whole_in_the_summary(tmp_pa
     arch.write_text("input: [8, 8, 1]\nlayers:\n" + convs)
     r = invoke("forward", arch, "samples/crops/coin.png", "-o", tmp_path / "m", "--init", "he")
     assert r.exit_code == 0, r.stderr
-    assert "random he weights (seed 0) for 8 layer(s): c0, c1, c2, c3, c4, ... (summary.json" in (
-        r.stderr
-    )
+    assert (
+        "random he weights (seed 0; biases 0, normalisation layers the identity) for 8 layer(s): "
+        "c0, c1, c2, c3, c4, ... (summary.json"
+    ) in r.stderr
     summary = json.loads((tmp_path / "m" / "summary.json").read_text())
     assert summary["weights"]["initialised"] == [f"c{i}" for i in range(8)]

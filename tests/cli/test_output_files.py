@@ -373,9 +373,28 @@ def test_existing_folder_as_output_asks_for_a_file_name_or_pattern(photo, tmp_pa
     for args in ((), ("--force",)):
         line = one_error_line(invoke("apply", photo, "-k", "box", "-o", folder, *args))
         assert line == (
-            f"Error: output '{folder}' is a folder; give a file name ({folder}/result.png) "
-            f"or a pattern such as '{folder}/{{stem}}.png'"
+            f"Error: output '{folder}' is a folder; give a file name ({folder}/result.png), "
+            f"the folder with a '/' ({folder}/: the result keeps the input's name) or a "
+            f"pattern such as '{folder}/{{stem}}.png'"
         )
+    written = invoke("apply", photo, "-k", "box", "-o", f"{folder}/", "-q")  # as it suggests
+    assert written.exit_code == 0, written.stderr
+    assert sorted(os.listdir(folder)) == [photo.name]
+
+
+def test_a_one_file_command_asks_for_a_file_name_only(photo, tmp_path):
+    """pool writes one file: it wrote a literal '{stem}.png' when told to use that pattern."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    line = one_error_line(invoke("pool", photo, "--size", "2", "-o", folder))
+    assert line == f"Error: output '{folder}' is a folder; give a file name ({folder}/result.png)"
+    pattern = f"{folder}/{{stem}}.png"
+    line = one_error_line(invoke("pool", photo, "--size", "2", "-o", pattern))
+    assert line == (
+        f"Error: output '{pattern}' holds {{stem}}, a pattern only apply fills (one output per "
+        "input); give a name without it"
+    )
+    assert os.listdir(folder) == []
 
 
 def test_stdin_can_feed_only_one_input(photo):

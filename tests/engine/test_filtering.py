@@ -558,6 +558,31 @@ def test_bad_shapes_are_refused(image, kernel, match):
         correlate(image, kernel)
 
 
+def test_a_kernel_name_or_a_file_name_in_place_of_an_array_says_which_function_to_call():
+    """A new user's first try, ``convolve(photo, "sobel-x")``: the message gives the fix."""
+    with pytest.raises(UsageError) as name:
+        convolve(np.ones((5, 5)), "sobel-x")
+    assert str(name.value) == (
+        "kernel='sobel-x' is text, not an array: pass its weights,"
+        " kernel=cnnfilter.kernel('sobel-x')"
+    )
+    with pytest.raises(UsageError) as path:
+        correlate("photo.png", np.ones((3, 3)))
+    assert str(path.value) == (
+        "image='photo.png' is text, not an array: read the file first,"
+        " image=cnnfilter.read_image('photo.png').pixels"
+    )
+
+
+@pytest.mark.parametrize("weights", [np.array([[1 + 1j]]), np.array([[None]]), np.array([["1"]])])
+def test_a_kernel_of_other_than_real_numbers_is_refused(weights):
+    # complex weights were cast to float32 with their imaginary part silently dropped
+    message = f"kernel dtype must be boolean, integer or float, got {weights.dtype}"
+    with pytest.raises(UsageError) as refused:
+        correlate(np.ones((5, 5)), weights)
+    assert str(refused.value) == message
+
+
 def test_choose_method_threshold():
     # DIRECT_MAX_TAPS = 196, measured (see cnnfilter/engine/filtering.py)
     assert choose_method("auto", (14, 14)) == "direct"

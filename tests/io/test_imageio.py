@@ -335,7 +335,8 @@ def test_refuses_to_clobber_without_force(tmp_path, gray):
 
 
 def test_refuses_directories_and_missing_folders(tmp_path, gray):
-    with pytest.raises(UsageError, match=r"is a folder; give a file name .* or a pattern"):
+    # a file name only: write_image (and pool, detect ...) write one file, no {stem} pattern
+    with pytest.raises(UsageError, match=r"is a folder; give a file name \(.*/result\.png\)$"):
         write_image(tmp_path, gray, fmt="png")
     with pytest.raises(UsageError, match=r"output folder '.*nope' does not exist"):
         write_image(tmp_path / "nope" / "out.png", gray)

@@ -295,8 +295,8 @@ def test_existing_output_without_flags_stops_before_anything_runs(photos, tmp_pa
     result = invoke("apply", photos, "-k", "box", "-o", f"{out}/")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        f"Error: output '{out}/coins.png' already exists; add --skip-existing to keep them "
-        "or --force to replace them; nothing was run"
+        f"Error: output '{out}/coins.png' already exists; add --skip-existing to keep it "
+        "or --force to replace it; nothing was run"
     )
     assert sorted(os.listdir(out)) == ["coins.png"]
 

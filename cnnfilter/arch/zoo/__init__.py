@@ -9,6 +9,7 @@ its published ``GFLOPS`` (tests/arch/test_zoo.py).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 __all__ = ["describe", "names", "path"]
@@ -39,9 +40,23 @@ def path(name: str) -> Path | None:
 
 
 def describe(name: str) -> str:
-    """The first comment line of the built-in ``name`` (its one-line description)."""
-    with path(name).open(encoding="utf-8") as lines:  # read up to that line only
+    """The first sentence of the built-in ``name``'s opening comment (its description),
+    its lines joined: the first line alone stopped mid-sentence (``alexnet``: "... (the
+    "one weird trick" variant,")."""
+    words: list[str] = []
+    with path(name).open(encoding="utf-8") as lines:  # read up to that sentence only
         for line in lines:
-            if line.startswith("#"):
-                return line.lstrip("# ").strip()
-    return ""
+            if not line.startswith("#"):
+                if words:
+                    break
+                continue
+            words.append(line.lstrip("# ").strip())
+            if words[-1].endswith(".") or _SENTENCE_END.search(words[-1]):
+                break
+    text = " ".join(w for w in words if w)
+    end = _SENTENCE_END.search(text)
+    return text[: end.start() + 1] if end else text
+
+
+#: a full stop, then the capital of the next sentence ("et al. 2015" goes on)
+_SENTENCE_END = re.compile(r"\.\s+(?=[A-Z])")
