@@ -9,7 +9,8 @@ front over the library: :func:`pool2d` takes the layer's settings as keywords,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,11 +119,33 @@ def _network(arch: str | Path | Mapping[str, Any] | Network) -> Network:
     if isinstance(arch, Mapping):
         import yaml
 
-        return parse_network(yaml.safe_dump(dict(arch), sort_keys=False), source="<dict>")
+        text = yaml.safe_dump(_plain(dict(arch)), sort_keys=False)
+        return parse_network(text, source="<dict>")
     if isinstance(arch, str | Path):
         return load_network(_builtin(arch))
     raise TypeError(
         f"arch must be a file path, a built-in name, a dict or a Network, got {type(arch).__name__}"
+    )
+
+
+def _plain(value: Any) -> Any:
+    """``value`` (an arch dict's content) with NumPy numbers and arrays as Python ones, so
+    that ``yaml.safe_dump`` writes them (``np.int64(3)`` from a shape, an inline kernel).
+
+    Raises:
+        TypeError: a value YAML cannot write as plain data (naming its type).
+    """
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # a NumPy scalar or array
+        return _plain(value.tolist())
+    raise TypeError(
+        f"arch holds a value of type {type(value).__name__} ({value!r}); an arch dict holds "
+        "plain values: numbers, strings, lists and dicts"
     )
 
 
@@ -137,7 +160,16 @@ def _builtin(arch: str | Path) -> str | Path:
     from cnnfilter.arch.names import close_names
 
     text = str(arch)
-    if Path(text).exists() or text.endswith((".yaml", ".yml")):
+    if not text.strip():  # '' is the current folder to pathlib
+        raise UsageError(
+            f"arch={text!r} is empty; give an arch.yaml file or a built-in architecture's "
+            "name (cnnfilter params --list)"
+        )
+    try:
+        exists = Path(text).exists()
+    except OSError:  # a name too long for the file system: no file, maybe no built-in
+        exists = False
+    if exists or text.endswith((".yaml", ".yml")):
         return arch
     found = zoo.path(text)
     if found is None:
@@ -241,13 +273,16 @@ def forward(
     Raises:
         UsageError (a ValueError): a malformed layer stack or one whose shapes
             do not fit ``image``; ``image`` a file name (read it with
-            :func:`read_image`), not 2-D or 3-D, not real numbers, or holding
-            NaN or inf; a weight array of the wrong shape (with the
+            :func:`read_image`), not 2-D or 3-D, ragged, not real numbers, or
+            holding NaN or inf; a weight array of the wrong shape (with the
             shape the layer needs) or not finite; a layer without weights and
             no ``init`` (naming the array and, for a misspelt key, the array it
-            probably is); an unknown name in ``layers`` (with the closest);
+            probably is), or a misspelt key whose layer ``init`` filled; an
+            unknown name in ``layers`` (with the closest);
             an unknown ``layout`` or ``init``; a negative ``seed``.
-        TypeError: ``arch`` or ``weights`` of another type.
+        TypeError: ``arch``, ``weights``, ``image`` (None, bytes), ``layers`` or
+            ``seed`` of another type; an arch dict holding a value that is not plain
+            data (NumPy numbers and arrays are taken as Python ones).
 
     >>> import numpy as np
     >>> net = {"input": [4, 4, 1], "layers": [
@@ -273,30 +308,84 @@ def forward(
     x = _image_array(image)
     network = dataclasses.replace(_network(arch), input=Shape(*x.shape))
     trace(network)  # every shape error before any work
+    names = _layer_names(layers)
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
     w = Weights(_given_weights(weights, layout), init, seed, layout=layout)
-    names = [layers] if isinstance(layers, str) else None if layers is None else list(layers)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # documented: inf
-        return feature_maps(network, x, w, layers=names)
+        maps = feature_maps(network, x, w, layers=names)
+    _refuse_misspelt(w, init)
+    return maps
+
+
+def _refuse_misspelt(w, init: str | None) -> None:
+    """Refuse a given array no layer read that is probably the misspelt name of one that
+    ``init`` filled with random values (the command notes it; a caller would not know).
+
+    Raises:
+        UsageError: naming the array, the layer and the name it probably meant.
+    """
+    import difflib
+
+    for key in w.unused():
+        meant = w.meant(key)
+        layer, given = (meant or "").rpartition(".")[0], key.rpartition(".")[0]
+        near = difflib.SequenceMatcher(None, given, layer).ratio() >= 0.6  # conv_1, conv1
+        if layer in w.initialised and (given == layer or given not in w.layer_names and near):
+            raise UsageError(
+                f"weights: array {key!r} is unused and layer {layer!r} got init={init!r} "
+                f"random weights instead; did you mean {meant!r}? rename it"
+            )
+
+
+def _layer_names(layers) -> list[str] | None:
+    """``layers`` of :func:`forward` as a list of names, or None.
+
+    Raises:
+        TypeError: neither a name nor an iterable of names.
+    """
+    if layers is None or isinstance(layers, str):
+        return None if layers is None else [layers]
+    if not isinstance(layers, Iterable):
+        raise TypeError(
+            f"layers must be a layer name or a list of names, got {type(layers).__name__}"
+        )
+    names = list(layers)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(
+                f"layers must be a layer name or a list of names, got {name!r} "
+                f"({type(name).__name__}) in the list"
+            )
+    return names
 
 
 def _image_array(image) -> np.ndarray:
     """``image`` as float32 ``(H, W, C)``; see :func:`forward` for the rules."""
     import numpy as np
 
-    arr = np.asarray(image)
-    if arr.ndim == 0 and isinstance(image, str | Path):
+    if isinstance(image, str | Path):
         raise UsageError(
             f"image={str(image)!r} is a file name, not an array: read it first, photo ="
             f" cnnfilter.read_image({str(image)!r}), and pass photo.pixels / photo.max_value"
             " (0..1, as the command reads a photo)"
         )
+    if image is None or isinstance(image, bytes):
+        raise TypeError(
+            f"image must be an array of shape (H, W, C) or (H, W), got {type(image).__name__}"
+        )
+    try:
+        arr = np.asarray(image)
+    except ValueError as e:  # a ragged nested list
+        raise UsageError(f"image is not a rectangular array of numbers ({e})") from None
     if arr.ndim not in (2, 3) or 0 in arr.shape:
         raise UsageError(
             f"image has shape {arr.shape}; forward takes (H, W, C) or (H, W), none of them 0"
         )
     if arr.dtype.kind not in "iuf":
         raise UsageError(f"image holds {arr.dtype} values; give real numbers (integers or floats)")
-    x = arr.astype(np.float32)
+    with np.errstate(over="ignore"):  # a value beyond float32's range: inf, refused below
+        x = arr.astype(np.float32)
     if not np.isfinite(x).all():
         raise UsageError(
             "image holds NaN or inf (or values beyond float32's range); every later map would "

@@ -187,3 +187,73 @@ def test_a_bad_arch_is_named():
     too_small = {"input": [2, 2, 1], "layers": [{"conv2d": {"filters": 1, "kernel_size": 5}}]}
     with pytest.raises(cnnfilter.UsageError, match="conv2d_1"):
         cnnfilter.forward(too_small, np.zeros((2, 2)), init="he")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"image": [[0.0, 1.0], [2.0]]}, cnnfilter.UsageError,
+         r"image is not a rectangular array of numbers"),
+        ({"image": None}, TypeError, r"image must be an array.*got NoneType"),
+        ({"image": np.full((6, 7, 3), 1e39)}, cnnfilter.UsageError,
+         r"image holds NaN or inf \(or values beyond float32's range\)"),
+        ({"init": "he", "layers": 3}, TypeError,
+         r"layers must be a layer name or a list of names, got int"),
+        ({"init": "he", "layers": ["act", 3]}, TypeError,
+         r"layers must be a layer name or a list of names, got 3 \(int\) in the list"),
+        ({"init": "he", "seed": 1.5}, TypeError, r"seed must be an integer, got float"),
+        ({"init": "he", "seed": "1"}, TypeError, r"seed must be an integer, got str"),
+    ],
+)  # fmt: skip
+def test_an_odd_python_value_is_one_error_naming_its_parameter(kwargs, error, message):
+    # the image of 1e39 overflowed float32 with a RuntimeWarning first (an error under
+    # pytest's warnings-as-errors, a stray line for a user); the others ended in NumPy's or
+    # Python's own TypeError/ValueError, not naming the parameter
+    kwargs = {"image": np.zeros((6, 7, 3)), **kwargs}
+    with pytest.raises(error, match=message):
+        cnnfilter.forward(TINY, **kwargs)
+
+
+def test_numpy_numbers_and_arrays_in_an_arch_dict_are_plain_values():
+    # np.int64 from a shape or an inline np.ndarray kernel: yaml.safe_dump raised its own
+    # RepresenterError ("cannot represent an object")
+    weight = np.array([1, -1], np.int32).reshape(1, 1, 1, 2)  # (out, in, kh, kw)
+    net = {
+        "input": [np.int64(4), 4, 1],
+        "layers": [
+            {"conv2d": {"name": "edge", "filters": np.int64(1), "kernel_size": (1, 2),
+                        "bias": np.False_, "weight": weight}},
+        ],
+    }  # fmt: skip
+    maps = cnnfilter.forward(net, np.array([[0, 0, 1, 1]] * 4))
+    np.testing.assert_array_equal(maps["edge"][0, :, 0], [0, -1, 0])  # w . x, unflipped
+    odd = {"input": [4, 4, 1], "layers": [{"conv2d": {"filters": object()}}]}
+    with pytest.raises(TypeError, match=r"arch holds a value of type object .*plain"):
+        cnnfilter.forward(odd, np.zeros((4, 4)))
+
+
+def test_an_empty_arch_name_is_named():
+    # '' is the current folder to pathlib: the error said ".: cannot read the layer file"
+    with pytest.raises(cnnfilter.UsageError, match=r"arch='' is empty"):
+        cnnfilter.forward("", np.zeros((8, 8, 3)))
+    # Path.exists() raised OSError "File name too long"
+    with pytest.raises(cnnfilter.UsageError, match=r"arch='rrrr.* is neither a layer file"):
+        cnnfilter.forward("r" * 300, np.zeros((8, 8, 3)))
+
+
+def test_a_misspelt_weight_is_refused_rather_than_replaced_by_init():
+    # with init=, 'conv.weigth' was left unused and 'conv' silently got random weights (the
+    # command says so in a note; a Python caller had no way to know)
+    given = {"conv.weigth": np.ones((2, 3, 3, 3))}
+    with pytest.raises(
+        cnnfilter.UsageError,
+        match=r"weights: array 'conv.weigth' is unused and layer 'conv' got init='he' random "
+        r"weights instead; did you mean 'conv.weight'\? rename it",
+    ):
+        cnnfilter.forward(TINY, np.zeros((6, 7, 3)), weights=given, init="he")
+    with pytest.raises(cnnfilter.UsageError, match=r"'conv1.weight' is unused .*'conv.weight'"):
+        cnnfilter.forward(TINY, np.zeros((6, 7, 3)), weights={"conv1.weight": 1}, init="he")
+    # an array of a layer the arch does not have stays allowed (a state_dict of a larger net)
+    extra = {"fc.weight": np.ones((10, 4))}
+    maps = cnnfilter.forward(TINY, np.zeros((6, 7, 3)), weights=extra, init="he")
+    assert list(maps) == ["conv", "act", "pool"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import errno
 import functools
 import os
 import signal
@@ -649,6 +650,17 @@ def refuse_non_finite(options: dict) -> None:
             raise CnnfilterUsageError(f"{shown} must be a finite number, got {value!r}")
 
 
+def _too_long(filename) -> str:
+    """The line for a name the file system refuses as too long (``ENAMETOOLONG``)."""
+    from pathlib import Path
+
+    name = max(Path(os.fsdecode(filename)).parts or ("",), key=lambda p: len(os.fsencode(p)))
+    return (
+        f"the name {name[:40]!r}{'...' if len(name) > 40 else ''} is too long for the file "
+        "system (at most 255 bytes a name): shorten it"
+    )
+
+
 def guarded(func: F) -> F:
     """Run a command body, turning :class:`CnnfilterError` into one stderr line.
 
@@ -659,7 +671,8 @@ def guarded(func: F) -> F:
     Also: SIGTERM and Ctrl-C end the command with one line, exit code 143 or
     130, and no partial output file; a reader of stdout that went away
     (``| head``) ends it quietly with 141, the SIGPIPE convention
-    (:mod:`cnnfilter.cli._streams`).
+    (:mod:`cnnfilter.cli._streams`); a name too long for the file system
+    (``ENAMETOOLONG``, which ``Path.exists()`` raises) is one line, exit 2.
     """
 
     @functools.wraps(func)
@@ -675,6 +688,10 @@ def guarded(func: F) -> F:
             raise typer.Exit(SIGPIPE_EXIT) from None
         except CnnfilterError as exc:
             fail(as_flags(str(exc), known_flags()), exit_code_for(exc))
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG or exc.filename is None:
+                raise
+            fail(_too_long(exc.filename), 2)  # Path.exists() raises it; stdout is not at fault
         except KeyboardInterrupt as exc:
             name = getattr(exc, "signal_name", "SIGINT")
             note(f"Interrupted by {name}; no partial output was left")

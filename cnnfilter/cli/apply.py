@@ -74,7 +74,49 @@ _BOUNDARY_HELP = choices_help(
 def check_magnitude(option: str, value: float, limit: float = 1e20) -> None:
     """Refuse a NaN, infinite or float32-overflowing ``--offset``/``--cval``."""
     if not math.isfinite(value) or abs(value) > limit:
-        raise UsageError(f"{option} must be a finite number within ±{limit:.0e}, got {value:g}")
+        raise UsageError(
+            f"{option} must be a finite number within ±{limit:.0e}, got {_given(value)}"
+        )
+
+
+#: --gamma's upper bound: at 1e6 every value below 0.99999 of the level is black already.
+STRETCH_MAX_GAMMA = 1e6
+
+
+def _given(value: float) -> str:
+    """``value`` as typed, every digit kept: ``100.0001`` (``:g`` wrote 100, in range)."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
+
+
+def _check_stretch(
+    percentile: float, black_percentile: float | None, gamma: float, range_mode: str
+) -> float:
+    """Refuse ``--percentile``, ``--black-percentile`` or ``--gamma`` outside its range;
+    return the black percentile: as given, else its default (75), which a ``--percentile``
+    at or below it refuses under a range that may stretch (0, unused, under the others)."""
+    if not 0 < percentile <= 100:
+        raise UsageError(f"--percentile must be in (0, 100], got {_given(percentile)}")
+    if not 0 < gamma < STRETCH_MAX_GAMMA:
+        raise UsageError(
+            f"--gamma must be above 0 and below {STRETCH_MAX_GAMMA:.0e}, got {_given(gamma)}"
+        )
+    if black_percentile is None:
+        if percentile > STRETCH_BLACK_PERCENTILE:
+            return STRETCH_BLACK_PERCENTILE
+        if range_mode not in ("auto", "stretch"):
+            return 0.0  # unused: no stretch
+        raise UsageError(
+            f"--percentile {_given(percentile)} is not above --black-percentile's default, "
+            f"{_given(STRETCH_BLACK_PERCENTILE)}: give --black-percentile below "
+            f"{_given(percentile)} too (0: no black point)"
+        )
+    if not 0 <= black_percentile < percentile:
+        raise UsageError(
+            f"--black-percentile must be in [0, {_given(percentile)}) (below --percentile), "
+            f"got {_given(black_percentile)}"
+        )
+    return black_percentile
 
 
 @app.command(
@@ -172,13 +214,14 @@ def apply(
         ),
     ] = STRETCH_PERCENTILE,
     black_percentile: Annotated[
-        float,
+        float | None,
         typer.Option(
             metavar="X",
             help="--range stretch: the percentile of |response| drawn as black (the noise "
-            "floor of flat areas; 0 keeps every response above the weakest).",
+            "floor of flat areas; 0 keeps every response above the weakest), below "
+            f"--percentile.  [default: {STRETCH_BLACK_PERCENTILE:g}]",
         ),
-    ] = STRETCH_BLACK_PERCENTILE,
+    ] = None,
     gamma: Annotated[
         float,
         typer.Option(
@@ -288,16 +331,9 @@ def apply(
         parsed_scale, parsed_padding = parse_scale(scale), parse_padding(padding)
         check_magnitude("--offset", offset)
         check_magnitude("--cval", cval)
-        if not 0 < percentile <= 100 or not 0 < gamma < 1e6:
-            raise UsageError(
-                f"--percentile must be in (0, 100] and --gamma > 0, got {percentile:g} and "
-                f"{gamma:g}"
-            )
-        if not 0 <= black_percentile < percentile:
-            raise UsageError(
-                f"--black-percentile must be in [0, {percentile:g}) (below --percentile), "
-                f"got {black_percentile:g}"
-            )
+        black_percentile = _check_stretch(
+            percentile, black_percentile, gamma, RangeMode(range_).value
+        )
         settings = FilterSettings(
             op=Op(op).value, padding=parsed_padding, boundary=boundary, cval=cval,
             stride=parse_ints("--stride", stride), dilation=parse_ints("--dilation", dilation),

@@ -119,6 +119,24 @@ def has_sub_ifd(exif: bytes | None) -> bool:
     return any(tag in parsed for tag in _SUB_IFD_TAGS)
 
 
+def without_empty_sub_ifds(exif: bytes) -> bytes:
+    """``exif`` without its pointers to empty sub-IFDs (Exif, GPS, Interoperability).
+
+    They carry nothing, yet one makes a float TIFF go through Pillow's
+    uncompressed writer (:func:`has_sub_ifd`); ``exif`` itself when it has none.
+    """
+    from PIL import Image
+
+    parsed = Image.Exif()
+    parsed.load(exif)
+    empty = [tag for tag in _SUB_IFD_TAGS if tag in parsed and not parsed.get_ifd(tag)]
+    if not empty:
+        return exif
+    for tag in empty:
+        del parsed[tag]
+    return parsed.tobytes()
+
+
 def meta_of(im, *, exif: bool = True) -> ImageMeta:
     """The metadata of an open Pillow image (read before any transposition).
 
@@ -201,6 +219,11 @@ def _fits(meta: ImageMeta, channels: int) -> ImageMeta:
     return replace(meta, icc=None, notes=(*meta.notes, note))
 
 
+#: The most EXIF bytes (``Exif\0\0`` and the TIFF structure) a JPEG holds: one APP1
+#: marker segment, whose 2-byte length counts itself (Pillow's ``MAX_BYTES_IN_MARKER``).
+JPEG_MAX_EXIF = 65533
+
+
 def save_options(meta: ImageMeta | None, fmt: str, channels: int) -> tuple[dict, list[str]]:
     """Pillow ``save`` keywords carrying ``meta`` into ``fmt``, and notes of what was dropped."""
     if meta is None:
@@ -209,10 +232,16 @@ def save_options(meta: ImageMeta | None, fmt: str, channels: int) -> tuple[dict,
     if fmt in ("PNG", "JPEG", "TIFF", "WEBP"):  # the formats that hold a profile
         meta = _fits(meta, channels)
     options: dict = {}
+    dropped = []
     if meta.icc and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
         options["icc_profile"] = meta.icc
-    if meta.exif and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
-        options["exif"] = meta.exif
+    if meta.exif and fmt == "JPEG" and len(meta.exif) > JPEG_MAX_EXIF:
+        dropped.append(
+            f"EXIF not written: its {len(meta.exif):,} bytes (a large MakerNote?) do not fit "
+            f"in a JPEG's one EXIF segment of {JPEG_MAX_EXIF:,}; write TIFF, PNG or WebP to keep it"
+        )
+    elif meta.exif and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
+        options["exif"] = without_empty_sub_ifds(meta.exif)
     if meta.dpi and fmt in ("PNG", "JPEG", "TIFF", "BMP"):
         options["dpi"] = meta.dpi if fmt != "JPEG" else tuple(round(d) for d in meta.dpi)
     if meta.text and fmt == "PNG":
@@ -222,7 +251,7 @@ def save_options(meta: ImageMeta | None, fmt: str, channels: int) -> tuple[dict,
         for key, value in meta.text.items():
             info.add_itxt(key, value) if not value.isascii() else info.add_text(key, value)
         options["pnginfo"] = info
-    return options, list(meta.notes[read_notes:])
+    return options, [*meta.notes[read_notes:], *dropped]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

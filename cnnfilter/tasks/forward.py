@@ -58,7 +58,7 @@ from cnnfilter.arch.names import check_layer
 from cnnfilter.arch.run import emit_order, run_network
 from cnnfilter.arch.weights import LAYOUTS, Weights, check_seed, weight_arrays
 from cnnfilter.errors import ProcessingError, UsageError
-from cnnfilter.tasks._common import check_finite, check_output_path
+from cnnfilter.tasks._common import STDIO, check_finite, check_output_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -145,7 +145,7 @@ def read_input(photo: str | Path, *, max_pixels: int | None = None) -> np.ndarra
 
     Raises:
         UsageError: as :func:`cnnfilter.imageio.read_image`; a ``.npy`` holding NaN or
-            inf (:func:`cnnfilter.tasks._common.check_finite`).
+            inf (:func:`cnnfilter.tasks._common.check_finite`) or values beyond float32.
         ProcessingError: an unreadable image.
     """
     import numpy as np
@@ -154,10 +154,16 @@ def read_input(photo: str | Path, *, max_pixels: int | None = None) -> np.ndarra
 
     kw = {} if max_pixels is None else {"max_pixels": max_pixels}
     loaded = imageio.read_image(photo, **kw)
-    x = np.asarray(loaded.pixels, dtype=np.float32)
+    check_finite(loaded.pixels, photo)  # NaN/inf would make every later map NaN
+    with np.errstate(over="ignore"):  # a float64 .npy beyond float32: refused just below
+        x = np.asarray(loaded.pixels, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise UsageError(
+            f"{'standard input' if str(photo) == STDIO else repr(str(photo))} holds values "
+            "beyond float32's range (±3.4e38), which forward computes in: scale them down first"
+        )
     if loaded.meta is not None:  # an image file, not a .npy map
         x = x / np.float32(loaded.max_value)
-    check_finite(x, photo)  # NaN/inf would make every later map NaN
     return x[..., None] if x.ndim == 2 else x
 
 
@@ -376,6 +382,10 @@ def forward(
         raise UsageError(
             f"{arch}: forward runs arch.yaml layer files and built-in names; ONNX models run "
             "through cnnfilter.tasks.forward_onnx.forward_any (Keras files are not supported yet)"
+        )
+    if str(arch) == STDIO and str(photo) == STDIO:
+        raise UsageError(
+            "arch and photo are both '-': standard input holds one file; give the other as a file"
         )
     check_seed(seed)
     x = read_input(photo, max_pixels=max_pixels)

@@ -465,3 +465,49 @@ def test_several_kernels_write_one_output_each_or_a_montage(samples, tmp_path):
     line = run_error(2, "apply", samples / "coins.png", "-k", "sobel-x", "-k", "box:3",
                      "-o", tmp_path / "x.png")  # fmt: skip
     assert "{kernel}" in line and "--montage" in line
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--percentile", "100.0001"], "--percentile must be in (0, 100], got 100.0001"),
+        (["--percentile", "-0"], "--percentile must be in (0, 100], got -0"),
+        (["--percentile", "1e-300", "--black-percentile", "1e-300"],
+         "--black-percentile must be in [0, 1e-300) (below --percentile), got 1e-300"),
+        (["--percentile", "99.50000001", "--black-percentile", "99.50000001"],
+         "--black-percentile must be in [0, 99.50000001) (below --percentile), got 99.50000001"),
+        (["--gamma", "0"], "--gamma must be above 0 and below 1e+06, got 0"),
+        (["--gamma", "1e6"], "--gamma must be above 0 and below 1e+06, got 1000000"),
+        (["--offset", "1.0000001e20"],
+         "--offset must be a finite number within ±1e+20, got 1.0000001e+20"),
+    ],
+)  # fmt: skip
+def test_a_stretch_setting_out_of_range_is_named_with_the_value_given(tmp_path, options, message):
+    # the value was printed with :g: "--percentile must be in (0, 100] ..., got 100" for
+    # 100.0001, and --percentile named in the message for a bad --gamma
+    src = tmp_path / "in.png"
+    Image.fromarray(np.arange(25, dtype=np.uint8).reshape(5, 5)).save(src)
+    err = run_error(2, "apply", src, "-k", "edge-1", "-o", tmp_path / "x.png", *options)
+    assert err == f"Error: {message}"
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_white_percentile_below_the_default_black_one_names_the_option_to_give(tmp_path):
+    # --percentile 50 alone was refused as "--black-percentile must be in [0, 50) ..., got 75":
+    # an option the user never typed (its default since issue 16); under --range clip, where
+    # neither is used, the same error refused a command that ran before the black point
+    src, out = tmp_path / "in.png", tmp_path / "x.png"
+    Image.fromarray((np.arange(100, dtype=np.uint8) * 2).reshape(10, 10)).save(src)
+    err = run_error(2, "apply", src, "-k", "edge-1", "--percentile", "50", "-o", out)
+    assert err == (
+        "Error: --percentile 50 is not above --black-percentile's default, 75: give "
+        "--black-percentile below 50 too (0: no black point)"
+    )
+    assert not out.exists()
+    run_ok("apply", src, "-k", "edge-1", "--percentile", "50", "--black-percentile", "10",
+           "-o", out)  # fmt: skip
+    for mode in ("clip", "abs", "rescale"):
+        run_ok("apply", src, "-k", "edge-1", "--range", mode, "--percentile", "50", "-o", out,
+               "--force")  # fmt: skip
+    report = json.loads(run_ok("apply", src, "-k", "edge-1", "-o", out, "--force", "--json").stdout)
+    assert report["stretch"]["black_percentile"] == 75  # the default is unchanged

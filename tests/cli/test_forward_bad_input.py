@@ -277,6 +277,42 @@ def test_a_photo_holding_nan_is_refused(files):
     assert "holds 1 value(s) that are NaN or inf (the first at row 2, column 3)" in line
 
 
+def test_a_photo_beyond_float32_is_one_line_without_a_warning(files):
+    # float64 1e300 cast to float32 printed NumPy's "RuntimeWarning: overflow encountered
+    # in cast" (two lines of source) before the Error line
+    tmp_path, _ = files
+    np.save(tmp_path / "big.npy", np.full((8, 8, 1), 1e300))
+    line = error_line(
+        2, ["forward", tmp_path / "k.yaml", tmp_path / "big.npy", "-o", tmp_path / "o"]
+    )
+    assert line.endswith(
+        "big.npy' holds values beyond float32's range (±3.4e38), which "
+        "forward computes in: scale them down first"
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_arch_and_photo_both_from_stdin_is_one_line(files):
+    # the arch took all of stdin; the photo then read nothing: "'<stdin>' is not an image
+    # Pillow can read ... its first bytes match no image format", exit 1
+    tmp_path, _ = files
+    result = invoke("forward", "-", "-", "-o", tmp_path / "o", input=KERNELS)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        "Error: arch and photo are both '-': standard input holds one file; give the other "
+        "as a file\n"
+    )
+
+
+def test_a_photo_from_stdin_beyond_float32_is_named_standard_input(files):
+    tmp_path, _ = files
+    np.save(tmp_path / "big.npy", np.full((8, 8, 1), 1e300))
+    result = invoke("forward", tmp_path / "k.yaml", "-", "-o", tmp_path / "o",
+                    input=(tmp_path / "big.npy").read_bytes())  # fmt: skip
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("Error: standard input holds values beyond float32's")
+
+
 @pytest.mark.parametrize("shape", [(8, 8, 0), (2, 2, 2, 2, 2), (0, 8, 1)])
 def test_an_npy_photo_of_no_image_shape_is_refused(files, shape):
     tmp_path, _ = files

@@ -183,3 +183,28 @@ def test_pool_and_receptive_field_print_h_x_w_x_c(here):
         "gray.png (48 x 40 x 1, centre-cropped to the input's aspect) stands for the input; "
         "wrote rf.png"
     ) in result.stderr
+
+
+LONG = "r" * 300  # a name longer than a file system's 255 bytes
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["apply", f"{LONG}.png", "-k", "box", "-o", "{tmp}/x.png"],
+        ["params", LONG],
+        ["receptive-field", LONG],
+        ["forward", LONG, "{tmp}/in.png", "-o", "{tmp}/maps", "--init", "he"],
+    ],
+)
+def test_a_name_too_long_for_the_file_system_is_one_line_naming_it(tmp_path, args):
+    # Path.exists()/is_file() raise ENAMETOOLONG: the OSError escaped every command, and
+    # the entry point took it for a failed write: "cannot write to standard output: File name
+    # too long", exit 1
+    Image.new("RGB", (8, 8)).save(tmp_path / "in.png")
+    result = invoke(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        f"Error: the name {LONG[:40]!r}... is too long for the file system (at most 255 bytes "
+        "a name): shorten it\n"
+    )

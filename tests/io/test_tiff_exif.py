@@ -101,3 +101,68 @@ def test_no_empty_exif_sub_ifd_is_invented(tmp_path):
     with Image.open(tmp_path / "out.tif") as im:
         assert im.getexif()[0x010F] == "Maker"
         assert _EXIF_IFD not in im.getexif()
+
+
+def _odd_exif(kind: str) -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "Maker"
+    if kind == "empty sub-IFD":
+        exif.get_ifd(_EXIF_IFD)
+    elif kind == "GPS":
+        gps = exif.get_ifd(0x8825)
+        gps[1], gps[2], gps[3], gps[4] = "N", (48.0, 51.0, 24.0), "E", (2.0, 21.0, 7.0)
+    else:  # a MakerNote larger than a JPEG's one APP1 segment (65,533 bytes)
+        sub = exif.get_ifd(_EXIF_IFD)
+        sub[_DATE_TAKEN], sub[0x927C] = "2024:01:02 03:04:05", bytes(range(256)) * 400
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize("kind", ["empty sub-IFD", "GPS", "huge MakerNote"])
+@pytest.mark.parametrize("out", ["out.tif", "out.jpg", "out.png"])
+def test_an_odd_exif_reaches_the_output_or_is_dropped_with_a_note(tmp_path, kind, out):
+    # a huge MakerNote from a TIFF or PNG input ended a JPEG output in Pillow's traceback
+    # ("EXIF data is too long"): JPEG holds EXIF in one marker segment of 65,533 bytes
+    src = tmp_path / "in.png"
+    Image.new("RGB", (6, 4), (9, 8, 7)).save(src, exif=_odd_exif(kind))
+    result = invoke("apply", src, "-k", "identity", "-o", tmp_path / out)
+    assert result.exit_code == 0, result.stderr
+    with Image.open(tmp_path / out) as im:
+        exif = im.getexif()
+        pixel = np.asarray(im.convert("RGB"), dtype=int)[0, 0]
+        np.testing.assert_allclose(pixel, (9, 8, 7), atol=2 if out == "out.jpg" else 0)
+    too_long = kind == "huge MakerNote" and out == "out.jpg"
+    if too_long:
+        assert "EXIF not written" in result.stderr and "65,533" in result.stderr
+        assert 0x010F not in exif
+        return
+    assert exif[0x010F] == "Maker" and "EXIF not written" not in result.stderr
+    if kind == "GPS":
+        assert exif.get_ifd(0x8825)[2] == (48.0, 51.0, 24.0)
+    if kind == "huge MakerNote":
+        assert exif.get_ifd(_EXIF_IFD)[0x927C] == bytes(range(256)) * 400
+
+
+@pytest.mark.parametrize("gps", [False, True])
+def test_an_empty_sub_ifd_does_not_make_a_float_tiff_uncompressed(tmp_path, gps):
+    # an input whose Exif sub-IFD is empty (a pointer to no tags) made the float TIFF output
+    # go through Pillow's uncompressed writer (3x larger), for nothing to carry
+    exif = Image.Exif()
+    exif[0x010F] = "Maker"
+    exif.get_ifd(_EXIF_IFD)
+    if gps:
+        exif.get_ifd(0x8825)[1] = "N"
+    src = tmp_path / "in.png"
+    Image.fromarray((np.arange(12 * 10) % 251).astype(np.uint8).reshape(12, 10)).save(
+        src, exif=exif.tobytes()
+    )
+    out = tmp_path / "out.tif"
+    result = invoke("apply", src, "-k", "sobel-x", "--range", "raw", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    with Image.open(out) as im:
+        assert im.getexif()[0x010F] == "Maker"
+        assert _EXIF_IFD not in im.getexif()
+        if gps:  # a sub-IFD with tags still needs Pillow's own (uncompressed) writer
+            assert im.getexif().get_ifd(0x8825)[1] == "N"
+            assert im.info["compression"] == "raw"
+        else:
+            assert im.info["compression"] == "tiff_adobe_deflate"

@@ -29,11 +29,11 @@ def names() -> list[str]:
 def path(name: str) -> Path | None:
     """The file of the built-in ``name`` (``ResNet50`` and ``resnet-50`` too), or ``None``."""
     key = name.lower().replace("-", "_")
-    candidate = _folder() / f"{key}.yaml"
-    if candidate.is_file():
-        return candidate
+    stems = names()
+    if key in stems:  # not is_file(): it raises on a name too long for the file system
+        return _folder() / f"{key}.yaml"
     compact = key.replace("_", "")
-    for stem in names():
+    for stem in stems:
         if stem.replace("_", "") == compact:
             return _folder() / f"{stem}.yaml"
     return None
