@@ -341,7 +341,7 @@ def _fused(layer, y: np.ndarray) -> np.ndarray:
         UsageError: ``activation: prelu``, whose slopes are weights of a layer of their own.
     """
     name = getattr(layer, "activation", None)
-    if name in (None, "identity", "linear"):
+    if name in (None, "identity"):
         return y
     from cnnfilter.engine import layers as L
 

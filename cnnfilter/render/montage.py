@@ -190,7 +190,10 @@ def montage(
     colours = montage_colours(x)
     finite = x[np.isfinite(x)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    head = f"{title}  {shape}  range {format_number(lo)} .. {format_number(hi)}  "
+    if finite.size:
+        head = f"{title}  {shape}  range {format_number(lo)} .. {format_number(hi)}  "
+    else:  # drawn magenta (non-finite) throughout: not the caption of a layer of zeros
+        head = f"{title}  {shape}  no finite value (all NaN or inf)  "
     if x.ndim == 1:
         return _vector_montage(x, head, colours, min_tile=min_tile, gap=gap)
     c = min(x.shape[2], MONTAGE_MAX_TILES)

@@ -58,10 +58,17 @@ def spellings() -> list[str]:
     return [*keys, *names, *(n.upper() for n in names), *(n.replace("_", "-") for n in names)]
 
 
+#: The option's one spelling the registry reads otherwise: Keras' activation="linear" is no
+#: activation, while the layer type ``linear`` is PyTorch's nn.Linear (dense).
+OPTION_ONLY = {"linear": "identity"}
+
+
 @pytest.mark.parametrize("spelling", spellings())
 def test_the_activation_option_reads_the_registrys_spellings(spelling):
     canonical = registry.canonical_type(spelling)
-    if canonical in options.ACTIVATIONS:
+    if options._key(spelling) in OPTION_ONLY:
+        assert _activation_name(spelling) == OPTION_ONLY[options._key(spelling)]
+    elif canonical in options.ACTIVATIONS:
         assert _activation_name(spelling) == canonical
     else:
         with pytest.raises(OptionError, match="unknown activation"):
@@ -71,6 +78,7 @@ def test_the_activation_option_reads_the_registrys_spellings(spelling):
 def test_the_activation_option_takes_swish_as_silu_and_refuses_a_layer_type():
     assert _activation_name("Swish") == "silu"
     assert _activation_name("leaky-ReLU") == "leaky_relu"
+    assert _activation_name("Linear") == "identity"  # Keras' name for no activation
     assert _activation_name(None) is None
     with pytest.raises(OptionError, match="unknown activation 'conv2d'"):
         _activation_name("conv2d")
@@ -79,7 +87,9 @@ def test_the_activation_option_takes_swish_as_silu_and_refuses_a_layer_type():
 @given(st.text(max_size=12))
 def test_the_activation_option_agrees_with_canonical_type_on_any_text(text):
     canonical = registry.canonical_type(text)
-    if canonical in options.ACTIVATIONS:
+    if options._key(text) in OPTION_ONLY:
+        assert _activation_name(text) == OPTION_ONLY[options._key(text)]
+    elif canonical in options.ACTIVATIONS:
         assert _activation_name(text) == canonical
     else:
         with pytest.raises(OptionError):

@@ -211,6 +211,7 @@ def test_montage_tiles_use_the_shared_scale():
         ("elu", lambda v: np.where(v > 0, v, np.expm1(v))),
         ("softmax", lambda v: np.exp(v) / np.exp(v).sum(axis=-1, keepdims=True)),
         ("identity", lambda v: v),
+        ("linear", lambda v: v),  # Keras' name for no activation
     ],
 )
 def test_an_activation_option_is_applied_after_the_layer_as_keras(tmp_path, photo, name, formula):

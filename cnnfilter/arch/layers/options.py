@@ -202,9 +202,13 @@ def _key(name: str) -> str:
 
 #: The spellings of the activations: the registry's ``canonical_type`` restricted to
 #: :data:`ACTIVATIONS` (the same names and aliases), read here without the layer classes.
-_ACTIVATION_LOOKUP = {_key(name): name for name in ACTIVATIONS} | {
-    spelling: name for spelling, name in _ALIASES.items() if name in ACTIVATIONS
-}
+#: One more, for the option only: Keras' ``activation="linear"`` is no activation (as a
+#: layer type, ``linear`` is PyTorch's ``nn.Linear``, a dense layer).
+_ACTIVATION_LOOKUP = (
+    {_key(name): name for name in ACTIVATIONS}
+    | {spelling: name for spelling, name in _ALIASES.items() if name in ACTIVATIONS}
+    | {"linear": "identity"}
+)
 
 
 def _activation_name(value: Any) -> str | None:
