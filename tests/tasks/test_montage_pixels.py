@@ -136,7 +136,10 @@ def _montage_before(maps, *, title, scale="tile", min_tile=64, gap=4):
         paint = {"diverging": "blue < 0 = white < red, per-tile scale:", "gray": "black = min, "
                  "white = per-tile"}  # fmt: skip
         where = f"{colours}: {paint[colours]} 99.5th percentile of |value| (under each tile)"
-    caption = f"{title}  {shape}  range {format_number(lo)} .. {format_number(hi)}  {where}{more}"
+    span = f"range {format_number(lo)} .. {format_number(hi)}"
+    if not np.isfinite(x).any():  # said since the breaker's case: not a layer of zeros
+        span = "no finite value (all NaN or inf)"
+    caption = f"{title}  {shape}  {span}  {where}{more}"
     return _with_caption_before(np.asarray(image), caption)
 
 
