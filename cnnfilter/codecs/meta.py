@@ -127,14 +127,17 @@ def without_empty_sub_ifds(exif: bytes) -> bytes:
     """
     from PIL import Image
 
-    parsed = Image.Exif()
-    parsed.load(exif)
-    empty = [tag for tag in _SUB_IFD_TAGS if tag in parsed and not parsed.get_ifd(tag)]
+    probe = Image.Exif()
+    probe.load(exif)
+    empty = [tag for tag in _SUB_IFD_TAGS if tag in probe and not probe.get_ifd(tag)]
     if not empty:
         return exif
+    # a fresh copy: Pillow 11 writes back every sub-IFD get_ifd has read, deleted or not
+    fresh = Image.Exif()
+    fresh.load(exif)
     for tag in empty:
-        del parsed[tag]
-    return parsed.tobytes()
+        del fresh[tag]
+    return fresh.tobytes()
 
 
 def meta_of(im, *, exif: bool = True) -> ImageMeta:
