@@ -328,18 +328,18 @@ def params_totals(
     """``(label, value and convention)`` lines printed under the table."""
     memory = summary.memory(batch_size=batch_size, dtype=dtype)
     batch = f"{dtype}, batch of {batch_size}"
+    if summary.non_trainable:  # BatchNorm layers: say where their numbers went
+        trainable = "trainable; PyTorch's count, BatchNorm scale and shift included"
+        frozen = (
+            "BatchNorm running mean and variance; with them, Keras' 'Total params': "
+            f"{summary.parameters + summary.non_trainable:,}"
+        )
+    else:
+        trainable = "trainable; PyTorch's count"
+        frozen = "no BatchNorm running statistics: Keras' 'Total params' is the same"
     lines = [
-        (
-            "parameters",
-            f"{summary.parameters:,} (trainable; PyTorch's count, BatchNorm "
-            "scale and shift included)",
-        ),
-        (
-            "non-trainable",
-            f"{summary.non_trainable:,} (BatchNorm running mean and variance; "
-            "with them, Keras' 'Total params': "
-            f"{summary.parameters + summary.non_trainable:,})",
-        ),
+        ("parameters", f"{summary.parameters:,} ({trainable})"),
+        ("non-trainable", f"{summary.non_trainable:,} ({frozen})"),
         (
             "MACs",
             f"{human_count(summary.macs)} ({summary.macs:,}; conv, depthwise, "

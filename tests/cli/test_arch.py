@@ -35,7 +35,17 @@ def test_params_table_on_stdout_with_totals_and_conventions():
     assert "parameters: 138,357,544 (trainable; PyTorch's count" in out
     assert "MACs: 15.47 G (15,470,264,320; conv, depthwise, locally-connected and dense" in out
     assert "biases and parameter-free layers excluded: torchvision's 'GFLOPS')" in out
-    assert "non-trainable: 0 (BatchNorm running mean and variance" in out
+    # VGG16 has no BatchNorm: the footer does not speak of it (resnet18's does, below)
+    assert "parameters: 138,357,544 (trainable; PyTorch's count)\n" in out
+    assert "non-trainable: 0 (no BatchNorm running statistics: Keras' 'Total params' is the " in out
+    assert "BatchNorm scale" not in out
+
+
+def test_params_footer_speaks_of_batchnorm_only_when_the_network_has_it():
+    out = run("params", ARCH / "resnet18.yaml").stdout
+    assert "parameters: 11,689,512 (trainable; PyTorch's count, BatchNorm scale and shift " in out
+    assert "non-trainable: 9,600 (BatchNorm running mean and variance; with them, Keras' " in out
+    assert "'Total params': 11,699,112)" in out
 
 
 def test_params_json_keys_are_stable():
